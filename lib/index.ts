@@ -1,0 +1,28 @@
+/**
+ * p2sam-native — P2SAM (part-aware prompted Segment Anything) for Node.js.
+ *
+ *   const model = await P2SAM.load({ encoder: 'sam-encoder.onnx', decoder: 'sam-decoder.onnx' });
+ *   const ref = await model.createReference({ image, mask });
+ *   const { mask } = await model.segment(target, { reference: ref });
+ */
+export { P2SAM, type ModelInfo } from './model';
+export { Embedding } from './embedding';
+export { Reference, type ReferenceSummary } from './reference';
+export type { SegmentResult, CandidateResult, SegmentTimings } from './segment';
+export type {
+  LoadOptions,
+  ReferenceOptions,
+  SegmentOptions,
+  RetrievalOptions,
+  Progress,
+  Warning,
+  Mode,
+  Device,
+  Normalization,
+} from './options';
+export { P2SamError, type P2SamErrorCode } from './errors';
+export type { ImageData, MaskData, PromptPoint } from './types';
+export { backends, type Backends } from './backends';
+export { inspectModel, type ModelReport } from './inspect';
+export * as core from './core';
+export * as testkit from './testkit';

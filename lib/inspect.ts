@@ -1,0 +1,48 @@
+/**
+ * What an .onnx file is and whether P2SAM can use it (SPEC §3), without loading a pair.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { P2SamError } from './errors';
+import { call, native, type NativeTensorInfo } from './native';
+import * as v from './validate';
+
+export interface ModelReport {
+  file: string;
+  bytes: number;
+  /** 'sam-encoder-image' | 'sam-encoder-preprocessed' | 'sam-decoder' | 'sam2-encoder' | 'sam2-decoder' | 'unknown' */
+  kind: string;
+  role: 'encoder' | 'decoder' | 'unknown';
+  usable: boolean;
+  /** Why not usable, or notes (e.g. single-mask decoder). */
+  reason: string;
+  maskOutputs?: number;
+  inputs: NativeTensorInfo[];
+  outputs: NativeTensorInfo[];
+  producer: string;
+}
+
+export async function inspectModel(file: string): Promise<ModelReport> {
+  v.nonEmptyString('file', file);
+  if (!existsSync(file) || !statSync(file).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `no model file at '${file}'`);
+  const r = await call(native().inspectModel({ path: file }));
+  const role = r.kind.includes('encoder') ? 'encoder' : r.kind.includes('decoder') ? 'decoder' : 'unknown';
+  let usable = r.kind.startsWith('sam-');
+  let reason = r.reason;
+  if (r.kind.startsWith('sam2')) reason = 'SAM 2 exports are recognised but not supported yet';
+  if (r.kind === 'sam-decoder' && r.maskOutputs === 1)
+    reason = 'single-mask decoder export: usable, but the multimask passes of P2SAM are approximated by its one output';
+  if (r.kind === 'sam-decoder' && r.maskOutputs === 0) reason = 'mask output count is dynamic; it is checked on the first run';
+  if (r.kind === 'unknown') usable = false;
+  return {
+    file,
+    bytes: statSync(file).size,
+    kind: r.kind,
+    role,
+    usable,
+    reason,
+    ...(role === 'decoder' ? { maskOutputs: r.maskOutputs } : {}),
+    inputs: r.inputs,
+    outputs: r.outputs,
+    producer: r.producer,
+  };
+}

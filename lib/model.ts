@@ -1,0 +1,355 @@
+/**
+ * The public engine: `P2SAM.load` → `createReference` → `segment`.
+ *
+ * Thread safety: one P2SAM instance (its two ONNX Runtime sessions) is shared by all
+ * calls; calls run on libuv's pool, never on the JS thread. `concurrency` bounds how
+ * many run at once (each encoder run already uses every core, so a small number keeps
+ * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
+ * then frees the sessions — a call can never see a freed session.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { backends, resolveDevice, type Backends } from './backends';
+import { Embedding } from './embedding';
+import { P2SamError } from './errors';
+import { call, native, type NativeModel, type NativeModelInfo } from './native';
+import * as opt from './options';
+import { Reference, type PrototypeSet } from './reference';
+import { runRetrieval, type SegmentResult } from './segment';
+import type { ImageData, MaskData } from './types';
+import * as v from './validate';
+
+export interface ModelInfo {
+  encoder: NativeModelInfo & { source: string };
+  decoder: NativeModelInfo & { source: string };
+  device: 'cpu' | 'cuda';
+  /** Why the requested device was not used, when `device: 'auto'` fell back. */
+  deviceReason?: string;
+  threads: number;
+  normalization: opt.Normalization;
+}
+
+let nextModelId = 1;
+
+class Semaphore {
+  #free: number;
+  #waiting: (() => void)[] = [];
+  constructor(slots: number) {
+    this.#free = slots;
+  }
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.#free > 0) {
+      this.#free--;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const grant = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.#waiting = this.#waiting.filter((w) => w !== grant);
+          try {
+            opt.throwIfAborted(signal);
+          } catch (e) {
+            reject(e);
+          }
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#waiting.push(grant);
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    };
+  }
+}
+
+function modelSource(name: string, value: unknown): { native: { path: string } | { bytes: Uint8Array }; label: string } {
+  if (typeof value === 'string') {
+    if (value.length === 0) v.fail('type', name, 'a path to an .onnx file or a Uint8Array', value);
+    if (!existsSync(value)) throw new P2SamError('MODEL_NOT_FOUND', `${name}: no file at '${value}'`);
+    if (!statSync(value).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a file`);
+    return { native: { path: value }, label: value };
+  }
+  if (value instanceof Uint8Array) {
+    if (value.length === 0) throw new RangeError(`${name} must be a non-empty buffer; received an empty ${value.constructor.name}`);
+    return { native: { bytes: value }, label: `<${value.length}-byte buffer>` };
+  }
+  return v.fail('type', name, 'a path to an .onnx file or a Uint8Array with its bytes', value);
+}
+
+export class P2SAM {
+  readonly id = nextModelId++;
+  readonly info: ModelInfo;
+  #native: NativeModel | undefined;
+  #config: opt.ResolvedLoad;
+  #slots: Semaphore;
+  #inFlight = new Set<Promise<unknown>>();
+  #disposing: Promise<void> | undefined;
+  #warned = new Set<string>();
+
+  private constructor(handle: NativeModel, info: ModelInfo, config: opt.ResolvedLoad) {
+    this.#native = handle;
+    this.info = info;
+    this.#config = config;
+    this.#slots = new Semaphore(config.concurrency);
+  }
+
+  /** What this build can run on here (CPU always; CUDA with the reason when not). */
+  static backends(): Backends {
+    return backends();
+  }
+
+  static async load(options: opt.LoadOptions): Promise<P2SAM> {
+    if (!v.isPlainObject(options)) v.fail('type', 'options', '{ encoder, decoder, ... }', options);
+    const o = options as unknown as Record<string, unknown>;
+    const encoder = modelSource('options.encoder', o.encoder);
+    const decoder = modelSource('options.decoder', o.decoder);
+    const config = opt.resolveLoad(o);
+    const device = resolveDevice(config.device);
+    const handle = await call(
+      native().loadModels({
+        encoder: encoder.native,
+        decoder: decoder.native,
+        threads: config.threads,
+        graphOptimization: config.graphOptimization,
+        memoryPattern: config.memoryPattern,
+        cpuArena: config.cpuArena,
+        device: device.device,
+      }),
+    );
+    const raw = handle.info();
+    const info: ModelInfo = {
+      encoder: { ...raw.encoder, source: encoder.label },
+      decoder: { ...raw.decoder, source: decoder.label },
+      device: device.device,
+      deviceReason: device.reason,
+      threads: config.threads,
+      normalization: config.normalization,
+    };
+    if (config.normalization === 'medsam' && raw.encoder.kind === 'sam-encoder-image') {
+      handle.release();
+      throw new P2SamError(
+        'MODEL_UNSUPPORTED',
+        "normalization 'medsam' needs an encoder with a preprocessed f32[1,3,1024,1024] input; this encoder takes input_image and normalises with SAM's statistics inside its graph",
+      );
+    }
+    const model = new P2SAM(handle, info, config);
+    return model;
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined || this.#disposing !== undefined;
+  }
+
+  /** @internal */
+  warn(w: opt.Warning): void {
+    if (this.#warned.has(w.code)) return;
+    this.#warned.add(w.code);
+    this.#config.onWarning?.(w);
+  }
+
+  /** Runs `fn` inside a concurrency slot, tracked so dispose() can wait for it. */
+  async #track<T>(signal: AbortSignal | undefined, fn: (handle: NativeModel) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    opt.throwIfAborted(signal);
+    const release = await this.#slots.acquire(signal);
+    const run = (async () => {
+      try {
+        this.#assertOpen();
+        opt.throwIfAborted(signal);
+        return await fn(this.#native as NativeModel);
+      } finally {
+        release();
+      }
+    })();
+    this.#inFlight.add(run);
+    try {
+      return await run;
+    } finally {
+      this.#inFlight.delete(run);
+    }
+  }
+
+  #assertOpen(): void {
+    if (!this.#native || this.#disposing) throw new P2SamError('DISPOSED', 'this model has been disposed');
+  }
+
+  async #encode(handle: NativeModel, image: ImageData): Promise<Embedding> {
+    const r = await call(handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads));
+    return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
+  }
+
+  /** Encodes an image once; the embedding can be passed to segment/createReference. */
+  async encode(image: ImageData, options?: { signal?: AbortSignal }): Promise<Embedding> {
+    const img = v.image('image', image);
+    const o = v.optionsObject('options', options);
+    const signal = v.abortSignal('options.signal', o.signal);
+    return this.#track(signal, (h) => this.#encode(h, img));
+  }
+
+  #checkEmbedding(name: string, e: Embedding): void {
+    if (e.disposed) throw new P2SamError('DISPOSED', `${name} has been disposed`);
+  }
+
+  /**
+   * Prepares a reference: one encoder pass (unless an Embedding is given), the
+   * foreground/background features, and every prototype set for the candidate counts.
+   */
+  async createReference(
+    input: { image: ImageData | Embedding; mask: MaskData },
+    options?: opt.ReferenceOptions,
+  ): Promise<Reference> {
+    if (!v.isPlainObject(input)) v.fail('type', 'input', '{ image, mask }', input);
+    const m = v.mask('input.mask', input.mask);
+    const isEmbedding = input.image instanceof Embedding;
+    const img = isEmbedding ? undefined : v.image('input.image', input.image);
+    const width = isEmbedding ? (input.image as Embedding).width : img!.width;
+    const height = isEmbedding ? (input.image as Embedding).height : img!.height;
+    if (m.width !== width || m.height !== height)
+      throw new P2SamError('MASK_SIZE_MISMATCH', `input.mask is ${m.width}×${m.height} but the reference image is ${width}×${height}`);
+    const o = opt.resolveReference(v.optionsObject('options', options));
+    let foregroundPixels = 0;
+    for (let i = 0; i < m.data.length; i++) if (m.data[i] !== 0) foregroundPixels++;
+    if (foregroundPixels === 0)
+      throw new P2SamError('EMPTY_REFERENCE', 'the reference mask is empty (no non-zero pixel): there is nothing to learn the object from');
+
+    return this.#track(o.signal, async (handle) => {
+      const t0 = performance.now();
+      let embedding: Embedding;
+      if (isEmbedding) {
+        embedding = input.image as Embedding;
+        this.#checkEmbedding('input.image', embedding);
+      } else {
+        embedding = await this.#encode(handle, img!);
+      }
+      try {
+        const t1 = performance.now();
+        opt.throwIfAborted(o.signal);
+        const mask01 = m.data instanceof Uint8Array ? m.data : new Uint8Array(m.data);
+        const feats = await call(native().referenceFeatures(embedding.handle, mask01, m.width, m.height, this.#config.threads));
+        if (feats.foregroundCount === 0)
+          throw new P2SamError(
+            'EMPTY_REFERENCE',
+            `the reference mask (${foregroundPixels} pixels) covers no 16×16 feature cell at SAM's 1024 scale once resized; use a larger mask or a tighter crop of the image`,
+          );
+        const t2 = performance.now();
+        opt.throwIfAborted(o.signal);
+        const kmeans = { restarts: o.restarts, maxIterations: 300, tolerance: 1e-4, seed: o.seed, threads: this.#config.threads };
+        const partKs = range(o.parts.min, o.parts.max);
+        const partRaw = await call(native().prototypes(feats.foreground, feats.foregroundCount, 256, Int32Array.from(partKs), kmeans));
+        const partSets: PrototypeSet[] = partRaw.filter((s) => !s.skipped).map((s) => ({ k: s.k, prototypes: s.prototypes, inertia: s.inertia }));
+        const skippedParts = partRaw.filter((s) => s.skipped).map((s) => s.k);
+        let negativeSets: PrototypeSet[] = [];
+        let negativeCounts: number[] = [];
+        let skippedNegatives: number[] = [];
+        if (o.mode === 'medical') {
+          const kbs = range(o.negatives.min, o.negatives.max);
+          const positive = kbs.filter((k) => k > 0);
+          const bgRaw = positive.length
+            ? await call(native().prototypes(feats.background, feats.backgroundCount, 256, Int32Array.from(positive), kmeans))
+            : [];
+          negativeSets = bgRaw.filter((s) => !s.skipped).map((s) => ({ k: s.k, prototypes: s.prototypes, inertia: s.inertia }));
+          skippedNegatives = bgRaw.filter((s) => s.skipped).map((s) => s.k);
+          negativeCounts = kbs.filter((k) => k === 0 || negativeSets.some((s) => s.k === k));
+        } else {
+          negativeCounts = [o.negatives.min];
+        }
+        if (partSets.length === 0 || negativeCounts.length === 0)
+          throw new P2SamError(
+            'EMPTY_REFERENCE',
+            `the reference has ${feats.foregroundCount} foreground and ${feats.backgroundCount} background feature cells, fewer than every requested part count (${o.parts.min}..${o.parts.max}) or background count; lower options.parts / options.negatives`,
+          );
+        const t3 = performance.now();
+        return new Reference({
+          modelId: this.id,
+          mode: o.mode,
+          width,
+          height,
+          grid: feats.grid,
+          foreground: feats.foreground,
+          foregroundCells: feats.foregroundCount,
+          backgroundCells: feats.backgroundCount,
+          partSets,
+          negativeSets,
+          negativeCounts,
+          skippedParts,
+          skippedNegatives,
+          seed: o.seed,
+          timings: { encodeMs: t1 - t0, featuresMs: t2 - t1, prototypesMs: t3 - t2, totalMs: t3 - t0 },
+        });
+      } finally {
+        if (!isEmbedding) embedding.dispose();
+      }
+    });
+  }
+
+  /** Segments one target with a prepared reference (SPEC §2.5–2.8). */
+  async segment(target: ImageData | Embedding, options: opt.SegmentOptions): Promise<SegmentResult> {
+    if (!v.isPlainObject(options)) v.fail('type', 'options', '{ reference, retrieval?, signal?, onProgress? }', options);
+    const ref = options.reference;
+    if (!(ref instanceof Reference)) v.fail('type', 'options.reference', 'a Reference from model.createReference()', ref);
+    if (ref.modelId !== this.id)
+      throw new P2SamError('MODEL_MISMATCH', 'options.reference was created by a different P2SAM model; references are tied to the encoder that made them');
+    ref.assertUsable();
+    const isEmbedding = target instanceof Embedding;
+    const img = isEmbedding ? undefined : v.image('target', target);
+    const o = opt.resolveSegment(options as unknown as Record<string, unknown>);
+    if (this.info.decoder.maskOutputs === 1)
+      this.warn({
+        code: 'SINGLE_MASK_DECODER',
+        message:
+          'the decoder export has one mask output: it picks its own token (0 with ≥3 prompt points, else the best of 1..3), so the authors\' single-mask/multimask pass choices cannot be reproduced exactly; each pass uses the one output',
+      });
+    return this.#track(o.signal, async (handle) => {
+      const t0 = performance.now();
+      o.onProgress?.({ stage: 'encode', fraction: 0 });
+      let embedding: Embedding;
+      if (isEmbedding) {
+        embedding = target as Embedding;
+        this.#checkEmbedding('target', embedding);
+      } else {
+        embedding = await this.#encode(handle, img!);
+      }
+      try {
+        const encodeMs = performance.now() - t0;
+        opt.throwIfAborted(o.signal);
+        const result = await runRetrieval(handle, embedding, ref, o, this.#config.threads, encodeMs);
+        if (result.warnings.some((w) => w.code === 'SINKHORN_NOT_CONVERGED'))
+          this.warn(result.warnings.find((w) => w.code === 'SINKHORN_NOT_CONVERGED')!);
+        if (this.info.decoder.maskOutputs === 1 && !result.warnings.some((w) => w.code === 'SINGLE_MASK_DECODER'))
+          result.warnings.push({ code: 'SINGLE_MASK_DECODER', message: 'single-mask decoder export: multimask passes approximated by its one output' });
+        result.timings.totalMs = performance.now() - t0;
+        o.onProgress?.({ stage: 'done', fraction: 1 });
+        return result;
+      } finally {
+        if (!isEmbedding) embedding.dispose();
+      }
+    });
+  }
+
+  /** Refuses new calls, waits for calls in flight, then frees the ONNX Runtime sessions. */
+  dispose(): Promise<void> {
+    if (this.#disposing) return this.#disposing;
+    this.#disposing = (async () => {
+      await Promise.allSettled([...this.#inFlight]);
+      this.#native?.release();
+      this.#native = undefined;
+    })();
+    return this.#disposing;
+  }
+
+  async [Symbol.for('nodejs.asyncDispose')](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+function range(a: number, b: number): number[] {
+  const out: number[] = [];
+  for (let k = a; k <= b; k++) out.push(k);
+  return out;
+}

@@ -1,0 +1,277 @@
+/**
+ * Loads the compiled addon and gives it a TypeScript shape.
+ *
+ * Search order: `P2SAM_NATIVE_PATH` (an explicit .node file), then the cmake-js build
+ * (`build/Release/p2sam.node`, CPU + CUDA when nvcc was present), then the node-gyp
+ * build (`build-gyp/Release/p2sam.node`, CPU only — what Electron tool-chains compile).
+ * Every function here is unvalidated glue: callers in this package validate first.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { P2SamError, type P2SamErrorCode } from './errors';
+
+export interface NativeTensorInfo {
+  name: string;
+  type: string;
+  dims: (number | null)[];
+}
+
+export interface NativeGraphInfo {
+  inputs: NativeTensorInfo[];
+  outputs: NativeTensorInfo[];
+  producer: string;
+  graphName: string;
+}
+
+export interface NativeModelInfo extends NativeGraphInfo {
+  kind: string;
+  provider: string;
+  maskOutputs?: number;
+}
+
+export interface NativeEmbeddingMeta {
+  origWidth: number;
+  origHeight: number;
+  inputWidth: number;
+  inputHeight: number;
+}
+
+export interface NativeEmbedding {
+  meta(): NativeEmbeddingMeta;
+  data(): Float32Array;
+  release(): void;
+}
+
+export interface NativeDecodeResult {
+  channels: number;
+  iou: Float32Array;
+  lowRes: Float32Array;
+  masks?: Float32Array;
+  width: number;
+  height: number;
+}
+
+export interface NativeCandidateInput {
+  parts: number;
+  negatives: number;
+  xy: Float32Array;
+  labels: Float32Array;
+}
+
+export interface NativeCandidateRequest {
+  mode: 'natural' | 'medical';
+  candidates: NativeCandidateInput[];
+  referenceFeatures?: Float32Array;
+  referenceCount: number;
+  score: boolean;
+  solver: 'exact' | 'sinkhorn';
+  weights: 'uniform' | 'sigmoid';
+  epsilon: number;
+  maxIterations: number;
+  threads: number;
+  parallelCandidates: number;
+}
+
+export interface NativePass {
+  token: number;
+  iou: number;
+  multimask: boolean;
+  ms: number;
+}
+
+export interface NativeCandidateOutcome {
+  mask: Uint8Array;
+  area: number;
+  empty: boolean;
+  score: number | null;
+  scored: boolean;
+  converged: boolean;
+  solverIterations: number;
+  targetCells: number;
+  box: [number, number, number, number] | null;
+  passes: [NativePass, NativePass, NativePass];
+  scoreMs: number;
+  note: string;
+}
+
+export interface NativeModel {
+  info(): { encoder: NativeModelInfo; decoder: NativeModelInfo };
+  encode(
+    pixels: Uint8Array | Uint8ClampedArray,
+    width: number,
+    height: number,
+    channels: number,
+    normalization: 'sam' | 'medsam',
+    threads: number,
+  ): Promise<{ embedding: NativeEmbedding; prepareMs: number; encodeMs: number }>;
+  decode(
+    embedding: NativeEmbedding,
+    coords: Float32Array,
+    labels: Float32Array,
+    maskInput: Float32Array | null,
+    wantFullMasks: boolean,
+  ): Promise<NativeDecodeResult>;
+  runCandidates(embedding: NativeEmbedding, request: NativeCandidateRequest): Promise<NativeCandidateOutcome[]>;
+  release(): void;
+}
+
+export type NativeModelSource = { path: string } | { bytes: Uint8Array };
+
+export interface NativeLoadOptions {
+  encoder: NativeModelSource;
+  decoder: NativeModelSource;
+  threads: number;
+  graphOptimization: number;
+  memoryPattern: boolean;
+  cpuArena: boolean;
+  device: 'cpu' | 'cuda';
+}
+
+export interface NativeKMeansOptions {
+  restarts: number;
+  maxIterations: number;
+  tolerance: number;
+  seed: number;
+  threads: number;
+}
+
+export interface NativePrototypeSet {
+  k: number;
+  skipped: boolean;
+  prototypes: Float32Array;
+  labels: Int32Array;
+  inertia: number;
+}
+
+export interface NativeKMeansResult {
+  k: number;
+  skipped: boolean;
+  labels: Int32Array;
+  centroids: Float32Array;
+  inertia: number;
+  iterations: number;
+}
+
+export interface NativeTransportResult {
+  cost: number;
+  converged: boolean;
+  iterations: number;
+  marginalError: number;
+}
+
+export interface NativeReferenceFeatures {
+  grid: Uint8Array;
+  foreground: Float32Array;
+  foregroundCount: number;
+  background: Float32Array;
+  backgroundCount: number;
+}
+
+export interface NativePointSet {
+  /** Interleaved x,y of each map's argmax (original-image pixels). */
+  argmax: Int32Array;
+  /** x,y of the argmin of the mean map, when asked for. */
+  meanArgmin: Int32Array | null;
+}
+
+export interface NativeAddon {
+  NativeEmbedding: new (data: Float32Array, meta: NativeEmbeddingMeta) => NativeEmbedding;
+  loadModels(options: NativeLoadOptions): Promise<NativeModel>;
+  inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: string; maskOutputs: number; reason: string }>;
+  backends(): {
+    ortVersion: string;
+    cuda: {
+      compiled: boolean;
+      available: boolean;
+      deviceCount: number;
+      deviceName: string;
+      computeCapability: string;
+      reason: string;
+    };
+  };
+  prototypes(features: Float32Array, n: number, d: number, ks: Int32Array, options: NativeKMeansOptions): Promise<NativePrototypeSet[]>;
+  kmeans(features: Float32Array, n: number, d: number, ks: Int32Array, options: NativeKMeansOptions): Promise<NativeKMeansResult[]>;
+  wasserstein(
+    a: Float32Array,
+    n: number,
+    b: Float32Array,
+    m: number,
+    d: number,
+    wa: Float64Array | null,
+    wb: Float64Array | null,
+    options: { solver: 'exact' | 'sinkhorn'; epsilon: number; maxIterations: number; tolerance: number; threads: number },
+  ): Promise<NativeTransportResult>;
+  referenceFeatures(embedding: NativeEmbedding, mask: Uint8Array, width: number, height: number, threads: number): Promise<NativeReferenceFeatures>;
+  selectPoints(
+    embedding: NativeEmbedding,
+    sets: { prototypes: Float32Array; count: number; meanArgmin: boolean }[],
+    threads: number,
+  ): Promise<NativePointSet[]>;
+}
+
+const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');
+
+export function addonCandidates(): string[] {
+  const list: string[] = [];
+  if (process.env.P2SAM_NATIVE_PATH) list.push(path.resolve(process.env.P2SAM_NATIVE_PATH));
+  list.push(path.join(packageRoot, 'build', 'Release', 'p2sam.node'));
+  list.push(path.join(packageRoot, 'build-gyp', 'Release', 'p2sam.node'));
+  return list;
+}
+
+let cached: { addon: NativeAddon; file: string } | undefined;
+
+/** The loaded addon; throws P2SamError('NATIVE_UNAVAILABLE'-like INTERNAL) with the paths tried. */
+export function native(): NativeAddon {
+  return loadAddon().addon;
+}
+
+export function nativeFile(): string {
+  return loadAddon().file;
+}
+
+function loadAddon(): { addon: NativeAddon; file: string } {
+  if (cached) return cached;
+  const tried: string[] = [];
+  for (const file of addonCandidates()) {
+    if (!existsSync(file)) {
+      tried.push(`${file} (missing)`);
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const addon = require(file) as NativeAddon;
+      cached = { addon, file };
+      return cached;
+    } catch (err) {
+      tried.push(`${file} (${(err as Error).message})`);
+    }
+  }
+  throw new P2SamError(
+    'INTERNAL',
+    `the p2sam native addon could not be loaded; run 'npm run build:native'. Tried: ${tried.join('; ')}`,
+  );
+}
+
+/** Rewraps an error from the addon (plain Error with .code) as a P2SamError. */
+export function fromNative(err: unknown): Error {
+  if (err instanceof P2SamError) return err;
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: string }).code;
+    if (typeof code === 'string') {
+      const mapped: P2SamErrorCode = code === 'OUT_OF_MEMORY' || code === 'ORT_UNAVAILABLE' ? 'INTERNAL' : (code as P2SamErrorCode);
+      return new P2SamError(mapped, err.message, { cause: err });
+    }
+    return err;
+  }
+  return new P2SamError('INTERNAL', String(err));
+}
+
+/** Awaits a native promise and rewraps its rejection. */
+export async function call<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (err) {
+    throw fromNative(err);
+  }
+}

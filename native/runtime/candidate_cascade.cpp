@@ -1,0 +1,197 @@
+#include "candidate_cascade.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "errors.hpp"
+#include "geometry.hpp"
+#include "mask_ops.hpp"
+#include "parallel.hpp"
+#include "wasserstein.hpp"
+
+namespace p2sam::runtime {
+
+namespace {
+
+constexpr int kChannels = 256;
+constexpr int kCells = 64 * 64;
+constexpr std::size_t kLowRes = 256 * 256;
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Which mask channel a pass keeps. Token 0 is SAM's single-mask answer; with
+// multimask the authors take the argmax IoU among tokens 1..3 (SamPredictor returns
+// exactly those three when multimask_output=True). A 1-channel export decides inside
+// its graph, so there is nothing to choose.
+int choose_token(const DecoderResult& r, bool multimask) {
+  if (r.channels == 1 || !multimask) return 0;
+  int best = 1;
+  for (int t = 2; t < r.channels; ++t)
+    if (r.iou[t] > r.iou[best]) best = t;  // strict: ties keep the lower token, like argmax
+  return best;
+}
+
+DecoderPrompt base_prompt(const CandidatePrompt& c, const Embedding& e, bool add_padding) {
+  core::ResizeInfo info{e.orig_w, e.orig_h, e.input_w, e.input_h};
+  DecoderPrompt p;
+  const std::size_t n = c.labels.size();
+  p.coords.reserve(2 * (n + 2));
+  p.labels.reserve(n + 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    core::PointF q = core::to_model_frame(c.xy[2 * i], c.xy[2 * i + 1], info);
+    p.coords.push_back(q.x);
+    p.coords.push_back(q.y);
+    p.labels.push_back(c.labels[i]);
+  }
+  // SAM's ONNX decoder has no notion of "no box": a padding point (0,0) with label −1
+  // stands in for it (SPEC §3).
+  if (add_padding) {
+    p.coords.push_back(0.0f);
+    p.coords.push_back(0.0f);
+    p.labels.push_back(-1.0f);
+  }
+  p.orig_h = e.orig_h;
+  p.orig_w = e.orig_w;
+  return p;
+}
+
+void add_box(DecoderPrompt& p, const int box[4], const Embedding& e) {
+  core::ResizeInfo info{e.orig_w, e.orig_h, e.input_w, e.input_h};
+  core::PointF a = core::to_model_frame(box[0], box[1], info);
+  core::PointF b = core::to_model_frame(box[2], box[3], info);
+  p.coords.insert(p.coords.end(), {a.x, a.y, b.x, b.y});
+  p.labels.insert(p.labels.end(), {2.0f, 3.0f});
+}
+
+void score_candidate(const Embedding& target, const CandidateRequest& req, const float* low_res,
+                     CandidateOutcome& out) {
+  auto t0 = std::chrono::steady_clock::now();
+  // SPEC §2.8.1: chosen pass-3 low-res logits 256 → 64 (bilinear), target cells = > 0.
+  std::vector<float> logits64 = core::torch_resize_bilinear(low_res, 1, 256, 256, 64, 64, 1);
+  std::vector<float> features;
+  std::vector<double> weights;
+  features.reserve(static_cast<std::size_t>(kChannels) * 512);
+  for (int cell = 0; cell < kCells; ++cell) {
+    if (!(logits64[cell] > 0.0f)) continue;
+    // Embedding is channel-major [256][64*64]; the transport problem wants one row per cell.
+    for (int ch = 0; ch < kChannels; ++ch) features.push_back(target.data[static_cast<std::size_t>(ch) * kCells + cell]);
+    if (req.weights == TargetWeights::Sigmoid) weights.push_back(1.0 / (1.0 + std::exp(-double(logits64[cell]))));
+  }
+  out.target_cells = features.size() / kChannels;
+  if (out.target_cells == 0) {
+    out.score = std::numeric_limits<double>::infinity();
+    out.note = out.note.empty() ? "the mask covers no 16×16 feature cell of the target; scored as worst" : out.note;
+    out.score_ms = ms_since(t0);
+    return;
+  }
+  core::TransportProblem problem;
+  problem.a = req.reference_features.data();
+  problem.n = req.reference_count;
+  problem.b = features.data();
+  problem.m = out.target_cells;
+  problem.d = kChannels;
+  problem.wb = weights.empty() ? nullptr : weights.data();
+  core::TransportResult r;
+  if (req.solver == Solver::Exact) {
+    r = core::wasserstein_exact(problem, req.threads);
+  } else {
+    core::SinkhornOptions opts;
+    opts.epsilon = req.sinkhorn_epsilon;
+    opts.max_iterations = req.sinkhorn_iterations;
+    r = core::wasserstein_sinkhorn(problem, opts, req.threads);
+  }
+  out.score = r.cost;
+  out.scored = true;
+  out.converged = r.converged;
+  out.solver_iterations = r.iterations;
+  out.score_ms = ms_since(t0);
+}
+
+CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, const CandidateRequest& req,
+                         const CandidatePrompt& cand) {
+  CandidateOutcome out;
+  const bool natural = req.mode == SegmentMode::Natural;
+  const int threads = req.threads;
+
+  // Pass 1: points only, single-mask answer.
+  auto t = std::chrono::steady_clock::now();
+  DecoderPrompt p1 = base_prompt(cand, target, true);
+  DecoderResult r1 = decoder.run(target.data.data(), p1, false);
+  out.passes[0] = {choose_token(r1, false), 0, false, 0};
+  out.passes[0].iou = r1.iou[out.passes[0].token];
+  out.passes[0].ms = ms_since(t);
+  const float* low1 = r1.low_res.data() + kLowRes * out.passes[0].token;
+
+  // Pass 2: points + pass-1 logits as mask prompt; multimask in natural mode.
+  t = std::chrono::steady_clock::now();
+  DecoderPrompt p2 = base_prompt(cand, target, true);
+  p2.mask_input = low1;
+  DecoderResult r2 = decoder.run(target.data.data(), p2, false);
+  int tok2 = choose_token(r2, natural);
+  out.passes[1] = {tok2, r2.iou[tok2], natural && r2.channels > 1, 0};
+  const float* low2 = r2.low_res.data() + kLowRes * tok2;
+  std::vector<std::uint8_t> mask2 = upscale_mask(low2, target, threads);
+  std::optional<core::BoundingBox> box = core::bounding_box(mask2.data(), target.orig_w, target.orig_h);
+  out.passes[1].ms = ms_since(t);
+
+  // Pass 3: points + box of the pass-2 mask + pass-2 logits. An empty pass-2 mask has
+  // no box; the authors' natural-mode code crashes there, medical mode drops the box.
+  t = std::chrono::steady_clock::now();
+  DecoderPrompt p3 = base_prompt(cand, target, !box.has_value());
+  if (box) {
+    out.has_box = true;
+    out.box[0] = box->xmin;
+    out.box[1] = box->ymin;
+    out.box[2] = box->xmax;
+    out.box[3] = box->ymax;
+    add_box(p3, out.box, target);
+  } else {
+    out.note = "pass-2 mask was empty, pass 3 ran without a box";
+  }
+  p3.mask_input = low2;
+  DecoderResult r3 = decoder.run(target.data.data(), p3, false);
+  int tok3 = choose_token(r3, natural);
+  out.passes[2] = {tok3, r3.iou[tok3], natural && r3.channels > 1, 0};
+  const float* low3 = r3.low_res.data() + kLowRes * tok3;
+  out.mask = upscale_mask(low3, target, threads);
+  out.area = core::mask_area(out.mask.data(), out.mask.size());
+  out.empty = out.area == 0;
+  out.passes[2].ms = ms_since(t);
+
+  if (out.empty) {
+    out.score = std::numeric_limits<double>::infinity();
+    out.note = out.note.empty() ? "the final mask is empty; scored as worst" : out.note + "; the final mask is empty";
+    return out;
+  }
+  if (req.score) score_candidate(target, req, low3, out);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> upscale_mask(const float* low_res_256, const Embedding& e, int threads) {
+  std::vector<float> full = core::torch_resize_bilinear(low_res_256, 1, 256, 256, 1024, 1024, threads);
+  std::vector<float> crop(static_cast<std::size_t>(e.input_w) * e.input_h);
+  for (int y = 0; y < e.input_h; ++y)
+    std::copy_n(full.data() + static_cast<std::size_t>(y) * 1024, e.input_w, crop.data() + static_cast<std::size_t>(y) * e.input_w);
+  std::vector<float> orig = core::torch_resize_bilinear(crop.data(), 1, e.input_h, e.input_w, e.orig_h, e.orig_w, threads);
+  return core::threshold_logits(orig.data(), orig.size());
+}
+
+std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Embedding& target,
+                                             const CandidateRequest& req) {
+  if (req.score && req.reference_count * kChannels != req.reference_features.size())
+    throw core::invalid_argument("reference features must be reference_count × 256 floats");
+  std::vector<CandidateOutcome> outcomes(req.candidates.size());
+  core::parallel_for(0, req.candidates.size(), std::max(1, req.parallel_candidates),
+                     [&](std::size_t b, std::size_t e, std::size_t) {
+                       for (std::size_t i = b; i < e; ++i) outcomes[i] = run_one(decoder, target, req, req.candidates[i]);
+                     });
+  return outcomes;
+}
+
+}  // namespace p2sam::runtime

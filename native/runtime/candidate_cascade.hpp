@@ -1,0 +1,70 @@
+// One P2SAM candidate = one prompt set (k part positives + negatives) taken through the
+// three cascaded decoder passes of SPEC §2.7 and scored by the Wasserstein distance of
+// SPEC §2.8. The argmin over candidates (with SPEC's tie rules) is left to the caller —
+// the TypeScript retrieval loop — which sees every candidate's score.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sam_models.hpp"
+
+namespace p2sam::runtime {
+
+enum class SegmentMode { Natural, Medical };
+enum class Solver { Exact, Sinkhorn };
+enum class TargetWeights { Uniform, Sigmoid };
+
+struct CandidatePrompt {
+  int parts = 0, negatives = 0;
+  std::vector<float> xy;      // original-image pixels, interleaved x,y
+  std::vector<float> labels;  // 1 positive, 0 negative
+};
+
+struct CandidateRequest {
+  SegmentMode mode = SegmentMode::Natural;
+  std::vector<CandidatePrompt> candidates;
+  std::vector<float> reference_features;  // N_ref × 256, unnormalised (SPEC §2.3)
+  std::size_t reference_count = 0;
+  bool score = true;                       // false: skip retrieval (single candidate)
+  Solver solver = Solver::Exact;
+  TargetWeights weights = TargetWeights::Uniform;
+  double sinkhorn_epsilon = 0.01;
+  int sinkhorn_iterations = 1000;
+  int threads = 0;              // core maths threads per candidate
+  int parallel_candidates = 1;  // candidates cascaded at the same time
+};
+
+struct PassRecord {
+  int token = 0;        // which decoder mask channel was taken
+  float iou = 0;        // its iou_prediction
+  bool multimask = false;
+  double ms = 0;
+};
+
+struct CandidateOutcome {
+  std::vector<std::uint8_t> mask;  // H×W, 0/1
+  std::size_t area = 0;
+  bool empty = true;
+  double score = 0;                // +inf when empty or not scored
+  bool scored = false;
+  bool converged = true;
+  int solver_iterations = 0;
+  std::size_t target_cells = 0;    // N_tgt of the transport problem
+  bool has_box = false;
+  int box[4] = {0, 0, 0, 0};       // xmin, ymin, xmax, ymax (inclusive, original pixels)
+  PassRecord passes[3];
+  double score_ms = 0;
+  std::string note;                // why empty / what was approximated
+};
+
+std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Embedding& target,
+                                             const CandidateRequest& request);
+
+// SAM's postprocess_masks for one low-res channel: 256² → 1024² (bilinear) → crop to the
+// resized image → original size (bilinear), then > 0. Identical maths to the decoder
+// export's own `masks` output, computed for the one channel we keep.
+std::vector<std::uint8_t> upscale_mask(const float* low_res_256, const Embedding& geometry, int threads);
+
+}  // namespace p2sam::runtime

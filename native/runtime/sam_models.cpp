@@ -1,0 +1,200 @@
+#include "sam_models.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "errors.hpp"
+#include "ort_api.hpp"
+
+namespace p2sam::runtime {
+
+namespace {
+
+Ort::SessionOptions make_options(const SessionConfig& config, std::string& provider) {
+  Ort::SessionOptions opts;
+  if (config.intra_op_threads > 0) opts.SetIntraOpNumThreads(config.intra_op_threads);
+  // Inter-op parallelism buys nothing for SAM's mostly sequential graphs and would
+  // add a second pool of spinning threads.
+  opts.SetInterOpNumThreads(1);
+  switch (config.graph_optimization) {
+    case 0: opts.SetGraphOptimizationLevel(ORT_DISABLE_ALL); break;
+    case 1: opts.SetGraphOptimizationLevel(ORT_ENABLE_BASIC); break;
+    case 2: opts.SetGraphOptimizationLevel(ORT_ENABLE_EXTENDED); break;
+    default: opts.SetGraphOptimizationLevel(ORT_ENABLE_ALL); break;
+  }
+  if (!config.memory_pattern) opts.DisableMemPattern();
+  if (!config.cpu_arena) opts.DisableCpuMemArena();
+  // Spinning worker threads burn a core each between runs; a segmentation service
+  // interleaves model runs with our own maths, so let them sleep.
+  opts.AddConfigEntry("session.intra_op.allow_spinning", "0");
+  if (config.use_cuda) {
+    OrtCUDAProviderOptions cuda{};
+    cuda.device_id = 0;
+    opts.AppendExecutionProvider_CUDA(cuda);
+    provider = "cuda";
+  }
+  return opts;
+}
+
+std::vector<float> copy_tensor(const Ort::Value& v, const std::string& what) {
+  auto info = v.GetTensorTypeAndShapeInfo();
+  if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
+    throw core::CoreError("MODEL_OUTPUT_INVALID", what + " is not float32");
+  size_t n = info.GetElementCount();
+  const float* p = v.GetTensorData<float>();
+  return std::vector<float>(p, p + n);
+}
+
+std::string shape_string(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : label_(source.label) {
+  Ort::Env& env = ort_env();
+  Ort::SessionOptions opts = make_options(config, provider_);
+  try {
+    if (!source.path.empty()) {
+      session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
+    } else {
+      if (source.bytes.empty()) throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
+      session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
+    }
+  } catch (const Ort::Exception& e) {
+    throw load_error(e, "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'"));
+  }
+  graph_ = inspect_session(*session_);
+  class_ = classify(graph_);
+}
+
+SamEncoder::SamEncoder(const ModelSource& source, const SessionConfig& config) : OrtModel(source, config) {
+  switch (class_.kind) {
+    case ModelKind::SamEncoderImage:
+    case ModelKind::SamEncoderPreprocessed:
+      break;
+    case ModelKind::SamDecoder:
+      throw core::CoreError("MODEL_MISMATCH", "the model given as the encoder is a SAM decoder (it takes image_embeddings "
+                                              "and prompts); pass it as the decoder");
+    case ModelKind::Sam2Encoder:
+    case ModelKind::Sam2Decoder:
+      throw core::CoreError("MODEL_UNSUPPORTED", std::string("the encoder is a SAM 2 ") +
+                                                     (class_.kind == ModelKind::Sam2Encoder ? "encoder" : "decoder") +
+                                                     " (high_res_feats/image_embed); SAM 2 exports are not supported "
+                                                     "yet — use a SAM v1 family export (SAM, MobileSAM, MedSAM)");
+    default:
+      throw core::CoreError("MODEL_UNSUPPORTED", "the encoder is not a SAM image encoder: " + class_.reason);
+  }
+  input_name_ = graph_.inputs[0].name;
+  output_name_ = graph_.outputs.size() == 1 ? graph_.outputs[0].name : "image_embeddings";
+}
+
+std::vector<float> SamEncoder::run(const float* input, int h, int w) const {
+  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  std::vector<int64_t> shape;
+  if (class_.kind == ModelKind::SamEncoderImage) shape = {h, w, 3};
+  else shape = {1, 3, 1024, 1024};
+  size_t count = 1;
+  for (auto d : shape) count *= static_cast<size_t>(d);
+  // ORT does not write to inputs; the const_cast only satisfies the C API signature.
+  Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(input), count, shape.data(), shape.size());
+  const char* in_names[] = {input_name_.c_str()};
+  const char* out_names[] = {output_name_.c_str()};
+  std::vector<Ort::Value> out;
+  try {
+    out = session_->Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
+  } catch (const Ort::Exception& e) {
+    throw run_error(e, "the encoder");
+  }
+  auto got = out[0].GetTensorTypeAndShapeInfo().GetShape();
+  if (got != std::vector<int64_t>{1, 256, 64, 64})
+    throw core::CoreError("MODEL_OUTPUT_INVALID",
+                          "the encoder produced " + output_name_ + " of shape " + shape_string(got) + ", expected [1,256,64,64]");
+  std::vector<float> emb = copy_tensor(out[0], "encoder output " + output_name_);
+  for (float v : emb)
+    if (!std::isfinite(v))
+      throw core::CoreError("NON_FINITE_EMBEDDING",
+                            "the encoder produced NaN or infinite values in its embedding; the model file is probably "
+                            "broken or was exported incorrectly");
+  return emb;
+}
+
+SamDecoder::SamDecoder(const ModelSource& source, const SessionConfig& config) : OrtModel(source, config) {
+  switch (class_.kind) {
+    case ModelKind::SamDecoder:
+      break;
+    case ModelKind::SamEncoderImage:
+    case ModelKind::SamEncoderPreprocessed:
+      throw core::CoreError("MODEL_MISMATCH", "the model given as the decoder is a SAM image encoder (input " +
+                                                  graph_.inputs[0].name + "); pass it as the encoder");
+    case ModelKind::Sam2Encoder:
+    case ModelKind::Sam2Decoder:
+      throw core::CoreError("MODEL_UNSUPPORTED", "the decoder is a SAM 2 graph (image_embed/high_res_feats); SAM 2 exports "
+                                                 "are not supported yet — use a SAM v1 family decoder export");
+    default:
+      throw core::CoreError("MODEL_UNSUPPORTED", "the decoder is not a SAM v1 prompt decoder: " + class_.reason);
+  }
+  mask_outputs_ = class_.mask_outputs;
+}
+
+DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bool want_full_masks) const {
+  const int64_t n = static_cast<int64_t>(p.labels.size());
+  if (n == 0 || p.coords.size() != static_cast<size_t>(n) * 2)
+    throw core::invalid_argument("decoder prompt needs N>0 points with N×2 coordinates");
+  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  static const std::vector<float> zero_mask(256 * 256, 0.0f);
+  float has_mask = p.mask_input ? 1.0f : 0.0f;
+  float orig[2] = {static_cast<float>(p.orig_h), static_cast<float>(p.orig_w)};
+  const int64_t emb_shape[] = {1, 256, 64, 64};
+  const int64_t coord_shape[] = {1, n, 2};
+  const int64_t label_shape[] = {1, n};
+  const int64_t mask_shape[] = {1, 1, 256, 256};
+  const int64_t one_shape[] = {1};
+  const int64_t orig_shape[] = {2};
+  std::vector<Ort::Value> inputs;
+  inputs.reserve(6);
+  inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(embedding), 256 * 64 * 64, emb_shape, 4));
+  inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p.coords.data()), p.coords.size(), coord_shape, 3));
+  inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p.labels.data()), p.labels.size(), label_shape, 2));
+  inputs.push_back(Ort::Value::CreateTensor<float>(
+      mem, const_cast<float*>(p.mask_input ? p.mask_input : zero_mask.data()), 256 * 256, mask_shape, 4));
+  inputs.push_back(Ort::Value::CreateTensor<float>(mem, &has_mask, 1, one_shape, 1));
+  inputs.push_back(Ort::Value::CreateTensor<float>(mem, orig, 2, orig_shape, 1));
+  const char* in_names[] = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"};
+  std::vector<const char*> out_names = {"iou_predictions", "low_res_masks"};
+  if (want_full_masks) out_names.push_back("masks");
+  std::vector<Ort::Value> out;
+  try {
+    out = session_->Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), out_names.data(), out_names.size());
+  } catch (const Ort::Exception& e) {
+    throw run_error(e, "the decoder");
+  }
+  DecoderResult r;
+  auto iou_shape = out[0].GetTensorTypeAndShapeInfo().GetShape();
+  auto low_shape = out[1].GetTensorTypeAndShapeInfo().GetShape();
+  if (iou_shape.size() != 2 || iou_shape[0] != 1 || (iou_shape[1] != 1 && iou_shape[1] != 4))
+    throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder iou_predictions has shape " + shape_string(iou_shape) +
+                                                      ", expected [1,4] or [1,1]");
+  r.channels = static_cast<int>(iou_shape[1]);
+  if (low_shape != std::vector<int64_t>{1, r.channels, 256, 256})
+    throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder low_res_masks has shape " + shape_string(low_shape) +
+                                                      ", expected [1," + std::to_string(r.channels) + ",256,256]");
+  mask_outputs_ = r.channels;
+  r.iou = copy_tensor(out[0], "decoder iou_predictions");
+  r.low_res = copy_tensor(out[1], "decoder low_res_masks");
+  if (want_full_masks) {
+    auto ms = out[2].GetTensorTypeAndShapeInfo().GetShape();
+    if (ms != std::vector<int64_t>{1, r.channels, p.orig_h, p.orig_w})
+      throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder masks has shape " + shape_string(ms) + ", expected [1," +
+                                                        std::to_string(r.channels) + "," + std::to_string(p.orig_h) + "," +
+                                                        std::to_string(p.orig_w) + "]");
+    r.masks = copy_tensor(out[2], "decoder masks");
+  }
+  for (float v : r.iou)
+    if (!std::isfinite(v)) throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder iou_predictions contains NaN/Inf");
+  return r;
+}
+
+}  // namespace p2sam::runtime

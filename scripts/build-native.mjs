@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Builds the native addon with cmake-js. Runs as the package's `install` script, so
+// `npm ci` / `npm install` alone produce a working build.
+//
+// Steps: (1) ONNX Runtime headers into deps/ (scripts/fetch-ort-headers.sh),
+// (2) locate libonnxruntime.so.1 inside the pinned onnxruntime-node package,
+// (3) cmake-js compile into build/ (CUDA kernels when nvcc is found, unless
+//     P2SAM_CUDA=OFF).
+// Environment: P2SAM_CUDA=AUTO|ON|OFF, P2SAM_ORT_INCLUDE_DIR, P2SAM_BUILD_TESTS=OFF,
+// P2SAM_BUILD_DIR (default build), P2SAM_SKIP_NATIVE_BUILD=1 (skip entirely).
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(root, 'package.json'));
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    console.error(`p2sam-native: '${cmd} ${args.join(' ')}' failed with exit code ${r.status}`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+if (process.env.P2SAM_SKIP_NATIVE_BUILD === '1') {
+  console.log('p2sam-native: P2SAM_SKIP_NATIVE_BUILD=1, not building the addon');
+  process.exit(0);
+}
+if (process.platform !== 'linux' || process.arch !== 'x64') {
+  console.error(`p2sam-native: native build supports linux-x64 only (this is ${process.platform}-${process.arch})`);
+  process.exit(1);
+}
+
+run('bash', [path.join(root, 'scripts/fetch-ort-headers.sh')]);
+
+export function findOrtLibrary() {
+  const ortPkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  const lib = path.join(ortPkg, 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1');
+  if (!existsSync(lib)) throw new Error(`libonnxruntime.so.1 not found in ${ortPkg}`);
+  return lib;
+}
+
+const ortLib = findOrtLibrary();
+const buildDir = process.env.P2SAM_BUILD_DIR || 'build';
+const cmakeJs = path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const args = [
+  cmakeJs,
+  'compile',
+  '--out', buildDir,
+  '--parallel', String(Math.max(2, Number(process.env.P2SAM_BUILD_JOBS) || 2)),
+  `--CDORT_INCLUDE_DIR=${path.join(root, 'deps/onnxruntime/include')}`,
+  `--CDORT_LIBRARY=${ortLib}`,
+  `--CDP2SAM_CUDA=${process.env.P2SAM_CUDA || 'AUTO'}`,
+  `--CDP2SAM_BUILD_TESTS=${process.env.P2SAM_BUILD_TESTS || 'ON'}`,
+];
+if (process.env.P2SAM_SANITIZE === '1') args.push('--CDP2SAM_SANITIZE=ON');
+run(process.execPath, args);
