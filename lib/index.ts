@@ -5,7 +5,7 @@
  *   const ref = await model.createReference({ image, mask });
  *   const { mask } = await model.segment(target, { reference: ref });
  */
-export { P2SAM, type ModelInfo } from './model';
+export { P2SAM, type ModelInfo, type PredictPrompt, type PredictResult } from './model';
 export { Embedding } from './embedding';
 export { Reference, type ReferenceSummary } from './reference';
 export type { SegmentResult, CandidateResult, SegmentTimings } from './segment';

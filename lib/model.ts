@@ -15,7 +15,7 @@ import { call, native, type NativeModel, type NativeModelInfo } from './native';
 import * as opt from './options';
 import { Reference, type PrototypeSet } from './reference';
 import { runRetrieval, type SegmentResult } from './segment';
-import type { ImageData, MaskData } from './types';
+import type { ImageData, MaskData, PromptPoint } from './types';
 import * as v from './validate';
 
 export interface ModelInfo {
@@ -26,6 +26,27 @@ export interface ModelInfo {
   deviceReason?: string;
   threads: number;
   normalization: opt.Normalization;
+}
+
+export interface PredictPrompt {
+  points?: PromptPoint[];
+  /** [xmin, ymin, xmax, ymax] in original pixels, inclusive. */
+  box?: [number, number, number, number];
+  /** 256×256 low-res logits of an earlier pass (SAM's mask prompt). */
+  maskInput?: Float32Array;
+}
+
+export interface PredictResult {
+  /** One binary (0/1) width×height mask per decoder channel (logits > 0). */
+  masks: Uint8Array[];
+  /** channels × height × width logits at the original size. */
+  logits: Float32Array;
+  iou: Float32Array;
+  /** channels × 256 × 256 low-res logits (feed one back as maskInput). */
+  lowRes: Float32Array;
+  channels: number;
+  width: number;
+  height: number;
 }
 
 let nextModelId = 1;
@@ -329,6 +350,63 @@ export class P2SAM {
       } finally {
         if (!isEmbedding) embedding.dispose();
       }
+    });
+  }
+
+  /**
+   * One plain SAM decoder pass on an embedding — the building block P2SAM cascades.
+   * Points and box are in original-image pixels; `maskInput` is a previous pass's
+   * 256×256 low-res logits. Returns every mask channel the decoder exports.
+   */
+  async predict(embedding: Embedding, prompt: PredictPrompt, options?: { signal?: AbortSignal }): Promise<PredictResult> {
+    if (!(embedding instanceof Embedding)) v.fail('type', 'embedding', 'an Embedding from model.encode()', embedding);
+    if (!v.isPlainObject(prompt)) v.fail('type', 'prompt', '{ points?, box?, maskInput? }', prompt);
+    const points = prompt.points ?? [];
+    if (!Array.isArray(points)) v.fail('type', 'prompt.points', 'an array of { x, y, label }', points);
+    const sx = embedding.inputWidth / embedding.width;
+    const sy = embedding.inputHeight / embedding.height;
+    const coords: number[] = [];
+    const labels: number[] = [];
+    points.forEach((p, i) => {
+      if (!v.isPlainObject(p)) v.fail('type', `prompt.points[${i}]`, '{ x, y, label }', p);
+      coords.push(v.finiteNumber(`prompt.points[${i}].x`, p.x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, p.y, -1e6, 1e6) * sy);
+      if (p.label !== 0 && p.label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', p.label);
+      labels.push(p.label);
+    });
+    if (prompt.box !== undefined) {
+      const b = prompt.box;
+      if (!Array.isArray(b) || b.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', b);
+      b.forEach((x, i) => v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6));
+      if (b[0] > b[2] || b[1] > b[3]) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
+      coords.push(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy);
+      labels.push(2, 3);
+    } else {
+      // SAM's ONNX decoder marks "no box" with a padding point (0,0) labelled −1.
+      coords.push(0, 0);
+      labels.push(-1);
+    }
+    if (labels.length === 1 && prompt.maskInput === undefined)
+      throw new RangeError('prompt must contain at least one point, a box or a maskInput; received none');
+    let maskInput: Float32Array | null = null;
+    if (prompt.maskInput !== undefined) {
+      if (!(prompt.maskInput instanceof Float32Array) || prompt.maskInput.length !== 256 * 256)
+        v.fail('type', 'prompt.maskInput', 'a Float32Array of 256×256 low-res logits', prompt.maskInput);
+      maskInput = prompt.maskInput;
+    }
+    const o = v.optionsObject('options', options);
+    const signal = v.abortSignal('options.signal', o.signal);
+    return this.#track(signal, async (handle) => {
+      if (embedding.disposed) throw new P2SamError('DISPOSED', 'embedding has been disposed');
+      const r = await call(handle.decode(embedding.handle, Float32Array.from(coords), Float32Array.from(labels), maskInput, true));
+      const plane = r.width * r.height;
+      const masks: Uint8Array[] = [];
+      for (let c = 0; c < r.channels; c++) {
+        const m = new Uint8Array(plane);
+        const logits = r.masks!;
+        for (let i = 0; i < plane; i++) m[i] = logits[c * plane + i] > 0 ? 1 : 0;
+        masks.push(m);
+      }
+      return { masks, logits: r.masks!, iou: r.iou, lowRes: r.lowRes, channels: r.channels, width: r.width, height: r.height };
     });
   }
 
