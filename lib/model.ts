@@ -112,6 +112,7 @@ export class P2SAM {
   #inFlight = new Set<Promise<unknown>>();
   #disposing: Promise<void> | undefined;
   #warned = new Set<string>();
+  #stats = { encoderRuns: 0, decoderRuns: 0, references: 0, segments: 0 };
 
   private constructor(handle: NativeModel, info: ModelInfo, config: opt.ResolvedLoad) {
     this.#native = handle;
@@ -167,6 +168,11 @@ export class P2SAM {
     return this.#native === undefined || this.#disposing !== undefined;
   }
 
+  /** Counters of model runs since load — e.g. to verify a reference is encoded once. */
+  stats(): { encoderRuns: number; decoderRuns: number; references: number; segments: number } {
+    return { ...this.#stats };
+  }
+
   /** @internal */
   warn(w: opt.Warning): void {
     if (this.#warned.has(w.code)) return;
@@ -202,6 +208,7 @@ export class P2SAM {
 
   async #encode(handle: NativeModel, image: ImageData): Promise<Embedding> {
     const r = await call(handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads));
+    this.#stats.encoderRuns++;
     return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
   }
 
@@ -286,6 +293,7 @@ export class P2SAM {
             `the reference has ${feats.foregroundCount} foreground and ${feats.backgroundCount} background feature cells, fewer than every requested part count (${o.parts.min}..${o.parts.max}) or background count; lower options.parts / options.negatives`,
           );
         const t3 = performance.now();
+        this.#stats.references++;
         return new Reference({
           modelId: this.id,
           mode: o.mode,
@@ -340,6 +348,8 @@ export class P2SAM {
         const encodeMs = performance.now() - t0;
         opt.throwIfAborted(o.signal);
         const result = await runRetrieval(handle, embedding, ref, o, this.#config.threads, encodeMs);
+        this.#stats.segments++;
+        this.#stats.decoderRuns += 3 * result.candidates.length;
         if (result.warnings.some((w) => w.code === 'SINKHORN_NOT_CONVERGED'))
           this.warn(result.warnings.find((w) => w.code === 'SINKHORN_NOT_CONVERGED')!);
         if (this.info.decoder.maskOutputs === 1 && !result.warnings.some((w) => w.code === 'SINGLE_MASK_DECODER'))
@@ -398,6 +408,7 @@ export class P2SAM {
     return this.#track(signal, async (handle) => {
       if (embedding.disposed) throw new P2SamError('DISPOSED', 'embedding has been disposed');
       const r = await call(handle.decode(embedding.handle, Float32Array.from(coords), Float32Array.from(labels), maskInput, true));
+      this.#stats.decoderRuns++;
       const plane = r.width * r.height;
       const masks: Uint8Array[] = [];
       for (let c = 0; c < r.channels; c++) {
