@@ -635,10 +635,24 @@ describe('testkit decoder variants', () => {
     // tighter token 1 scores best among 1..3.
     const h = 512;
     const w = 1024;
+    // Bisect along red → black for the colour whose cosine to red is token 0's threshold.
+    const cosine = (a: Float64Array, b: Float64Array) => {
+      let ab = 0, aa = 0, bb = 0;
+      for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
+      return ab / Math.sqrt(aa * bb);
+    };
+    const redFeature = testkitCellFeature(RED);
+    const mix = (t: number): RGB => [Math.round(RED[0] * (1 - t)), Math.round(RED[1] * (1 - t)), Math.round(RED[2] * (1 - t))];
+    let lo = 0, hi = 1;
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (cosine(redFeature, testkitCellFeature(mix(mid))) > TESTKIT_DECODER_PARAMS.thresholds[0]!) lo = mid; else hi = mid;
+    }
+    const nearThreshold = mix((lo + hi) / 2);
     const rgb = new Float32Array(h * w * 3);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const colour: RGB = y < 128 || y >= 384 ? BACKGROUND : x >= 128 && x < 448 ? RED : x >= 448 && x < 768 ? [163, 45, 45] : BACKGROUND;
+        const colour: RGB = y < 128 || y >= 384 ? BACKGROUND : x >= 128 && x < 448 ? RED : x >= 448 && x < 768 ? nearThreshold : BACKGROUND;
         for (let c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = colour[c]!;
       }
     }

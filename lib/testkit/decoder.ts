@@ -26,7 +26,7 @@ export const TESTKIT_DECODER_PARAMS = {
   scale: 20,
   /** Per-token similarity thresholds t_c: token 0 = single-mask answer, 1 = tighter,
    * 2 = same as 0, 3 = looser. */
-  thresholds: [0.5, 0.75, 0.5, 0.25] as readonly number[],
+  thresholds: [0.25, 0.5, 0.25, 0.1] as readonly number[],
   /** A cell must beat its best negative similarity by this much (negatives win ties). */
   negativeMargin: 0.05,
   /** Logit given to cells outside a box prompt. */
