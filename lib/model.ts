@@ -260,6 +260,11 @@ export class P2SAM {
         opt.throwIfAborted(o.signal);
         const mask01 = m.data instanceof Uint8Array ? m.data : new Uint8Array(m.data);
         const feats = await call(native().referenceFeatures(embedding.handle, mask01, m.width, m.height, this.#config.threads));
+        if (feats.foregroundCount === 0 && foregroundPixels === m.width * m.height)
+          throw new P2SamError(
+            'EMPTY_REFERENCE',
+            'the reference mask covers the whole image: P2SAM centres the mask between its minimum and maximum (SPEC §2.2), so a mask with no background pixel selects no feature cell; crop the reference image so the object does not fill it',
+          );
         if (feats.foregroundCount === 0)
           throw new P2SamError(
             'EMPTY_REFERENCE',

@@ -139,7 +139,7 @@ export async function runRetrieval(
     parts: candidates[i].parts,
     negatives: candidates[i].negatives,
     points: promptPoints[i],
-    score: c.score,
+    score: c.scored ? c.score : null,
     maskArea: c.area,
     empty: c.empty,
     targetCells: c.targetCells,

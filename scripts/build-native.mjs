@@ -10,7 +10,7 @@
 // P2SAM_BUILD_DIR (default build), P2SAM_SKIP_NATIVE_BUILD=1 (skip entirely).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,15 +47,24 @@ export function findOrtLibrary() {
 const ortLib = findOrtLibrary();
 const buildDir = process.env.P2SAM_BUILD_DIR || 'build';
 const cmakeJs = path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+// cmake-js keeps its CMake cache, so changed -D options only take effect on a fresh
+// configure: remember the options and rebuild from scratch when they change.
+const defines = {
+  P2SAM_CUDA: process.env.P2SAM_CUDA || 'AUTO',
+  P2SAM_BUILD_TESTS: process.env.P2SAM_BUILD_TESTS || 'ON',
+  P2SAM_SANITIZE: process.env.P2SAM_SANITIZE === '1' ? 'ON' : 'OFF',
+};
+const stampFile = path.join(root, buildDir, 'p2sam-options.json');
+const stamp = JSON.stringify(defines);
+const fresh = !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp;
 const args = [
   cmakeJs,
-  'compile',
+  fresh ? 'rebuild' : 'compile',
   '--out', buildDir,
   '--parallel', String(Math.max(2, Number(process.env.P2SAM_BUILD_JOBS) || 2)),
   `--CDORT_INCLUDE_DIR=${path.join(root, 'deps/onnxruntime/include')}`,
   `--CDORT_LIBRARY=${ortLib}`,
-  `--CDP2SAM_CUDA=${process.env.P2SAM_CUDA || 'AUTO'}`,
-  `--CDP2SAM_BUILD_TESTS=${process.env.P2SAM_BUILD_TESTS || 'ON'}`,
+  ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`),
 ];
-if (process.env.P2SAM_SANITIZE === '1') args.push('--CDP2SAM_SANITIZE=ON');
 run(process.execPath, args);
+writeFileSync(stampFile, stamp);
