@@ -113,3 +113,4 @@ export async function writeTestkitModel(
 }
 
 export * from './fixtures';
+export { makeScene, sequence, objectCoverage, scaleForCoverage, type Scene, type SceneOptions } from './scenes';
