@@ -26,3 +26,6 @@ export { backends, type Backends } from './backends';
 export { inspectModel, type ModelReport } from './inspect';
 export * as core from './core';
 export * as testkit from './testkit';
+export { readImage, readMask, writeMaskPng, writeImagePng } from './io/image';
+export { renderOverlay, writeOverlayPng } from './io/overlay';
+export * as metrics from './metrics';
