@@ -288,7 +288,7 @@ Napi::Value LoadModels(const Napi::CallbackInfo& info) {
 
 Napi::Value InspectModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto source = std::make_shared<runtime::ModelSource>(read_source(info[0], "model"));
+  auto source = std::make_shared<runtime::ModelSource>(read_source(info[0], "ONNX"));
   struct Out {
     runtime::GraphInfo graph;
     runtime::Classification cls;
