@@ -2,6 +2,7 @@
  * The native maths, public for researchers (`core.kmeans`, `core.wasserstein`, …).
  * Same code the engine runs; inputs are validated here, work runs off the JS thread.
  */
+import { P2SamError } from './errors';
 import { call, native } from './native';
 import * as v from './validate';
 
@@ -107,7 +108,7 @@ export async function wasserstein(a: Float32Array, b: Float32Array, d: number, o
   const wa = v.weights('options.weightsA', o.weightsA, A.n);
   const wb = v.weights('options.weightsB', o.weightsB, B.n);
   const solver = v.oneOf('options.solver', o.solver, ['exact', 'sinkhorn'] as const, 'exact');
-  return call(
+  const r = await call(
     native().wasserstein(A.data, A.n, B.data, B.n, dim, wa, wb, {
       solver,
       epsilon: v.optionalNumber('options.epsilon', o.epsilon, 0, 10, 0.01, true),
@@ -116,4 +117,13 @@ export async function wasserstein(a: Float32Array, b: Float32Array, d: number, o
       threads: v.optionalInteger('options.threads', o.threads, 1, 1024, 0),
     }),
   );
+  // Finite inputs can still overflow inside a solver (Sinkhorn keeps its cost matrix in
+  // float32, so squared distances above ~3e38 become Infinity and the plan NaN). A NaN
+  // cost must never reach the caller as if it were a distance.
+  if (!Number.isFinite(r.cost))
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `wasserstein: the ${solver} solver produced a non-finite cost (${r.cost}): the squared distances between a and b overflow its arithmetic; scale the features down${solver === 'sinkhorn' ? " or use solver 'exact'" : ''}`,
+    );
+  return r;
 }

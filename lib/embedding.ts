@@ -6,7 +6,7 @@
  */
 import { P2SamError } from './errors';
 import { native, type NativeEmbedding, type NativeEmbeddingMeta } from './native';
-import { fail } from './validate';
+import { fail, integer, isPlainObject, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './validate';
 
 export const EMBEDDING_LENGTH = 256 * 64 * 64;
 
@@ -37,10 +37,20 @@ export class Embedding {
     if (!(data instanceof Float32Array)) fail('type', 'data', `a Float32Array of ${EMBEDDING_LENGTH} values`, data);
     if (data.length !== EMBEDDING_LENGTH)
       throw new RangeError(`data must hold 256×64×64 = ${EMBEDDING_LENGTH} values; received ${data.length}`);
-    for (const key of ['origWidth', 'origHeight', 'inputWidth', 'inputHeight'] as const) {
-      const v = meta?.[key];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail('range', `meta.${key}`, 'a positive integer', v);
-    }
+    // A stored embedding is caller data: a NaN in it would only surface later as an
+    // opaque native error (or, in the decoder, as a garbage mask), so refuse it here.
+    for (let i = 0; i < data.length; i++)
+      if (!Number.isFinite(data[i]))
+        throw new RangeError(`data must contain only finite values; element ${i} (channel ${Math.floor(i / 4096)}, cell ${i % 4096}) is ${data[i]}`);
+    if (!isPlainObject(meta)) fail('type', 'meta', '{ origWidth, origHeight, inputWidth, inputHeight }', meta);
+    // The original size drives the size of every mask the decoder returns, so it gets the
+    // same bounds as an image (a forged 10⁶×10⁶ would otherwise ask for terabytes).
+    integer('meta.origWidth', meta.origWidth, 1, MAX_IMAGE_SIDE);
+    integer('meta.origHeight', meta.origHeight, 1, MAX_IMAGE_SIDE);
+    if (meta.origWidth * meta.origHeight > MAX_IMAGE_PIXELS)
+      throw new RangeError(`meta must describe at most ${MAX_IMAGE_PIXELS} pixels; received ${meta.origWidth}×${meta.origHeight}`);
+    integer('meta.inputWidth', meta.inputWidth, 1, 1024);
+    integer('meta.inputHeight', meta.inputHeight, 1, 1024);
     if (Math.max(meta.inputWidth, meta.inputHeight) !== 1024)
       throw new RangeError(`meta.inputWidth/inputHeight must have a longest side of 1024; received ${meta.inputWidth}×${meta.inputHeight}`);
     return new Embedding(new (native().NativeEmbedding)(data, meta));

@@ -57,6 +57,12 @@ class Semaphore {
   constructor(slots: number) {
     this.#free = slots;
   }
+  /** A slot now, or undefined when all are taken (no waiting, no microtask). */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#free === 0) return undefined;
+    this.#free--;
+    return this.#releaser();
+  }
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.#free > 0) {
       this.#free--;
@@ -78,6 +84,9 @@ class Semaphore {
         this.#waiting.push(grant);
       });
     }
+    return this.#releaser();
+  }
+  #releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
@@ -184,10 +193,17 @@ export class P2SAM {
   async #track<T>(signal: AbortSignal | undefined, fn: (handle: NativeModel) => Promise<T>): Promise<T> {
     this.#assertOpen();
     opt.throwIfAborted(signal);
-    const release = await this.#slots.acquire(signal);
+    // A call that gets a slot at once is registered in #inFlight before this method
+    // returns, so a dispose() in the same tick waits for it instead of refusing a call
+    // made while the model was open. A call that had to queue may find the model
+    // disposed (and its sessions freed) when its turn comes, so it checks again.
+    const immediate = this.#slots.tryAcquire();
+    const release = immediate ?? (await this.#slots.acquire(signal));
     const run = (async () => {
       try {
-        this.#assertOpen();
+        // Keep progress callbacks and native work off the caller's synchronous stack.
+        await undefined;
+        if (!immediate) this.#assertOpen();
         opt.throwIfAborted(signal);
         return await fn(this.#native as NativeModel);
       } finally {
@@ -217,7 +233,18 @@ export class P2SAM {
     const img = v.image('image', image);
     const o = v.optionsObject('options', options);
     const signal = v.abortSignal('options.signal', o.signal);
-    return this.#track(signal, (h) => this.#encode(h, img));
+    return this.#track(signal, async (h) => {
+      const embedding = await this.#encode(h, img);
+      // An abort that arrived while the encoder ran still wins: the caller has stopped
+      // waiting for this embedding, so free it rather than hand it back.
+      try {
+        opt.throwIfAborted(signal);
+      } catch (err) {
+        embedding.dispose();
+        throw err;
+      }
+      return embedding;
+    });
   }
 
   #checkEmbedding(name: string, e: Embedding): void {
@@ -298,6 +325,8 @@ export class P2SAM {
             `the reference has ${feats.foregroundCount} foreground and ${feats.backgroundCount} background feature cells, fewer than every requested part count (${o.parts.min}..${o.parts.max}) or background count; lower options.parts / options.negatives`,
           );
         const t3 = performance.now();
+        // k-means is the longest stage; honour an abort that arrived during it.
+        opt.throwIfAborted(o.signal);
         this.#stats.references++;
         return new Reference({
           modelId: this.id,

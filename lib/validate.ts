@@ -109,7 +109,8 @@ export function image(name: string, value: unknown): ImageData {
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray))
     fail('type', `${name}.data`, 'a Uint8Array or Uint8ClampedArray', data);
   checkSize(name, width, height);
-  if (channels !== 1 && channels !== 3 && channels !== 4) fail('range', `${name}.channels`, '1, 3 or 4', channels);
+  if (channels !== 1 && channels !== 3 && channels !== 4)
+    fail(typeof channels === 'number' ? 'range' : 'type', `${name}.channels`, '1, 3 or 4', channels);
   const expected = (width as number) * (height as number) * (channels as number);
   if ((data as Uint8Array).length !== expected)
     throw new RangeError(
