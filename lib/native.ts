@@ -174,7 +174,34 @@ export interface NativePointSet {
   meanArgmin: Int32Array | null;
 }
 
+/** CUDA kernels of the core maths (native/cuda); every call rejects with BACKEND_UNAVAILABLE without a GPU. */
+export interface GpuBindings {
+  kmeans(
+    features: Float32Array,
+    n: number,
+    d: number,
+    ks: Int32Array,
+    options: { restarts?: number; maxIterations?: number; tolerance?: number; seed?: number },
+  ): Promise<{ k: number; skipped: boolean; labels: Int32Array; centroids: Float32Array; inertia: number; iterations: number; restart: number }[]>;
+  selectPoints(
+    embedding: unknown,
+    sets: { prototypes: Float32Array; count: number; meanArgmin: boolean }[],
+  ): Promise<{ argmax: Int32Array; meanArgmin: Int32Array | null }[]>;
+  costMatrix(a: Float32Array, n: number, b: Float32Array, m: number, d: number): Promise<Float64Array>;
+  sinkhorn(
+    a: Float32Array,
+    n: number,
+    b: Float32Array,
+    m: number,
+    d: number,
+    wa: Float64Array | null,
+    wb: Float64Array | null,
+    options: { epsilon?: number; maxIterations?: number; tolerance?: number },
+  ): Promise<{ cost: number; converged: boolean; iterations: number; marginalError: number }>;
+}
+
 export interface NativeAddon {
+  gpu: GpuBindings;
   NativeEmbedding: new (data: Float32Array, meta: NativeEmbeddingMeta) => NativeEmbedding;
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
   inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: string; maskOutputs: number; reason: string }>;

@@ -54,7 +54,7 @@ const defines = {
   P2SAM_BUILD_TESTS: process.env.P2SAM_BUILD_TESTS || 'ON',
   P2SAM_SANITIZE: process.env.P2SAM_SANITIZE === '1' ? 'ON' : 'OFF',
 };
-const stampFile = path.join(root, buildDir, 'p2sam-options.json');
+const stampFile = path.resolve(root, buildDir, 'p2sam-options.json');
 const stamp = JSON.stringify(defines);
 const fresh = !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp;
 const args = [

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon/core_bindings.hpp"
+#include "addon/gpu_bindings.hpp"
 #include "addon/instance_data.hpp"
 #include "addon/model_wrap.hpp"
 #include "cuda/cuda_backend.hpp"
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectModel", Napi::Function::New(env, InspectModel, "inspectModel"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   RegisterCoreBindings(env, exports);
+  RegisterGpuBindings(env, exports);
   return exports;
 }
 

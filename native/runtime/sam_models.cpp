@@ -28,9 +28,18 @@ Ort::SessionOptions make_options(const SessionConfig& config, std::string& provi
   // interleaves model runs with our own maths, so let them sleep.
   opts.AddConfigEntry("session.intra_op.allow_spinning", "0");
   if (config.use_cuda) {
-    OrtCUDAProviderOptions cuda{};
-    cuda.device_id = 0;
-    opts.AppendExecutionProvider_CUDA(cuda);
+    // V2 options so TF32 can be switched off: with it ORT's convolutions/matmuls round
+    // to 10-bit mantissas and embeddings drift visibly from the CPU's; the "DEFAULT"
+    // cuDNN algorithm search keeps results identical from run to run.
+    const OrtApi& api = Ort::GetApi();
+    OrtCUDAProviderOptionsV2* cuda = nullptr;
+    Ort::ThrowOnError(api.CreateCUDAProviderOptions(&cuda));
+    std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> guard(
+        cuda, [](OrtCUDAProviderOptionsV2* p) { Ort::GetApi().ReleaseCUDAProviderOptions(p); });
+    const char* keys[] = {"device_id", "use_tf32", "cudnn_conv_algo_search"};
+    const char* values[] = {"0", "0", "DEFAULT"};
+    Ort::ThrowOnError(api.UpdateCUDAProviderOptions(cuda, keys, values, 3));
+    opts.AppendExecutionProvider_CUDA_V2(*cuda);
     provider = "cuda";
   }
   return opts;

@@ -1,0 +1,129 @@
+/**
+ * Back-end discovery and device selection on the machine the tests run on (issue 5).
+ * On a machine without a usable CUDA backend (CI: nvcc present, no driver, no GPU):
+ * backends() says why, device 'auto' runs on the CPU and records the reason, device
+ * 'cuda' fails with BACKEND_UNAVAILABLE, and a CUDA-compiled addon still loads.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { P2SAM, P2SamError } from '../lib';
+import { native, nativeFile } from '../lib/native';
+import { testkitModel } from './helpers';
+
+const status = P2SAM.backends();
+const cudaUsable = status.cuda.available;
+
+// The build configuration the addon came from (cmake-js writes the cache one level up).
+function cmakeCache(): string | undefined {
+  const cache = path.join(path.dirname(nativeFile()), '..', 'CMakeCache.txt');
+  return existsSync(cache) ? readFileSync(cache, 'utf8') : undefined;
+}
+
+describe('P2SAM.backends()', () => {
+  it('always lists the CPU and reports CUDA with its facts', () => {
+    expect(status.cpu.available).toBe(true);
+    expect(typeof status.cuda.kernelsCompiled).toBe('boolean');
+    expect(typeof status.cuda.onnxRuntimeProvider).toBe('boolean');
+    expect(status.onnxRuntime).toMatch(/^\d+\.\d+\.\d+/);
+    expect(status.addon).toBe(nativeFile());
+  });
+
+  it.skipIf(cudaUsable)('says why CUDA is unavailable', () => {
+    expect(status.cuda.available).toBe(false);
+    expect(status.cuda.reason).toEqual(expect.any(String));
+    expect(status.cuda.reason!.length).toBeGreaterThan(10);
+    const raw = native().backends().cuda;
+    if (!raw.compiled) expect(status.cuda.reason).toMatch(/compiled without CUDA/);
+    else if (!raw.available) expect(status.cuda.reason).toMatch(/^no usable GPU: /);
+    else expect(status.cuda.reason).toMatch(/libonnxruntime_providers_cuda\.so/);
+  });
+
+  it('a CUDA-compiled addon loads without a driver: cudart is static, libcuda is not linked', () => {
+    const cache = cmakeCache();
+    // CMAKE_CUDA_FLAGS is cached only when the CUDA language was enabled (nvcc found).
+    const built = cache !== undefined && /^CMAKE_CUDA_FLAGS:STRING=/m.test(cache) && !/^P2SAM_CUDA:\w+=OFF/m.test(cache);
+    if (!built) console.log('[backends] this addon was not built with nvcc; the static-cudart check is skipped');
+    if (built) expect(native().backends().cuda.compiled).toBe(true);
+    const ldd = spawnSync('ldd', [nativeFile()], { encoding: 'utf8' });
+    if (ldd.status === 0) {
+      expect(ldd.stdout).not.toMatch(/libcudart/);
+      expect(ldd.stdout).not.toMatch(/libcuda\.so/);
+      expect(ldd.stdout).not.toMatch(/not found/);
+    }
+    // Loading the addon in a fresh process (no CUDA libraries on the path) succeeds.
+    const child = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(nativeFile())}); console.log(JSON.stringify(a.backends().cuda))`], {
+      encoding: 'utf8',
+      env: { ...process.env, LD_LIBRARY_PATH: '' },
+    });
+    expect(child.status).toBe(0);
+    const cuda = JSON.parse(child.stdout.trim());
+    expect(cuda.compiled).toBe(built ? true : cuda.compiled);
+    if (!cuda.available) expect(cuda.reason.length).toBeGreaterThan(10);
+  });
+});
+
+describe.skipIf(cudaUsable)('device selection without a usable CUDA backend', () => {
+  let paths: { encoder: string; decoder: string };
+  beforeAll(async () => {
+    paths = await testkitModel();
+  });
+
+  it("device 'auto' loads on the CPU and records the reason", async () => {
+    const model = await P2SAM.load({ ...paths, device: 'auto', threads: 1 });
+    try {
+      expect(model.info.device).toBe('cpu');
+      expect(model.info.deviceReason).toContain(status.cuda.reason!);
+      expect(model.info.deviceReason).toMatch(/fell back to the CPU/);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("the default device is 'auto'", async () => {
+    const model = await P2SAM.load({ ...paths, threads: 1 });
+    try {
+      expect(model.info.device).toBe('cpu');
+      expect(model.info.deviceReason).toBeDefined();
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("device 'cpu' records no reason", async () => {
+    const model = await P2SAM.load({ ...paths, device: 'cpu', threads: 1 });
+    try {
+      expect(model.info.device).toBe('cpu');
+      expect(model.info.deviceReason).toBeUndefined();
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("device 'cuda' rejects with P2SamError BACKEND_UNAVAILABLE naming the reason", async () => {
+    const err = await P2SAM.load({ ...paths, device: 'cuda' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(P2SamError);
+    expect((err as P2SamError).code).toBe('BACKEND_UNAVAILABLE');
+    expect((err as P2SamError).message).toContain(status.cuda.reason!);
+  });
+
+  it('an unknown device is a RangeError naming options.device', async () => {
+    await expect(P2SAM.load({ ...paths, device: 'gpu' as 'cuda' })).rejects.toThrow(/options\.device/);
+  });
+
+  it('the gpu bindings (when exported) reject with BACKEND_UNAVAILABLE instead of crashing', async () => {
+    const gpu = (native() as unknown as { gpu?: Record<string, (...a: unknown[]) => Promise<unknown>> }).gpu;
+    if (!gpu) {
+      console.log('[backends] the addon does not export gpu.* yet; skipping the binding check');
+      return;
+    }
+    const x = new Float32Array(16);
+    await expect(gpu.kmeans(x, 4, 4, Int32Array.of(2), {})).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(gpu.costMatrix(x, 4, x, 4, 4)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(gpu.sinkhorn(x, 4, x, 4, 4, null, null, {})).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+  });
+});
