@@ -1,7 +1,9 @@
 // Micro-benchmark of the optimal-transport solvers (native/core/wasserstein.hpp).
 //
 //   bench_wasserstein [--json] [--solver exact|sinkhorn|both] [--threads T] [--reps R]
-//                     [--only NxM] [--d D]
+//                     [--only NxM] [--d D] [--epsilon E] [--tolerance T]
+//
+// --epsilon/--tolerance set the Sinkhorn options (defaults: SinkhornOptions{}).
 //
 // Without --only, every size runs in a fresh child process (this same executable with
 // --only), so the reported peak RSS (VmHWM) belongs to that size and solver alone.
@@ -68,7 +70,7 @@ std::string to_json(const Row& r) {
 }
 
 Row run_one(std::size_t n, std::size_t m, std::size_t d, const std::string& solver, int threads,
-            int reps) {
+            int reps, const SinkhornOptions& sk) {
   const auto a = cloud(n, d, 1234, 0.f);
   const auto b = cloud(m, d, 5678, 0.3f);
   TransportProblem p{a.data(), n, b.data(), m, d};
@@ -81,7 +83,7 @@ Row run_one(std::size_t n, std::size_t m, std::size_t d, const std::string& solv
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     TransportResult res =
-        solver == "exact" ? wasserstein_exact(p, threads) : wasserstein_sinkhorn(p, SinkhornOptions{}, threads);
+        solver == "exact" ? wasserstein_exact(p, threads) : wasserstein_sinkhorn(p, sk, threads);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (ms < row.ms) row.ms = ms;
     row.steps = res.iterations;
@@ -116,6 +118,8 @@ int main(int argc, char** argv) {
   std::string solver = "both", only;
   int threads = 0, reps = -1;
   std::size_t d = 256;
+  SinkhornOptions sk;
+  std::string sk_args;  // forwarded to the per-size children
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto next = [&]() -> const char* {
@@ -131,6 +135,11 @@ int main(int argc, char** argv) {
     else if (arg == "--reps") reps = std::atoi(next());
     else if (arg == "--only") only = next();
     else if (arg == "--d") d = static_cast<std::size_t>(std::atol(next()));
+    else if (arg == "--epsilon" || arg == "--tolerance") {
+      const char* value = next();
+      (arg == "--epsilon" ? sk.epsilon : sk.tolerance) = std::atof(value);
+      sk_args += " " + arg + " " + value;
+    }
     else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;
@@ -151,17 +160,18 @@ int main(int argc, char** argv) {
       return 2;
     }
     const int r = reps > 0 ? reps : (n * m >= 4096u * 4096u ? 1 : 3);
-    for (const auto& s : solvers) std::printf("%s\n", to_json(run_one(n, m, d, s, threads, r)).c_str());
+    for (const auto& s : solvers) std::printf("%s\n", to_json(run_one(n, m, d, s, threads, r, sk)).c_str());
     return 0;
   }
 
-  const char* sizes[] = {"500x500", "1000x1000", "2000x1500", "2000x2000", "4096x4096"};
+  const char* sizes[] = {"500x500", "1000x1000", "1600x1600", "2000x1500", "2000x2000", "4096x4096"};
   std::vector<Row> rows;
   for (const char* size : sizes) {
     for (const auto& s : solvers) {
       std::string cmd = std::string("\"") + argv[0] + "\" --only " + size + " --solver " + s +
                         " --d " + std::to_string(d) + " --threads " + std::to_string(threads);
       if (reps > 0) cmd += " --reps " + std::to_string(reps);
+      cmd += sk_args;
       FILE* pipe = popen(cmd.c_str(), "r");
       if (!pipe) {
         std::fprintf(stderr, "cannot run %s\n", cmd.c_str());

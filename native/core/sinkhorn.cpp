@@ -10,15 +10,18 @@
 //    scalings u, v with P = diag(u)·K·diag(v):
 //      u_i = a_i / (K v)_i,   v_j = b_j / (Kᵀ u)_j.
 //    An iteration is then two matrix-vector products instead of two passes of exp, and
-//    both products share one sweep over K: each row gives (K v)_i, hence u_i, and is
-//    immediately added, scaled by u_i, into the column sums Kᵀu while it is in L1.
+//    both products share one sweep over K: a chunk of rows gives (K v)_i, hence u_i,
+//    and is then added, scaled by u_i, into the column sums Kᵀu while it is still in
+//    L2. The kernels work on four rows at a time so that each load of v and each
+//    load/store of the column sums serves four rows.
 //    Float32 K is enough: the costs are already float32, whose rounding perturbs the
 //    kernel by |C|/eps·2^-24 relative, far more than K's own 2^-24.
 //    Numerical safety comes from absorption (Schmitzer's stabilised scaling): whenever a
 //    u_i or v_j leaves [e^-T, e^T] the scalings are folded into the potentials
 //    (f̂ += eps·log u, ĝ += eps·log v) and K is rebuilt, so K is the current plan itself
 //    (entries <= 1) and u = v = 1. Entries that underflow float32 then carry mass below
-//    FLT_MIN·e^(2T) ≈ 1e-21, negligible next to any tolerance a caller can ask for.
+//    FLT_MIN·e^(2T) ≈ 3e-21 (T = 20), negligible next to any tolerance a caller can ask
+//    for.
 //    The start is the Hungarian-style reduction f̂_i = min_j C_ij, ĝ_j = min_i(C_ij - f̂_i),
 //    which leaves an entry exactly 1 in every row and column of K, so no row or column
 //    of the first kernel is all zeros however small eps is.
@@ -709,8 +712,10 @@ const SinkhornKernels& kernels() {
 constexpr double kUnderflow = 1e-250;
 
 // Absorption threshold T: scalings outside [e^-T, e^T] are folded into the potentials.
-// e^(2T)·FLT_MIN ≈ 1e-21 bounds the relative mass lost to flushed kernel entries.
-constexpr double kAbsorbHigh = 1e13, kAbsorbLow = 1e-13;  // ≈ e^±30
+// An entry flushed to 0 at a rebuild had mass < FLT_MIN then, and the scalings can raise
+// it by e^(2T) at most before the next rebuild: < 3e-21 per entry, < 1e-13 in all even
+// at 4096².
+constexpr double kAbsorbHigh = 4.8e8, kAbsorbLow = 1.0 / 4.8e8;  // ≈ e^±20
 
 // Workers that persist for one solve. The scaling iterations are short (tens of
 // microseconds for small problems), so starting threads per sweep, as parallel_for
@@ -910,13 +915,31 @@ TransportResult log_domain(const Problem& pr, std::vector<double> f, std::vector
 // re-estimated under relaxation too: θ² = (λ + ω - 1)² / (λ·ω²). Sinkhorn is only
 // asymptotically linear (its rate creeps up as the plan settles), so ω is re-derived
 // whenever the observed rate has been steady for a few sweeps.
+//
+// Far from the solution (small eps: a long transient where the error barely moves) a
+// steady ratio near 1 can be mistaken for slow linear convergence, and the relaxed
+// iteration may then diverge. So relaxed progress is watched: the error may oscillate
+// (complex eigenvalues at ω near ω*), but its envelope, the maximum over a segment of
+// sweeps, must shrink from segment to segment, and it must never grow far beyond the
+// error at which relaxation began. On failure ω returns to 1 and later estimates are
+// capped halfway between 1 and the failed ω (but not below 1.5); after a few failures
+// relaxation stays off until plain sweeps have reduced the error 100-fold.
 class Relaxation {
  public:
   double omega() const { return omega_; }
 
   // Called with the error of every sweep and the ω its row update used.
   void observe(double err, double omega_used) {
-    if (given_up_ || !(err > 0.0) || !std::isfinite(err)) return;
+    if (!(err > 0.0)) return;
+    if (given_up_) {
+      // Plain sweeps got 100x further than where relaxation last failed: the transient
+      // is over, try again (within the cap).
+      if (!(err < 1e-2 * fail_err_)) return;
+      given_up_ = false;
+      failures_ = 0;
+      last_ = 0.0;
+      count_ = 0;
+    }
     if (omega_used != omega_) {
       // A plain verification sweep amid relaxed ones: its error is not on the same
       // trajectory, so restart the rate window after it.
@@ -924,17 +947,15 @@ class Relaxation {
       count_ = 0;
       return;
     }
-    if (omega_ > 1.0) {
-      // The relaxed error may oscillate, but it must keep setting new minima; if it
-      // does not for a while, return to plain Sinkhorn (globally convergent).
-      if (err < best_) {
-        best_ = err;
-        since_best_ = 0;
-      } else if (++since_best_ > kPatience || err > 100.0 * best_) {
-        omega_ = 1.0;
-        given_up_ = true;
-        return;
-      }
+    if (omega_ > 1.0 && !progressing(err)) {
+      ++failures_;
+      fail_err_ = err;
+      cap_ = std::max(1.0 + 0.5 * (omega_ - 1.0), 1.5);
+      omega_ = 1.0;
+      last_ = 0.0;
+      count_ = 0;
+      given_up_ = failures_ >= kMaxFailures;
+      return;
     }
     if (last_ > 0.0) {
       ratios_[count_ % kWindow] = err / last_;
@@ -955,11 +976,14 @@ class Relaxation {
     const double w = omega_;
     const double theta2 = std::min((lambda + w - 1.0) * (lambda + w - 1.0) / (lambda * w * w),
                                    1.0 - 1e-9);
-    const double target = std::min(2.0 / (1.0 + std::sqrt(1.0 - theta2)), kMaxOmega);
+    const double target = std::min(2.0 / (1.0 + std::sqrt(1.0 - theta2)), cap_);
     if (target > omega_ + 1e-3) {
       if (omega_ == 1.0) {
-        best_ = err;
-        since_best_ = 0;
+        start_err_ = err;
+        seg_prev_ = std::numeric_limits<double>::infinity();
+        seg_cur_ = 0.0;
+        seg_len_ = 0;
+        strikes_ = 0;
       }
       omega_ = target;
       count_ = 0;
@@ -967,14 +991,26 @@ class Relaxation {
   }
 
  private:
+  bool progressing(double err) {
+    if (!std::isfinite(err) || err > 10.0 * start_err_) return false;
+    seg_cur_ = std::max(seg_cur_, err);
+    if (++seg_len_ < kSegment) return true;
+    strikes_ = seg_cur_ > 0.9 * seg_prev_ ? strikes_ + 1 : 0;
+    seg_prev_ = seg_cur_;
+    seg_cur_ = 0.0;
+    seg_len_ = 0;
+    return strikes_ < 2;
+  }
+
   static constexpr int kWindow = 5;
-  static constexpr int kPatience = 40;
-  static constexpr double kMaxOmega = 1.95;
-  double omega_ = 1.0;
+  static constexpr int kSegment = 12;
+  static constexpr int kMaxFailures = 4;
+  double omega_ = 1.0, cap_ = 1.95;
   double ratios_[kWindow] = {};
   int count_ = 0;
-  double last_ = 0.0, best_ = 0.0;
-  int since_best_ = 0;
+  double last_ = 0.0;
+  double start_err_ = 0.0, seg_prev_ = 0.0, seg_cur_ = 0.0, fail_err_ = 0.0;
+  int seg_len_ = 0, strikes_ = 0, failures_ = 0;
   bool given_up_ = false;
 };
 
@@ -1015,11 +1051,12 @@ TransportResult wasserstein_sinkhorn(const TransportProblem& problem,
   const double* a = pr.wa;
   const double* b = pr.wb;
 
-  // Row blocks: fixed by the size alone (determinism), at least 2^16 entries each so a
-  // block is worth a thread, at most 16 (the merge costs blocks·m per sweep), an even
+  // Row blocks: fixed by the size alone (determinism), at least 2^17 entries each so a
+  // block is worth a thread (a sweep over less takes tens of microseconds, comparable to
+  // waking a thread on a busy machine), at most 16 (the merge costs blocks·m per sweep), an even
   // count when there are several so two threads get equal shares.
   const std::size_t entries = n * m;
-  std::size_t blocks = std::max<std::size_t>(1, std::min<std::size_t>({n, 16, entries >> 16}));
+  std::size_t blocks = std::max<std::size_t>(1, std::min<std::size_t>({n, 16, entries >> 17}));
   if (blocks > 2) blocks &= ~std::size_t(1);
   const int hw = threads <= 0 ? default_thread_count() : threads;
   Team team(static_cast<int>(std::min<std::size_t>(blocks, static_cast<std::size_t>(hw))));

@@ -9,7 +9,8 @@
 // * wasserstein_exact: the exact optimum (the value a network-simplex EMD solver such as
 //   POT's ot.emd2 returns on the float64 cost matrix), by a primal network simplex
 //   specialised to the uncapacitated bipartite transportation problem.
-// * wasserstein_sinkhorn: entropy-regularised approximation (log-domain Sinkhorn).
+// * wasserstein_sinkhorn: entropy-regularised approximation (Sinkhorn: over-relaxed
+//   scaling iterations on a float32 kernel, log-domain fallback; see sinkhorn.cpp).
 //
 // Input features are float32 (as the encoders produce them); every computation is in
 // float64. Invalid input throws CoreError("INVALID_ARGUMENT") naming the parameter.
@@ -65,13 +66,18 @@ struct SinkhornOptions {
   double epsilon = 0.01;
   int max_iterations = 1000;  // >= 1
   // Stop when the L1 column-marginal error (after a row update) is < tolerance. >= 0.
-  double tolerance = 1e-9;
+  // A marginal error of 1e-6 (of the unit mass) can shift the cost by at most
+  // 1e-6·max(C) (measured: 3e-9 relative vs tolerance 1e-9 on 256-d problems), far
+  // below the ~1% entropic bias of epsilon = 0.01; it saves ~25% of the iterations.
+  double tolerance = 1e-6;
 };
 
-// Entropic OT in the log domain with float64 potentials. The returned cost is <P, C>
-// for the final plan P_ij = exp((f_i + g_j - C_ij)/eps_abs) (the plan after the last
+// Entropic OT with float64 potentials and scalings. The returned cost is <P, C> for
+// the final plan P_ij = exp((f_i + g_j - C_ij)/eps_abs) (the plan after the last plain
 // row update, so its row sums are exact and its column sums are off by
-// marginal_error); the entropy term is not included. Rows are processed in parallel.
+// marginal_error); the entropy term is not included. Results do not depend on
+// `threads` (<= 0: all hardware threads). Memory: the n×m float32 costs plus an n×m
+// float32 kernel (128 MB at 4096²).
 TransportResult wasserstein_sinkhorn(const TransportProblem& problem,
                                      const SinkhornOptions& options, int threads);
 
