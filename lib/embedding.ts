@@ -5,6 +5,7 @@
  * references pays for the encoder once.
  */
 import { P2SamError } from './errors';
+import './reference'; // defines Symbol.dispose on Node < 20.4 before the class below uses it
 import { native, type NativeEmbedding, type NativeEmbeddingMeta } from './native';
 import { fail, integer, isPlainObject, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './validate';
 
@@ -74,5 +75,10 @@ export class Embedding {
   dispose(): void {
     this.#handle?.release();
     this.#handle = undefined;
+  }
+
+  /** `using emb = await model.encode(image)` frees the embedding at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -13,6 +13,7 @@ import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel, type NativeModelInfo } from './native';
 import * as opt from './options';
+// (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
 import { Reference, type PrototypeSet } from './reference';
 import { runRetrieval, type SegmentResult } from './segment';
 import type { ImageData, MaskData, PromptPoint } from './types';
@@ -466,7 +467,8 @@ export class P2SAM {
     return this.#disposing;
   }
 
-  async [Symbol.for('nodejs.asyncDispose')](): Promise<void> {
+  /** `await using model = await P2SAM.load(...)` disposes at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
 }

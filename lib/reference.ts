@@ -7,6 +7,14 @@
 import { P2SamError } from './errors';
 import type { Mode } from './options';
 
+// Explicit resource management (`using` / `await using`). Node ≥ 20.4 defines these
+// symbols (as Symbol.for('nodejs.dispose') / ('nodejs.asyncDispose')); earlier 20.x do
+// not, so define them the same way there. The methods below must be keyed by these
+// well-known symbols, not by Symbol.for(...), or TypeScript callers cannot `await using`.
+const symbols = Symbol as unknown as { dispose?: symbol; asyncDispose?: symbol };
+symbols.dispose ??= Symbol.for('nodejs.dispose');
+symbols.asyncDispose ??= Symbol.for('nodejs.asyncDispose');
+
 export interface PrototypeSet {
   /** Number of parts (or background parts). */
   k: number;
@@ -115,7 +123,11 @@ export class Reference {
     this.#disposed = true;
   }
 
-  async [Symbol.for('nodejs.asyncDispose')](): Promise<void> {
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
   }
 }

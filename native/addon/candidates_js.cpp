@@ -23,6 +23,9 @@ runtime::CandidateRequest read_candidate_request(const Napi::Object& o) {
     r.candidates[i].negatives = get_int(c, "negatives", 0);
     r.candidates[i].xy = copy_in<float>(c.Get("xy"), "candidate xy");
     r.candidates[i].labels = copy_in<float>(c.Get("labels"), "candidate labels");
+    // The cascade reads two coordinates per label.
+    if (r.candidates[i].xy.size() != 2 * r.candidates[i].labels.size())
+      throw Napi::RangeError::New(o.Env(), "candidate xy must hold two coordinates per label");
   }
   r.score = get_bool(o, "score", true);
   if (o.Get("referenceFeatures").IsTypedArray()) r.reference_features = copy_in<float>(o.Get("referenceFeatures"), "referenceFeatures");

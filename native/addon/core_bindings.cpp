@@ -101,6 +101,9 @@ Napi::Value Wasserstein(const Napi::CallbackInfo& info) {
   x->d = static_cast<std::size_t>(info[4].As<Napi::Number>().Int64Value());
   if (info[5].IsTypedArray()) x->wa = copy_in<double>(info[5], "wa");
   if (info[6].IsTypedArray()) x->wb = copy_in<double>(info[6], "wb");
+  // The solvers read exactly n (m) weights.
+  if ((!x->wa.empty() && x->wa.size() != x->n) || (!x->wb.empty() && x->wb.size() != x->m))
+    throw Napi::RangeError::New(info.Env(), "wa/wb must hold n and m weights");
   Napi::Object o = info[7].As<Napi::Object>();
   x->sinkhorn = get_string(o, "solver", "exact") == "sinkhorn";
   x->sk.epsilon = get_double(o, "epsilon", x->sk.epsilon);
@@ -140,6 +143,9 @@ Napi::Value ReferenceFeatures(const Napi::CallbackInfo& info) {
   int w = info[2].As<Napi::Number>().Int32Value();
   int h = info[3].As<Napi::Number>().Int32Value();
   int threads = info[4].As<Napi::Number>().Int32Value();
+  // reference_grid reads w×h bytes of the mask.
+  if (w < 1 || h < 1 || mask->size() != std::size_t(w) * std::size_t(h))
+    throw Napi::RangeError::New(info.Env(), "mask length must be width×height");
   struct Out {
     core::ReferenceGrid grid;
     std::vector<float> fg, bg;

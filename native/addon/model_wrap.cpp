@@ -82,6 +82,14 @@ EmbeddingWrap::EmbeddingWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     e->orig_h = get_int(m, "origHeight", 0);
     e->input_w = get_int(m, "inputWidth", 0);
     e->input_h = get_int(m, "inputHeight", 0);
+    // Embedding.fromData validates all of this; the addon is also reachable directly,
+    // and every later stage reads a full 256×64×64 grid and trusts the geometry, so a
+    // short buffer here would become an out-of-bounds read on a worker thread.
+    if (e->data.size() != std::size_t(256) * 64 * 64)
+      throw Napi::RangeError::New(info.Env(), "embedding data must hold 256×64×64 floats");
+    if (e->orig_w < 1 || e->orig_h < 1 || e->orig_w > 32768 || e->orig_h > 32768 || e->input_w < 1 ||
+        e->input_h < 1 || e->input_w > 1024 || e->input_h > 1024)
+      throw Napi::RangeError::New(info.Env(), "embedding meta: sizes out of range");
     embedding_ = std::move(e);
   }
 }
@@ -176,6 +184,12 @@ Napi::Value ModelWrap::Encode(const Napi::CallbackInfo& info) {
   args->norm = info[4].As<Napi::String>().Utf8Value() == "medsam" ? runtime::Normalization::MedSam
                                                                    : runtime::Normalization::Sam;
   args->threads = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
+  // The resize reads width×height×channels bytes; the TS layer checks this, the addon
+  // must not trust it (it can be loaded directly).
+  if (args->width < 1 || args->height < 1 || args->width > 32768 || args->height > 32768 ||
+      (args->channels != 1 && args->channels != 3 && args->channels != 4) ||
+      args->pixels.size() != std::size_t(args->width) * std::size_t(args->height) * std::size_t(args->channels))
+    throw Napi::RangeError::New(env, "image data must hold width×height×channels bytes (1..32768 per side, 1/3/4 channels)");
   struct Out {
     std::shared_ptr<const runtime::Embedding> embedding;
     double prepare_ms, encode_ms;
@@ -222,6 +236,9 @@ Napi::Value ModelWrap::Decode(const Napi::CallbackInfo& info) {
   args->prompt.coords = copy_in<float>(info[1], "coords");
   args->prompt.labels = copy_in<float>(info[2], "labels");
   if (info[3].IsTypedArray()) args->mask = copy_in<float>(info[3], "maskInput");
+  // The decoder reads a full 256×256 plane from mask_input.
+  if (!args->mask.empty() && args->mask.size() != 256 * 256)
+    throw Napi::RangeError::New(env, "maskInput must hold 256×256 floats");
   args->full = info[4].ToBoolean().Value();
   args->prompt.orig_h = emb->orig_h;
   args->prompt.orig_w = emb->orig_w;

@@ -258,12 +258,20 @@ void check_features(const float* x, std::size_t count, std::size_t d, const char
     throw invalid_argument(std::string(solver) + ": parameter '" + name +
                            "' must point to the feature rows, received a null pointer");
   const std::size_t total = count * d;
+  // Squared distances are stored as float32 by Sinkhorn: bound |x| so that any cost,
+  // at most 4·d·max|x|², stays far below FLT_MAX instead of overflowing to inf/NaN.
+  const double limit = std::sqrt(3.0e38 / (16.0 * static_cast<double>(d)));
   for (std::size_t k = 0; k < total; ++k) {
     if (!std::isfinite(x[k]))
       throw invalid_argument(std::string(solver) + ": parameter '" + name +
                              "' must contain finite features, received " +
                              fmt_double(x[k]) + " at row " + std::to_string(k / d) +
                              ", column " + std::to_string(k % d));
+    if (std::fabs(x[k]) > limit)
+      throw invalid_argument(std::string(solver) + ": parameter '" + name +
+                             "' must contain features of magnitude <= " + fmt_double(limit) +
+                             " (larger ones overflow the cost matrix), received " + fmt_double(x[k]) +
+                             " at row " + std::to_string(k / d) + ", column " + std::to_string(k % d));
   }
 }
 
