@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -253,14 +254,16 @@ std::string fmt_double(double v) {
 }
 
 void check_features(const float* x, std::size_t count, std::size_t d, const char* name,
-                    const char* solver) {
+                    const char* solver, bool single_precision) {
   if (x == nullptr)
     throw invalid_argument(std::string(solver) + ": parameter '" + name +
                            "' must point to the feature rows, received a null pointer");
   const std::size_t total = count * d;
-  // Squared distances are stored as float32 by Sinkhorn: bound |x| so that any cost,
-  // at most 4·d·max|x|², stays far below FLT_MAX instead of overflowing to inf/NaN.
-  const double limit = std::sqrt(3.0e38 / (16.0 * static_cast<double>(d)));
+  // Sinkhorn stores squared distances as float32: bound |x| so that any cost, at most
+  // 4·d·max|x|², stays far below FLT_MAX instead of overflowing to inf/NaN. The exact
+  // solver's float64 costs hold any finite float32 feature.
+  const double limit = single_precision ? std::sqrt(3.0e38 / (16.0 * static_cast<double>(d)))
+                                        : std::numeric_limits<double>::infinity();
   for (std::size_t k = 0; k < total; ++k) {
     if (!std::isfinite(x[k]))
       throw invalid_argument(std::string(solver) + ": parameter '" + name +
@@ -317,8 +320,8 @@ PreparedTransport prepare_transport(const TransportProblem& pr, int threads, con
   if (pr.d > kMaxEntries || pr.d * (pr.n + pr.m) > (std::size_t(1) << 34))
     throw invalid_argument(s + ": parameter 'd' is too large for these point counts, received d = " +
                            std::to_string(pr.d));
-  check_features(pr.a, pr.n, pr.d, "a", solver);
-  check_features(pr.b, pr.m, pr.d, "b", solver);
+  check_features(pr.a, pr.n, pr.d, "a", solver, single_precision);
+  check_features(pr.b, pr.m, pr.d, "b", solver, single_precision);
   std::vector<double> wa = normalised_weights(pr.wa, pr.n, "wa", solver);
   std::vector<double> wb = normalised_weights(pr.wb, pr.m, "wb", solver);
 
