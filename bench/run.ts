@@ -1,0 +1,277 @@
+/**
+ * `npm run bench` — the performance report (bench/README.md explains every field).
+ *
+ *   node --expose-gc dist/bench/run.js [--quick] [--targets N] [--threads N]
+ *        [--only micro,sequence,decoder,memory,coverage,ort-memory,models] [--out FILE]
+ *
+ * Each engine section runs in its own Node process so that its peak RSS (VmHWM) is its
+ * own and one section's allocator state cannot slow the next. The parent prints tables,
+ * checks the issue's targets and writes the JSON report (bench/results/latest.json for
+ * a full run, latest-partial.json otherwise).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  coverageSection,
+  decoderSection,
+  memorySection,
+  ortMemorySection,
+  sequenceSection,
+  userModelSection,
+  type CoverageRow,
+  type DecoderSectionResult,
+  type MemoryResult,
+  type OrtMemoryResult,
+  type SequenceResult,
+  type UserModelResult,
+} from './engine';
+import { microSection, type MicroResult } from './micro';
+import { machineInfo, ROOT, round, runChild, table } from './util';
+
+const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'ort-memory', 'models'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Args {
+  quick: boolean;
+  targets: number;
+  threads: number;
+  only: Set<Section>;
+  out: string | undefined;
+}
+
+function usage(msg: string): never {
+  console.error(`bench: ${msg}\nusage: node --expose-gc dist/bench/run.js [--quick] [--targets N] [--threads N] [--only ${SECTIONS.join(',')}] [--out FILE]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, targets: 0, threads: Math.min(os.cpus().length, 16), only: new Set(SECTIONS), out: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${k} expects a value`);
+      return v;
+    };
+    if (k === '--quick') a.quick = true;
+    else if (k === '--targets') {
+      const v = value();
+      a.targets = Number(v);
+      if (!Number.isInteger(a.targets) || a.targets < 1 || a.targets > 10000) usage(`--targets expects an integer 1..10000, received ${JSON.stringify(v)}`);
+    } else if (k === '--threads') {
+      const v = value();
+      a.threads = Number(v);
+      if (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 1024) usage(`--threads expects an integer 1..1024, received ${JSON.stringify(v)}`);
+    } else if (k === '--only') {
+      const names = value().split(',');
+      for (const n of names) if (!(SECTIONS as readonly string[]).includes(n)) usage(`--only: unknown section ${JSON.stringify(n)}; expected some of ${SECTIONS.join(', ')}`);
+      a.only = new Set(names as Section[]);
+    } else if (k === '--out') a.out = value();
+    else usage(`unknown argument ${JSON.stringify(k)}`);
+  }
+  if (a.targets === 0) a.targets = a.quick ? 8 : 30;
+  return a;
+}
+
+async function child(section: string, args: Record<string, any>): Promise<unknown> {
+  switch (section) {
+    case 'micro':
+      return microSection(args as any);
+    case 'sequence':
+      return sequenceSection(args as any);
+    case 'memory':
+      return memorySection(args as any);
+    case 'coverage':
+      return coverageSection(args as any);
+    case 'ort-memory':
+      return ortMemorySection(args as any);
+    case 'decoder':
+      return decoderSection(args as any);
+    case 'models':
+      return userModelSection(args as any);
+    default:
+      throw new Error(`unknown child section ${section}`);
+  }
+}
+
+interface Check {
+  target: string;
+  limit: string;
+  measured: string;
+  pass: boolean | null;
+}
+
+function nativeRows(micro: MicroResult | undefined, key: string): any[] {
+  const v = micro?.native[key] as any;
+  return v && Array.isArray(v.results) ? v.results : [];
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') {
+    const section = argv[1]!;
+    const args = JSON.parse(argv[3] ?? '{}');
+    const r = await child(section, args);
+    process.stdout.write(`\n${JSON.stringify(r)}\n`);
+    return;
+  }
+  const a = parseArgs(argv);
+  const started = Date.now();
+  const machine = machineInfo(a.threads);
+  const report: Record<string, unknown> = {
+    benchmark: 'p2sam-native',
+    date: new Date().toISOString(),
+    mode: a.quick ? 'quick' : 'full',
+    machine,
+    model: { testkit: 'encoder + basic / sam-sized decoder (docs/testkit.md)', imageSize: [1024, 768] },
+  };
+  const sections: Record<string, unknown> = {};
+  report.sections = sections;
+  console.log(`p2sam-native benchmark (${a.quick ? 'quick' : 'full'}): ${machine.cpus}× ${machine.cpuModel}, ${a.threads} threads, Node ${machine.node}, ORT ${machine.onnxruntime}, load ${machine.loadAverage.start.join(' ')}`);
+  const T = a.threads;
+  const want = (s: Section) => a.only.has(s);
+  const step = (name: string) => console.log(`… ${name} (${round((Date.now() - started) / 1000, 0)} s)`);
+
+  let micro: MicroResult | undefined;
+  if (want('micro')) {
+    step('micro-benchmarks');
+    micro = runChild<MicroResult>('micro', { quick: a.quick, threads: T }, 600_000);
+    sections.micro = micro;
+  }
+  let decoder: DecoderSectionResult | undefined;
+  if (want('decoder')) {
+    step('decoder passes');
+    decoder = runChild<DecoderSectionResult>('decoder', { threads: T, reps: a.quick ? 8 : 25, targets: a.quick ? 2 : 5 }, 600_000);
+    sections.decoder = decoder;
+  }
+  const seqs: SequenceResult[] = [];
+  if (want('sequence')) {
+    step(`sequence of ${a.targets} targets, shipped decoder (ours, naive, 2 concurrent candidates)`);
+    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, decoder: 'basic', naive: true, parallel: true }, 600_000));
+    step(`sequence of ${a.targets} targets, pruned decoder (ours, naive)`);
+    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, decoder: 'basic-pruned', naive: true, parallel: !a.quick }, 600_000));
+    sections.sequence = seqs;
+  }
+  let memory: MemoryResult | undefined;
+  if (want('memory')) {
+    const n = a.quick ? 40 : 200;
+    step(`memory over ${n} targets`);
+    memory = runChild<MemoryResult>('memory', { targets: n, threads: T, decoder: 'basic-pruned' }, 600_000);
+    sections.memory = memory;
+  }
+  let coverage: CoverageRow[] | undefined;
+  if (want('coverage')) {
+    step('reference coverage 2 %..40 %, exact vs Sinkhorn');
+    coverage = runChild<CoverageRow[]>('coverage', { coverages: a.quick ? [0.02, 0.1, 0.4] : [0.02, 0.05, 0.1, 0.2, 0.4], targetsPer: a.quick ? 1 : 3, threads: T, decoder: 'basic-pruned' }, 600_000);
+    sections.coverage = coverage;
+  }
+  const userEnc = process.env.P2SAM_BENCH_ENCODER;
+  const userDec = process.env.P2SAM_BENCH_DECODER;
+  const ortMem: OrtMemoryResult[] = [];
+  if (want('ort-memory')) {
+    step('ORT memory settings (one process each)');
+    for (const [memoryPattern, cpuArena] of [[true, true], [false, true], [false, false], [true, false]] as const) {
+      ortMem.push(runChild<OrtMemoryResult>('ort-memory', { memoryPattern, cpuArena, threads: T, reps: a.quick ? 2 : 5, encoder: userEnc, decoder: userDec }, 600_000));
+    }
+    sections.ortMemory = ortMem;
+  }
+  let user: UserModelResult | { skipped: string } | undefined;
+  if (want('models')) {
+    if (userEnc && userDec) {
+      step(`your models: ${userEnc} + ${userDec}`);
+      user = runChild<UserModelResult>('models', { encoder: userEnc, decoder: userDec, threads: T, targets: a.quick ? 1 : 3, reps: a.quick ? 3 : 8 }, 600_000);
+    } else {
+      user = { skipped: 'set P2SAM_BENCH_ENCODER and P2SAM_BENCH_DECODER to the .onnx files of your exports to benchmark them' };
+    }
+    sections.userModels = user;
+  }
+
+  // ---- tables -------------------------------------------------------------------------
+  if (micro) {
+    const w = nativeRows(micro, 'wasserstein');
+    const sk = (micro.native.wasserstein as any)?.skipped;
+    if (w.length)
+      table('Wasserstein (native bench, 256-d, uniform weights; min of reps; VmHWM per size)', ['size', 'solver', 'ms', 'pivots/iters', 'converged', 'peak MB'], w.map((r) => [`${r.n}×${r.m}`, r.solver, r.ms, r.pivots ?? r.iterations, String(r.converged), r.peakRssMB]));
+    else if (sk) console.log(`\nWasserstein native bench skipped: ${sk}`);
+    table('Through core.* (N-API, includes the input copy)', ['case', 'median ms', 'min ms'], [
+      ...micro.js.kmeans.map((k) => [`kmeans ${k.n}×256 k=2..5 ×10 restarts`, k.ms.median, k.ms.min] as (string | number)[]),
+      ...micro.js.wasserstein.map((w) => [`wasserstein ${w.solver} ${w.n}×${w.m}`, w.ms.median, w.ms.min]),
+    ]);
+    const km = ['kmeans_1600x256', 'kmeans_4096x256'].map((k) => micro!.native[k] as any).filter((k) => k && !k.skipped);
+    if (km.length) table('k-means (native bench, one batched call k=2..5, 10 restarts)', ['n×d', 'median ms', 'min ms', 'iterations per k'], km.map((k) => [`${k.n}×${k.d}`, k.ms, k.ms_min, k.per_k.map((p: any) => p.iterations).join('/')]));
+    const sim = micro.native.similarity as any;
+    if (sim?.results) table('Similarity / point chain (native bench)', ['case', 'threads', 'median ms'], sim.results.map((r: any) => [r.name, r.threads, r.median_ms]));
+  }
+  if (decoder) {
+    table('Decoder pass, raw ONNX Runtime session (median ms; 768×1024 original)', ['variant', 'all outputs', 'low-res fetched', 'masks undeclared', 'pruned', 'ORT nodes full/undecl/pruned'], decoder.raw.map((d) => [d.variant, d.fullAllOutputs.median, d.fullLowResOnly.median, d.declarationRemoved.median, d.pruned.median, `${d.nodes.ortOptimisedFull}/${d.nodes.ortOptimisedDeclRemoved}/${d.nodes.ortOptimisedPruned}`]));
+    table('Decoder passes in the engine (sam-sized; ms per target summed over 5 candidates)', ['decoder', 'pass 1', 'pass 2', 'pass 3', 'candidates', 'total'], decoder.engine.map((e) => [e.decoder, e.pass1Ms, e.pass2Ms, e.pass3Ms, e.candidatesMs, e.totalMs]));
+  }
+  if (seqs.length) {
+    const rows: (string | number)[][] = [];
+    for (const s of seqs) {
+      rows.push([`ours (${s.decoder})`, s.targets, s.ours.wallMs, s.ours.targetsPerSecond, '']);
+      if (s.naive) rows.push([`naive (${s.decoder})`, s.targets, s.naive.wallMs, s.naive.targetsPerSecond, `×${s.ratioNaiveOverOurs}`]);
+      if (s.parallelCandidates2) rows.push([`ours, parallelCandidates 2 (${s.decoder})`, s.targets, s.parallelCandidates2.wallMs, s.parallelCandidates2.targetsPerSecond, `×${round(s.ours.wallMs / s.parallelCandidates2.wallMs, 3)} vs 1`]);
+    }
+    table('Sequence throughput (1024×768, testkit model, parts 1..5, reference built once for "ours")', ['mode', 'targets', 'wall ms', 'targets/s', 'ratio'], rows);
+    const keys = ['encodeMs', 'pointsMs', 'pass1Ms', 'pass2Ms', 'pass3Ms', 'retrievalMs', 'nonModelMs', 'totalMs'] as const;
+    table('Per-target stages (median ms; passes summed over the 5 candidates)', ['decoder', ...keys.map((k) => k.replace('Ms', '')), 'W n×m(max)', 'peak MiB'], seqs.map((s) => [s.decoder, ...keys.map((k) => s.ours.perTarget[k].median), `${s.wasserstein.largest[0]}×${s.wasserstein.largest[1]}`, s.peakRssMiB]));
+  }
+  if (memory) table(`Memory over ${memory.targets} targets (${memory.decoder})`, ['RSS after 20', 'at half', 'at end', 'growth KiB/target (2nd half)', 'peak MiB'], [[memory.rssMiB.afterWarmup, memory.rssMiB.atHalf, memory.rssMiB.atEnd, memory.growthKiBPerTarget, memory.peakRssMiB]]);
+  if (coverage)
+    table('Reference coverage sweep (per target, median ms; non-model = points + retrieval)', ['coverage', 'ref cells n', 'target m (max)', 'points', 'exact retrieval', 'exact non-model', 'sinkhorn retrieval', 'sinkhorn non-model', 'sinkhorn converged'], coverage.map((c) => [c.coverage, c.referenceCells, c.wasserstein.largest[1], c.exact.pointsMs, c.exact.retrievalMs, c.exact.nonModelMs.median, c.sinkhorn.retrievalMs, c.sinkhorn.nonModelMs.median, String(c.sinkhorn.converged)]));
+  if (ortMem.length) table(`ORT memory settings, encoder ${ortMem[0]!.encoder} on 1024×768 (each in a fresh process)`, ['memoryPattern', 'cpuArena', 'encode ms', 'RSS after load MiB', 'peak MiB'], ortMem.map((o) => [String(o.memoryPattern), String(o.cpuArena), o.encodeMs.median, o.rssAfterLoadMiB, o.peakRssMiB]));
+  if (user && 'perTarget' in user) {
+    const keys = ['encodeMs', 'pointsMs', 'pass1Ms', 'pass2Ms', 'pass3Ms', 'retrievalMs', 'nonModelMs', 'totalMs'] as const;
+    table(`Your models (${user.info.encoderKind} + ${user.info.decoderKind}, load ${user.loadMs} ms, peak ${user.peakRssMiB} MiB)`, keys.map((k) => k.replace('Ms', '')), [keys.map((k) => user!.perTarget[k].median)]);
+    if ('pruned' in user.decoderPruning) {
+      const d = user.decoderPruning;
+      table('Your decoder, one pass (median ms)', ['all outputs', 'low-res fetched', 'pruned'], [[d.fullAllOutputs.median, d.fullLowResOnly.median, d.pruned.median]]);
+    }
+  } else if (user) console.log(`\nYour models: ${(user as { skipped: string }).skipped}`);
+
+  // ---- targets ------------------------------------------------------------------------
+  const checks: Check[] = [];
+  const check = (target: string, limit: string, measured: number | undefined, ok: (x: number) => boolean, unit = 'ms') => {
+    if (measured === undefined || !Number.isFinite(measured)) checks.push({ target, limit, measured: 'not measured', pass: null });
+    else checks.push({ target, limit, measured: `${round(measured)} ${unit}`, pass: ok(measured) });
+  };
+  for (const s of seqs) check(`sequence throughput naive/ours (${s.decoder} decoder)`, '≥ 1.9', s.ratioNaiveOverOurs ?? undefined, (x) => x >= 1.9, '×');
+  const wx = nativeRows(micro, 'wasserstein').filter((r) => r.solver === 'exact');
+  const at = (n: number, m: number) => wx.find((r) => r.n === n && r.m === m);
+  check('exact Wasserstein 1000×1000', '≤ 100 ms', at(1000, 1000)?.ms, (x) => x <= 100);
+  check('exact Wasserstein 2000×1500', '≤ 500 ms', at(2000, 1500)?.ms, (x) => x <= 500);
+  check('exact Wasserstein 4096×4096 time', '≤ 5000 ms', at(4096, 4096)?.ms, (x) => x <= 5000);
+  check('exact Wasserstein 4096×4096 memory', '≤ 300 MB', at(4096, 4096)?.peakRssMB, (x) => x <= 300, 'MB');
+  const km = micro?.native.kmeans_1600x256 as any;
+  check('k-means 1600×256, k=2..5, 10 restarts, one call (native)', '≤ 100 ms', km?.ms, (x) => x <= 100);
+  check('k-means 1600×256, k=2..5, 10 restarts, one call (core.kmeans)', '≤ 100 ms', micro?.js.kmeans.find((k) => k.n === 1600)?.ms.median, (x) => x <= 100);
+  const c10 = coverage?.reduce<CoverageRow | undefined>((best, c) => (!best || Math.abs(c.coverage - 0.1) < Math.abs(best.coverage - 0.1) ? c : best), undefined);
+  check('per target non-model time, ~10 % coverage, exact', '≤ 300 ms', c10?.exact.nonModelMs.median, (x) => x <= 300);
+  check('per target non-model time, ~10 % coverage, Sinkhorn', '≤ 100 ms', c10?.sinkhorn.nonModelMs.median, (x) => x <= 100);
+  check(`memory growth over ${memory?.targets ?? 200} targets`, '≈ 0 (< 50 KiB/target)', memory?.growthKiBPerTarget, (x) => x < 50, 'KiB/target');
+  const ss = decoder?.raw.find((d) => d.variant === 'sam-sized');
+  const engineShipped = decoder?.engine.find((e) => e.decoder === 'sam-sized');
+  const enginePruned = decoder?.engine.find((e) => e.decoder === 'sam-sized-pruned');
+  check('sam-sized decoder: cascade pass (low-res fetched) / low-res part', '≤ 1.0 (+5 % noise)', ss?.cascadePassOverLowResPart, (x) => x <= 1.05, '×');
+  if (engineShipped && enginePruned) {
+    const ratio = (engineShipped.pass1Ms + engineShipped.pass2Ms + engineShipped.pass3Ms) / (enginePruned.pass1Ms + enginePruned.pass2Ms + enginePruned.pass3Ms);
+    check('sam-sized, engine passes shipped / pruned decoder', 'informational', ratio, () => true, '×');
+  }
+  table('Targets', ['target', 'limit', 'measured', 'pass'], checks.map((c) => [c.target, c.limit, c.measured, c.pass === null ? '—' : c.pass ? 'yes' : 'NO']));
+
+  machine.loadAverage.end = os.loadavg().map((x) => round(x));
+  report.targets = checks;
+  report.durationS = round((Date.now() - started) / 1000, 1);
+  const full = !a.quick && a.only.size === SECTIONS.length;
+  const out = a.out ?? path.join(ROOT, 'bench', 'results', full ? 'latest.json' : 'latest-partial.json');
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  console.log(`\nload average at end: ${machine.loadAverage.end.join(' ')} (start ${machine.loadAverage.start.join(' ')}); ${report.durationS} s; report written to ${path.relative(process.cwd(), out) || out}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
