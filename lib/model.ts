@@ -7,11 +7,12 @@
  * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
  * then frees the sessions — a call can never see a freed session.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { backends, resolveDevice, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel, type NativeModelInfo } from './native';
+import { graphOutputs, pruneOutputs } from './onnx/prune';
 import * as opt from './options';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
 import { Reference, type PrototypeSet } from './reference';
@@ -143,10 +144,12 @@ export class P2SAM {
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
     const device = resolveDevice(config.device);
+    const cascade = config.pruneDecoder ? prunedDecoder(decoder.native) : undefined;
     const handle = await call(
       native().loadModels({
         encoder: encoder.native,
         decoder: decoder.native,
+        ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
         threads: config.threads,
         graphOptimization: config.graphOptimization,
         memoryPattern: config.memoryPattern,
@@ -470,6 +473,21 @@ export class P2SAM {
   /** `await using model = await P2SAM.load(...)` disposes at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
+  }
+}
+
+/**
+ * The decoder without its full-resolution `masks` branch, or undefined when there is
+ * nothing to prune or the file cannot be read/parsed here (the native side then simply
+ * runs the cascade on the full decoder).
+ */
+function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Uint8Array | undefined {
+  try {
+    const bytes = 'path' in source ? new Uint8Array(readFileSync(source.path)) : source.bytes;
+    if (!graphOutputs(bytes).includes('masks')) return undefined;
+    return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
+  } catch {
+    return undefined;
   }
 }
 

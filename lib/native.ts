@@ -27,6 +27,9 @@ export interface NativeModelInfo extends NativeGraphInfo {
   kind: string;
   provider: string;
   maskOutputs?: number;
+  /** Decoders: which session runs the P2SAM cascade — 'pruned' (full-resolution branch removed) or 'full'. */
+  cascade?: 'pruned' | 'full';
+  cascadeNote?: string;
 }
 
 export interface NativeEmbeddingMeta {
@@ -120,6 +123,8 @@ export type NativeModelSource = { path: string } | { bytes: Uint8Array };
 export interface NativeLoadOptions {
   encoder: NativeModelSource;
   decoder: NativeModelSource;
+  /** The decoder with its `masks` branch pruned, for the cascade (optional). */
+  decoderCascade?: NativeModelSource;
   threads: number;
   graphOptimization: number;
   memoryPattern: boolean;

@@ -116,6 +116,21 @@ describe('part-aware retrieval (natural mode)', () => {
   });
 });
 
+describe('pruned cascade decoder', () => {
+  it('runs the cascade on a decoder pruned of its full-resolution branch, with identical results', async () => {
+    expect(model.info.decoder.cascade).toBe('pruned');
+    const full = await P2SAM.load({ ...paths, threads: 2, pruneDecoder: false });
+    expect(full.info.decoder.cascade).toBe('full');
+    const refA = await model.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const refB = await full.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const a = await model.segment(targets[0].image, { reference: refA });
+    const b = await full.segment(targets[0].image, { reference: refB });
+    expect(Buffer.from(a.mask).equals(Buffer.from(b.mask))).toBe(true);
+    expect(a.candidates.map((c) => c.score)).toEqual(b.candidates.map((c) => c.score));
+    await full.dispose();
+  });
+});
+
 describe('medical mode', () => {
   it('uses background-part negatives (argmax of each background map) and segments the object', async () => {
     const ref = await model.createReference(

@@ -158,7 +158,10 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   auto p = pair(env);
   Napi::Object o = Napi::Object::New(env);
   o.Set("encoder", model_to_js(env, *p->encoder, -1));
-  o.Set("decoder", model_to_js(env, *p->decoder, p->decoder->mask_outputs()));
+  Napi::Object dec = model_to_js(env, *p->decoder, p->decoder->mask_outputs());
+  dec.Set("cascade", p->cascade != p->decoder ? "pruned" : "full");
+  if (!p->cascade_note.empty()) dec.Set("cascadeNote", p->cascade_note);
+  o.Set("decoder", dec);
   return o;
 }
 
@@ -266,7 +269,7 @@ Napi::Value ModelWrap::RunCandidates(const Napi::CallbackInfo& info) {
   auto emb = EmbeddingWrap::Get(info[0]);
   auto request = std::make_shared<runtime::CandidateRequest>(read_candidate_request(info[1].As<Napi::Object>()));
   return queue_task<std::vector<runtime::CandidateOutcome>>(
-      env, [p, emb, request]() { return runtime::run_candidates(*p->decoder, *emb, *request); },
+      env, [p, emb, request]() { return runtime::run_candidates(*p->cascade, *emb, *request); },
       [](Napi::Env env, std::vector<runtime::CandidateOutcome>& outcomes) -> Napi::Value {
         return candidate_outcomes_to_js(env, outcomes);
       });
@@ -278,12 +281,17 @@ Napi::Value LoadModels(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
   struct Args {
-    runtime::ModelSource encoder, decoder;
+    runtime::ModelSource encoder, decoder, cascade;
+    bool has_cascade = false;
     runtime::SessionConfig config;
   };
   auto args = std::make_shared<Args>();
   args->encoder = read_source(o.Get("encoder"), "encoder");
   args->decoder = read_source(o.Get("decoder"), "decoder");
+  if (o.Get("decoderCascade").IsObject()) {
+    args->cascade = read_source(o.Get("decoderCascade"), "pruned decoder");
+    args->has_cascade = true;
+  }
   args->config.intra_op_threads = get_int(o, "threads", 0);
   args->config.graph_optimization = get_int(o, "graphOptimization", 99);
   args->config.memory_pattern = get_bool(o, "memoryPattern", false);
@@ -296,8 +304,22 @@ Napi::Value LoadModels(const Napi::CallbackInfo& info) {
         pair->config = args->config;
         pair->encoder = std::make_shared<runtime::SamEncoder>(args->encoder, args->config);
         pair->decoder = std::make_shared<runtime::SamDecoder>(args->decoder, args->config);
+        pair->cascade = pair->decoder;
+        if (args->has_cascade) {
+          // Best effort: a pruned copy that fails to load (e.g. its weights live in an
+          // external data file that cannot be found from a buffer) just means the full
+          // decoder runs the cascade, at the cost of its unused full-resolution branch.
+          try {
+            auto pruned = std::make_shared<runtime::SamDecoder>(args->cascade, args->config);
+            if (pruned->mask_outputs() == pair->decoder->mask_outputs()) pair->cascade = std::move(pruned);
+            else pair->cascade_note = "the pruned decoder's mask outputs differ from the original; using the original";
+          } catch (const std::exception& e) {
+            pair->cascade_note = std::string("the pruned decoder could not be loaded, using the original: ") + e.what();
+          }
+        }
         args->encoder.bytes.clear();
         args->decoder.bytes.clear();
+        args->cascade.bytes.clear();
         return pair;
       },
       [](Napi::Env env, std::shared_ptr<ModelPair>& pair) -> Napi::Value { return ModelWrap::Create(env, pair); });

@@ -17,6 +17,10 @@ namespace p2sam::addon {
 struct ModelPair {
   std::shared_ptr<const runtime::SamEncoder> encoder;
   std::shared_ptr<const runtime::SamDecoder> decoder;
+  // The session the P2SAM cascade runs: the decoder with its unused full-resolution
+  // branch pruned away when that was possible (else the same object as `decoder`).
+  std::shared_ptr<const runtime::SamDecoder> cascade;
+  std::string cascade_note;
   runtime::SessionConfig config;
 };
 

@@ -66,7 +66,10 @@ std::string join_unexpected(const std::vector<TensorInfo>& present, const std::v
 
 const std::vector<std::string> kSamDecoderInputs = {"image_embeddings", "point_coords", "point_labels",
                                                     "mask_input",       "has_mask_input", "orig_im_size"};
-const std::vector<std::string> kSamDecoderOutputs = {"masks", "iou_predictions", "low_res_masks"};
+// `masks` (full-resolution logits) is optional: P2SAM computes the full-resolution mask of
+// the one channel it keeps from low_res_masks, and a decoder pruned of that branch
+// (lib/onnx/prune.ts) runs faster.
+const std::vector<std::string> kSamDecoderOutputs = {"iou_predictions", "low_res_masks"};
 
 }  // namespace
 
@@ -121,6 +124,7 @@ Classification classify(const GraphInfo& g) {
       return c;
     }
     c.kind = ModelKind::SamDecoder;
+    c.has_full_masks = has(g.outputs, "masks");
     const TensorInfo* iou = find(g.outputs, "iou_predictions");
     const TensorInfo* low = find(g.outputs, "low_res_masks");
     int64_t channels = -1;

@@ -39,6 +39,7 @@ enum class ModelKind {
 struct Classification {
   ModelKind kind = ModelKind::Unknown;
   int mask_outputs = 0;  // decoders: 4, 1, or 0 when the graph leaves it dynamic
+  bool has_full_masks = false;  // decoders: the graph exports `masks` at the original size
   std::string reason;    // for Unknown: what is missing or unexpected
 };
 

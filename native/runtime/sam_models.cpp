@@ -172,6 +172,8 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
   inputs.push_back(Ort::Value::CreateTensor<float>(mem, &has_mask, 1, one_shape, 1));
   inputs.push_back(Ort::Value::CreateTensor<float>(mem, orig, 2, orig_shape, 1));
   const char* in_names[] = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"};
+  if (want_full_masks && !class_.has_full_masks)
+    throw core::CoreError("MODEL_UNSUPPORTED", "this decoder export has no `masks` output (full-resolution logits)");
   std::vector<const char*> out_names = {"iou_predictions", "low_res_masks"};
   if (want_full_masks) out_names.push_back("masks");
   std::vector<Ort::Value> out;
