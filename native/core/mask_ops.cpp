@@ -4,6 +4,7 @@
 
 #include "errors.hpp"
 #include "geometry.hpp"
+#include "parallel.hpp"
 
 namespace p2sam::core {
 
@@ -58,6 +59,33 @@ std::vector<std::uint8_t> logits_to_cells(const float* logits, int height, int w
   }
   const std::vector<float> small = torch_resize_bilinear(logits, 1, height, width, grid, grid, threads);
   return threshold_logits(small.data(), small.size());
+}
+
+std::vector<std::uint8_t> upscale_low_res_mask(const float* low_res_256, const ResizeInfo& info, int threads) {
+  if (low_res_256 == nullptr) throw invalid_argument("upscale_low_res_mask: low_res_256 must not be null");
+  if (info.orig_w < 1 || info.orig_h < 1 || info.new_w < 1 || info.new_h < 1 || info.new_w > kSamFrame ||
+      info.new_h > kSamFrame)
+    throw invalid_argument("upscale_low_res_mask: info must hold positive sizes with new_w/new_h <= 1024, got orig " +
+                           std::to_string(info.orig_w) + "x" + std::to_string(info.orig_h) + ", new " +
+                           std::to_string(info.new_w) + "x" + std::to_string(info.new_h));
+  constexpr int kLowRes = 256;
+  const LinearAxis crop_y = torch_linear_axis(kLowRes, kSamFrame, info.new_h);
+  const LinearAxis crop_x = torch_linear_axis(kLowRes, kSamFrame, info.new_w);
+  const LinearAxis out_y = torch_linear_axis(info.new_h, info.orig_h);
+  const LinearAxis out_x = torch_linear_axis(info.new_w, info.orig_w);
+  const int W = info.orig_w;
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(info.orig_h) * W);
+  parallel_for(0, static_cast<std::size_t>(info.orig_h), threads, [&](std::size_t b, std::size_t e, std::size_t) {
+    TorchRowResampler crop(low_res_256, kLowRes, &crop_y, &crop_x);
+    TorchRowResampler out(&crop, &out_y, &out_x);
+    std::vector<float> row(static_cast<std::size_t>(W));
+    for (std::size_t y = b; y < e; ++y) {
+      out.row(static_cast<int>(y), row.data());
+      std::uint8_t* dst = mask.data() + y * W;
+      for (int x = 0; x < W; ++x) dst[x] = row[x] > 0.0f ? 1 : 0;
+    }
+  }, 16);
+  return mask;
 }
 
 }  // namespace p2sam::core

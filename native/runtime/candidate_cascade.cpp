@@ -174,12 +174,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
 }  // namespace
 
 std::vector<std::uint8_t> upscale_mask(const float* low_res_256, const Embedding& e, int threads) {
-  std::vector<float> full = core::torch_resize_bilinear(low_res_256, 1, 256, 256, 1024, 1024, threads);
-  std::vector<float> crop(static_cast<std::size_t>(e.input_w) * e.input_h);
-  for (int y = 0; y < e.input_h; ++y)
-    std::copy_n(full.data() + static_cast<std::size_t>(y) * 1024, e.input_w, crop.data() + static_cast<std::size_t>(y) * e.input_w);
-  std::vector<float> orig = core::torch_resize_bilinear(crop.data(), 1, e.input_h, e.input_w, e.orig_h, e.orig_w, threads);
-  return core::threshold_logits(orig.data(), orig.size());
+  return core::upscale_low_res_mask(low_res_256, core::ResizeInfo{e.orig_w, e.orig_h, e.input_w, e.input_h}, threads);
 }
 
 std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Embedding& target,

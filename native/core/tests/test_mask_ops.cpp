@@ -180,3 +180,27 @@ TEST_CASE(gather_features_rows_in_cell_order) {
   CHECK(throws_mentioning([&] { gather_features(nullptr, cells.data()); }, "embedding"));
   CHECK(throws_mentioning([&] { gather_features(emb.data(), nullptr); }, "cells"));
 }
+
+// The streamed SAM post-processing equals materialising 256→1024, cropping, and
+// resizing to the original size with torch_resize_bilinear, then thresholding.
+TEST_CASE(upscale_low_res_mask_equals_materialised_postprocess) {
+  using namespace p2sam::core;
+  std::vector<float> low(256 * 256);
+  std::uint32_t s = 12345;
+  for (auto& v : low) {
+    s = s * 1664525u + 1013904223u;
+    v = static_cast<float>(static_cast<int>(s >> 8) % 2001 - 1000) / 100.0f;  // mixed signs, zeros
+  }
+  for (auto [w, h] : {std::pair{640, 480}, {480, 640}, {1280, 960}, {300, 200}, {1024, 1024}, {77, 1500}}) {
+    ResizeInfo info = longest_side(w, h);
+    std::vector<std::uint8_t> fast = upscale_low_res_mask(low.data(), info, 2);
+    std::vector<float> full = torch_resize_bilinear(low.data(), 1, 256, 256, 1024, 1024, 1);
+    std::vector<float> crop(static_cast<std::size_t>(info.new_w) * info.new_h);
+    for (int y = 0; y < info.new_h; ++y)
+      for (int x = 0; x < info.new_w; ++x) crop[static_cast<std::size_t>(y) * info.new_w + x] = full[static_cast<std::size_t>(y) * 1024 + x];
+    std::vector<float> orig = torch_resize_bilinear(crop.data(), 1, info.new_h, info.new_w, h, w, 1);
+    std::vector<std::uint8_t> slow = threshold_logits(orig.data(), orig.size());
+    CHECK(fast == slow);
+  }
+  CHECK_THROWS(upscale_low_res_mask(nullptr, longest_side(10, 10), 1));
+}
