@@ -3,7 +3,15 @@
  * Same code the engine runs; inputs are validated here, work runs off the JS thread.
  */
 import { P2SamError } from './errors';
-import { call, native } from './native';
+import {
+  call,
+  native,
+  type NativeKMeansResult as KMeansResult,
+  type NativePrototypeSet as PrototypeResult,
+  type NativeTransportResult as WassersteinResult,
+} from './native';
+
+export type { KMeansResult, PrototypeResult, WassersteinResult };
 import * as v from './validate';
 
 export interface KMeansOptions {
@@ -18,18 +26,6 @@ export interface KMeansOptions {
   /** Same seed → bit-identical result, whatever the thread count (default 0). */
   seed?: number;
   threads?: number;
-}
-
-export interface KMeansResult {
-  k: number;
-  /** True when there are fewer points than k: nothing else is filled in. */
-  skipped: boolean;
-  /** One label per point in [0, k); every label is used. */
-  labels: Int32Array;
-  /** k × d row-major. */
-  centroids: Float32Array;
-  inertia: number;
-  iterations: number;
 }
 
 function kmeansArgs(features: unknown, d: unknown, options: unknown) {
@@ -57,15 +53,6 @@ export async function kmeans(features: Float32Array, d: number, options: KMeansO
   return call(native().kmeans(f.data, f.n, dim, Int32Array.from(ks), opts));
 }
 
-export interface PrototypeResult {
-  k: number;
-  skipped: boolean;
-  /** k × d unit-norm rows: the normalised mean of each cluster's members (SPEC §2.4). */
-  prototypes: Float32Array;
-  labels: Int32Array;
-  inertia: number;
-}
-
 /** P2SAM part prototypes: k = 1 → normalised mean; k > 1 → k-means then per-cluster normalised means. */
 export async function prototypes(features: Float32Array, d: number, options: KMeansOptions): Promise<PrototypeResult[]> {
   const { f, dim, ks, opts } = kmeansArgs(features, d, options);
@@ -85,15 +72,6 @@ export interface WassersteinOptions {
   /** Sinkhorn: L1 marginal error to stop at (default 1e-6 — far below the ≈1% bias that ε itself introduces). */
   tolerance?: number;
   threads?: number;
-}
-
-export interface WassersteinResult {
-  /** Σ P_ij ‖a_i − b_j‖² of the optimal (or Sinkhorn) plan, weights summing to 1. */
-  cost: number;
-  converged: boolean;
-  /** Simplex pivots or Sinkhorn iterations. */
-  iterations: number;
-  marginalError: number;
 }
 
 /**

@@ -140,27 +140,55 @@ export interface NativeKMeansOptions {
   threads: number;
 }
 
+/** Public as core.PrototypeResult. */
 export interface NativePrototypeSet {
   k: number;
+  /** True when there are fewer points than k: nothing else is filled in. */
   skipped: boolean;
+  /** k × d unit-norm rows: the normalised mean of each cluster's members (SPEC §2.4). */
   prototypes: Float32Array;
   labels: Int32Array;
   inertia: number;
 }
 
+/** Public as core.KMeansResult. */
 export interface NativeKMeansResult {
   k: number;
+  /** True when there are fewer points than k: nothing else is filled in. */
   skipped: boolean;
+  /** One label per point in [0, k); every label is used. */
   labels: Int32Array;
+  /** k × d row-major. */
   centroids: Float32Array;
   inertia: number;
   iterations: number;
+  /** Index of the kept restart. */
+  restart: number;
 }
 
+export interface NativeTransportOptions {
+  solver: 'exact' | 'sinkhorn';
+  epsilon: number;
+  maxIterations: number;
+  tolerance: number;
+  threads: number;
+}
+
+export interface NativePointRequest {
+  prototypes: Float32Array;
+  count: number;
+  meanArgmin: boolean;
+}
+
+/** Public as core.WassersteinResult. */
 export interface NativeTransportResult {
+  /** Σ P_ij ‖a_i − b_j‖² of the optimal (or Sinkhorn) plan, weights summing to 1. */
   cost: number;
+  /** Exact: optimality reached; Sinkhorn: marginal error below the tolerance. */
   converged: boolean;
+  /** Simplex pivots or Sinkhorn iterations. */
   iterations: number;
+  /** Sinkhorn: L1 error of the plan's column marginals at exit; exact: 0. */
   marginalError: number;
 }
 
@@ -181,17 +209,8 @@ export interface NativePointSet {
 
 /** CUDA kernels of the core maths (native/cuda); every call rejects with BACKEND_UNAVAILABLE without a GPU. */
 export interface GpuBindings {
-  kmeans(
-    features: Float32Array,
-    n: number,
-    d: number,
-    ks: Int32Array,
-    options: { restarts?: number; maxIterations?: number; tolerance?: number; seed?: number },
-  ): Promise<{ k: number; skipped: boolean; labels: Int32Array; centroids: Float32Array; inertia: number; iterations: number; restart: number }[]>;
-  selectPoints(
-    embedding: unknown,
-    sets: { prototypes: Float32Array; count: number; meanArgmin: boolean }[],
-  ): Promise<{ argmax: Int32Array; meanArgmin: Int32Array | null }[]>;
+  kmeans(features: Float32Array, n: number, d: number, ks: Int32Array, options: Partial<NativeKMeansOptions>): Promise<NativeKMeansResult[]>;
+  selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[]): Promise<NativePointSet[]>;
   costMatrix(a: Float32Array, n: number, b: Float32Array, m: number, d: number): Promise<Float64Array>;
   sinkhorn(
     a: Float32Array,
@@ -201,8 +220,8 @@ export interface GpuBindings {
     d: number,
     wa: Float64Array | null,
     wb: Float64Array | null,
-    options: { epsilon?: number; maxIterations?: number; tolerance?: number },
-  ): Promise<{ cost: number; converged: boolean; iterations: number; marginalError: number }>;
+    options: Partial<NativeTransportOptions>,
+  ): Promise<NativeTransportResult>;
 }
 
 export interface NativeAddon {
@@ -231,14 +250,10 @@ export interface NativeAddon {
     d: number,
     wa: Float64Array | null,
     wb: Float64Array | null,
-    options: { solver: 'exact' | 'sinkhorn'; epsilon: number; maxIterations: number; tolerance: number; threads: number },
+    options: NativeTransportOptions,
   ): Promise<NativeTransportResult>;
   referenceFeatures(embedding: NativeEmbedding, mask: Uint8Array, width: number, height: number, threads: number): Promise<NativeReferenceFeatures>;
-  selectPoints(
-    embedding: NativeEmbedding,
-    sets: { prototypes: Float32Array; count: number; meanArgmin: boolean }[],
-    threads: number,
-  ): Promise<NativePointSet[]>;
+  selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[], threads: number): Promise<NativePointSet[]>;
 }
 
 const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');

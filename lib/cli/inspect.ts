@@ -17,13 +17,9 @@ import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
 import { formatOpsets, readOnnxHeader, type OnnxHeader } from './onnx-header';
 
-export interface InspectEntry extends Partial<ModelReport> {
-  file: string;
-  bytes: number;
-  kind: string;
-  role: 'encoder' | 'decoder' | 'unknown';
-  usable: boolean;
-  reason: string;
+/** A ModelReport (inputs/outputs/producer only when the file parsed) plus CLI extras. */
+type AlwaysKnown = 'file' | 'bytes' | 'kind' | 'role' | 'usable' | 'reason';
+export interface InspectEntry extends Pick<ModelReport, AlwaysKnown>, Partial<Omit<ModelReport, AlwaysKnown>> {
   /** How the model wants its input, in words. */
   inputForm: string;
   opsets?: OnnxHeader['opsets'];

@@ -23,7 +23,7 @@ import { expandTargets, safeOutputPath } from '../io/targets';
 import { P2SAM, type ModelInfo } from '../model';
 import * as opt from '../options';
 import type { Reference, ReferenceSummary } from '../reference';
-import type { SegmentResult } from '../segment';
+import type { CandidateResult, SegmentResult } from '../segment';
 import type { ImageData, PromptPoint } from '../types';
 import { intParser, numberParser, outputDir, parseRange, parseWindow, requireFile } from './args';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, exitCodeOf, toFlagNames } from './exit-codes';
@@ -61,19 +61,8 @@ export interface SegmentRunOptions {
   argv?: string[];
 }
 
-export interface CandidateRecord {
-  parts: number;
-  negatives: number;
-  points: PromptPoint[];
-  score: number | null;
-  maskArea: number;
-  empty: boolean;
-  targetCells: number;
-  box: [number, number, number, number] | null;
-  passes: { token: number; iou: number; multimask: boolean; ms: number }[];
-  converged: boolean;
-  note?: string;
-}
+/** A candidate as report.json records it: the library's CandidateResult (no masks in it). */
+export type CandidateRecord = CandidateResult;
 
 export interface TargetRecord {
   index: number;
