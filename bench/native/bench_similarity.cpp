@@ -23,21 +23,12 @@
 #include "reference_grid.hpp"
 #include "similarity.hpp"
 
+#include "tests/test_util.hpp"
 using namespace p2sam::core;
+using p2sam::testing::Rng;
 
 namespace {
 
-struct Rng {
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  std::uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  float uniform() { return static_cast<float>((next() >> 40) * (1.0 / 16777216.0)); }
-};
 
 std::vector<float> unit_rows(int count, Rng& rng) {
   std::vector<float> p(static_cast<std::size_t>(count) * kEmbedDim);

@@ -11,37 +11,15 @@
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "harness.hpp"
+#include "test_util.hpp"
 
 using namespace p2sam::core;
+using p2sam::testing::Rng;
+using p2sam::testing::throws_mentioning;
 
 namespace {
 
-// Deterministic pseudo-random bytes/floats (xorshift), so failures reproduce.
-struct Rng {
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  std::uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  std::uint8_t byte() { return static_cast<std::uint8_t>(next() >> 56); }
-  float uniform() { return static_cast<float>((next() >> 40) * (1.0 / 16777216.0)); }
-};
 
-// True when fn throws a CoreError INVALID_ARGUMENT whose message mentions `needle`.
-template <typename Fn>
-bool throws_mentioning(Fn&& fn, const std::string& needle) {
-  try {
-    fn();
-  } catch (const CoreError& e) {
-    return e.code() == "INVALID_ARGUMENT" && std::string(e.what()).find(needle) != std::string::npos;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 
 // Independent reference for PIL's bilinear resize in double precision: triangle filter
 // of half-width max(in/out, 1) (in input pixels), window centred at (i+0.5)*in/out,

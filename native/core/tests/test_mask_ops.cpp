@@ -6,24 +6,15 @@
 
 #include "errors.hpp"
 #include "harness.hpp"
+#include "test_util.hpp"
 #include "mask_ops.hpp"
 #include "reference_grid.hpp"
 
 using namespace p2sam::core;
+using p2sam::testing::throws_mentioning;
 
 namespace {
 
-template <typename Fn>
-bool throws_mentioning(Fn&& fn, const std::string& needle) {
-  try {
-    fn();
-  } catch (const CoreError& e) {
-    return e.code() == "INVALID_ARGUMENT" && std::string(e.what()).find(needle) != std::string::npos;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 
 // A w×h mask with the rectangle [x0,x1) × [y0,y1) set to `value`.
 std::vector<std::uint8_t> rect_mask(int w, int h, int x0, int y0, int x1, int y1, std::uint8_t value = 1) {

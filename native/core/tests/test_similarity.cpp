@@ -8,40 +8,17 @@
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "harness.hpp"
+#include "test_util.hpp"
 #include "reference_grid.hpp"
 #include "similarity.hpp"
 
 using namespace p2sam::core;
+using p2sam::testing::Rng;
+using p2sam::testing::throws_mentioning;
 
 namespace {
 
-struct Rng {
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  std::uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  float normal() {  // sum of uniforms: good enough for test data
-    double acc = 0;
-    for (int i = 0; i < 4; ++i) acc += (next() >> 11) * (1.0 / 9007199254740992.0);
-    return static_cast<float>(acc - 2.0);
-  }
-};
 
-template <typename Fn>
-bool throws_mentioning(Fn&& fn, const std::string& needle) {
-  try {
-    fn();
-  } catch (const CoreError& e) {
-    return e.code() == "INVALID_ARGUMENT" && std::string(e.what()).find(needle) != std::string::npos;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 
 std::vector<float> random_embedding(std::uint64_t seed) {
   Rng rng(seed);
