@@ -127,6 +127,76 @@ export function addColourRbfEmbedding(g: GraphBuilder, x: string, output: string
 
 export type EncoderForm = 'input_image' | 'preprocessed';
 
+/** 'basic': the RBF head alone; 'sam-sized': the same embedding plus a compute-heavy
+ * branch whose cost stands in for a ViT image encoder (benchmarks only). */
+export type TestkitEncoderVariant = 'basic' | 'sam-sized';
+
+export const TESTKIT_SAM_SIZED_ENCODER_PARAMS = {
+  /** Channels of the heavy branch (SAM's neck width). */
+  channels: 256,
+  /** 3×3 convolutions (256→256, 64×64, pad 1) after the 16×16/16 patch embedding. Each is
+   * 64²·256·256·9 ≈ 2.4 G multiply-adds. The count sets the encoder's cost: 24 layers give
+   * ≈ 100× one pruned sam-sized decoder pass on the 2-core build machine (docs/testkit.md,
+   * docs/performance.md). */
+  layers: 96,
+  /** Distinct 3×3 weight tensors, used round-robin by the layers: keeps the file a few MB
+   * while every layer is still its own Conv node that ONNX Runtime must execute. */
+  distinctWeights: 2,
+  /** Gain of the uniform weights over the fan-in bound sqrt(3/fan_in): with tanh between
+   * layers the activations settle at a fixed, O(1) spread instead of vanishing towards
+   * float32 subnormals (which would make the cost data-dependent) or saturating. */
+  gain: 1.5,
+  /** Weight of the branch's sigmoid output added to the RBF features: every feature moves
+   * by less than this (always upwards, so features stay positive). */
+  weight: 1e-6,
+} as const;
+
+/** Deterministic uniform numbers in [-bound, bound] (xorshift32), for the heavy branch. */
+function seededUniform(count: number, bound: number, seed: number): Float32Array {
+  let x = (seed * 0x9e3779b1) >>> 0 || 1;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = (x / 4294967296) * 2 * bound - bound;
+  }
+  return out;
+}
+
+/**
+ * The sam-sized encoder's extra branch on the normalised, padded input x [1,3,1024,1024]:
+ * a patch embedding (Conv 3→256, kernel 16, stride 16: the ViT's first layer, here
+ * straight to the neck width) and `layers` 3×3 convolutions with tanh, then
+ * sigmoid(·)·weight added to `embedding`. It depends on the image, so no runtime can
+ * constant-fold it; its contribution is in (0, weight) per feature, so the embedding
+ * keeps the basic encoder's semantics (tests: within 1e-4, and not identical).
+ */
+function addHeavyBranch(g: GraphBuilder, x: string, embedding: string, output: string): string {
+  const P = TESTKIT_SAM_SIZED_ENCODER_PARAMS;
+  const { patch } = TESTKIT_ENCODER_PARAMS;
+  const C = P.channels;
+  const bound = (fanIn: number) => P.gain * Math.sqrt(3 / fanIn);
+  const pw = g.initializer({ name: 'heavy_patch_weight', type: 'float32', dims: [C, 3, patch, patch], data: seededUniform(C * 3 * patch * patch, bound(3 * patch * patch), 101) });
+  const pb = g.initializer({ name: 'heavy_patch_bias', type: 'float32', dims: [C], data: seededUniform(C, 0.1, 102) });
+  const weights: [string, string][] = [];
+  for (let k = 0; k < P.distinctWeights; k++) {
+    weights.push([
+      g.initializer({ name: `heavy_conv${k}_weight`, type: 'float32', dims: [C, C, 3, 3], data: seededUniform(C * C * 9, bound(C * 9), 103 + 2 * k) }),
+      g.initializer({ name: `heavy_conv${k}_bias`, type: 'float32', dims: [C], data: seededUniform(C, 0.1, 104 + 2 * k) }),
+    ]);
+  }
+  let h = g.op('Tanh', [g.op('Conv', [x, pw, pb], { kernel_shape: [patch, patch], strides: [patch, patch] })]);
+  for (let l = 0; l < P.layers; l++) {
+    const [w, b] = weights[l % weights.length]!;
+    h = g.op('Tanh', [g.op('Conv', [h, w, b], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+  }
+  const nudge = g.op('Mul', [g.op('Sigmoid', [h]), g.f32(P.weight)]);
+  return g.op('Add', [embedding, nudge], undefined, output);
+}
+
 /**
  * Builds the encoder graph.
  * - 'input_image': input `input_image` f32[H,W,3], RGB 0..255 already resized to long side
@@ -135,13 +205,19 @@ export type EncoderForm = 'input_image' | 'preprocessed';
  *   like samexporter's graph).
  * - 'preprocessed': input `input_image` f32[1,3,1024,1024], already normalised and padded.
  * Both end in the same RBF head, so they give identical embeddings for the same image.
+ * `variant` 'sam-sized' adds the heavy branch (addHeavyBranch) to either form.
  */
 export function buildTestkitEncoderGraph(
   form: EncoderForm = 'input_image',
   outputShape: readonly (number | string | null)[] = [1, 256, 64, 64],
+  variant: TestkitEncoderVariant = 'basic',
 ): GraphSpec {
   const { inputSize } = TESTKIT_ENCODER_PARAMS;
-  const g = new GraphBuilder(form === 'input_image' ? 'testkit_encoder' : 'testkit_encoder_preprocessed');
+  if (variant !== 'basic' && variant !== 'sam-sized') {
+    throw new TypeError(`variant: expected 'basic' or 'sam-sized', received ${JSON.stringify(variant)}`);
+  }
+  const baseName = form === 'input_image' ? 'testkit_encoder' : 'testkit_encoder_preprocessed';
+  const g = new GraphBuilder(variant === 'basic' ? baseName : `${baseName}_sam_sized`);
   let x: string;
   if (form === 'input_image') {
     const img = g.input('input_image', 'float32', ['image_height', 'image_width', 3]);
@@ -160,9 +236,15 @@ export function buildTestkitEncoderGraph(
   } else {
     throw new TypeError(`form: expected 'input_image' or 'preprocessed', received ${JSON.stringify(form)}`);
   }
-  addColourRbfEmbedding(g, x, 'image_embeddings');
+  if (variant === 'basic') {
+    addColourRbfEmbedding(g, x, 'image_embeddings');
+  } else {
+    addHeavyBranch(g, x, addColourRbfEmbedding(g, x, 'rbf_embeddings'), 'image_embeddings');
+  }
   g.output('image_embeddings', 'float32', outputShape);
   return g.build(
-    'p2sam-native testkit encoder: 256 Gaussian RBF features of each 16x16 patch mean colour (see docs/testkit.md).',
+    variant === 'basic'
+      ? 'p2sam-native testkit encoder: 256 Gaussian RBF features of each 16x16 patch mean colour (see docs/testkit.md).'
+      : `p2sam-native testkit encoder, sam-sized: the RBF features of each 16x16 patch mean colour plus a ViT-cost convolution branch of weight ${TESTKIT_SAM_SIZED_ENCODER_PARAMS.weight} (see docs/testkit.md).`,
   );
 }

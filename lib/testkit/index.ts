@@ -6,13 +6,14 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
-import { buildTestkitEncoderGraph, type EncoderForm } from './encoder';
+import { buildTestkitEncoderGraph, type EncoderForm, type TestkitEncoderVariant } from './encoder';
 import { buildTestkitDecoderGraph, type TestkitDecoderVariant } from './decoder';
 import { encodeTestkitGraph } from './fixtures';
 
 export type { TestkitDecoderVariant } from './decoder';
+export type { TestkitEncoderVariant } from './encoder';
 export { TESTKIT_DECODER_PARAMS } from './decoder';
-export { TESTKIT_ENCODER_PARAMS, SAM_PIXEL_MEAN, SAM_PIXEL_STD, testkitAnchors, testkitCellFeature } from './encoder';
+export { TESTKIT_ENCODER_PARAMS, TESTKIT_SAM_SIZED_ENCODER_PARAMS, SAM_PIXEL_MEAN, SAM_PIXEL_STD, testkitAnchors, testkitCellFeature } from './encoder';
 
 export const TESTKIT_ENCODER_FILE = 'testkit-encoder.onnx';
 export const TESTKIT_DECODER_FILE = 'testkit-decoder.onnx';
@@ -39,7 +40,7 @@ function checkForm(form: unknown): EncoderForm {
   return form;
 }
 
-function checkVariant(variant: unknown, what: string): TestkitDecoderVariant {
+function checkVariant(variant: unknown, what: string): TestkitDecoderVariant & TestkitEncoderVariant {
   if (variant === undefined) return 'basic';
   if (variant !== 'basic' && variant !== 'sam-sized') {
     throw new TypeError(`${what}: expected 'basic' or 'sam-sized', received ${describe(variant)}`);
@@ -47,15 +48,23 @@ function checkVariant(variant: unknown, what: string): TestkitDecoderVariant {
   return variant;
 }
 
+function encoderKind(form: EncoderForm, variant: TestkitEncoderVariant): string {
+  const base = form === 'input_image' ? 'encoder' : 'encoder-preprocessed';
+  return variant === 'basic' ? base : `${base}-sam-sized`;
+}
+
 /**
  * The testkit encoder. form 'input_image' (default): `input_image` f32[H,W,3], RGB 0..255
  * resized to long side 1024; 'preprocessed': `input_image` f32[1,3,1024,1024] normalised
- * and padded. Output `image_embeddings` f32[1,256,64,64].
+ * and padded. Output `image_embeddings` f32[1,256,64,64]. variant 'sam-sized' gives the
+ * same embedding (within 1e-6) at the cost of a ViT-B-like encoder relative to the
+ * sam-sized decoder (docs/testkit.md); 'basic' (default) is the cheap one.
  */
-export function testkitEncoderBytes(opts?: { form?: 'input_image' | 'preprocessed' }): Uint8Array {
+export function testkitEncoderBytes(opts?: { form?: 'input_image' | 'preprocessed'; variant?: TestkitEncoderVariant }): Uint8Array {
   const o = checkOptions(opts, 'opts');
   const form = checkForm(o.form);
-  return encodeTestkitGraph(buildTestkitEncoderGraph(form), form === 'input_image' ? 'encoder' : 'encoder-preprocessed').model;
+  const variant = checkVariant(o.variant, 'opts.variant');
+  return encodeTestkitGraph(buildTestkitEncoderGraph(form, undefined, variant), encoderKind(form, variant)).model;
 }
 
 /** The testkit SAM v1 decoder ('basic' or 'sam-sized'; 4 or 1 mask outputs). */
@@ -77,13 +86,14 @@ export function testkitDecoderBytes(opts?: { variant?: TestkitDecoderVariant; ma
  */
 export async function writeTestkitModel(
   outDir: string,
-  opts?: { decoder?: TestkitDecoderVariant; externalData?: boolean },
+  opts?: { decoder?: TestkitDecoderVariant; encoder?: TestkitEncoderVariant; externalData?: boolean },
 ): Promise<{ encoder: string; decoder: string }> {
   if (typeof outDir !== 'string' || outDir.length === 0) {
     throw new TypeError(`outDir: expected a non-empty directory path string, received ${describe(outDir)}`);
   }
   const o = checkOptions(opts, 'opts');
   const variant = checkVariant(o.decoder, 'opts.decoder');
+  const encoderVariant = checkVariant(o.encoder, 'opts.encoder');
   if (o.externalData !== undefined && typeof o.externalData !== 'boolean') {
     throw new TypeError(`opts.externalData: expected a boolean, received ${describe(o.externalData)}`);
   }
@@ -95,11 +105,11 @@ export async function writeTestkitModel(
   const dataPath = path.join(outDir, TESTKIT_ENCODER_DATA_FILE);
 
   // Tensors of >= 1 KiB go external (onnx's own default threshold): here the RBF weights
-  // and bias. Small shape/index constants stay inline, as in real exports; ONNX shape
+  // and bias (and the sam-sized branch's weights). Small shape/index constants stay inline, as in real exports; ONNX shape
   // inference cannot read external data, so they must.
   const enc = encodeTestkitGraph(
-    buildTestkitEncoderGraph('input_image'),
-    'encoder',
+    buildTestkitEncoderGraph('input_image', undefined, encoderVariant),
+    encoderKind('input_image', encoderVariant),
     external ? { location: TESTKIT_ENCODER_DATA_FILE, minBytes: 1024 } : undefined,
   );
   if (external) {
