@@ -6,32 +6,16 @@
  *   declOnly     `masks` removed from the graph outputs, nodes kept,
  *   pruned       `masks` and the nodes only it needed removed (lib/onnx/prune.ts).
  * Plus the node counts of ONNX Runtime's own optimised graphs, which show whether the
- * runtime dropped the dead upsampling by itself.
+ * runtime dropped the dead upsampling by itself. (The engine itself prunes at load,
+ * `pruneDecoder: true`; bench/engine.ts measures it through P2SAM with and without.)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ProtoWriter } from '../lib/onnx/protobuf';
-import { appendToGraph, graphOutputs, pruneOutputs } from '../lib/onnx/prune';
+import { graphOutputs, pruneOutputs } from '../lib/onnx/prune';
 import { testkitDecoderBytes, type TestkitDecoderVariant } from '../lib/testkit';
 import { round, summary, type Summary } from './util';
-
-/**
- * A measuring device for the engine, not a product model: the pruned decoder with a
- * cheap `masks` output re-added as Identity(low_res_masks), because the engine's model
- * check wants a `masks` output to exist. The cascade never fetches it, so segment() runs
- * exactly what a pruned decoder would; predict() would get wrongly sized masks from it.
- */
-export function cascadeOnlyDecoder(full: Uint8Array): Uint8Array {
-  const pruned = pruneOutputs(full, ['masks']).model;
-  const w = new ProtoWriter();
-  // NodeProto: input = 1, output = 2, name = 3, op_type = 4.
-  w.message(1, (n) => n.string(1, 'low_res_masks').string(2, 'masks').string(3, 'bench_masks_alias').string(4, 'Identity'));
-  // ValueInfoProto name = 1, type = 2 → TypeProto.tensor_type = 1 → elem_type = 1 (FLOAT); shape left unknown.
-  w.message(12, (vi) => vi.string(1, 'masks').message(2, (t) => t.message(1, (tt) => tt.int64(1, 1))));
-  return appendToGraph(pruned, w.finish());
-}
 
 function feeds(h: number, w: number): Record<string, ort.Tensor> {
   let s = 12345;

