@@ -71,6 +71,7 @@ export interface NativeCandidateRequest {
   weights: 'uniform' | 'sigmoid';
   epsilon: number;
   maxIterations: number;
+  tolerance: number;
   threads: number;
   parallelCandidates: number;
 }

@@ -61,6 +61,8 @@ export interface RetrievalOptions {
   epsilon?: number;
   /** Sinkhorn iteration cap (default 1000). */
   maxIterations?: number;
+  /** Sinkhorn stopping tolerance on the L1 marginal error (default 1e-6). */
+  tolerance?: number;
 }
 
 export interface Progress {
@@ -143,6 +145,7 @@ export interface ResolvedSegment {
   weights: 'uniform' | 'sigmoid';
   epsilon: number;
   maxIterations: number;
+  tolerance: number;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   parallelCandidates: number;
@@ -155,6 +158,7 @@ export function resolveSegment(o: Record<string, unknown>): ResolvedSegment {
     weights: v.oneOf('options.retrieval.weights', r.weights, ['uniform', 'sigmoid'] as const, 'uniform'),
     epsilon: v.optionalNumber('options.retrieval.epsilon', r.epsilon, 0, 10, 0.01, true),
     maxIterations: v.optionalInteger('options.retrieval.maxIterations', r.maxIterations, 1, 1_000_000, 1000),
+    tolerance: v.optionalNumber('options.retrieval.tolerance', r.tolerance, 0, 1, 1e-6, true),
     signal: v.abortSignal('options.signal', o.signal),
     onProgress: v.func('options.onProgress', o.onProgress),
     parallelCandidates: v.optionalInteger('options.parallelCandidates', o.parallelCandidates, 1, 16, 1),

@@ -127,6 +127,7 @@ export async function runRetrieval(
       weights: o.weights,
       epsilon: o.epsilon,
       maxIterations: o.maxIterations,
+      tolerance: o.tolerance,
       threads,
       parallelCandidates: o.parallelCandidates,
     }),

@@ -35,6 +35,7 @@ runtime::CandidateRequest read_candidate_request(const Napi::Object& o) {
                                                                : runtime::TargetWeights::Uniform;
   r.sinkhorn_epsilon = get_double(o, "epsilon", r.sinkhorn_epsilon);
   r.sinkhorn_iterations = get_int(o, "maxIterations", r.sinkhorn_iterations);
+  r.sinkhorn_tolerance = get_double(o, "tolerance", r.sinkhorn_tolerance);
   r.threads = get_int(o, "threads", 0);
   r.parallel_candidates = get_int(o, "parallelCandidates", 1);
   return r;

@@ -102,6 +102,7 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
     core::SinkhornOptions opts;
     opts.epsilon = req.sinkhorn_epsilon;
     opts.max_iterations = req.sinkhorn_iterations;
+    opts.tolerance = req.sinkhorn_tolerance;
     r = core::wasserstein_sinkhorn(problem, opts, req.threads);
   }
   out.score = r.cost;

@@ -32,6 +32,7 @@ struct CandidateRequest {
   TargetWeights weights = TargetWeights::Uniform;
   double sinkhorn_epsilon = 0.01;
   int sinkhorn_iterations = 1000;
+  double sinkhorn_tolerance = 1e-6;
   int threads = 0;              // core maths threads per candidate
   int parallel_candidates = 1;  // candidates cascaded at the same time
 };
