@@ -37,20 +37,11 @@ import {
   writeTestkitModel,
   type TestkitFixtureName,
 } from '../lib/testkit';
+import { mulberry32 } from '../lib/testkit/prng';
 
 // ---------------------------------------------------------------------------------------
 // Scene helpers
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type RGB = [number, number, number];
 const RED: RGB = [220, 30, 30];

@@ -20,6 +20,7 @@
  */
 
 import { GraphBuilder, type GraphSpec } from '../onnx/graph';
+import { mulberry32 } from './prng';
 
 export const TESTKIT_DECODER_PARAMS = {
   /** Logit scale s (cosine units → logits). */
@@ -56,17 +57,6 @@ const LOW_RES = 256;
 const INPUT_SIZE = 1024;
 const TOKENS = 4;
 
-/** Deterministic uniform numbers in [0,1) (mulberry32), for the sam-sized weights. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniformWeights(count: number, bound: number, seed: number): Float32Array {
   const rnd = mulberry32(seed);

@@ -24,6 +24,7 @@
  * the same bytes on every platform and Node version.
  */
 import type { ImageData, MaskData } from '../types';
+import { mulberry32 as prng } from './prng';
 
 export type Rgb = [number, number, number];
 export type Background = 'grey-noise' | 'stripes';
@@ -89,17 +90,6 @@ export interface Scene {
   info: SceneInfo;
 }
 
-/** mulberry32: tiny, fast, good enough for textures, identical everywhere. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Resolved {
   width: number;

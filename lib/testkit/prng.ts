@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a tiny deterministic generator of uniform numbers in [0, 1), identical on
+ * every platform — used for the testkit's weights, scene textures and test data, so a
+ * model or scene is byte-identical from run to run.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
