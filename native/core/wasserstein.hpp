@@ -10,7 +10,9 @@
 //   POT's ot.emd2 returns on the float64 cost matrix), by a primal network simplex
 //   specialised to the uncapacitated bipartite transportation problem.
 // * wasserstein_sinkhorn: entropy-regularised approximation (Sinkhorn: over-relaxed
-//   scaling iterations on a float32 kernel, log-domain fallback; see sinkhorn.cpp).
+//   scaling iterations on a float32 kernel, ε-scaling from a coarse ε when the reduced
+//   costs are large (clustered features), damped Newton steps when plain sweeps stall,
+//   log-domain fallback; see sinkhorn.cpp).
 //
 // Input features are float32 (as the encoders produce them); every computation is in
 // float64. Invalid input throws CoreError("INVALID_ARGUMENT") naming the parameter.
@@ -37,8 +39,9 @@ struct TransportResult {
   //        cost is then the cost of the current feasible plan, an upper bound).
   // sinkhorn: true when the marginal error dropped below the tolerance.
   bool converged = false;
-  // exact: simplex pivots (degenerate ones included); sinkhorn: full (row + column)
-  // iterations.
+  // exact: simplex pivots (degenerate ones included); sinkhorn: every sweep over the
+  // kernel — row+column iterations of all ε stages, Newton products and line-search
+  // evaluations included.
   int iterations = 0;
   // sinkhorn: L1 violation of the column marginals of the final plan (the rows are
   // exact after the last row update); exact: 0.

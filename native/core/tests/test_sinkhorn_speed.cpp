@@ -257,7 +257,7 @@ TEST_CASE(sinkhorn_reports_the_iteration_cap_honestly) {
   TransportProblem p{a.data(), n, b.data(), m, d};
   SinkhornOptions o;
   o.tolerance = 1e-12;
-  double previous = std::numeric_limits<double>::infinity();
+  double first = 0.0;
   for (int cap : {1, 2, 5, 17}) {
     o.max_iterations = cap;
     const TransportResult r = wasserstein_sinkhorn(p, o, 1);
@@ -265,10 +265,16 @@ TEST_CASE(sinkhorn_reports_the_iteration_cap_honestly) {
     CHECK(r.iterations == cap);
     CHECK(r.marginal_error >= o.tolerance);
     CHECK(std::isfinite(r.cost));
-    // Early plain iterations shrink the error monotonically.
-    CHECK(r.marginal_error < previous);
-    previous = r.marginal_error;
+    if (cap == 1) first = r.marginal_error;
   }
+  // A budget that runs out during a coarse stage still returns a plan at the requested
+  // eps (the last iteration always runs there), so the error of such early stops need
+  // not shrink from cap to cap; with a real budget it does fall far below the first.
+  o.max_iterations = 60;
+  const TransportResult r = wasserstein_sinkhorn(p, o, 1);
+  CHECK(!r.converged);
+  CHECK(r.iterations == 60);
+  CHECK(r.marginal_error < 1e-2 * first);
 }
 
 TEST_CASE(sinkhorn_is_invariant_to_the_feature_scale) {
@@ -288,5 +294,62 @@ TEST_CASE(sinkhorn_is_invariant_to_the_feature_scale) {
     CHECK(rs.converged);
     const double scale = static_cast<double>(s) * static_cast<double>(s);
     CHECK_NEAR(rs.cost / scale, r.cost, 1e-5 * r.cost);
+  }
+}
+
+// Features shaped like the testkit's (docs/performance.md, "Sinkhorn on real features"):
+// a few tight clusters far apart, so the cost matrix is ≈ 0 within a cluster and ≈ 5
+// between, and reference and target put slightly different mass on each cluster. At
+// eps = 0.01·mean(C) the kernel between clusters is e^-100 and below: plain Sinkhorn
+// cannot move the surplus between clusters and stalls near the mass mismatch (the solver
+// before eps-scaling stopped at 1000 iterations with errors of 2e-2..4e-2 and costs 96%
+// below the optimum here).
+std::vector<float> tight_clusters(const std::vector<float>& centres, std::size_t d,
+                                  const std::vector<std::size_t>& counts, float spread,
+                                  std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> N(0.f, spread);
+  std::size_t total = 0;
+  for (std::size_t c : counts) total += c;
+  std::vector<float> x(total * d);
+  std::size_t row = 0;
+  for (std::size_t k = 0; k < counts.size(); ++k)
+    for (std::size_t r = 0; r < counts[k]; ++r, ++row)
+      for (std::size_t t = 0; t < d; ++t) x[row * d + t] = centres[k * d + t] + N(rng);
+  return x;
+}
+
+TEST_CASE(sinkhorn_converges_on_tight_clusters_with_mismatched_masses) {
+  const std::size_t d = 256, clusters = 5;
+  std::mt19937 rng(71);
+  std::normal_distribution<float> N(0.f, 0.1f);  // centres ≈ 5 apart (squared)
+  std::vector<float> centres(clusters * d);
+  for (auto& c : centres) c = N(rng);
+  struct Case {
+    std::vector<std::size_t> ca, cb;
+    float spread;
+  };
+  const Case cases[] = {
+      {{120, 100, 80, 60, 40}, {116, 104, 78, 62, 40}, 0.002f},
+      {{300, 40, 200, 150, 10}, {290, 44, 196, 160, 10}, 0.002f},
+      {{60, 60, 60, 60, 60}, {62, 58, 61, 59, 60}, 0.002f},
+  };
+  std::uint32_t seed = 80;
+  for (const Case& c : cases) {
+    const auto a = tight_clusters(centres, d, c.ca, c.spread, seed++);
+    const auto b = tight_clusters(centres, d, c.cb, c.spread, seed++);
+    TransportProblem p{a.data(), a.size() / d, b.data(), b.size() / d, d};
+    const double exact = wasserstein_exact(p, 2).cost;
+    const TransportResult r = wasserstein_sinkhorn(p, SinkhornOptions{}, 2);
+    CHECK(r.converged);
+    CHECK(r.marginal_error < SinkhornOptions{}.tolerance);
+    CHECK(r.iterations <= SinkhornOptions{}.max_iterations);
+    const double gap = relative_gap(r.cost, exact);
+    CHECK(gap > -1e-5);
+    CHECK(gap < 0.02);
+    // Same answer on one thread, bit for bit.
+    const TransportResult r1 = wasserstein_sinkhorn(p, SinkhornOptions{}, 1);
+    CHECK(r1.cost == r.cost);
+    CHECK(r1.iterations == r.iterations);
   }
 }
