@@ -7,7 +7,8 @@
  * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
  * then frees the sessions — a call can never see a freed session.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { backends, resolveDevice, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
@@ -144,7 +145,7 @@ export class P2SAM {
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
     const device = resolveDevice(config.device);
-    const cascade = config.pruneDecoder ? prunedDecoder(decoder.native) : undefined;
+    const cascade = config.pruneDecoder ? await prunedDecoder(decoder.native) : undefined;
     const handle = await call(
       native().loadModels({
         encoder: encoder.native,
@@ -173,8 +174,7 @@ export class P2SAM {
         "normalization 'medsam' needs an encoder with a preprocessed f32[1,3,1024,1024] input; this encoder takes input_image and normalises with SAM's statistics inside its graph",
       );
     }
-    const model = new P2SAM(handle, info, config);
-    return model;
+    return new P2SAM(handle, info, config);
   }
 
   get disposed(): boolean {
@@ -481,9 +481,9 @@ export class P2SAM {
  * nothing to prune or the file cannot be read/parsed here (the native side then simply
  * runs the cascade on the full decoder).
  */
-function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Uint8Array | undefined {
+async function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Promise<Uint8Array | undefined> {
   try {
-    const bytes = 'path' in source ? new Uint8Array(readFileSync(source.path)) : source.bytes;
+    const bytes = 'path' in source ? new Uint8Array(await readFile(source.path)) : source.bytes;
     if (!graphOutputs(bytes).includes('masks')) return undefined;
     return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
   } catch {
