@@ -51,7 +51,9 @@ const cmakeJs = path.join(path.dirname(require.resolve('cmake-js/package.json'))
 // configure: remember the options and rebuild from scratch when they change.
 const defines = {
   P2SAM_CUDA: process.env.P2SAM_CUDA || 'AUTO',
-  P2SAM_BUILD_TESTS: process.env.P2SAM_BUILD_TESTS || 'ON',
+  // The C++ tests and native benchmarks only matter in a checkout (which has test/);
+  // an installed copy of the package builds just the addon.
+  P2SAM_BUILD_TESTS: process.env.P2SAM_BUILD_TESTS || (existsSync(path.join(root, 'test')) ? 'ON' : 'OFF'),
   P2SAM_SANITIZE: process.env.P2SAM_SANITIZE === '1' ? 'ON' : 'OFF',
 };
 const stampFile = path.resolve(root, buildDir, 'p2sam-options.json');
