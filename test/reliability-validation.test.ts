@@ -685,6 +685,28 @@ describe('broken models', () => {
     expect((e as Error).message).toContain('image_embedding');
   });
 
+  it('a decoder whose logits are NaN is detected: MODEL_OUTPUT_INVALID, not an empty mask', async () => {
+    // SAM v1 decoder interface (without the optional full-size `masks`), low_res_masks = 0/0.
+    const g = new GraphBuilder('nan_decoder');
+    g.input('image_embeddings', 'float32', [1, 256, 64, 64]);
+    g.input('point_coords', 'float32', [1, 'n', 2]);
+    g.input('point_labels', 'float32', [1, 'n']);
+    const m = g.input('mask_input', 'float32', [1, 1, 256, 256]);
+    g.input('has_mask_input', 'float32', [1]);
+    g.input('orig_im_size', 'float32', [2]);
+    const zero = g.op('Mul', [m, g.f32(0)]);
+    const four = g.op('Concat', [zero, zero, zero, zero], { axis: 1 });
+    g.op('Div', [four, four], undefined, 'low_res_masks');
+    g.op('Identity', [g.f32([0.5, 0.5, 0.5, 0.5], [1, 4])], undefined, 'iou_predictions');
+    g.output('iou_predictions', 'float32', [1, 4]);
+    g.output('low_res_masks', 'float32', [1, 4, 256, 256]);
+    const bytes = encodeTestkitGraph(g.build('NaN decoder (test fixture)'), 'nan-decoder').model;
+    const broken = await P2SAM.load({ encoder: paths.encoder, decoder: bytes, threads: 1 });
+    const ref = await broken.createReference({ image: scene.image, mask: scene.mask }, { parts: { min: 1, max: 2 } });
+    await expect(broken.segment(target.image, { reference: ref })).rejects.toMatchObject({ name: 'P2SamError', code: 'MODEL_OUTPUT_INVALID' });
+    await broken.dispose();
+  });
+
   it('an encoder whose output is NaN is detected: NON_FINITE_EMBEDDING, not a garbage mask', async () => {
     // A preprocessed-form encoder (f32[1,3,1024,1024] in) computing 0/0 per cell: a
     // stand-in for a model broken by a bad conversion or fp16 overflow.

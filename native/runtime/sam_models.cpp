@@ -205,6 +205,12 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
   }
   for (float v : r.iou)
     if (!std::isfinite(v)) throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder iou_predictions contains NaN/Inf");
+  // NaN logits would threshold to an empty mask and pass as "nothing found"; a broken
+  // export must be an error instead.
+  for (float v : r.low_res)
+    if (std::isnan(v))
+      throw core::CoreError("MODEL_OUTPUT_INVALID", "the decoder produced NaN in low_res_masks; the model file is "
+                                                    "probably broken or was exported incorrectly");
   return r;
 }
 
