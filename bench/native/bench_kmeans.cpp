@@ -24,24 +24,13 @@
 #include <vector>
 
 #include "kmeans.hpp"
+#include "tests/test_util.hpp"
 
 namespace {
 
-// Small self-contained generator for the synthetic data (not the k-means stream).
-struct DataRng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  double uniform() { return static_cast<double>((next() >> 11) + 1) * 0x1.0p-53; }  // (0,1]
-  double gaussian() {
-    const double kTwoPi = 6.283185307179586;
-    return std::sqrt(-2.0 * std::log(uniform())) * std::cos(kTwoPi * uniform());
-  }
-};
+// Generator of the synthetic data (not the k-means stream).
+using DataRng = p2sam::testing::XorShift64;
+
 
 std::vector<float> make_data(std::size_t n, std::size_t d, const std::string& kind,
                              std::uint64_t seed) {

@@ -404,33 +404,48 @@ class Restart {
     }
   }
 
+  // Nearest and second-nearest centre of x by ||c||² - 2 x·c (||x||² is common to all
+  // centres), centres taken four at a time; ties go to the lower index. Shared by the
+  // plain and the bounded assignment so both give bit-identical labels.
+  struct Nearest {
+    std::int32_t index = -1;
+    float best = 0.0f;
+    float second = std::numeric_limits<float>::infinity();
+  };
+  Nearest nearest(const float* x, const float* C, const float* cn) const {
+    Nearest r;
+    float dot[4];
+    for (std::size_t j = 0; j < k_; j += 4) {
+      const std::size_t g = std::min<std::size_t>(4, k_ - j);
+      const float* cj = C + j * d_;
+      switch (g) {
+        case 4: dots<4>(x, cj, d_, dot); break;
+        case 3: dots<3>(x, cj, d_, dot); break;
+        case 2: dots<2>(x, cj, d_, dot); break;
+        default: dots<1>(x, cj, d_, dot); break;
+      }
+      for (std::size_t q = 0; q < g; ++q) {
+        const float v = cn[j + q] - 2.0f * dot[q];
+        if (r.index < 0 || v < r.best) {
+          if (r.index >= 0) r.second = r.best;
+          r.best = v;
+          r.index = static_cast<std::int32_t>(j + q);
+        } else if (v < r.second) {
+          r.second = v;
+        }
+      }
+    }
+    return r;
+  }
+
   // Nearest centre by ||c||² - 2 x·c (||x||² is common to all centres); ties go to the
   // lower index. Optionally accumulates float64 cluster sums and counts.
   void assign(const std::vector<float>& centres, bool accumulate) {
     const float* C = centres.data();
     const float* cn = w_.centre_norms.data();
-    float dot[4];
     for (std::size_t i = 0; i < n_; ++i) {
       const float* x = row(i);
-      float best = 0.0f;
-      std::int32_t best_j = -1;
-      for (std::size_t j = 0; j < k_; j += 4) {
-        const std::size_t g = std::min<std::size_t>(4, k_ - j);
-        const float* cj = C + j * d_;
-        switch (g) {
-          case 4: dots<4>(x, cj, d_, dot); break;
-          case 3: dots<3>(x, cj, d_, dot); break;
-          case 2: dots<2>(x, cj, d_, dot); break;
-          default: dots<1>(x, cj, d_, dot); break;
-        }
-        for (std::size_t q = 0; q < g; ++q) {
-          float v = cn[j + q] - 2.0f * dot[q];
-          if (best_j < 0 || v < best) {
-            best = v;
-            best_j = static_cast<std::int32_t>(j + q);
-          }
-        }
-      }
+      const std::int32_t best_j = nearest(x, C, cn).index;
       w_.labels[i] = best_j;
       if (accumulate) {
         const auto l = static_cast<std::size_t>(best_j);
@@ -474,31 +489,10 @@ class Restart {
         w_.upper[i] = std::sqrt(std::max(0.0, xn + static_cast<double>(cn[a] - 2.0f * dot[0])));
         if (w_.upper[i] + slack <= keep_below) continue;
       }
-      float best = 0.0f, second = std::numeric_limits<float>::infinity();
-      std::int32_t best_j = -1;
-      for (std::size_t j = 0; j < k_; j += 4) {
-        const std::size_t g = std::min<std::size_t>(4, k_ - j);
-        const float* cj = C + j * d_;
-        switch (g) {
-          case 4: dots<4>(x, cj, d_, dot); break;
-          case 3: dots<3>(x, cj, d_, dot); break;
-          case 2: dots<2>(x, cj, d_, dot); break;
-          default: dots<1>(x, cj, d_, dot); break;
-        }
-        for (std::size_t q = 0; q < g; ++q) {
-          const float v = cn[j + q] - 2.0f * dot[q];
-          if (best_j < 0 || v < best) {
-            if (best_j >= 0) second = best;
-            best = v;
-            best_j = static_cast<std::int32_t>(j + q);
-          } else if (v < second) {
-            second = v;
-          }
-        }
-      }
-      w_.labels[i] = best_j;
-      w_.upper[i] = std::sqrt(std::max(0.0, xn + static_cast<double>(best)));
-      w_.lower[i] = std::sqrt(std::max(0.0, xn + static_cast<double>(second)));
+      const Nearest near = nearest(x, C, cn);
+      w_.labels[i] = near.index;
+      w_.upper[i] = std::sqrt(std::max(0.0, xn + static_cast<double>(near.best)));
+      w_.lower[i] = std::sqrt(std::max(0.0, xn + static_cast<double>(near.second)));
     }
     if (!update_sums) return;
     for (std::size_t i = 0; i < n_; ++i) {

@@ -17,6 +17,7 @@
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "harness.hpp"
+#include "test_util.hpp"
 #include "hd_math.hpp"
 #include "kernels.hpp"
 #include "kmeans.hpp"
@@ -31,22 +32,8 @@ namespace hd = p2sam::cuda::hd;
 namespace {
 namespace hdt {
 
-struct Rng {
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 7) {}
-  std::uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  float normal() {
-    double acc = 0;
-    for (int i = 0; i < 4; ++i) acc += uniform();
-    return static_cast<float>(acc - 2.0);
-  }
-};
+using p2sam::testing::Rng;
+
 
 // n points around `centres` well-separated blobs in d dimensions, plus an offset so the
 // cloud is far from the origin (exercises the centring).

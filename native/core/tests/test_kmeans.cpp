@@ -10,6 +10,7 @@
 
 #include "errors.hpp"
 #include "harness.hpp"
+#include "test_util.hpp"
 #include "kmeans.hpp"
 #include "prototypes.hpp"
 
@@ -20,19 +21,8 @@ using p2sam::core::KMeansResult;
 namespace {
 
 // Test-data generator (independent of the k-means stream).
-struct TestRng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  double uniform() { return static_cast<double>((next() >> 11) + 1) * 0x1.0p-53; }
-  double gaussian() {
-    return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
-  }
-};
+using TestRng = p2sam::testing::XorShift64;
+
 
 // `clusters` Gaussian blobs (sd 0.05) around centres spread with sd `spread`, plus a
 // common offset (features are not zero-mean); truth[i] = blob of point i.
