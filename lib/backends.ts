@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { P2SamError } from './errors';
 import { native, nativeFile } from './native';
+import type { Device } from './options';
 
 export interface BackendStatus {
   available: boolean;
@@ -21,6 +22,11 @@ export interface Backends {
   cuda: BackendStatus & {
     /** The addon's own CUDA kernels were compiled in (nvcc was present at build time). */
     kernelsCompiled: boolean;
+    /**
+     * The kernels can run here (compiled in, and a driver and a device answer): the P2SAM
+     * maths — k-means, point selection, transport costs — can use the GPU.
+     */
+    kernelsAvailable: boolean;
     device?: string;
     computeCapability?: string;
     /** ONNX Runtime's CUDA execution provider library was found beside the runtime. */
@@ -34,20 +40,25 @@ export function cudaProviderLibrary(): string {
   return path.join(path.dirname(nativeFile()), 'libonnxruntime_providers_cuda.so');
 }
 
+/** `available` = everything `device: 'cuda'` needs: kernels, a GPU, and ORT's CUDA provider. */
 export function backends(): Backends {
   const b = native().backends();
   const provider = existsSync(cudaProviderLibrary());
-  let reason: string | undefined;
-  if (!b.cuda.compiled) reason = b.cuda.reason;
-  else if (!b.cuda.available) reason = `no usable GPU: ${b.cuda.reason}`;
-  else if (!provider)
-    reason = `ONNX Runtime's CUDA execution provider (libonnxruntime_providers_cuda.so) is not installed beside ${path.dirname(nativeFile())}`;
+  let kernelsReason: string | undefined;
+  if (!b.cuda.compiled) kernelsReason = b.cuda.reason;
+  else if (!b.cuda.available) kernelsReason = `no usable GPU: ${b.cuda.reason}`;
+  const reason =
+    kernelsReason ??
+    (provider
+      ? undefined
+      : `ONNX Runtime's CUDA execution provider (libonnxruntime_providers_cuda.so) is not installed beside ${path.dirname(nativeFile())}`);
   return {
     cpu: { available: true },
     cuda: {
       available: reason === undefined,
       ...(reason ? { reason } : {}),
       kernelsCompiled: b.cuda.compiled,
+      kernelsAvailable: kernelsReason === undefined,
       ...(b.cuda.available ? { device: b.cuda.deviceName, computeCapability: b.cuda.computeCapability } : {}),
       onnxRuntimeProvider: provider,
     },
@@ -56,11 +67,53 @@ export function backends(): Backends {
   };
 }
 
-/** auto → cuda when available else cpu (with the reason); cuda → error when unavailable. */
-export function resolveDevice(device: 'auto' | 'cpu' | 'cuda'): { device: 'cpu' | 'cuda'; reason?: string } {
-  if (device === 'cpu') return { device: 'cpu' };
-  const b = backends();
-  if (b.cuda.available) return { device: 'cuda' };
-  if (device === 'cuda') throw new P2SamError('BACKEND_UNAVAILABLE', `device 'cuda' is not available: ${b.cuda.reason}`);
-  return { device: 'cpu', reason: `device 'auto' fell back to the CPU: ${b.cuda.reason}` };
+export interface ResolvedDevices {
+  /** Where the addon's P2SAM maths runs (k-means, point selection, transport costs). */
+  device: 'cpu' | 'cuda';
+  /** Where the ONNX Runtime sessions (encoder, decoder) run. */
+  modelDevice: 'cpu' | 'cuda';
+  /** Why 'auto' chose the CPU for either, when it did. */
+  reason?: string;
+}
+
+/**
+ * `device` places the maths and, unless `modelDevice` says otherwise, the ONNX sessions.
+ * 'cpu' always works; 'auto' takes CUDA where it is usable and records why not; 'cuda'
+ * throws BACKEND_UNAVAILABLE with the reason. The two halves need different things:
+ * the maths needs the kernels and a GPU, the sessions also need ORT's CUDA provider —
+ * so `{ device: 'cuda', modelDevice: 'cpu' }` runs the maths on a GPU whose machine has
+ * no provider installed.
+ */
+export function resolveDevices(device: Device, modelDevice: Device = device): ResolvedDevices {
+  if (device === 'cpu' && modelDevice === 'cpu') return { device: 'cpu', modelDevice: 'cpu' };
+  const cuda = backends().cuda;
+  const fallbacks: { option: string; what: string; why: string | undefined }[] = [];
+  const pick = (asked: Device, usable: boolean, why: string | undefined, what: string, option: string): 'cpu' | 'cuda' => {
+    if (asked === 'cpu') return 'cpu';
+    if (usable) return 'cuda';
+    if (asked === 'cuda') {
+      const hint =
+        option === 'options.device' && cuda.kernelsAvailable
+          ? "; pass modelDevice: 'cpu' to run only the P2SAM maths on the GPU"
+          : '';
+      throw new P2SamError('BACKEND_UNAVAILABLE', `${option} 'cuda' is not available for ${what}: ${why}${hint}`);
+    }
+    fallbacks.push({ option, what, why });
+    return 'cpu';
+  };
+  const maths = pick(device, cuda.kernelsAvailable, cuda.reason, 'the P2SAM maths', 'options.device');
+  const sessions = pick(
+    modelDevice,
+    cuda.available,
+    cuda.reason,
+    'the ONNX Runtime sessions',
+    modelDevice === device ? 'options.device' : 'options.modelDevice',
+  );
+  // No GPU at all fails both halves for one reason: say it once.
+  const merged =
+    fallbacks.length === 2 && fallbacks[0].why === fallbacks[1].why && fallbacks[0].option === fallbacks[1].option
+      ? [{ ...fallbacks[0], what: `${fallbacks[0].what} and ${fallbacks[1].what}` }]
+      : fallbacks;
+  const reason = merged.map((f) => `${f.option} 'auto' fell back to the CPU for ${f.what}: ${f.why}`).join('; ');
+  return { device: maths, modelDevice: sessions, ...(reason ? { reason } : {}) };
 }

@@ -9,7 +9,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { backends, resolveDevice, type Backends } from './backends';
+import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel, type NativeModelInfo } from './native';
@@ -24,8 +24,11 @@ import * as v from './validate';
 export interface ModelInfo {
   encoder: NativeModelInfo & { source: string };
   decoder: NativeModelInfo & { source: string };
+  /** Where the P2SAM maths runs (k-means, point selection, transport costs). */
   device: 'cpu' | 'cuda';
-  /** Why the requested device was not used, when `device: 'auto'` fell back. */
+  /** Where the ONNX Runtime sessions (encoder, decoder) run. */
+  modelDevice: 'cpu' | 'cuda';
+  /** Why 'auto' chose the CPU, when it did. */
   deviceReason?: string;
   threads: number;
   normalization: opt.Normalization;
@@ -144,7 +147,7 @@ export class P2SAM {
     const encoder = modelSource('options.encoder', o.encoder);
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
-    const device = resolveDevice(config.device);
+    const device = resolveDevices(config.device, config.modelDevice);
     const cascade = config.pruneDecoder ? await prunedDecoder(decoder.native) : undefined;
     const handle = await call(
       native().loadModels({
@@ -155,7 +158,7 @@ export class P2SAM {
         graphOptimization: config.graphOptimization,
         memoryPattern: config.memoryPattern,
         cpuArena: config.cpuArena,
-        device: device.device,
+        device: device.modelDevice,
       }),
     );
     const raw = handle.info();
@@ -163,6 +166,7 @@ export class P2SAM {
       encoder: { ...raw.encoder, source: encoder.label },
       decoder: { ...raw.decoder, source: decoder.label },
       device: device.device,
+      modelDevice: device.modelDevice,
       deviceReason: device.reason,
       threads: config.threads,
       normalization: config.normalization,
@@ -303,7 +307,14 @@ export class P2SAM {
           );
         const t2 = performance.now();
         opt.throwIfAborted(o.signal);
-        const kmeans = { restarts: o.restarts, maxIterations: 300, tolerance: 1e-4, seed: o.seed, threads: this.#config.threads };
+        const kmeans = {
+          restarts: o.restarts,
+          maxIterations: 300,
+          tolerance: 1e-4,
+          seed: o.seed,
+          threads: this.#config.threads,
+          device: this.info.device,
+        };
         const partKs = range(o.parts.min, o.parts.max);
         const partRaw = await call(native().prototypes(feats.foreground, feats.foregroundCount, 256, Int32Array.from(partKs), kmeans));
         const partSets: PrototypeSet[] = partRaw.filter((s) => !s.skipped).map((s) => ({ k: s.k, prototypes: s.prototypes, inertia: s.inertia }));
@@ -385,7 +396,7 @@ export class P2SAM {
       try {
         const encodeMs = performance.now() - t0;
         opt.throwIfAborted(o.signal);
-        const result = await runRetrieval(handle, embedding, ref, o, this.#config.threads, encodeMs);
+        const result = await runRetrieval(handle, embedding, ref, o, { threads: this.#config.threads, device: this.info.device }, encodeMs);
         this.#stats.segments++;
         this.#stats.decoderRuns += 3 * result.candidates.length;
         if (result.warnings.some((w) => w.code === 'SINKHORN_NOT_CONVERGED'))

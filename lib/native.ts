@@ -61,6 +61,9 @@ export interface NativeCandidateInput {
   labels: Float32Array;
 }
 
+/** Where the addon's own maths (k-means, point selection, transport) runs. */
+export type MathsDevice = 'cpu' | 'cuda';
+
 export interface NativeCandidateRequest {
   mode: 'natural' | 'medical';
   candidates: NativeCandidateInput[];
@@ -74,6 +77,8 @@ export interface NativeCandidateRequest {
   tolerance: number;
   threads: number;
   parallelCandidates: number;
+  /** 'cuda': cost matrices (and Sinkhorn) on the GPU; the exact simplex stays on the CPU. */
+  device?: MathsDevice;
 }
 
 export interface NativePass {
@@ -130,6 +135,7 @@ export interface NativeLoadOptions {
   graphOptimization: number;
   memoryPattern: boolean;
   cpuArena: boolean;
+  /** Execution provider of the ONNX Runtime sessions. */
   device: 'cpu' | 'cuda';
 }
 
@@ -139,6 +145,8 @@ export interface NativeKMeansOptions {
   tolerance: number;
   seed: number;
   threads: number;
+  /** 'cuda': the k-means of prototypes() runs on the GPU. */
+  device?: MathsDevice;
 }
 
 /** Public as core.PrototypeResult. */
@@ -211,7 +219,6 @@ export interface NativePointSet {
 /** CUDA kernels of the core maths (native/cuda); every call rejects with BACKEND_UNAVAILABLE without a GPU. */
 export interface GpuBindings {
   kmeans(features: Float32Array, n: number, d: number, ks: Int32Array, options: Partial<NativeKMeansOptions>): Promise<NativeKMeansResult[]>;
-  selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[]): Promise<NativePointSet[]>;
   costMatrix(a: Float32Array, n: number, b: Float32Array, m: number, d: number): Promise<Float64Array>;
   sinkhorn(
     a: Float32Array,
@@ -254,7 +261,8 @@ export interface NativeAddon {
     options: NativeTransportOptions,
   ): Promise<NativeTransportResult>;
   referenceFeatures(embedding: NativeEmbedding, mask: Uint8Array, width: number, height: number, threads: number): Promise<NativeReferenceFeatures>;
-  selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[], threads: number): Promise<NativePointSet[]>;
+  /** device 'cuda' runs the maps and reductions on the GPU (identical points). */
+  selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[], threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
 }
 
 const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');

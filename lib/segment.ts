@@ -4,7 +4,7 @@
  * score of each candidate against the reference distribution, and the argmin.
  */
 import type { Embedding } from './embedding';
-import { call, native, type NativeCandidateInput, type NativeModel, type NativePass } from './native';
+import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativePass } from './native';
 import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
 import type { Reference } from './reference';
 import type { PromptPoint } from './types';
@@ -80,9 +80,10 @@ export async function runRetrieval(
   embedding: Embedding,
   ref: Reference,
   o: ResolvedSegment,
-  threads: number,
+  maths: { threads: number; device: MathsDevice },
   encodeMs: number,
 ): Promise<SegmentResult> {
+  const { threads, device } = maths;
   const natural = ref.mode === 'natural';
   const tPoints = performance.now();
   o.onProgress?.({ stage: 'points', fraction: 0.3 });
@@ -90,7 +91,7 @@ export async function runRetrieval(
     ...ref.partSets.map((s) => ({ prototypes: s.prototypes, count: s.k, meanArgmin: natural })),
     ...ref.negativeSets.map((s) => ({ prototypes: s.prototypes, count: s.k, meanArgmin: false })),
   ];
-  const selected = await call(native().selectPoints(embedding.handle, sets, threads));
+  const selected = await call(native().selectPoints(embedding.handle, sets, threads, device));
   const pointsMs = performance.now() - tPoints;
   throwIfAborted(o.signal);
 
@@ -130,6 +131,7 @@ export async function runRetrieval(
       tolerance: o.tolerance,
       threads,
       parallelCandidates: o.parallelCandidates,
+      device,
     }),
   );
   const candidatesMs = performance.now() - tCand;

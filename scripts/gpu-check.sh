@@ -10,21 +10,29 @@
 #      missing and the ORT-on-CUDA checks skip,
 #   3. runs the C++ core tests (hd_math parity included) against the CUDA build,
 #   4. runs the GPU vitest suites (test/gpu, test/backends.test.ts) with that addon,
-#   5. runs the per-stage GPU benchmark.
-# Results go to bench/results/gpu-<host>-<date>.json (benchmark) and
-# bench/results/gpu-check-<host>-<date>.json (summary of every step).
+#   5. runs the per-stage GPU benchmarks: the kernels alone (bench_gpu) and whole
+#      segment() calls with the maths on the CPU vs the GPU (dist/bench/gpu.js),
+#   6. runs compute-sanitizer's memcheck over bench_gpu where the tool works.
+# Results go to bench/results/gpu-<host>-<date>.json (kernels), gpu-e2e-<host>-<date>.json
+# (segment stages) and gpu-check-<host>-<date>.json (summary of every step).
+#
+# P2SAM_GPU_PREBUILT=DIR skips step 1 and uses DIR/p2sam.node (with its test and bench
+# executables beside it) — e.g. a CUDA build made on another machine
+# (scripts/gpu-pack.sh). P2SAM_GPU_RESULTS=DIR writes the JSON files there instead.
 # Exit status: 0 when every step that could run passed; 1 otherwise.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 HOST=$(hostname -s 2>/dev/null || echo host)
-OUT_DIR="$ROOT/bench/results"
+OUT_DIR="${P2SAM_GPU_RESULTS:-$ROOT/bench/results}"
 BUILD_DIR=${P2SAM_GPU_BUILD_DIR:-build-gpu}
 mkdir -p "$OUT_DIR"
 SUMMARY="$OUT_DIR/gpu-check-$HOST-$STAMP.json"
 BENCH_JSON="$OUT_DIR/gpu-$HOST-$STAMP.json"
-LOG_DIR=$(mktemp -d)
+E2E_JSON="$OUT_DIR/gpu-e2e-$HOST-$STAMP.json"
+VITEST="node $ROOT/node_modules/vitest/vitest.mjs"
+LOG_DIR=${P2SAM_GPU_LOGS:-$(mktemp -d)}; mkdir -p "$LOG_DIR"
 declare -A STEP
 status=0
 
@@ -51,7 +59,9 @@ for base in site.getsitepackages() + [site.getusersitepackages()]:
 PY
 )
 fi
-if [ -z "$NVCC" ]; then echo "no nvcc found: cannot build the CUDA variant"; record build fail; fi
+if [ -n "${P2SAM_GPU_PREBUILT:-}" ]; then
+  echo "using the prebuilt addon in $P2SAM_GPU_PREBUILT"; NVCC=""; record build skipped
+elif [ -z "$NVCC" ]; then echo "no nvcc found: cannot build the CUDA variant"; record build fail; fi
 echo "nvcc: ${NVCC:-none}"
 
 # PyTorch's bundled CUDA libraries (nvidia/*/lib in site-packages) for ORT's provider.
@@ -78,7 +88,9 @@ if [ -n "$NVCC" ]; then
   fi
   echo "build took $(( $(date +%s) - start )) s"
 fi
-ADDON="$ROOT/$BUILD_DIR/Release/p2sam.node"
+BIN_DIR="$ROOT/$BUILD_DIR/Release"
+[ -n "${P2SAM_GPU_PREBUILT:-}" ] && BIN_DIR=$(cd "$P2SAM_GPU_PREBUILT" && pwd)
+ADDON="$BIN_DIR/p2sam.node"
 
 note "ONNX Runtime CUDA provider"
 PROVIDER=$(python3 - <<'PY' 2>/dev/null
@@ -100,24 +112,47 @@ fi
 
 if [ -f "$ADDON" ]; then
   note "C++ core tests (CUDA build)"
-  if "$BUILD_DIR/Release/p2sam_core_tests" >"$LOG_DIR/core.log" 2>&1; then record core_tests pass; else record core_tests fail; fi
+  if "$BIN_DIR/p2sam_core_tests" >"$LOG_DIR/core.log" 2>&1; then record core_tests pass; else record core_tests fail; fi
   tail -3 "$LOG_DIR/core.log"; grep FAIL "$LOG_DIR/core.log" || true
 
   note "GPU vitest suites"
-  if P2SAM_NATIVE_PATH="$ADDON" npx vitest run test/gpu test/backends.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
+  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
     record gpu_tests pass
   else
     record gpu_tests fail
   fi
-  grep -E "skipped\]|✓|×|FAIL|Tests " "$LOG_DIR/vitest.log" | tail -20
+  sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest.log" | grep -E "skipped\]|✓|×|FAIL|Tests |Error|expected" | tail -30
 
   note "GPU benchmark"
-  if "$BUILD_DIR/Release/bench_gpu" --json "$BENCH_JSON" --reps 5 | tee "$LOG_DIR/bench.txt"; then
+  if "$BIN_DIR/bench_gpu" --json "$BENCH_JSON" --reps 5 | tee "$LOG_DIR/bench.txt"; then
     record bench pass
   else
     record bench fail
   fi
   grep -q "^no GPU" "$LOG_DIR/bench.txt" && record bench skipped
+
+  note "segment() stages: maths on the CPU vs the GPU"
+  if [ -f "$ROOT/dist/bench/gpu.js" ] &&
+     P2SAM_NATIVE_PATH="$ADDON" node "$ROOT/dist/bench/gpu.js" --out "$E2E_JSON" --targets 8 | tee "$LOG_DIR/e2e.txt"; then
+    record e2e_bench pass
+  else
+    echo "(dist/bench/gpu.js missing or failed: run npm run build first)"; record e2e_bench fail
+  fi
+
+  note "compute-sanitizer memcheck over the kernels (bench_gpu, 1 rep)"
+  SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+  if [ -n "$SANITIZER" ]; then
+    if timeout 180 "$SANITIZER" --tool memcheck --leak-check full --error-exitcode 3 "$BIN_DIR/bench_gpu" --reps 1 >"$LOG_DIR/memcheck.log" 2>&1; then
+      record memcheck pass
+    else
+      rc=$?
+      # 124: timed out; anything else with "not supported" is the tool refusing this VM.
+      if grep -q -i "not supported\|LibraryNotLoaded" "$LOG_DIR/memcheck.log" || [ $rc = 124 ]; then record memcheck skipped; else record memcheck fail; fi
+    fi
+    tail -4 "$LOG_DIR/memcheck.log"
+  else
+    echo "compute-sanitizer not found"; record memcheck skipped
+  fi
 fi
 
 node -e '
@@ -127,7 +162,9 @@ const read = (f) => { try { return fs.readFileSync(f, "utf8"); } catch { return 
 const out = { date: new Date().toISOString(), gpu: read(gpu).trim(), steps: JSON.parse(steps),
   coreTests: read(logDir + "/core.log").trim().split("\n").pop(),
   vitest: read(logDir + "/vitest.log").split("\n").filter((l) => /Tests |skipped\]/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
-  bench: read(logDir + "/bench.txt").trim().split("\n") };
+  bench: read(logDir + "/bench.txt").trim().split("\n"),
+  e2e: read(logDir + "/e2e.txt").trim().split("\n"),
+  memcheck: read(logDir + "/memcheck.log").trim().split("\n").slice(-4) };
 fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
 ' "$SUMMARY" "$(for k in "${!STEP[@]}"; do printf '%s\n' "$k=${STEP[$k]}"; done | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o={};for(const l of s.trim().split("\n")){if(!l)continue;const[k,v]=l.split("=");o[k]=v;}console.log(JSON.stringify(o));})')" "$LOG_DIR/gpu.txt" "$LOG_DIR"
 

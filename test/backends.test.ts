@@ -26,6 +26,9 @@ describe('P2SAM.backends()', () => {
     expect(status.cpu.available).toBe(true);
     expect(typeof status.cuda.kernelsCompiled).toBe('boolean');
     expect(typeof status.cuda.onnxRuntimeProvider).toBe('boolean');
+    expect(typeof status.cuda.kernelsAvailable).toBe('boolean');
+    // Everything device 'cuda' needs = the kernels + ORT's provider.
+    expect(status.cuda.available).toBe(status.cuda.kernelsAvailable && status.cuda.onnxRuntimeProvider);
     expect(status.onnxRuntime).toMatch(/^\d+\.\d+\.\d+/);
     expect(status.addon).toBe(nativeFile());
   });
@@ -35,6 +38,7 @@ describe('P2SAM.backends()', () => {
     expect(status.cuda.reason).toEqual(expect.any(String));
     expect(status.cuda.reason!.length).toBeGreaterThan(10);
     const raw = native().backends().cuda;
+    expect(status.cuda.kernelsAvailable).toBe(raw.compiled && raw.available);
     if (!raw.compiled) expect(status.cuda.reason).toMatch(/compiled without CUDA/);
     else if (!raw.available) expect(status.cuda.reason).toMatch(/^no usable GPU: /);
     else expect(status.cuda.reason).toMatch(/libonnxruntime_providers_cuda\.so/);
@@ -64,7 +68,7 @@ describe('P2SAM.backends()', () => {
   });
 });
 
-describe.skipIf(cudaUsable)('device selection without a usable CUDA backend', () => {
+describe.skipIf(status.cuda.kernelsAvailable)('device selection without a GPU', () => {
   let paths: { encoder: string; decoder: string };
   beforeAll(async () => {
     paths = await testkitModel();
@@ -74,8 +78,12 @@ describe.skipIf(cudaUsable)('device selection without a usable CUDA backend', ()
     const model = await P2SAM.load({ ...paths, device: 'auto', threads: 1 });
     try {
       expect(model.info.device).toBe('cpu');
+      expect(model.info.modelDevice).toBe('cpu');
       expect(model.info.deviceReason).toContain(status.cuda.reason!);
       expect(model.info.deviceReason).toMatch(/fell back to the CPU/);
+      // One reason for both halves, said once.
+      expect(model.info.deviceReason).toMatch(/the P2SAM maths and the ONNX Runtime sessions/);
+      expect(model.info.deviceReason!.split(status.cuda.reason!).length).toBe(2);
     } finally {
       await model.dispose();
     }
@@ -113,6 +121,45 @@ describe.skipIf(cudaUsable)('device selection without a usable CUDA backend', ()
 
   it('an unknown device is a RangeError naming options.device', async () => {
     await expect(P2SAM.load({ ...paths, device: 'gpu' as 'cuda' })).rejects.toThrow(/options\.device/);
+    await expect(P2SAM.load({ ...paths, modelDevice: 'gpu' as 'cuda' })).rejects.toThrow(RangeError);
+    await expect(P2SAM.load({ ...paths, modelDevice: 'gpu' as 'cuda' })).rejects.toThrow(/options\.modelDevice/);
+  });
+
+  it("modelDevice places the sessions on their own: CPU maths, 'auto' sessions fall back with their reason", async () => {
+    const model = await P2SAM.load({ ...paths, device: 'cpu', modelDevice: 'auto', threads: 1 });
+    try {
+      expect(model.info.device).toBe('cpu');
+      expect(model.info.modelDevice).toBe('cpu');
+      expect(model.info.deviceReason).toMatch(/options\.modelDevice 'auto' fell back to the CPU for the ONNX Runtime sessions/);
+      expect(model.info.deviceReason).not.toMatch(/P2SAM maths/);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("device 'cuda' with CPU sessions still needs a GPU for the maths", async () => {
+    const err = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(P2SamError);
+    expect((err as P2SamError).code).toBe('BACKEND_UNAVAILABLE');
+    expect((err as P2SamError).message).toMatch(/options\.device 'cuda' is not available for the P2SAM maths/);
+    expect((err as P2SamError).message).toContain(status.cuda.reason!);
+  });
+
+  it("modelDevice 'cuda' alone rejects naming options.modelDevice", async () => {
+    await expect(P2SAM.load({ ...paths, device: 'cpu', modelDevice: 'cuda' })).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+      message: expect.stringMatching(/options\.modelDevice 'cuda' is not available for the ONNX Runtime sessions/),
+    });
+  });
+
+  it("the maths bindings reject device 'cuda' with BACKEND_UNAVAILABLE, never crash", async () => {
+    const x = new Float32Array(64).map((_, i) => (i * 7) % 5);
+    await expect(native().prototypes(x, 16, 4, Int32Array.of(2), { restarts: 1, maxIterations: 10, tolerance: 1e-4, seed: 0, threads: 1, device: 'cuda' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    const emb = new (native().NativeEmbedding)(new Float32Array(256 * 4096), { origWidth: 64, origHeight: 64, inputWidth: 1024, inputHeight: 1024 });
+    await expect(native().selectPoints(emb, [{ prototypes: new Float32Array(256).fill(0.0625), count: 1, meanArgmin: false }], 1, 'cuda')).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });
 
   it('the gpu bindings (when exported) reject with BACKEND_UNAVAILABLE instead of crashing', async () => {

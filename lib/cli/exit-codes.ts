@@ -69,6 +69,7 @@ const OPTION_FLAGS: ReadonlyArray<[RegExp, string]> = [
   [/\boptions\.threads\b/g, '--threads'],
   [/\boptions\.normalization\b/g, '--normalization'],
   [/\boptions\.device\b/g, '--device'],
+  [/\boptions\.modelDevice\b/g, '--model-device'],
   [/\boptions\.encoder\b/g, '--encoder'],
   [/\boptions\.decoder\b/g, '--decoder'],
   [/\boptions\.window\b/g, '--window'],

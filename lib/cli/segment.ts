@@ -49,6 +49,8 @@ export interface SegmentRunOptions {
   threads?: number;
   normalization?: opt.Normalization;
   device?: opt.Device;
+  /** Where the ONNX Runtime sessions run, when it should differ from device. */
+  modelDevice?: opt.Device;
   seed?: number;
   restarts?: number;
   parallelCandidates?: number;
@@ -102,6 +104,7 @@ export interface SegmentReport {
     encoder: Record<string, unknown>;
     decoder: Record<string, unknown>;
     device: string;
+    modelDevice: string;
     deviceReason?: string;
     threads: number | 'all cores';
     normalization: string;
@@ -201,6 +204,7 @@ function modelSection(info: ModelInfo): NonNullable<SegmentReport['model']> {
     encoder: side(info.encoder),
     decoder: side(info.decoder),
     device: info.device,
+    modelDevice: info.modelDevice,
     ...(info.deviceReason ? { deviceReason: info.deviceReason } : {}),
     threads: info.threads === 0 ? 'all cores' : info.threads,
     normalization: info.normalization,
@@ -239,7 +243,7 @@ function resolveOptions(o: SegmentRunOptions): { ref: opt.ResolvedReference; seg
     retrieval: { solver: o.solver, weights: o.weights, epsilon: o.epsilon, maxIterations: o.maxIterations },
     parallelCandidates: o.parallelCandidates,
   });
-  opt.resolveLoad({ threads: o.threads, normalization: o.normalization, device: o.device });
+  opt.resolveLoad({ threads: o.threads, normalization: o.normalization, device: o.device, modelDevice: o.modelDevice });
   return { ref, seg };
 }
 
@@ -315,6 +319,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       threads: o.threads ?? 'all cores',
       normalization: o.normalization ?? 'sam',
       device: o.device ?? 'auto',
+      modelDevice: o.modelDevice ?? o.device ?? 'auto',
       window: o.window ?? null,
       overlay: o.overlay !== false,
     },
@@ -369,6 +374,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       ...(o.normalization ? { normalization: o.normalization } : {}),
       ...(o.device ? { device: o.device } : {}),
+      ...(o.modelDevice ? { modelDevice: o.modelDevice } : {}),
       onWarning: warn,
     });
     report.model = modelSection(model.info);
@@ -544,7 +550,8 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
     .option('--max-iterations <n>', 'Sinkhorn iteration cap (default 1000)', intParser(1, 1_000_000))
     .option('--threads <n>', 'threads for ONNX Runtime and the native maths (default: all cores)', intParser(1, 1024))
     .addOption(new Option('--normalization <n>', 'encoder input normalisation').choices(['sam', 'medsam']).default('sam'))
-    .addOption(new Option('--device <device>', 'compute device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(new Option('--device <device>', 'where the P2SAM maths and (by default) the models run').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(new Option('--model-device <device>', 'where the ONNX models run, when it should differ from --device').choices(['auto', 'cpu', 'cuda']))
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
     .option('--parallel-candidates <n>', 'candidates whose decoder cascades run at once (default 1)', intParser(1, 16))
@@ -585,6 +592,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
             threads: flags.threads as number | undefined,
             normalization: flags.normalization as opt.Normalization,
             device: flags.device as opt.Device,
+            modelDevice: flags.modelDevice as opt.Device | undefined,
             seed: flags.seed as number | undefined,
             restarts: flags.restarts as number | undefined,
             parallelCandidates: flags.parallelCandidates as number | undefined,

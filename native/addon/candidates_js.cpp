@@ -38,6 +38,7 @@ runtime::CandidateRequest read_candidate_request(const Napi::Object& o) {
   r.sinkhorn_tolerance = get_double(o, "tolerance", r.sinkhorn_tolerance);
   r.threads = get_int(o, "threads", 0);
   r.parallel_candidates = get_int(o, "parallelCandidates", 1);
+  r.gpu_maths = get_string(o, "device", "cpu") == "cuda";
   return r;
 }
 

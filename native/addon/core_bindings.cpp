@@ -4,6 +4,7 @@
 #include "addon/convert.hpp"
 #include "addon/maths_js.hpp"
 #include "addon/model_wrap.hpp"
+#include "cuda/kernels.hpp"
 #include "kmeans.hpp"
 #include "prototypes.hpp"
 #include "reference_grid.hpp"
@@ -15,10 +16,17 @@ namespace p2sam::addon {
 namespace {
 
 // prototypes(features, n, d, ks: Int32Array, options) → [{ k, skipped, prototypes, labels, inertia }]
+// options.device 'cuda' runs the k-means on the GPU; the label means stay on the CPU
+// (one pass over n×d floats, cheaper than the copies it would need).
 Napi::Value Prototypes(const Napi::CallbackInfo& info) {
   auto a = read_feature_args(info, "prototypes");
   return queue_task<std::vector<core::PrototypeSet>>(
-      info.Env(), [a]() { return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options); },
+      info.Env(),
+      [a]() {
+        if (!a->gpu) return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
+        return core::prototypes_from_clusters(a->features.data(), a->n, a->d,
+                                              cuda::gpu_kmeans_batch(a->features.data(), a->n, a->d, a->ks, a->options));
+      },
       [](Napi::Env env, std::vector<core::PrototypeSet>& sets) -> Napi::Value {
         Napi::Array arr = Napi::Array::New(env, sets.size());
         for (std::size_t i = 0; i < sets.size(); ++i) {
@@ -89,17 +97,24 @@ Napi::Value ReferenceFeatures(const Napi::CallbackInfo& info) {
       });
 }
 
-// selectPoints(embedding, [{ prototypes, count, meanArgmin }], threads)
+// selectPoints(embedding, [{ prototypes, count, meanArgmin }], threads, device)
 //   → [{ argmax: Int32Array(x,y,...), meanArgmin: Int32Array(x,y) | null }]
+// device 'cuda' runs the similarity maps, upsampling chain and reductions on the GPU
+// (identical points: the kernels share the core's float expressions).
 Napi::Value SelectPoints(const Napi::CallbackInfo& info) {
   auto emb = EmbeddingWrap::Get(info[0]);
   auto sets = read_point_sets(info, 1, "selectPoints");
   int threads = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+  const bool gpu = info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "cuda";
   return queue_task<std::vector<core::PointSet>>(
       info.Env(),
-      [emb, sets, threads]() {
-        std::vector<float> t = core::normalize_target_features(emb->data.data(), threads);
+      [emb, sets, threads, gpu]() {
         core::ResizeInfo geo{emb->orig_w, emb->orig_h, emb->input_w, emb->input_h};
+        if (gpu) {
+          std::vector<float> t = cuda::gpu_normalize_target_features(emb->data.data());
+          return cuda::gpu_select_points(t.data(), geo, sets->requests());
+        }
+        std::vector<float> t = core::normalize_target_features(emb->data.data(), threads);
         return core::select_points(t.data(), geo, sets->requests(), threads);
       },
       [](Napi::Env env, std::vector<core::PointSet>& ps) { return point_sets_to_js(env, ps); });

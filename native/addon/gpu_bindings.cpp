@@ -8,7 +8,6 @@
 #include "addon/model_wrap.hpp"
 #include "cuda/kernels.hpp"
 #include "kmeans.hpp"
-#include "similarity.hpp"
 #include "wasserstein.hpp"
 
 namespace p2sam::addon {
@@ -21,21 +20,6 @@ Napi::Value KMeans(const Napi::CallbackInfo& info) {
   return queue_task<std::vector<core::KMeansResult>>(
       info.Env(), [a]() { return cuda::gpu_kmeans_batch(a->features.data(), a->n, a->d, a->ks, a->options); },
       [](Napi::Env env, std::vector<core::KMeansResult>& rs) { return kmeans_results_to_js(env, rs); });
-}
-
-// selectPoints(embedding, [{ prototypes, count, meanArgmin }])
-//   → [{ argmax: Int32Array(x,y,...), meanArgmin: Int32Array(x,y) | null }]
-Napi::Value SelectPoints(const Napi::CallbackInfo& info) {
-  auto emb = EmbeddingWrap::Get(info[0]);
-  auto sets = read_point_sets(info, 1, "gpu.selectPoints");
-  return queue_task<std::vector<core::PointSet>>(
-      info.Env(),
-      [emb, sets]() {
-        std::vector<float> t = cuda::gpu_normalize_target_features(emb->data.data());
-        core::ResizeInfo geo{emb->orig_w, emb->orig_h, emb->input_w, emb->input_h};
-        return cuda::gpu_select_points(t.data(), geo, sets->requests());
-      },
-      [](Napi::Env env, std::vector<core::PointSet>& ps) { return point_sets_to_js(env, ps); });
 }
 
 // costMatrix(a, n, b, m, d) → Float64Array(n×m)
@@ -65,7 +49,6 @@ Napi::Value Sinkhorn(const Napi::CallbackInfo& info) {
 void RegisterGpuBindings(Napi::Env env, Napi::Object exports) {
   Napi::Object gpu = Napi::Object::New(env);
   gpu.Set("kmeans", Napi::Function::New(env, KMeans, "kmeans"));
-  gpu.Set("selectPoints", Napi::Function::New(env, SelectPoints, "selectPoints"));
   gpu.Set("costMatrix", Napi::Function::New(env, CostMatrix, "costMatrix"));
   gpu.Set("sinkhorn", Napi::Function::New(env, Sinkhorn, "sinkhorn"));
   exports.Set("gpu", gpu);

@@ -35,6 +35,7 @@ std::shared_ptr<FeatureArgs> read_feature_args(const Napi::CallbackInfo& info, c
   a->options.relative_tolerance = get_double(o, "tolerance", a->options.relative_tolerance);
   a->options.seed = static_cast<std::uint64_t>(get_double(o, "seed", 0));
   a->options.threads = get_int(o, "threads", 0);
+  a->gpu = get_string(o, "device", "cpu") == "cuda";
   if (a->n * a->d != a->features.size())
     throw Napi::RangeError::New(info.Env(), std::string(fn) + ": features length must be n×d (" +
                                                 std::to_string(a->n * a->d) + "), got " + std::to_string(a->features.size()));

@@ -26,6 +26,7 @@ struct FeatureArgs {
   std::size_t n = 0, d = 0;
   std::vector<int> ks;
   core::KMeansOptions options;
+  bool gpu = false;  // options.device === 'cuda': cluster with the CUDA kernels
 };
 std::shared_ptr<FeatureArgs> read_feature_args(const Napi::CallbackInfo& info, const char* fn);
 Napi::Value kmeans_results_to_js(Napi::Env env, const std::vector<core::KMeansResult>& results);

@@ -19,8 +19,12 @@ std::vector<PrototypeSet> part_prototypes(const float* features, std::size_t n, 
                                           const std::vector<int>& ks,
                                           const KMeansOptions& options) {
   // kmeans_batch validates everything and solves k = 1 in closed form (labels all 0),
-  // so one code path below turns labels into prototypes for every k.
-  std::vector<KMeansResult> clusters = kmeans_batch(features, n, d, ks, options);
+  // so one code path turns labels into prototypes for every k.
+  return prototypes_from_clusters(features, n, d, kmeans_batch(features, n, d, ks, options));
+}
+
+std::vector<PrototypeSet> prototypes_from_clusters(const float* features, std::size_t n, std::size_t d,
+                                                   std::vector<KMeansResult> clusters) {
   std::vector<PrototypeSet> out(clusters.size());
   for (std::size_t q = 0; q < clusters.size(); ++q) {
     KMeansResult& c = clusters[q];

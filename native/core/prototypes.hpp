@@ -30,6 +30,12 @@ std::vector<PrototypeSet> part_prototypes(const float* features, std::size_t n, 
                                           const std::vector<int>& ks,
                                           const KMeansOptions& options = KMeansOptions{});
 
+// The same sets from k-means results already computed (by kmeans_batch, or by the CUDA
+// gpu_kmeans_batch, which returns the same type): only the float64 label means and their
+// normalisation run here. `clusters` must come from these features and ks.
+std::vector<PrototypeSet> prototypes_from_clusters(const float* features, std::size_t n, std::size_t d,
+                                                   std::vector<KMeansResult> clusters);
+
 // L2-normalises `v` (length d) in place, computing the norm in float64. A zero vector
 // stays zero. Exposed for callers that normalise target features the same way.
 void normalise_in_place(float* v, std::size_t d);

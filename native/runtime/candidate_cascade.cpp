@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include "cuda/kernels.hpp"
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "mask_ops.hpp"
@@ -95,14 +96,20 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
   problem.m = out.target_cells;
   problem.d = kChannels;
   problem.wb = weights.empty() ? nullptr : weights.data();
+  core::SinkhornOptions opts;
+  opts.epsilon = req.sinkhorn_epsilon;
+  opts.max_iterations = req.sinkhorn_iterations;
+  opts.tolerance = req.sinkhorn_tolerance;
   core::TransportResult r;
-  if (req.solver == Solver::Exact) {
+  if (req.solver == Solver::Exact && req.gpu_maths) {
+    std::vector<double> costs(problem.n * problem.m);
+    cuda::gpu_cost_matrix(problem.a, problem.n, problem.b, problem.m, problem.d, costs.data());
+    r = core::transport_exact_from_costs(costs.data(), problem.n, problem.m, problem.wa, problem.wb);
+  } else if (req.solver == Solver::Exact) {
     r = core::wasserstein_exact(problem, req.threads);
+  } else if (req.gpu_maths) {
+    r = cuda::gpu_sinkhorn(problem, opts);
   } else {
-    core::SinkhornOptions opts;
-    opts.epsilon = req.sinkhorn_epsilon;
-    opts.max_iterations = req.sinkhorn_iterations;
-    opts.tolerance = req.sinkhorn_tolerance;
     r = core::wasserstein_sinkhorn(problem, opts, req.threads);
   }
   out.score = r.cost;

@@ -35,6 +35,10 @@ struct CandidateRequest {
   double sinkhorn_tolerance = 1e-6;
   int threads = 0;              // core maths threads per candidate
   int parallel_candidates = 1;  // candidates cascaded at the same time
+  // Score on the GPU: Sinkhorn entirely (cuda::gpu_sinkhorn); for the exact solver the
+  // n×m cost matrix is computed on the GPU and the network simplex — sequential pivots —
+  // runs on the CPU over it (cuda::gpu_cost_matrix + core::transport_exact_from_costs).
+  bool gpu_maths = false;
 };
 
 struct PassRecord {

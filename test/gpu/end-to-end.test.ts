@@ -1,40 +1,127 @@
 /**
- * End to end with device 'cuda' (ONNX Runtime's CUDA provider + the addon's kernels) vs
- * the CPU on the same scenes: the final masks must agree. Skipped without a usable
- * CUDA backend (device, kernels and ORT's CUDA provider — see P2SAM.backends()).
+ * End to end on the GPU vs the CPU on the same scenes (issue 5).
+ *
+ * 1. The P2SAM maths on the GPU (`device: 'cuda', modelDevice: 'cpu'`): needs the kernels
+ *    and a device, not ORT's CUDA provider. The ONNX sessions are the same CPU sessions
+ *    on both sides, so everything but the maths is identical and the results must be:
+ *    same part count, same prompt points, same mask, scores equal up to float64
+ *    summation order (exact) or the solvers' tolerance (Sinkhorn).
+ * 2. Everything on CUDA (`device: 'cuda'`), which also needs ORT's CUDA provider: the
+ *    encoder's float32 arithmetic differs on the GPU, so the masks may differ at the
+ *    boundary but nothing more.
+ * Each block is skipped, with its reason, where its backend is missing.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { P2SAM } from '../../lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { P2SAM, P2SamError } from '../../lib';
 import { makeScene } from '../../lib/testkit/scenes';
 import { maskIou, testkitModel } from '../helpers';
 
-const backend = P2SAM.backends().cuda;
-if (!backend.available) console.log(`[gpu end-to-end skipped] ${backend.reason}`);
+const cuda = P2SAM.backends().cuda;
+if (!cuda.kernelsAvailable) console.log(`[gpu end-to-end: maths skipped] ${cuda.reason}`);
+if (!cuda.available) console.log(`[gpu end-to-end: ONNX Runtime on CUDA skipped] ${cuda.reason}`);
 
-describe.skipIf(!backend.available)('segment on device cuda equals the CPU result', () => {
+const scenes = () => {
+  const ref = makeScene({ width: 640, height: 480, seed: 3, center: [0.45, 0.5], scale: 0.5 });
+  const targets = [11, 12, 13, 14].map((noiseSeed, i) =>
+    makeScene({ width: 640 + 32 * i, height: 480, seed: 3, noiseSeed, center: [0.5 + 0.03 * i, 0.5], scale: 0.5 + 0.04 * i }),
+  );
+  return { ref, targets };
+};
+
+describe.skipIf(!cuda.kernelsAvailable)("P2SAM maths on the GPU (device 'cuda', modelDevice 'cpu')", () => {
   let gpuModel: P2SAM;
   let cpuModel: P2SAM;
   beforeAll(async () => {
     const paths = await testkitModel();
-    gpuModel = await P2SAM.load({ ...paths, device: 'cuda' });
-    cpuModel = await P2SAM.load({ ...paths, device: 'cpu', threads: 2 });
+    gpuModel = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu' });
+    cpuModel = await P2SAM.load({ ...paths, device: 'cpu' });
+  });
+  afterAll(async () => {
+    await gpuModel?.dispose();
+    await cpuModel?.dispose();
   });
 
-  it('records the device and produces the CPU masks', async () => {
+  it('records where each half runs', () => {
     expect(gpuModel.info.device).toBe('cuda');
-    const ref = makeScene({ width: 640, height: 480, seed: 3, center: [0.45, 0.5], scale: 0.5 });
-    const targets = [11, 12, 13].map((noiseSeed) =>
-      makeScene({ width: 640, height: 480, seed: 3, noiseSeed, center: [0.52, 0.5], scale: 0.55 }),
+    expect(gpuModel.info.modelDevice).toBe('cpu');
+    expect(gpuModel.info.deviceReason).toBeUndefined();
+  });
+
+  for (const solver of ['exact', 'sinkhorn'] as const) {
+    it(`${solver}: same prototypes, points, candidate choice and mask as the CPU`, async () => {
+      const { ref, targets } = scenes();
+      for (const mode of ['natural', 'medical'] as const) {
+        const rg = await gpuModel.createReference({ image: ref.image, mask: ref.mask }, { mode });
+        const rc = await cpuModel.createReference({ image: ref.image, mask: ref.mask }, { mode });
+        for (const t of targets) {
+          const g = await gpuModel.segment(t.image, { reference: rg, retrieval: { solver } });
+          const c = await cpuModel.segment(t.image, { reference: rc, retrieval: { solver } });
+          expect(g.candidates.map((x) => x.points)).toEqual(c.candidates.map((x) => x.points));
+          expect(g.parts).toBe(c.parts);
+          expect(g.negatives).toBe(c.negatives);
+          expect(Buffer.from(g.mask).equals(Buffer.from(c.mask))).toBe(true);
+          for (let i = 0; i < c.candidates.length; i++) {
+            const sg = g.candidates[i].score;
+            const sc = c.candidates[i].score;
+            if (sc === null) {
+              expect(sg).toBeNull();
+              continue;
+            }
+            expect(Number.isFinite(sg)).toBe(true);
+            const tol = solver === 'exact' ? 1e-9 : 1e-3;
+            expect(Math.abs(sg! - sc)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(sc)));
+          }
+        }
+      }
+    });
+  }
+});
+
+describe.skipIf(!cuda.kernelsAvailable || cuda.onnxRuntimeProvider)("device 'cuda' on a GPU without ORT's CUDA provider", () => {
+  it('rejects with BACKEND_UNAVAILABLE naming the provider and the modelDevice way out', async () => {
+    const paths = await testkitModel();
+    const err = await P2SAM.load({ ...paths, device: 'cuda' }).then(
+      () => undefined,
+      (e: unknown) => e,
     );
-    const rg = await gpuModel.createReference({ image: ref.image, mask: ref.mask });
-    const rc = await cpuModel.createReference({ image: ref.image, mask: ref.mask });
-    for (const t of targets) {
-      const g = await gpuModel.segment(t.image, { reference: rg });
-      const c = await cpuModel.segment(t.image, { reference: rc });
-      expect(g.parts).toBe(c.parts);
-      // The encoder runs in a different order on the GPU, so allow float noise at the
-      // mask boundary but nothing more.
-      expect(maskIou(g.mask, c.mask)).toBeGreaterThanOrEqual(0.995);
+    expect(err).toBeInstanceOf(P2SamError);
+    expect((err as P2SamError).code).toBe('BACKEND_UNAVAILABLE');
+    expect((err as P2SamError).message).toMatch(/libonnxruntime_providers_cuda\.so/);
+    expect((err as P2SamError).message).toMatch(/modelDevice: 'cpu'/);
+  });
+
+  it("'auto' runs the maths on the GPU and the sessions on the CPU, saying why", async () => {
+    const paths = await testkitModel();
+    const model = await P2SAM.load({ ...paths, device: 'auto' });
+    try {
+      expect(model.info.device).toBe('cuda');
+      expect(model.info.modelDevice).toBe('cpu');
+      expect(model.info.deviceReason).toMatch(/ONNX Runtime sessions: .*libonnxruntime_providers_cuda\.so/);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+describe.skipIf(!cuda.available)("everything on CUDA (device 'cuda', ORT's CUDA provider)", () => {
+  it('produces the CPU masks up to float noise at the boundary', async () => {
+    const paths = await testkitModel();
+    const gpuModel = await P2SAM.load({ ...paths, device: 'cuda' });
+    const cpuModel = await P2SAM.load({ ...paths, device: 'cpu' });
+    try {
+      expect(gpuModel.info.modelDevice).toBe('cuda');
+      const { ref, targets } = scenes();
+      const rg = await gpuModel.createReference({ image: ref.image, mask: ref.mask });
+      const rc = await cpuModel.createReference({ image: ref.image, mask: ref.mask });
+      for (const t of targets) {
+        const g = await gpuModel.segment(t.image, { reference: rg });
+        const c = await cpuModel.segment(t.image, { reference: rc });
+        expect(g.parts).toBe(c.parts);
+        expect(maskIou(g.mask, c.mask)).toBeGreaterThanOrEqual(0.995);
+      }
+    } finally {
+      await gpuModel.dispose();
+      await cpuModel.dispose();
     }
   });
 });

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Packs what a bare GPU machine needs to run scripts/gpu-check.sh against the CUDA build
+# made here, into .gpu-pack/ (git-ignored via .git/info/exclude):
+#   node.xz        this machine's Node binary (GPU images often have no Node)
+#   modules.tar.xz node_modules without onnxruntime-node (the addon carries its own copy
+#                  of libonnxruntime.so.1), TypeScript and type packages
+#   build.tar.xz   build/Release (CUDA addon, core tests, bench_gpu) and dist/
+# About 55 MB in all, under the device tool's 64 MiB working-tree limit.
+# Then on the GPU machine: bash scripts/gpu-remote.sh (see there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+grep -qx '/.gpu-pack/' .git/info/exclude 2>/dev/null || echo '/.gpu-pack/' >> .git/info/exclude
+grep -q '^CMAKE_CUDA_FLAGS:STRING=' build/CMakeCache.txt || { echo "build/ is not a CUDA build: run P2SAM_CUDA=ON npm run build:native" >&2; exit 1; }
+npx tsc -p tsconfig.json
+rm -rf .gpu-pack && mkdir .gpu-pack
+xz -T0 -6 -c "$(command -v node)" > .gpu-pack/node.xz
+tar -cf - --exclude=node_modules/onnxruntime-node --exclude=node_modules/typescript --exclude=node_modules/@types \
+  --exclude='node_modules/.cache' node_modules | xz -T0 -6 > .gpu-pack/modules.tar.xz
+tar -cf - build/Release/p2sam.node build/Release/libonnxruntime.so.1 build/Release/p2sam_core_tests \
+  build/Release/bench_gpu build/CMakeCache.txt dist | xz -T0 -6 > .gpu-pack/build.tar.xz
+du -ch .gpu-pack/* | tail -4
