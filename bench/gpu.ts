@@ -1,8 +1,9 @@
 /**
  * Per-stage times of whole segment() calls with the P2SAM maths on the CPU vs on the GPU
- * (issue 5). Both models run their ONNX sessions on the CPU (`modelDevice: 'cpu'`), so
+ * (issue 5). Every model runs its ONNX sessions on the CPU (`modelDevice: 'cpu'`), so
  * the columns differ only in where k-means (createReference), point selection and the
- * transport scoring run — the stages the addon's CUDA kernels replace.
+ * transport scoring run — the stages the addon's CUDA kernels replace. Columns: cpu;
+ * gpu = the default `gpuStages` (['points']); gpu-all = every stage on the kernels.
  *
  *   node dist/bench/gpu.js [--out FILE] [--targets N] [--threads N] [--cpu-both]
  *
@@ -102,23 +103,51 @@ async function main(): Promise<void> {
   const paths = await writeTestkitModel(dir, {});
   const quiet = () => undefined;
   const cpu = await P2SAM.load({ ...paths, device: 'cpu', threads, onWarning: quiet });
-  const gpu = await P2SAM.load({ ...paths, device: dryRun ? 'cpu' : 'cuda', modelDevice: 'cpu', threads, onWarning: quiet });
+  const gpuDevice = dryRun ? 'cpu' : 'cuda';
+  const gpu = await P2SAM.load({ ...paths, device: gpuDevice, modelDevice: 'cpu', threads, onWarning: quiet });
+  const gpuAll = await P2SAM.load({
+    ...paths,
+    device: gpuDevice,
+    modelDevice: 'cpu',
+    gpuStages: ['points', 'kmeans', 'scoring'],
+    threads,
+    onWarning: quiet,
+  });
   const sections: Record<string, unknown>[] = [];
   const rows: (string | number)[][] = [];
   for (const coverage of [0.1, 0.35]) {
     for (const solver of ['exact', 'sinkhorn'] as const) {
       const c = await measure(cpu, coverage, solver, targets);
       const g = await measure(gpu, coverage, solver, targets);
-      const sameMasks = c.masks.every((m, i) => Buffer.from(m).equals(Buffer.from(g.masks[i])));
+      const a = await measure(gpuAll, coverage, solver, targets);
+      const same = (x: Uint8Array[]) => c.masks.every((m, i) => Buffer.from(m).equals(Buffer.from(x[i])));
       const strip = ({ masks: _m, ...rest }: StageTimes & { masks: Uint8Array[] }) => rest;
-      sections.push({ coverage, solver, cpu: strip(c), gpu: strip(g), sameMasks });
+      sections.push({ coverage, solver, cpu: strip(c), gpu: strip(g), gpuAll: strip(a), sameMasks: same(g.masks), sameMasksAll: same(a.masks) });
+      const ratio = (x: number) => (Number.isFinite(x) ? round(x, 2) : "-");
       for (const stage of ['prototypesMs', 'pointsMs', 'scoringMs', 'candidatesMs', 'totalMs'] as const)
-        rows.push([`${coverage * 100}% ${solver}`, stage.replace('Ms', ''), c[stage], g[stage], round(c[stage] / Math.max(g[stage], 1e-3), 2)]);
-      rows.push([`${coverage * 100}% ${solver}`, `cells ref/target ${c.referenceCells}/${c.targetCells}`, '', '', sameMasks ? 'same masks' : 'MASKS DIFFER']);
+        rows.push([
+          `${coverage * 100}% ${solver}`,
+          stage.replace('Ms', ''),
+          c[stage],
+          g[stage],
+          a[stage],
+          ratio(c[stage] / g[stage]),
+          ratio(c[stage] / a[stage]),
+        ]);
+      rows.push([
+        `${coverage * 100}% ${solver}`,
+        `cells ref/target ${c.referenceCells}/${c.targetCells}`,
+        '',
+        same(g.masks) ? 'same masks' : 'MASKS DIFFER',
+        same(a.masks) ? 'same masks' : 'MASKS DIFFER',
+        '',
+        '',
+      ]);
     }
   }
   await cpu.dispose();
   await gpu.dispose();
+  await gpuAll.dispose();
   const report = {
     date: new Date().toISOString(),
     machine: machineInfo(threads),
@@ -128,7 +157,7 @@ async function main(): Promise<void> {
     sections,
   };
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-  table(`segment() stages, maths on CPU vs GPU (${cuda.device}), ms`, ['section', 'stage', 'cpu', 'gpu', 'cpu/gpu'], rows);
+  table(`segment() stages, maths on CPU vs GPU (${cuda.device}), ms`, ['section', 'stage', 'cpu', 'gpu', 'gpu-all', 'cpu/gpu', 'cpu/gpu-all'], rows);
   console.log(`wrote ${out}`);
 }
 

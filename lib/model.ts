@@ -28,6 +28,8 @@ export interface ModelInfo {
   device: 'cpu' | 'cuda';
   /** Where the ONNX Runtime sessions (encoder, decoder) run. */
   modelDevice: 'cpu' | 'cuda';
+  /** The maths stages that run on the GPU (empty when `device` is 'cpu'). */
+  gpuStages: opt.GpuStage[];
   /** Why 'auto' chose the CPU, when it did. */
   deviceReason?: string;
   threads: number;
@@ -167,6 +169,7 @@ export class P2SAM {
       decoder: { ...raw.decoder, source: decoder.label },
       device: device.device,
       modelDevice: device.modelDevice,
+      gpuStages: device.device === 'cuda' ? config.gpuStages : [],
       deviceReason: device.reason,
       threads: config.threads,
       normalization: config.normalization,
@@ -179,6 +182,10 @@ export class P2SAM {
       );
     }
     return new P2SAM(handle, info, config);
+  }
+
+  #stageDevice(stage: opt.GpuStage): 'cpu' | 'cuda' {
+    return this.info.gpuStages.includes(stage) ? 'cuda' : 'cpu';
   }
 
   get disposed(): boolean {
@@ -313,7 +320,7 @@ export class P2SAM {
           tolerance: 1e-4,
           seed: o.seed,
           threads: this.#config.threads,
-          device: this.info.device,
+          device: this.#stageDevice('kmeans'),
         };
         const partKs = range(o.parts.min, o.parts.max);
         const partRaw = await call(native().prototypes(feats.foreground, feats.foregroundCount, 256, Int32Array.from(partKs), kmeans));
@@ -396,7 +403,14 @@ export class P2SAM {
       try {
         const encodeMs = performance.now() - t0;
         opt.throwIfAborted(o.signal);
-        const result = await runRetrieval(handle, embedding, ref, o, { threads: this.#config.threads, device: this.info.device }, encodeMs);
+        const result = await runRetrieval(
+          handle,
+          embedding,
+          ref,
+          o,
+          { threads: this.#config.threads, points: this.#stageDevice('points'), scoring: this.#stageDevice('scoring') },
+          encodeMs,
+        );
         this.#stats.segments++;
         this.#stats.decoderRuns += 3 * result.candidates.length;
         if (result.warnings.some((w) => w.code === 'SINKHORN_NOT_CONVERGED'))

@@ -9,6 +9,20 @@ import * as v from './validate';
 export type Mode = 'natural' | 'medical';
 export type Device = 'auto' | 'cpu' | 'cuda';
 export type Normalization = 'sam' | 'medsam';
+/**
+ * Stages of the P2SAM maths that have CUDA kernels. With `device: 'cuda'` only the
+ * stages listed in `gpuStages` use them; the rest stay on the CPU core.
+ */
+export type GpuStage = 'points' | 'kmeans' | 'scoring';
+export const GPU_STAGES: readonly GpuStage[] = ['points', 'kmeans', 'scoring'];
+/**
+ * Default: only the stage measured faster on the GPU end to end (H200 vs its 16-core
+ * host, bench/results/gpu-e2e-*.json): point selection 2.1–2.4× faster. The k-means
+ * kernel ran at 0.57–0.73× (each restart is a chain of small dependent steps) and the
+ * log-domain Sinkhorn kernel needs far more sweeps than the CPU solver's ε-scaling +
+ * Newton steps on clustered features (0.06–0.09×, and short of the tolerance).
+ */
+export const DEFAULT_GPU_STAGES: readonly GpuStage[] = ['points'];
 export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
 export interface Warning {
@@ -32,6 +46,13 @@ export interface LoadOptions {
   device?: Device;
   /** Where the ONNX Runtime sessions run, when it should differ from `device`. */
   modelDevice?: Device;
+  /**
+   * With the maths on CUDA: which stages use the kernels (default ['points'], the one
+   * measured faster; see docs/gpu.md). 'kmeans' = createReference's clustering;
+   * 'scoring' = the transport cost of each candidate (Sinkhorn on the GPU; for the exact
+   * solver the cost matrix on the GPU and the simplex on the CPU).
+   */
+  gpuStages?: GpuStage[];
   graphOptimization?: GraphOptimization;
   /** ONNX Runtime memory-pattern planning. Default false: measured ≈45% lower peak RSS on SAM ViT-B at equal speed. */
   memoryPattern?: boolean;
@@ -95,6 +116,7 @@ export interface ResolvedLoad {
   normalization: Normalization;
   device: Device;
   modelDevice: Device;
+  gpuStages: GpuStage[];
   graphOptimization: number;
   memoryPattern: boolean;
   cpuArena: boolean;
@@ -111,6 +133,7 @@ export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
     normalization: v.oneOf('options.normalization', o.normalization, ['sam', 'medsam'] as const, 'sam'),
     device,
     modelDevice: v.oneOf('options.modelDevice', o.modelDevice, ['auto', 'cpu', 'cuda'] as const, device),
+    gpuStages: v.subsetOf('options.gpuStages', o.gpuStages, GPU_STAGES, DEFAULT_GPU_STAGES),
     graphOptimization: { disabled: 0, basic: 1, extended: 2, all: 99 }[graph],
     memoryPattern: v.boolean('options.memoryPattern', o.memoryPattern, false),
     cpuArena: v.boolean('options.cpuArena', o.cpuArena, true),

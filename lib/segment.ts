@@ -80,10 +80,10 @@ export async function runRetrieval(
   embedding: Embedding,
   ref: Reference,
   o: ResolvedSegment,
-  maths: { threads: number; device: MathsDevice },
+  maths: { threads: number; points: MathsDevice; scoring: MathsDevice },
   encodeMs: number,
 ): Promise<SegmentResult> {
-  const { threads, device } = maths;
+  const { threads } = maths;
   const natural = ref.mode === 'natural';
   const tPoints = performance.now();
   o.onProgress?.({ stage: 'points', fraction: 0.3 });
@@ -91,7 +91,7 @@ export async function runRetrieval(
     ...ref.partSets.map((s) => ({ prototypes: s.prototypes, count: s.k, meanArgmin: natural })),
     ...ref.negativeSets.map((s) => ({ prototypes: s.prototypes, count: s.k, meanArgmin: false })),
   ];
-  const selected = await call(native().selectPoints(embedding.handle, sets, threads, device));
+  const selected = await call(native().selectPoints(embedding.handle, sets, threads, maths.points));
   const pointsMs = performance.now() - tPoints;
   throwIfAborted(o.signal);
 
@@ -131,7 +131,7 @@ export async function runRetrieval(
       tolerance: o.tolerance,
       threads,
       parallelCandidates: o.parallelCandidates,
-      device,
+      device: maths.scoring,
     }),
   );
   const candidatesMs = performance.now() - tCand;

@@ -64,6 +64,21 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
   return value as T;
 }
 
+/** An array of distinct values from `allowed` (order kept), or the fallback when undefined. */
+export function subsetOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: readonly T[]): T[] {
+  if (value === undefined) return [...fallback];
+  const expected = `an array of distinct values from ${allowed.map((a) => `'${a}'`).join(', ')}`;
+  if (!Array.isArray(value)) fail('type', name, expected, value);
+  const seen = new Set<string>();
+  value.forEach((x: unknown, i: number) => {
+    if (typeof x !== 'string') fail('type', `${name}[${i}]`, allowed.map((a) => `'${a}'`).join(' | '), x);
+    if (!(allowed as readonly string[]).includes(x)) fail('range', `${name}[${i}]`, allowed.map((a) => `'${a}'`).join(' | '), x);
+    if (seen.has(x)) fail('range', name, expected, value);
+    seen.add(x);
+  });
+  return value as T[];
+}
+
 export function nonEmptyString(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) fail('type', name, 'a non-empty string', value);
   return value;

@@ -68,6 +68,37 @@ describe('P2SAM.backends()', () => {
   });
 });
 
+describe('options.gpuStages', () => {
+  let paths: { encoder: string; decoder: string };
+  beforeAll(async () => {
+    paths = await testkitModel();
+  });
+
+  it('is validated with the offending entry named', async () => {
+    await expect(P2SAM.load({ ...paths, gpuStages: 'points' as never })).rejects.toThrow(TypeError);
+    await expect(P2SAM.load({ ...paths, gpuStages: 'points' as never })).rejects.toThrow(/options\.gpuStages must be an array/);
+    await expect(P2SAM.load({ ...paths, gpuStages: ['points', 'decoder' as never] })).rejects.toThrow(
+      /options\.gpuStages\[1\] must be 'points' \| 'kmeans' \| 'scoring'; received "decoder"/,
+    );
+    await expect(P2SAM.load({ ...paths, gpuStages: ['points', 'points'] })).rejects.toThrow(RangeError);
+  });
+
+  it("is empty in model.info when the maths runs on the CPU, and the default ['points'] on CUDA", async () => {
+    const model = await P2SAM.load({ ...paths, threads: 1, gpuStages: ['kmeans', 'scoring'] });
+    try {
+      expect(model.info.gpuStages).toEqual(model.info.device === 'cuda' ? ['kmeans', 'scoring'] : []);
+    } finally {
+      await model.dispose();
+    }
+    const byDefault = await P2SAM.load({ ...paths, threads: 1 });
+    try {
+      expect(byDefault.info.gpuStages).toEqual(byDefault.info.device === 'cuda' ? ['points'] : []);
+    } finally {
+      await byDefault.dispose();
+    }
+  });
+});
+
 describe.skipIf(status.cuda.kernelsAvailable)('device selection without a GPU', () => {
   let paths: { encoder: string; decoder: string };
   beforeAll(async () => {

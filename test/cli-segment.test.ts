@@ -133,6 +133,8 @@ describe('p2sam segment', () => {
     [['--threads', '0'], /--threads.*'0'.*1\.\.1024/],
     [['--window', '10'], /--window.*lo,hi/],
     [['--epsilon', '0'], /--epsilon.*'0'.*\(0, 10\]/],
+    [['--gpu-stages', 'points,decoder'], /--gpu-stages\[1\] must be 'points' \| 'kmeans' \| 'scoring'; received "decoder"/],
+    [['--model-device', 'tpu'], /--model-device.*'tpu'/],
   ])('exits 2 on %j naming the argument', async (extra, message) => {
     const r = await runCli([...base(path.join(work, 'out-bad'), extra), path.join(work, 'targets')]);
     expect(r.code).toBe(2);

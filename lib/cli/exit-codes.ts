@@ -70,6 +70,7 @@ const OPTION_FLAGS: ReadonlyArray<[RegExp, string]> = [
   [/\boptions\.normalization\b/g, '--normalization'],
   [/\boptions\.device\b/g, '--device'],
   [/\boptions\.modelDevice\b/g, '--model-device'],
+  [/\boptions\.gpuStages\b/g, '--gpu-stages'],
   [/\boptions\.encoder\b/g, '--encoder'],
   [/\boptions\.decoder\b/g, '--decoder'],
   [/\boptions\.window\b/g, '--window'],

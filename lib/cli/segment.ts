@@ -51,6 +51,8 @@ export interface SegmentRunOptions {
   device?: opt.Device;
   /** Where the ONNX Runtime sessions run, when it should differ from device. */
   modelDevice?: opt.Device;
+  /** With --device cuda: the maths stages that use the GPU kernels. */
+  gpuStages?: opt.GpuStage[];
   seed?: number;
   restarts?: number;
   parallelCandidates?: number;
@@ -105,6 +107,7 @@ export interface SegmentReport {
     decoder: Record<string, unknown>;
     device: string;
     modelDevice: string;
+    gpuStages: string[];
     deviceReason?: string;
     threads: number | 'all cores';
     normalization: string;
@@ -205,6 +208,7 @@ function modelSection(info: ModelInfo): NonNullable<SegmentReport['model']> {
     decoder: side(info.decoder),
     device: info.device,
     modelDevice: info.modelDevice,
+    gpuStages: info.gpuStages,
     ...(info.deviceReason ? { deviceReason: info.deviceReason } : {}),
     threads: info.threads === 0 ? 'all cores' : info.threads,
     normalization: info.normalization,
@@ -243,7 +247,7 @@ function resolveOptions(o: SegmentRunOptions): { ref: opt.ResolvedReference; seg
     retrieval: { solver: o.solver, weights: o.weights, epsilon: o.epsilon, maxIterations: o.maxIterations },
     parallelCandidates: o.parallelCandidates,
   });
-  opt.resolveLoad({ threads: o.threads, normalization: o.normalization, device: o.device, modelDevice: o.modelDevice });
+  opt.resolveLoad({ threads: o.threads, normalization: o.normalization, device: o.device, modelDevice: o.modelDevice, gpuStages: o.gpuStages });
   return { ref, seg };
 }
 
@@ -375,6 +379,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       ...(o.normalization ? { normalization: o.normalization } : {}),
       ...(o.device ? { device: o.device } : {}),
       ...(o.modelDevice ? { modelDevice: o.modelDevice } : {}),
+      ...(o.gpuStages ? { gpuStages: o.gpuStages } : {}),
       onWarning: warn,
     });
     report.model = modelSection(model.info);
@@ -552,6 +557,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
     .addOption(new Option('--normalization <n>', 'encoder input normalisation').choices(['sam', 'medsam']).default('sam'))
     .addOption(new Option('--device <device>', 'where the P2SAM maths and (by default) the models run').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .addOption(new Option('--model-device <device>', 'where the ONNX models run, when it should differ from --device').choices(['auto', 'cpu', 'cuda']))
+    .option('--gpu-stages <list>', "with the maths on CUDA: comma-separated stages using the GPU kernels, of points,kmeans,scoring (default points)", (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
     .option('--parallel-candidates <n>', 'candidates whose decoder cascades run at once (default 1)', intParser(1, 16))
@@ -593,6 +599,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
             normalization: flags.normalization as opt.Normalization,
             device: flags.device as opt.Device,
             modelDevice: flags.modelDevice as opt.Device | undefined,
+            gpuStages: flags.gpuStages as opt.GpuStage[] | undefined,
             seed: flags.seed as number | undefined,
             restarts: flags.restarts as number | undefined,
             parallelCandidates: flags.parallelCandidates as number | undefined,

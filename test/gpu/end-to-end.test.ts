@@ -12,7 +12,7 @@
  * Each block is skipped, with its reason, where its backend is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { P2SAM, P2SamError } from '../../lib';
+import { P2SAM, P2SamError, type SegmentResult } from '../../lib';
 import { makeScene } from '../../lib/testkit/scenes';
 import { maskIou, testkitModel } from '../helpers';
 
@@ -28,53 +28,99 @@ const scenes = () => {
   return { ref, targets };
 };
 
+function sameAsCpu(g: SegmentResult, c: SegmentResult, scoreTolerance: number): void {
+  expect(g.candidates.map((x) => x.points)).toEqual(c.candidates.map((x) => x.points));
+  expect(g.parts).toBe(c.parts);
+  expect(g.negatives).toBe(c.negatives);
+  expect(Buffer.from(g.mask).equals(Buffer.from(c.mask))).toBe(true);
+  for (let i = 0; i < c.candidates.length; i++) {
+    const sg = g.candidates[i].score;
+    const sc = c.candidates[i].score;
+    if (sc === null) {
+      expect(sg).toBeNull();
+      continue;
+    }
+    expect(Number.isFinite(sg)).toBe(true);
+    expect(Math.abs(sg! - sc)).toBeLessThanOrEqual(scoreTolerance * Math.max(1, Math.abs(sc)));
+  }
+}
+
 describe.skipIf(!cuda.kernelsAvailable)("P2SAM maths on the GPU (device 'cuda', modelDevice 'cpu')", () => {
-  let gpuModel: P2SAM;
+  let paths: { encoder: string; decoder: string };
   let cpuModel: P2SAM;
+  let gpuDefault: P2SAM;
+  let gpuAll: P2SAM;
   beforeAll(async () => {
-    const paths = await testkitModel();
-    gpuModel = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu' });
+    paths = await testkitModel();
     cpuModel = await P2SAM.load({ ...paths, device: 'cpu' });
+    gpuDefault = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu' });
+    gpuAll = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu', gpuStages: ['points', 'kmeans', 'scoring'] });
   });
   afterAll(async () => {
-    await gpuModel?.dispose();
-    await cpuModel?.dispose();
+    for (const m of [cpuModel, gpuDefault, gpuAll]) await m?.dispose();
   });
 
-  it('records where each half runs', () => {
-    expect(gpuModel.info.device).toBe('cuda');
-    expect(gpuModel.info.modelDevice).toBe('cpu');
-    expect(gpuModel.info.deviceReason).toBeUndefined();
+  it('records where each half runs and which stages use the kernels', () => {
+    expect(gpuDefault.info.device).toBe('cuda');
+    expect(gpuDefault.info.modelDevice).toBe('cpu');
+    expect(gpuDefault.info.gpuStages).toEqual(['points']);
+    expect(gpuDefault.info.deviceReason).toBeUndefined();
+    expect(gpuAll.info.gpuStages).toEqual(['points', 'kmeans', 'scoring']);
   });
 
   for (const solver of ['exact', 'sinkhorn'] as const) {
-    it(`${solver}: same prototypes, points, candidate choice and mask as the CPU`, async () => {
+    it(`default stages, ${solver}: same points, candidate choice, mask and scores as the CPU`, async () => {
       const { ref, targets } = scenes();
       for (const mode of ['natural', 'medical'] as const) {
-        const rg = await gpuModel.createReference({ image: ref.image, mask: ref.mask }, { mode });
+        const rg = await gpuDefault.createReference({ image: ref.image, mask: ref.mask }, { mode });
         const rc = await cpuModel.createReference({ image: ref.image, mask: ref.mask }, { mode });
         for (const t of targets) {
-          const g = await gpuModel.segment(t.image, { reference: rg, retrieval: { solver } });
+          const g = await gpuDefault.segment(t.image, { reference: rg, retrieval: { solver } });
           const c = await cpuModel.segment(t.image, { reference: rc, retrieval: { solver } });
-          expect(g.candidates.map((x) => x.points)).toEqual(c.candidates.map((x) => x.points));
-          expect(g.parts).toBe(c.parts);
-          expect(g.negatives).toBe(c.negatives);
-          expect(Buffer.from(g.mask).equals(Buffer.from(c.mask))).toBe(true);
-          for (let i = 0; i < c.candidates.length; i++) {
-            const sg = g.candidates[i].score;
-            const sc = c.candidates[i].score;
-            if (sc === null) {
-              expect(sg).toBeNull();
-              continue;
-            }
-            expect(Number.isFinite(sg)).toBe(true);
-            const tol = solver === 'exact' ? 1e-9 : 1e-3;
-            expect(Math.abs(sg! - sc)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(sc)));
-          }
+          // Only point selection ran on the GPU, and its points are identical: so is the rest.
+          sameAsCpu(g, c, 0);
         }
       }
     });
   }
+
+  it('every stage on the GPU, exact solver: same prototypes, points, choice and mask; scores to float64 rounding', async () => {
+    const { ref, targets } = scenes();
+    for (const mode of ['natural', 'medical'] as const) {
+      const rg = await gpuAll.createReference({ image: ref.image, mask: ref.mask }, { mode });
+      const rc = await cpuModel.createReference({ image: ref.image, mask: ref.mask }, { mode });
+      expect(rg.partSets.map((p) => p.k)).toEqual(rc.partSets.map((p) => p.k));
+      for (let i = 0; i < rc.partSets.length; i++)
+        expect(Math.abs(rg.partSets[i].inertia - rc.partSets[i].inertia)).toBeLessThanOrEqual(1e-4 * rc.partSets[i].inertia);
+      for (const t of targets) {
+        const g = await gpuAll.segment(t.image, { reference: rg, retrieval: { solver: 'exact' } });
+        const c = await cpuModel.segment(t.image, { reference: rc, retrieval: { solver: 'exact' } });
+        sameAsCpu(g, c, 1e-9);
+      }
+    }
+  });
+
+  it('every stage on the GPU, Sinkhorn: finite scores, honest convergence flags and the warning', async () => {
+    const { ref, targets } = scenes();
+    const rg = await gpuAll.createReference({ image: ref.image, mask: ref.mask });
+    const rc = await cpuModel.createReference({ image: ref.image, mask: ref.mask });
+    for (const t of targets) {
+      const g = await gpuAll.segment(t.image, { reference: rg, retrieval: { solver: 'sinkhorn' } });
+      const c = await cpuModel.segment(t.image, { reference: rc, retrieval: { solver: 'sinkhorn' } });
+      expect(g.candidates.map((x) => x.points)).toEqual(c.candidates.map((x) => x.points));
+      const unconverged = g.candidates.filter((x) => x.score !== null && !x.converged);
+      expect(g.warnings.some((w) => w.code === 'SINKHORN_NOT_CONVERGED')).toBe(unconverged.length > 0);
+      g.candidates.forEach((x, i) => {
+        if (x.score === null) return;
+        expect(Number.isFinite(x.score)).toBe(true);
+        expect(x.score).toBeGreaterThan(0);
+        // Converged: the same entropic optimum as the CPU's (both stop at a 1e-6
+        // marginal error). Not converged: an approximation, but of the same quantity.
+        const rel = Math.abs(x.score - c.candidates[i].score!) / c.candidates[i].score!;
+        expect(rel).toBeLessThanOrEqual(x.converged && c.candidates[i].converged ? 1e-3 : 0.1);
+      });
+    }
+  });
 });
 
 describe.skipIf(!cuda.kernelsAvailable || cuda.onnxRuntimeProvider)("device 'cuda' on a GPU without ORT's CUDA provider", () => {
