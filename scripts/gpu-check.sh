@@ -123,6 +123,10 @@ if [ -f "$ADDON" ]; then
   fi
   sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest.log" | grep -E "skipped\]|✓|×|FAIL|Tests |Error|expected" | tail -30
 
+  note "the whole test suite with a GPU present (device 'auto' now puts point selection on it)"
+  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run >"$LOG_DIR/vitest-all.log" 2>&1; then record full_suite pass; else record full_suite fail; fi
+  sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest-all.log" | grep -E "FAIL|Tests |Test Files" | tail -12
+
   note "GPU benchmark"
   if "$BIN_DIR/bench_gpu" --json "$BENCH_JSON" --reps 5 | tee "$LOG_DIR/bench.txt"; then
     record bench pass
@@ -138,6 +142,15 @@ if [ -f "$ADDON" ]; then
   else
     echo "(dist/bench/gpu.js missing or failed: run npm run build first)"; record e2e_bench fail
   fi
+
+  note "CLI demo with the default device ('auto': maths on the GPU where usable)"
+  if node "$ROOT/dist/lib/cli/main.js" demo --out "$LOG_DIR/demo" --json -q >"$LOG_DIR/demo.json" 2>"$LOG_DIR/demo.err"; then
+    record cli_demo pass
+  else
+    record cli_demo fail
+  fi
+  node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); const m=JSON.parse(require("fs").readFileSync(r.report,"utf8")).model||{}; console.log(`mean Dice ${r.meanDice.toFixed(4)}, parts ${r.perFrame.map(f=>f.parts).join(",")}, device ${m.device}, modelDevice ${m.modelDevice}, gpuStages ${JSON.stringify(m.gpuStages)}`)' "$LOG_DIR/demo.json" 2>&1 | tee "$LOG_DIR/demo.txt"
+  rm -rf "$LOG_DIR/demo"
 
   note "compute-sanitizer memcheck over the kernels (bench_gpu, 1 rep)"
   SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
@@ -164,6 +177,8 @@ const out = { date: new Date().toISOString(), gpu: read(gpu).trim(), steps: JSON
   vitest: read(logDir + "/vitest.log").split("\n").filter((l) => /Tests |skipped\]/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
   bench: read(logDir + "/bench.txt").trim().split("\n"),
   e2e: read(logDir + "/e2e.txt").trim().split("\n"),
+  demo: read(logDir + "/demo.txt").trim(),
+  fullSuite: read(logDir + "/vitest-all.log").split("\n").filter((l) => /Tests |Test Files/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
   memcheck: read(logDir + "/memcheck.log").trim().split("\n").slice(-4) };
 fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
 ' "$SUMMARY" "$(for k in "${!STEP[@]}"; do printf '%s\n' "$k=${STEP[$k]}"; done | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o={};for(const l of s.trim().split("\n")){if(!l)continue;const[k,v]=l.split("=");o[k]=v;}console.log(JSON.stringify(o));})')" "$LOG_DIR/gpu.txt" "$LOG_DIR"

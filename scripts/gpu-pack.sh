@@ -12,10 +12,15 @@ cd "$(dirname "$0")/.."
 grep -qx '/.gpu-pack/' .git/info/exclude 2>/dev/null || echo '/.gpu-pack/' >> .git/info/exclude
 grep -q '^CMAKE_CUDA_FLAGS:STRING=' build/CMakeCache.txt || { echo "build/ is not a CUDA build: run P2SAM_CUDA=ON npm run build:native" >&2; exit 1; }
 npx tsc -p tsconfig.json
-rm -rf .gpu-pack && mkdir .gpu-pack
-xz -T0 -6 -c "$(command -v node)" > .gpu-pack/node.xz
-tar -cf - --exclude=node_modules/onnxruntime-node --exclude=node_modules/typescript --exclude=node_modules/@types \
-  --exclude='node_modules/.cache' node_modules | xz -T0 -6 > .gpu-pack/modules.tar.xz
+mkdir -p .gpu-pack
+# Node and node_modules change rarely: repack them only when the binary or the lock file did.
+stamp="$(command -v node) $(node --version) $(sha256sum package-lock.json | cut -c1-16)"
+if [ "$(cat .gpu-pack/stamp 2>/dev/null)" != "$stamp" ]; then
+  xz -T0 -6 -c "$(command -v node)" > .gpu-pack/node.xz
+  tar -cf - --exclude=node_modules/onnxruntime-node --exclude=node_modules/typescript --exclude=node_modules/@types \
+    --exclude='node_modules/.cache' node_modules | xz -T0 -6 > .gpu-pack/modules.tar.xz
+  echo "$stamp" > .gpu-pack/stamp
+fi
 tar -cf - build/Release/p2sam.node build/Release/libonnxruntime.so.1 build/Release/p2sam_core_tests \
   build/Release/bench_gpu build/CMakeCache.txt dist | xz -T0 -6 > .gpu-pack/build.tar.xz
 du -ch .gpu-pack/* | tail -4
