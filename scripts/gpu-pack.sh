@@ -2,8 +2,8 @@
 # Packs what a bare GPU machine needs to run scripts/gpu-check.sh against the CUDA build
 # made here, into .gpu-pack/ (git-ignored via .git/info/exclude):
 #   node.xz        this machine's Node binary (GPU images often have no Node)
-#   modules.tar.xz node_modules without onnxruntime-node (the addon carries its own copy
-#                  of libonnxruntime.so.1), TypeScript and type packages
+#   modules.tar.xz node_modules without TypeScript, type packages and onnxruntime-node's
+#                  runtime libraries (the addon's copy in build/Release serves)
 #   build.tar.xz   build/Release (CUDA addon, core tests, bench_gpu) and dist/
 # About 55 MB in all, under the device tool's 64 MiB working-tree limit.
 # Then on the GPU machine: bash scripts/gpu-remote.sh (see there).
@@ -17,7 +17,12 @@ mkdir -p .gpu-pack
 stamp="$(command -v node) $(node --version) $(sha256sum package-lock.json | cut -c1-16)"
 if [ "$(cat .gpu-pack/stamp 2>/dev/null)" != "$stamp" ]; then
   xz -T0 -6 -c "$(command -v node)" > .gpu-pack/node.xz
-  tar -cf - --exclude=node_modules/onnxruntime-node --exclude=node_modules/typescript --exclude=node_modules/@types \
+  # onnxruntime-node (used by a few tests) travels without its runtime libraries: its
+  # linux/x64 libonnxruntime.so.1 is byte-identical to the addon's copy in build/Release,
+  # which gpu-remote.sh puts back; the other platforms' binaries are not needed.
+  tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v6/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v6/win32' \
+    --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/arm64' --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1' \
+    --exclude=node_modules/typescript --exclude=node_modules/@types \
     --exclude='node_modules/.cache' node_modules | xz -T0 -6 > .gpu-pack/modules.tar.xz
   echo "$stamp" > .gpu-pack/stamp
 fi

@@ -45,7 +45,11 @@ describe('model detection', () => {
       ['has_mask_input', 'image_embeddings', 'mask_input', 'orig_im_size', 'point_coords', 'point_labels'],
     );
     expect(model.info.decoder.outputs.map((t) => t.name).sort()).toEqual(['iou_predictions', 'low_res_masks', 'masks']);
-    expect(model.info.device).toBe('cpu');
+    // Default device 'auto': the maths goes to a GPU where the kernels can run, the
+    // sessions only where ORT's CUDA provider is installed too.
+    const cuda = P2SAM.backends().cuda;
+    expect(model.info.device).toBe(cuda.kernelsAvailable ? 'cuda' : 'cpu');
+    expect(model.info.modelDevice).toBe(cuda.available ? 'cuda' : 'cpu');
   });
 
   it('loads from buffers as well as from paths, and the preprocessed-form encoder gives the same embedding', async () => {
