@@ -16,6 +16,11 @@
 # Results go to bench/results/gpu-<host>-<date>.json (kernels), gpu-e2e-<host>-<date>.json
 # (segment stages) and gpu-check-<host>-<date>.json (summary of every step).
 #
+# When build-foreign-arch/Release/p2sam.node exists (a CUDA build for an architecture
+# this GPU cannot run; scripts/gpu-pack.sh makes one for sm_80), step 4 also checks that
+# the probe reports it unusable and 'auto' stays on the CPU (test/gpu/foreign-arch).
+# P2SAM_GPU_QUICK=1 stops after step 4.
+#
 # P2SAM_GPU_PREBUILT=DIR skips step 1 and uses DIR/p2sam.node (with its test and bench
 # executables beside it) — e.g. a CUDA build made on another machine
 # (scripts/gpu-pack.sh). P2SAM_GPU_RESULTS=DIR writes the JSON files there instead.
@@ -116,13 +121,16 @@ if [ -f "$ADDON" ]; then
   tail -3 "$LOG_DIR/core.log"; grep FAIL "$LOG_DIR/core.log" || true
 
   note "GPU vitest suites"
-  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
+  FOREIGN="$ROOT/build-foreign-arch/Release/p2sam.node"
+  [ -f "$FOREIGN" ] && export P2SAM_FOREIGN_ARCH_ADDON="$FOREIGN"
+  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts test/runner.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
     record gpu_tests pass
   else
     record gpu_tests fail
   fi
   sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest.log" | grep -E "skipped\]|✓|×|FAIL|Tests |Error|expected" | tail -30
 
+  if [ "${P2SAM_GPU_QUICK:-0}" = 1 ]; then echo "(P2SAM_GPU_QUICK=1: stopping after the GPU suites)"; else
   note "the whole test suite with a GPU present (device 'auto' now puts point selection on it)"
   if P2SAM_NATIVE_PATH="$ADDON" $VITEST run >"$LOG_DIR/vitest-all.log" 2>&1; then record full_suite pass; else record full_suite fail; fi
   sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest-all.log" | grep -E "FAIL|Tests |Test Files" | tail -12
@@ -165,6 +173,7 @@ if [ -f "$ADDON" ]; then
     tail -4 "$LOG_DIR/memcheck.log"
   else
     echo "compute-sanitizer not found"; record memcheck skipped
+  fi
   fi
 fi
 

@@ -26,6 +26,10 @@ if [ "$(cat .gpu-pack/stamp 2>/dev/null)" != "$stamp" ]; then
     --exclude='node_modules/.cache' node_modules | xz -T0 -6 > .gpu-pack/modules.tar.xz
   echo "$stamp" > .gpu-pack/stamp
 fi
+# A second CUDA build for sm_80 only (no PTX), which a Hopper GPU cannot run: the GPU
+# check verifies that the probe reports it and 'auto' stays on the CPU.
+[ -f build-foreign-arch/Release/p2sam.node ] ||
+  P2SAM_CUDA=ON P2SAM_CUDA_ARCHS=80-real P2SAM_BUILD_DIR=build-foreign-arch P2SAM_BUILD_TESTS=OFF node scripts/build-native.mjs >/dev/null
 tar -cf - build/Release/p2sam.node build/Release/libonnxruntime.so.1 build/Release/p2sam_core_tests \
-  build/Release/bench_gpu build/CMakeCache.txt dist | xz -T0 -6 > .gpu-pack/build.tar.xz
+  build/Release/bench_gpu build/CMakeCache.txt build-foreign-arch/Release/p2sam.node dist | xz -T0 -6 > .gpu-pack/build.tar.xz
 du -ch .gpu-pack/* | tail -4

@@ -16,6 +16,7 @@ xz -dc .gpu-pack/modules.tar.xz | tar -xf -
 xz -dc .gpu-pack/build.tar.xz | tar -xf -
 ORT_NODE=node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 [ -d "$ORT_NODE" ] && [ ! -f "$ORT_NODE/libonnxruntime.so.1" ] && cp build/Release/libonnxruntime.so.1 "$ORT_NODE/"
+[ -f build-foreign-arch/Release/p2sam.node ] && cp build/Release/libonnxruntime.so.1 build-foreign-arch/Release/
 echo "unpacked in $(( $(date +%s) - t0 )) s; node $(node --version); $(nvidia-smi -L 2>/dev/null | head -1)"
 # The device tool returns at most 8 files: the JSON results, plus the logs as one archive.
 P2SAM_GPU_PREBUILT=build/Release P2SAM_GPU_RESULTS="$RESULTS" P2SAM_GPU_LOGS=/tmp/p2sam-gpu-logs bash scripts/gpu-check.sh
