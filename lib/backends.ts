@@ -23,8 +23,9 @@ export interface Backends {
     /** The addon's own CUDA kernels were compiled in (nvcc was present at build time). */
     kernelsCompiled: boolean;
     /**
-     * The kernels can run here (compiled in, and a driver and a device answer): the P2SAM
-     * maths — k-means, point selection, transport costs — can use the GPU.
+     * The kernels can run here (compiled in, a driver and a device answer, and a test
+     * kernel of this build ran on it): the P2SAM maths — k-means, point selection,
+     * transport costs — can use the GPU.
      */
     kernelsAvailable: boolean;
     device?: string;
@@ -87,8 +88,10 @@ export interface ResolvedDevices {
 export function resolveDevices(device: Device, modelDevice: Device = device): ResolvedDevices {
   if (device === 'cpu' && modelDevice === 'cpu') return { device: 'cpu', modelDevice: 'cpu' };
   const cuda = backends().cuda;
-  const fallbacks: { option: string; what: string; why: string | undefined }[] = [];
-  const pick = (asked: Device, usable: boolean, why: string | undefined, what: string, option: string): 'cpu' | 'cuda' => {
+  // Either half can only fail for the first missing piece, which is cuda.reason.
+  const why = cuda.reason;
+  const fallbacks: { option: string; what: string }[] = [];
+  const pick = (asked: Device, usable: boolean, what: string, option: string): 'cpu' | 'cuda' => {
     if (asked === 'cpu') return 'cpu';
     if (usable) return 'cuda';
     if (asked === 'cuda') {
@@ -98,22 +101,21 @@ export function resolveDevices(device: Device, modelDevice: Device = device): Re
           : '';
       throw new P2SamError('BACKEND_UNAVAILABLE', `${option} 'cuda' is not available for ${what}: ${why}${hint}`);
     }
-    fallbacks.push({ option, what, why });
+    fallbacks.push({ option, what });
     return 'cpu';
   };
-  const maths = pick(device, cuda.kernelsAvailable, cuda.reason, 'the P2SAM maths', 'options.device');
+  const maths = pick(device, cuda.kernelsAvailable, 'the P2SAM maths', 'options.device');
   const sessions = pick(
     modelDevice,
     cuda.available,
-    cuda.reason,
     'the ONNX Runtime sessions',
     modelDevice === device ? 'options.device' : 'options.modelDevice',
   );
-  // No GPU at all fails both halves for one reason: say it once.
+  // Both halves falling back under one option read better as one sentence.
   const merged =
-    fallbacks.length === 2 && fallbacks[0].why === fallbacks[1].why && fallbacks[0].option === fallbacks[1].option
+    fallbacks.length === 2 && fallbacks[0].option === fallbacks[1].option
       ? [{ ...fallbacks[0], what: `${fallbacks[0].what} and ${fallbacks[1].what}` }]
       : fallbacks;
-  const reason = merged.map((f) => `${f.option} 'auto' fell back to the CPU for ${f.what}: ${f.why}`).join('; ');
+  const reason = merged.map((f) => `${f.option} 'auto' fell back to the CPU for ${f.what}: ${why}`).join('; ');
   return { device: maths, modelDevice: sessions, ...(reason ? { reason } : {}) };
 }
