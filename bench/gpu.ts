@@ -89,6 +89,8 @@ async function measure(
   };
 }
 
+const ratio = (x: number): number | string => (Number.isFinite(x) ? round(x, 2) : '-');
+
 async function main(): Promise<void> {
   const out = arg('out', path.join('bench', 'results', `gpu-e2e-${os.hostname()}.json`));
   const targets = Number(arg('targets', '8'));
@@ -123,7 +125,6 @@ async function main(): Promise<void> {
       const same = (x: Uint8Array[]) => c.masks.every((m, i) => Buffer.from(m).equals(Buffer.from(x[i])));
       const strip = ({ masks: _m, ...rest }: StageTimes & { masks: Uint8Array[] }) => rest;
       sections.push({ coverage, solver, cpu: strip(c), gpu: strip(g), gpuAll: strip(a), sameMasks: same(g.masks), sameMasksAll: same(a.masks) });
-      const ratio = (x: number) => (Number.isFinite(x) ? round(x, 2) : "-");
       for (const stage of ['prototypesMs', 'pointsMs', 'scoringMs', 'candidatesMs', 'totalMs'] as const)
         rows.push([
           `${coverage * 100}% ${solver}`,

@@ -42,6 +42,7 @@ declare -A STEP
 status=0
 
 note() { printf '\n== %s\n' "$*"; }
+plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }  # vitest's log without colour codes
 record() { STEP[$1]=$2; [ "$2" = pass ] || [ "$2" = skipped ] || status=1; }
 
 note "device"
@@ -115,25 +116,10 @@ else
   record ort_provider skipped
 fi
 
-if [ -f "$ADDON" ]; then
-  note "C++ core tests (CUDA build)"
-  if "$BIN_DIR/p2sam_core_tests" >"$LOG_DIR/core.log" 2>&1; then record core_tests pass; else record core_tests fail; fi
-  tail -3 "$LOG_DIR/core.log"; grep FAIL "$LOG_DIR/core.log" || true
-
-  note "GPU vitest suites"
-  FOREIGN="$ROOT/build-foreign-arch/Release/p2sam.node"
-  [ -f "$FOREIGN" ] && export P2SAM_FOREIGN_ARCH_ADDON="$FOREIGN"
-  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts test/runner.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
-    record gpu_tests pass
-  else
-    record gpu_tests fail
-  fi
-  sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest.log" | grep -E "skipped\]|✓|×|FAIL|Tests |Error|expected" | tail -30
-
-  if [ "${P2SAM_GPU_QUICK:-0}" = 1 ]; then echo "(P2SAM_GPU_QUICK=1: stopping after the GPU suites)"; else
+extended_checks() {
   note "the whole test suite with a GPU present (device 'auto' now puts point selection on it)"
   if P2SAM_NATIVE_PATH="$ADDON" $VITEST run >"$LOG_DIR/vitest-all.log" 2>&1; then record full_suite pass; else record full_suite fail; fi
-  sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/vitest-all.log" | grep -E "FAIL|Tests |Test Files" | tail -12
+  plain "$LOG_DIR/vitest-all.log" | grep -E "FAIL|Tests |Test Files" | tail -12
 
   note "GPU benchmark"
   if "$BIN_DIR/bench_gpu" --json "$BENCH_JSON" --reps 5 | tee "$LOG_DIR/bench.txt"; then
@@ -174,14 +160,36 @@ if [ -f "$ADDON" ]; then
   else
     echo "compute-sanitizer not found"; record memcheck skipped
   fi
+}
+
+if [ -f "$ADDON" ]; then
+  note "C++ core tests (CUDA build)"
+  if "$BIN_DIR/p2sam_core_tests" >"$LOG_DIR/core.log" 2>&1; then record core_tests pass; else record core_tests fail; fi
+  tail -3 "$LOG_DIR/core.log"; grep FAIL "$LOG_DIR/core.log" || true
+
+  note "GPU vitest suites"
+  FOREIGN="$ROOT/build-foreign-arch/Release/p2sam.node"
+  [ -f "$FOREIGN" ] && export P2SAM_FOREIGN_ARCH_ADDON="$FOREIGN"
+  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts test/runner.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
+    record gpu_tests pass
+  else
+    record gpu_tests fail
+  fi
+  plain "$LOG_DIR/vitest.log" | grep -E "skipped\]|✓|×|FAIL|Tests |Error|expected" | tail -30
+
+  if [ "${P2SAM_GPU_QUICK:-0}" = 1 ]; then
+    echo "(P2SAM_GPU_QUICK=1: stopping after the GPU suites)"
+  else
+    extended_checks
   fi
 fi
 
 node -e '
 const fs = require("fs");
-const [file, steps, gpu, logDir] = process.argv.slice(1);
+const [file, stepLines, gpu, logDir] = process.argv.slice(1);
+const steps = Object.fromEntries(stepLines.split("\n").filter(Boolean).map((l) => l.split("=")));
 const read = (f) => { try { return fs.readFileSync(f, "utf8"); } catch { return ""; } };
-const out = { date: new Date().toISOString(), gpu: read(gpu).trim(), steps: JSON.parse(steps),
+const out = { date: new Date().toISOString(), gpu: read(gpu).trim(), steps,
   coreTests: read(logDir + "/core.log").trim().split("\n").pop(),
   vitest: read(logDir + "/vitest.log").split("\n").filter((l) => /Tests |skipped\]/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
   bench: read(logDir + "/bench.txt").trim().split("\n"),
@@ -190,7 +198,7 @@ const out = { date: new Date().toISOString(), gpu: read(gpu).trim(), steps: JSON
   fullSuite: read(logDir + "/vitest-all.log").split("\n").filter((l) => /Tests |Test Files/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
   memcheck: read(logDir + "/memcheck.log").trim().split("\n").slice(-4) };
 fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
-' "$SUMMARY" "$(for k in "${!STEP[@]}"; do printf '%s\n' "$k=${STEP[$k]}"; done | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o={};for(const l of s.trim().split("\n")){if(!l)continue;const[k,v]=l.split("=");o[k]=v;}console.log(JSON.stringify(o));})')" "$LOG_DIR/gpu.txt" "$LOG_DIR"
+' "$SUMMARY" "$(for k in "${!STEP[@]}"; do printf '%s\n' "$k=${STEP[$k]}"; done)" "$LOG_DIR/gpu.txt" "$LOG_DIR"
 
 note "summary ($SUMMARY)"
 cat "$SUMMARY"

@@ -1,11 +1,9 @@
 #include "gpu_bindings.hpp"
 
-#include <string>
 
 #include "addon/async_task.hpp"
 #include "addon/convert.hpp"
 #include "addon/maths_js.hpp"
-#include "addon/model_wrap.hpp"
 #include "cuda/kernels.hpp"
 #include "kmeans.hpp"
 #include "wasserstein.hpp"

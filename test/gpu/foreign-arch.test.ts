@@ -8,12 +8,16 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { P2SAM } from '../../lib';
 import { testkitModel } from '../helpers';
 
 const foreign = process.env.P2SAM_FOREIGN_ARCH_ADDON;
+// The documented gate: such an addon and a GPU (which the regular build can use).
+const gpu = P2SAM.backends().cuda.kernelsAvailable;
 if (!foreign) console.log('[gpu foreign-arch skipped] P2SAM_FOREIGN_ARCH_ADDON is not set');
+else if (!gpu) console.log(`[gpu foreign-arch skipped] ${P2SAM.backends().cuda.reason}`);
 
-describe.skipIf(!foreign)('a CUDA build for another GPU architecture', () => {
+describe.skipIf(!foreign || !gpu)('a CUDA build for another GPU architecture', () => {
   it("is reported unusable with the reason, and 'auto' runs on the CPU", async () => {
     const paths = await testkitModel();
     const script = `
