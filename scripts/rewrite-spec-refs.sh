@@ -58,7 +58,7 @@ s/paper in `\.\.\/shared\/paper`/paper: see [Citation](#citation)/g
 '
 
 references() {  # count of SPEC citations/mentions the program rewrites, in one file
-  { grep -oE "SPEC[[:space:]]*§|SPEC's tie rules|the SPEC's shape|[Tt]he SPEC (upsampling )?chain|paper in \`\.\./shared/paper\`" "$1" || true; } | wc -l
+  { grep -oE "SPEC[[:space:]]+§|SPEC's tie rules|the SPEC's shape|[Tt]he SPEC (upsampling )?chain|paper in \`\.\./shared/paper\`" "$1" || true; } | wc -l
 }
 
 total=0
