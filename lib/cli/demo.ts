@@ -23,7 +23,7 @@ import { intParser, outputDir, parseRange, parseSize } from './args';
 import { evaluate, formatEval, type EvalResult } from './eval';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
-import { runSegment, type SegmentRunSummary } from './segment';
+import { runSegment, type SegmentRunSummary } from './segment-run';
 
 /** Swallows the per-frame lines of `demo --json --quiet`. */
 const discard = new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as NodeJS.WriteStream;

@@ -20,7 +20,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { readMask } from '../io/image';
-import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from '../io/targets';
+import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from './targets';
 import { confusion, diceFromCounts, iouFromCounts, persegMiouDetailed, sequenceMeans } from '../metrics';
 import { requireDir } from './args';
 import { UsageError } from './exit-codes';

@@ -1,7 +1,7 @@
 /**
  * `p2sam inspect MODEL.onnx…`: what each file is and whether P2SAM can use it, without
  * loading a pair (SPEC §3). Detection itself is the library's `inspectModel`; this adds
- * the opset (read from the file header, see onnx-header.ts), a plain-words input form,
+ * the opset (read from the file header, see lib/onnx/header.ts), a plain-words input form,
  * and a table.
  *
  * Exit status: 0 when every file could be read as an ONNX model (usable or not — "not
@@ -15,7 +15,7 @@ import type { NativeTensorInfo } from '../native';
 import { requireFile } from './args';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
-import { formatOpsets, readOnnxHeader, type OnnxHeader } from './onnx-header';
+import { formatOpsets, readOnnxHeader, type OnnxHeader } from '../onnx/header';
 
 /** A ModelReport (inputs/outputs/producer only when the file parsed) plus CLI extras. */
 type AlwaysKnown = 'file' | 'bytes' | 'kind' | 'role' | 'usable' | 'reason';
