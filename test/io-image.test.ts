@@ -7,6 +7,7 @@ import { readImage, readMask, writeImagePng, writeMaskPng } from '../lib/io/imag
 import { renderOverlay, writeOverlayPng } from '../lib/io/overlay';
 import { P2SamError } from '../lib/errors';
 import type { ImageData, MaskData } from '../lib/types';
+import { SHARED_DATA as DATA } from './helpers';
 
 let dir: string;
 beforeAll(() => {
@@ -360,7 +361,6 @@ describe('renderOverlay', () => {
 
 // The real samples live beside the repository (../shared/data); users of the package
 // will not have them, so these tests skip with a visible note when they are absent.
-const DATA = path.resolve(__dirname, '../../shared/data');
 const haveData = fs.existsSync(path.join(DATA, 'perseg-examples')) && fs.existsSync(path.join(DATA, 'ct-slices'));
 if (!haveData) console.warn(`[io-image.test] sample data not found at ${DATA}; real-data tests are skipped`);
 

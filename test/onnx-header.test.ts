@@ -10,7 +10,7 @@ import { ProtoWriter } from '../lib/onnx/protobuf';
 import { testkitDecoderBytes, testkitFixtureBytes } from '../lib/testkit';
 import { tempDir } from './helpers';
 
-const work = tempDir('onnx-header-');
+const work = tempDir('onnx-header');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('readOnnxHeader', () => {

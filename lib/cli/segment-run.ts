@@ -41,7 +41,8 @@ import {
 } from './segment-report';
 import { expandTargets, outputNames, safeOutputPath } from './targets';
 
-export interface SegmentRunOptions {
+/** The retrieval flags are the library's RetrievalOptions (minus the tolerance, which has no flag). */
+export interface SegmentRunOptions extends Pick<opt.RetrievalOptions, 'solver' | 'weights' | 'epsilon' | 'maxIterations'> {
   encoder: string;
   decoder: string;
   refImage: string;
@@ -52,11 +53,6 @@ export interface SegmentRunOptions {
   mode?: opt.Mode;
   parts?: { min: number; max: number };
   negatives?: { min: number; max: number };
-  solver?: 'exact' | 'sinkhorn';
-  weights?: 'uniform' | 'sigmoid';
-  /** Sinkhorn only: entropic regularisation and iteration cap. */
-  epsilon?: number;
-  maxIterations?: number;
   threads?: number;
   normalization?: opt.Normalization;
   device?: opt.Device;

@@ -22,6 +22,7 @@
  * them as node inputs, so every name a live node's subgraphs consume counts as used.
  */
 
+import { describeValue } from '../errors';
 import { MalformedProtobuf, ProtoWriter, type ProtoField, readFields, readVarint, WireType } from './protobuf';
 
 const WIRE_LEN = WireType.LENGTH_DELIMITED;
@@ -110,13 +111,6 @@ export interface PruneResult {
   nodes: number;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'object') return `a ${(value as object).constructor?.name ?? 'object'}`;
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
-
 function graphField(model: Uint8Array): { top: ProtoField[]; graphs: ProtoField[] } {
   let top: ProtoField[];
   try {
@@ -131,7 +125,7 @@ function graphField(model: Uint8Array): { top: ProtoField[]; graphs: ProtoField[
 }
 
 function checkModel(model: unknown): Uint8Array {
-  if (!(model instanceof Uint8Array)) throw new TypeError(`model: expected a Uint8Array with the .onnx file's bytes, received ${describe(model)}`);
+  if (!(model instanceof Uint8Array)) throw new TypeError(`model: expected a Uint8Array with the .onnx file's bytes, received ${describeValue(model)}`);
   if (model.length === 0) throw new RangeError('model: expected the .onnx file\'s bytes, received an empty buffer');
   return model;
 }
@@ -159,10 +153,10 @@ export function graphOutputs(model: Uint8Array): string[] {
 export function pruneOutputs(model: Uint8Array, remove: readonly string[], options: PruneOptions = {}): PruneResult {
   const bytes = checkModel(model);
   if (!Array.isArray(remove) || remove.length === 0 || !remove.every((n) => typeof n === 'string' && n.length > 0))
-    throw new TypeError(`remove: expected a non-empty array of output names, received ${describe(remove)}`);
-  if (options === null || typeof options !== 'object') throw new TypeError(`options: expected an object, received ${describe(options)}`);
+    throw new TypeError(`remove: expected a non-empty array of output names, received ${describeValue(remove)}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
   if (options.removeDeadNodes !== undefined && typeof options.removeDeadNodes !== 'boolean')
-    throw new TypeError(`options.removeDeadNodes: expected a boolean, received ${describe(options.removeDeadNodes)}`);
+    throw new TypeError(`options.removeDeadNodes: expected a boolean, received ${describeValue(options.removeDeadNodes)}`);
   const removeDead = options.removeDeadNodes ?? true;
 
   const { top, graphs } = graphField(bytes);
@@ -256,7 +250,7 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
  */
 export function appendToGraph(model: Uint8Array, graphFields: Uint8Array): Uint8Array {
   const bytes = checkModel(model);
-  if (!(graphFields instanceof Uint8Array)) throw new TypeError(`graphFields: expected encoded GraphProto fields as a Uint8Array, received ${describe(graphFields)}`);
+  if (!(graphFields instanceof Uint8Array)) throw new TypeError(`graphFields: expected encoded GraphProto fields as a Uint8Array, received ${describeValue(graphFields)}`);
   const { top, graphs } = graphField(bytes);
   if (graphs.length !== 1) throw new RangeError(`model: expected exactly one graph field, found ${graphs.length}`);
   try {
