@@ -111,7 +111,7 @@ export function modelSection(info: ModelInfo): NonNullable<SegmentReport['model'
 export function writeJsonAtomic(file: string, value: unknown): void {
   // Write-then-rename: a reader (or a second Ctrl-C) never sees half a report.
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, file);
 }
 

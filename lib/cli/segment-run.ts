@@ -22,7 +22,7 @@ import { P2SAM } from '../model';
 import * as opt from '../options';
 import type { Reference, ReferenceSummary } from '../reference';
 import type { SegmentResult } from '../segment';
-import type { ImageData } from '../types';
+import type { ImageData, MaskData } from '../types';
 import { outputDir, requireFile } from './args';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, exitCodeOf, toFlagNames } from './exit-codes';
 import { packageVersion, type CliIO } from './io';
@@ -183,7 +183,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   const readOpts = o.window ? { window: o.window } : {};
   try {
     const refImage = await readImage(o.refImage, readOpts);
-    let refMask;
+    let refMask: MaskData;
     try {
       refMask = await readMask(o.refMask, { width: refImage.width, height: refImage.height });
     } catch (err) {
@@ -351,7 +351,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
     }) in ${((t.totalMs ?? 0) / 1000).toFixed(1)} s; report: ${shown(reportPath)}`;
   // Human mode: the summary is part of the result (stdout). With --json stdout carries only
   // the per-target lines, so the summary is a stderr notice that --quiet silences.
-  if (!o.json) io.stdout.write(line + '\n');
-  else if (o.quiet !== true || report.interrupted) io.stderr.write(line + '\n');
+  if (!o.json) io.stdout.write(`${line}\n`);
+  else if (o.quiet !== true || report.interrupted) io.stderr.write(`${line}\n`);
   return { exitCode, report, reportPath };
 }

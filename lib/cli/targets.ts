@@ -78,7 +78,7 @@ function normaliseExtensions(exts: unknown): Set<string> {
   if (!Array.isArray(exts) || exts.length === 0 || exts.some((e) => typeof e !== 'string' || e.replace(/^\./, '').length === 0)) {
     throw new TypeError(`options.extensions: expected a non-empty array of extensions like ".png", received ${JSON.stringify(exts)}`);
   }
-  return new Set(exts.map((e: string) => (e.startsWith('.') ? e : '.' + e).toLowerCase()));
+  return new Set(exts.map((e: string) => (e.startsWith('.') ? e : `.${e}`).toLowerCase()));
 }
 
 const hasWildcard = (s: string): boolean => /[*?]/.test(s);
@@ -91,7 +91,7 @@ function segmentRegExp(seg: string): RegExp {
     else if (ch === '?') re += '[^/\\\\]';
     else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(re + '$', process.platform === 'win32' ? 'i' : '');
+  return new RegExp(`${re}$`, process.platform === 'win32' ? 'i' : '');
 }
 
 async function readDirSafe(dir: string): Promise<import('node:fs').Dirent[]> {
@@ -297,7 +297,7 @@ function realpathAllowMissing(p: string): string {
 
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
-  return rel !== '' && !rel.startsWith('..' + path.sep) && rel !== '..' && !path.isAbsolute(rel);
+  return rel !== '' && !rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel);
 }
 
 /**
@@ -367,7 +367,9 @@ export function outputNames(files: string[]): string[] {
   const key = (s: string) => s.toLowerCase();
   const out = [...stems];
   const groups = new Map<string, number[]>();
-  stems.forEach((s, i) => groups.set(key(s), [...(groups.get(key(s)) ?? []), i]));
+  stems.forEach((s, i) => {
+    groups.set(key(s), [...(groups.get(key(s)) ?? []), i]);
+  });
   for (const group of groups.values()) {
     if (group.length < 2) continue;
     const deepest = Math.max(...group.map((i) => dirs[i]!.length));
@@ -377,7 +379,9 @@ export function outputNames(files: string[]): string[] {
       for (let depth = withExt ? 0 : 1; depth <= deepest; depth++) {
         const labels = group.map((i) => label(i, depth, withExt));
         if (new Set(labels.map(key)).size === labels.length) {
-          group.forEach((i, k) => (out[i] = labels[k]!));
+          group.forEach((i, k) => {
+            out[i] = labels[k]!;
+          });
           break search;
         }
       }

@@ -13,7 +13,7 @@
  * OperatorSetIdProto { 1 domain: string, 2 version: int64 }).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { MalformedProtobuf, readFields, readVarint, WireType } from './protobuf';
+import { MalformedProtobuf, type ProtoField, readFields, readVarint, WireType } from './protobuf';
 
 export interface OnnxHeader {
   irVersion?: number;
@@ -84,7 +84,7 @@ class FileCursor {
 function parseOpset(buf: Buffer): { domain: string; version: number } {
   let domain = '';
   let version = 0;
-  let entries;
+  let entries: ProtoField[];
   try {
     entries = readFields(buf);
   } catch (e) {

@@ -191,7 +191,7 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
         }
       }
     } else {
-      refs.forEach((_, i) => live.add(i));
+      for (let i = 0; i < refs.length; i++) live.add(i);
     }
     const deadStarts = new Set(nodeFields.filter((_, i) => !live.has(i)).map((f) => f.start));
     // Weights read only by dead nodes go too. An initializer that is also declared as a
