@@ -1,3 +1,4 @@
+/** `p2sam segment` run as a user would: outputs, report.json, exit codes, streams and signals. */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';

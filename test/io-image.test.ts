@@ -1,3 +1,7 @@
+/**
+ * lib/io/image.ts and lib/io/overlay.ts: reading images and masks of every supported
+ * kind, writing PNGs and overlays.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -1,3 +1,7 @@
+/**
+ * lib/testkit/scenes.ts: the generated scenes are deterministic, hit the coverage asked
+ * for and place every part.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PART_COLORS,
