@@ -20,7 +20,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { readMask } from '../io/image';
-import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from '../io/targets';
+import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from './targets';
 import { confusion, diceFromCounts, iouFromCounts, persegMiouDetailed, sequenceMeans } from '../metrics';
 import { requireDir } from './args';
 import { UsageError } from './exit-codes';
@@ -224,7 +224,7 @@ export function formatEval(r: EvalResult): string {
     if (r.unmatched.pred.length) out.push(`not scored, no ground truth: ${r.unmatched.pred.join(', ')}`);
   }
   out.push(`(both masks empty counts as ${r.emptyEmpty})`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export function evalCommand(io: CliIO, setExit: (code: number) => void): Command {
@@ -242,7 +242,7 @@ export function evalCommand(io: CliIO, setExit: (code: number) => void): Command
         classesFromDirs: flags.classesFromDirs === true,
         emptyEmpty: flags.emptyEmpty === '0' ? 0 : 1,
       });
-      io.stdout.write(flags.json ? JSON.stringify(r) + '\n' : formatEval(r));
+      io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : formatEval(r));
       setExit(0);
     });
 }

@@ -12,7 +12,7 @@
  * - A 1-channel raw buffer is written as RGB unless the output is `toColourspace('b-w')`.
  * - EXIF orientation is applied only when asked (`autoOrient`).
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
@@ -68,7 +68,7 @@ async function probe(src: ImageSource): Promise<Metadata> {
   if (typeof src === 'string') {
     // sharp's own message for a missing file is fine, but a directory or an unreadable
     // file gives vaguer ones; stat first so the reason is precise.
-    let st;
+    let st: Stats;
     try {
       st = await fsp.stat(src);
     } catch (err) {
@@ -201,7 +201,7 @@ export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): 
     for (let v = 0; v <= raw.maxValue; v++) {
       // Multiply before dividing so exact halves (e.g. 127.5) round as they should.
       const t = Math.round(((v - lo) * 255) / span);
-      lut[v] = t < 0 ? 0 : t > 255 ? 255 : t;
+      lut[v] = Math.min(Math.max(t, 0), 255);
     }
     for (let i = 0; i < n; i++) out[i] = lut[raw.samples[i]!]!;
   } else if (raw.maxValue === 65535) {

@@ -1,5 +1,5 @@
 /**
- * End to end on the GPU vs the CPU on the same scenes (issue 5).
+ * End to end on the GPU vs the CPU on the same scenes.
  *
  * 1. The P2SAM maths on the GPU (`device: 'cuda', modelDevice: 'cpu'`): needs the kernels
  *    and a device, not ORT's CUDA provider. The ONNX sessions are the same CPU sessions
