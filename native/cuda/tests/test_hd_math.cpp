@@ -1,5 +1,5 @@
-// The GPU kernels' arithmetic (native/cuda/hd_math.hpp), run on the host against the CPU
-// core. These tests are what guards GPU/CPU parity on machines without a GPU: the
+// The GPU kernels' arithmetic (native/cuda/hd_math.hpp, hd_kmeans.hpp), run on the host
+// against the CPU core. These tests are what guards GPU/CPU parity on machines without a GPU: the
 // kernels call exactly these functions, so a host result that differs from the core
 // here would differ on the device too.
 #include <algorithm>
@@ -18,9 +18,12 @@
 #include "geometry.hpp"
 #include "harness.hpp"
 #include "test_util.hpp"
+#include "hd_kmeans.hpp"
 #include "hd_math.hpp"
 #include "kernels.hpp"
 #include "kmeans.hpp"
+#include "kmeans_driver.hpp"
+#include "kmeans_random.hpp"
 #include "prototypes.hpp"
 #include "reference_grid.hpp"
 #include "similarity.hpp"
@@ -47,6 +50,65 @@ std::vector<float> blobs(std::size_t n, std::size_t d, int centres, std::uint64_
     for (std::size_t t = 0; t < d; ++t) x[i * d + t] = offset + c[b * d + t] + 0.8f * rng.normal();
   }
   return x;
+}
+
+// The GPU's k-means on the host: the core's batch (kmeans_batch_with) around the GPU's
+// restart code (hd::kmeans_restart) run by one worker, one restart after the other.
+struct HostWork {
+  std::vector<float> centres, centres_new, cnorm;
+  std::vector<double> sums, closest, cumulative, trial, best_trial, shared_dbl;
+  std::vector<int> counts, labels, labels_old, shared_int;
+  std::vector<unsigned char> taken;
+  double inertia = 0.0;
+  int iterations = 0;
+  hd::KmWork view(std::size_t n, std::size_t d, int k) {
+    const std::size_t kd = static_cast<std::size_t>(k) * d;
+    centres.assign(kd, 0.0f);
+    centres_new.assign(kd, 0.0f);
+    cnorm.assign(static_cast<std::size_t>(k), 0.0f);
+    sums.assign(kd, 0.0);
+    counts.assign(static_cast<std::size_t>(k), 0);
+    labels.assign(n, 0);
+    labels_old.assign(n, -1);
+    closest.assign(n, 0.0);
+    cumulative.assign(n, 0.0);
+    trial.assign(n, 0.0);
+    best_trial.assign(n, 0.0);
+    taken.assign(n, 0);
+    shared_int.assign(1, 0);
+    shared_dbl.assign(hd::kMaxTrials, 0.0);
+    return hd::KmWork{centres.data(), centres_new.data(), cnorm.data(), sums.data(), counts.data(), labels.data(),
+                      labels_old.data(), closest.data(), cumulative.data(), trial.data(), best_trial.data(),
+                      taken.data(), shared_int.data(), shared_dbl.data(), &inertia, &iterations};
+  }
+};
+
+std::vector<KMeansResult> kmeans_batch_serial(const float* x, std::size_t n, std::size_t d, const std::vector<int>& ks,
+                                              const KMeansOptions& o) {
+  validate_kmeans_arguments("kmeans_batch_serial", x, n, d, ks, o);
+  hd::km_check_gpu_limits("kmeans_batch_serial", n, d, ks);
+  return kmeans_batch_with(x, n, d, ks, o, [&](const KMeansInput& p, const std::vector<KMeansRestartTask>& tasks) {
+    std::vector<KMeansRestartResult> res(tasks.size());
+    HostWork hw;
+    hd::SerialExec ex;
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+      const hd::KmView v = hd::km_view(p, tasks[t].k, o);
+      hd::KmWork w = hw.view(p.n, p.d, tasks[t].k);
+      hd::kmeans_restart(ex, v, w, kmeans_stream_seed(o.seed, tasks[t].k, tasks[t].restart));
+      res[t].labels.assign(hw.labels.begin(), hw.labels.end());
+      res[t].centres = hw.centres;
+      res[t].inertia = hw.inertia;
+      res[t].iterations = hw.iterations;
+    }
+    return res;
+  });
+}
+
+// The checks gpu_kmeans_batch makes: the core's contract, then the GPU's limits.
+void km_validate(const char* fn, const float* x, std::size_t n, std::size_t d, const std::vector<int>& ks,
+                 const KMeansOptions& o) {
+  validate_kmeans_arguments(fn, x, n, d, ks, o);
+  hd::km_check_gpu_limits(fn, n, d, ks);
 }
 
 std::vector<float> random_embedding(std::uint64_t seed) {
@@ -253,7 +315,7 @@ TEST_CASE(hd_kmeans_serial_equals_core_plain_lloyd) {
     o.threads = 2;
     o.accelerate = false;
     const auto ref = kmeans_batch(x.data(), c.n, c.d, c.ks, o);
-    const auto mine = hd::kmeans_batch_serial(x.data(), c.n, c.d, c.ks, o);
+    const auto mine = hdt::kmeans_batch_serial(x.data(), c.n, c.d, c.ks, o);
     CHECK(ref.size() == mine.size());
     for (std::size_t q = 0; q < ref.size() && q < mine.size(); ++q) {
       CHECK(mine[q].k == ref[q].k);
@@ -287,7 +349,7 @@ TEST_CASE(hd_kmeans_serial_empty_clusters_and_edges) {
   o.accelerate = false;
   const std::vector<int> ks = {2, 3, 4, 6, 13};
   const auto ref = kmeans_batch(x.data(), 12, 3, ks, o);
-  const auto mine = hd::kmeans_batch_serial(x.data(), 12, 3, ks, o);
+  const auto mine = hdt::kmeans_batch_serial(x.data(), 12, 3, ks, o);
   for (std::size_t q = 0; q < ks.size(); ++q) {
     CHECK(mine[q].skipped == ref[q].skipped);
     CHECK(mine[q].labels == ref[q].labels);
@@ -301,7 +363,7 @@ TEST_CASE(hd_kmeans_serial_empty_clusters_and_edges) {
     }
   }
   CHECK(mine[4].skipped);  // 13 > 12 points
-  const auto none = hd::kmeans_batch_serial(nullptr, 0, 3, {2}, o);
+  const auto none = hdt::kmeans_batch_serial(nullptr, 0, 3, {2}, o);
   CHECK(none.size() == 1 && none[0].skipped);
 }
 
@@ -309,29 +371,29 @@ TEST_CASE(hd_kmeans_validation_names_the_parameter) {
   const std::vector<float> x(20, 1.0f);
   KMeansOptions o;
   auto msg = [&](std::function<void()> fn) { return hdt::code_of(fn); };
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 0, {2}, o); }).find("'d'") != std::string::npos);
-  CHECK(msg([&] { hd::km_validate("f", nullptr, 10, 2, {2}, o); }).find("'features'") != std::string::npos);
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 2, {}, o); }).find("'ks'") != std::string::npos);
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 2, {0}, o); }).find("INVALID_ARGUMENT: f: parameter 'ks'") == 0);
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 2, {hd::kMaxK + 1}, o); }).find("1..1095") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 0, {2}, o); }).find("'d'") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", nullptr, 10, 2, {2}, o); }).find("'features'") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {}, o); }).find("'ks'") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {0}, o); }).find("INVALID_ARGUMENT: f: parameter 'ks'") == 0);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {hd::kMaxK + 1}, o); }).find("1..1095") != std::string::npos);
   KMeansOptions bad = o;
   bad.restarts = 0;
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'restarts'") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'restarts'") != std::string::npos);
   bad = o;
   bad.relative_tolerance = std::nan("");
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'relative_tolerance'") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'relative_tolerance'") != std::string::npos);
   std::vector<float> y = x;
   y[7] = std::nanf("");
-  CHECK(msg([&] { hd::km_validate("f", y.data(), 10, 2, {2}, o); }).find("row 3, column 1") != std::string::npos);
-  CHECK(msg([&] { hd::km_validate("f", x.data(), 10, 2, {2, 3}, o); }) == "none");
+  CHECK(msg([&] { hdt::km_validate("f", y.data(), 10, 2, {2}, o); }).find("row 3, column 1") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {2, 3}, o); }) == "none");
 }
 
 TEST_CASE(hd_kmeans_helpers) {
   // Streams differ per (seed, k, restart) and are reproducible.
-  CHECK(hd::kmeans_stream_seed(0, 2, 0) != hd::kmeans_stream_seed(0, 2, 1));
-  CHECK(hd::kmeans_stream_seed(0, 2, 0) != hd::kmeans_stream_seed(0, 3, 0));
-  CHECK(hd::kmeans_stream_seed(5, 4, 2) == hd::kmeans_stream_seed(5, 4, 2));
-  hd::Xoshiro r(123);
+  CHECK(kmeans_stream_seed(0, 2, 0) != kmeans_stream_seed(0, 2, 1));
+  CHECK(kmeans_stream_seed(0, 2, 0) != kmeans_stream_seed(0, 3, 0));
+  CHECK(kmeans_stream_seed(5, 4, 2) == kmeans_stream_seed(5, 4, 2));
+  Xoshiro256StarStar r(123);
   double lo = 1, hi = 0;
   for (int i = 0; i < 10000; ++i) {
     const double u = r.uniform();
