@@ -2,8 +2,8 @@
 //
 // Under nvcc it expands to __host__ __device__, so native/cuda can call a core function
 // from a kernel; under g++ it is empty and the function is plain inline C++. Only
-// headers of native/core use it, which keeps the dependency one-way: native/cuda
-// includes these headers, native/core never includes anything from native/cuda.
+// headers of native/core use it, which keeps the dependency one-way: the GPU code
+// depends on these core headers, never the other way round.
 #pragma once
 
 #if defined(__CUDACC__)
