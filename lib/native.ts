@@ -65,10 +65,11 @@ export interface NativeCandidateInput {
 export type MathsDevice = 'cpu' | 'cuda';
 
 export interface NativeCandidateRequest {
-  mode: 'natural' | 'medical';
+  /** Ignored when `reference` is given (the reference's own mode is used). */
+  mode?: 'natural' | 'medical';
   candidates: NativeCandidateInput[];
-  referenceFeatures?: Float32Array;
-  referenceCount: number;
+  /** The transport source; required when `score` is true. Passed as a handle, never copied. */
+  reference?: NativeReference;
   score: boolean;
   solver: 'exact' | 'sinkhorn';
   weights: 'uniform' | 'sigmoid';
@@ -101,6 +102,53 @@ export interface NativeCandidateOutcome {
   passes: [NativePass, NativePass, NativePass];
   scoreMs: number;
   note: string;
+}
+
+/** What a NativeReference tells JS about itself (small: no features). */
+export interface NativeReferenceSummary {
+  mode: 'natural' | 'medical';
+  width: number;
+  height: number;
+  grid: Uint8Array;
+  foregroundCells: number;
+  backgroundCells: number;
+  parts: number[];
+  skippedParts: number[];
+  negatives: number[];
+  skippedNegatives: number[];
+  seed: number;
+  encoderIdentity: string;
+}
+
+export interface NativeReferencePrototypes {
+  k: number;
+  prototypes: Float32Array;
+  inertia: number;
+}
+
+/** A reference held in C++ (runtime::Reference, immutable, shared with running tasks). */
+export interface NativeReference {
+  summary(): NativeReferenceSummary;
+  /** The versioned saved form (native/runtime/reference_format.hpp). */
+  toData(): Uint8Array;
+  /** Copies of the features and prototypes (tests, benchmarks). */
+  contents(): { foreground: Float32Array; partSets: NativeReferencePrototypes[]; negativeSets: NativeReferencePrototypes[] };
+  release(): void;
+}
+
+export interface NativeReferenceBuildOptions {
+  mode: 'natural' | 'medical';
+  partsMin: number;
+  partsMax: number;
+  negativesMin: number;
+  negativesMax: number;
+  restarts: number;
+  maxIterations: number;
+  tolerance: number;
+  seed: number;
+  threads: number;
+  device: MathsDevice;
+  encoderIdentity: string;
 }
 
 export interface NativeModel {
@@ -235,6 +283,20 @@ export interface GpuBindings {
 export interface NativeAddon {
   gpu: GpuBindings;
   NativeEmbedding: new (data: Float32Array, meta: NativeEmbeddingMeta) => NativeEmbedding;
+  /** Restores saved reference data; throws REFERENCE_DATA_INVALID / REFERENCE_VERSION_UNSUPPORTED. */
+  NativeReference: new (data: Uint8Array) => NativeReference;
+  /** Grid, features and every prototype set in one task. */
+  buildReference(
+    embedding: NativeEmbedding,
+    mask: Uint8Array,
+    width: number,
+    height: number,
+    options: NativeReferenceBuildOptions,
+  ): Promise<{ reference: NativeReference; featuresMs: number; prototypesMs: number }>;
+  /** selectPoints over the reference's own prototype sets (parts, then background sets). */
+  selectReferencePoints(embedding: NativeEmbedding, reference: NativeReference, threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
+  /** Bytes the addon has copied in from JS buffers so far (diagnostic for tests). */
+  copiedInBytes(): number;
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
   inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: string; maskOutputs: number; reason: string }>;
   backends(): {

@@ -4,6 +4,7 @@
  * parts with one negative point; medical mode 1..5 parts with 1..1 background parts.
  */
 import { P2SamError } from './errors';
+import type { Reference } from './reference';
 import * as v from './validate';
 
 export type Mode = 'natural' | 'medical';
@@ -100,7 +101,8 @@ export interface Progress {
 }
 
 export interface SegmentOptions {
-  reference: unknown;
+  /** From {@link P2SAM.createReference} or {@link Reference.fromData}. */
+  reference: Reference;
   retrieval?: RetrievalOptions;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
