@@ -8,25 +8,23 @@
  * stable and safe to branch on; the message is for humans and may change.
  */
 
-export type P2SamErrorCode =
-  | 'MODEL_NOT_FOUND'
-  | 'MODEL_INVALID'
-  | 'MODEL_UNSUPPORTED'
-  | 'MODEL_MISMATCH'
-  | 'MODEL_OUTPUT_INVALID'
-  | 'INFERENCE_FAILED'
-  | 'EMPTY_REFERENCE'
-  | 'NON_FINITE_EMBEDDING'
-  | 'DISPOSED'
-  | 'ABORTED'
-  | 'BACKEND_UNAVAILABLE'
-  | 'IMAGE_READ_FAILED'
-  | 'MASK_SIZE_MISMATCH'
-  | 'TARGET_NOT_FOUND'
-  | 'OUTPUT_PATH_REFUSED'
-  | 'INVALID_ARGUMENT'
-  | 'INTERNAL';
+import type { P2SamErrorCode } from './error-codes';
 
+export { P2SAM_ERROR_CODES, type P2SamErrorCode } from './error-codes';
+
+/**
+ * An error with a stable {@link P2SamErrorCode} to branch on; the message is for humans.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.createReference({ image, mask });
+ * } catch (err) {
+ *   if (err instanceof P2SamError && err.code === 'EMPTY_REFERENCE') console.error('draw a larger mask');
+ *   else throw err;
+ * }
+ * ```
+ */
 export class P2SamError extends Error {
   readonly code: P2SamErrorCode;
 

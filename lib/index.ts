@@ -20,7 +20,7 @@ export type {
   Device,
   Normalization,
 } from './options';
-export { P2SamError, type P2SamErrorCode } from './errors';
+export { P2SamError, P2SAM_ERROR_CODES, type P2SamErrorCode } from './errors';
 export type { ImageData, MaskData, PromptPoint } from './types';
 export { backends, type Backends } from './backends';
 export { inspectModel, type ModelReport } from './inspect';

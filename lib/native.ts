@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { NATIVE_CODE_ALIASES, P2SAM_ERROR_CODES } from './error-codes';
 import { P2SamError, type P2SamErrorCode } from './errors';
 
 export interface NativeTensorInfo {
@@ -377,7 +378,9 @@ export function fromNative(err: unknown): Error {
   if (err instanceof Error) {
     const code = (err as Error & { code?: string }).code;
     if (typeof code === 'string') {
-      const mapped: P2SamErrorCode = code === 'OUT_OF_MEMORY' || code === 'ORT_UNAVAILABLE' ? 'INTERNAL' : (code as P2SamErrorCode);
+      const mapped: P2SamErrorCode = (P2SAM_ERROR_CODES as readonly string[]).includes(code)
+        ? (code as P2SamErrorCode)
+        : (NATIVE_CODE_ALIASES[code] ?? 'INTERNAL');
       return new P2SamError(mapped, err.message, { cause: err });
     }
     return err;
