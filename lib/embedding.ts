@@ -6,7 +6,8 @@
  */
 import { P2SamError } from './errors';
 import './reference'; // defines Symbol.dispose on Node < 20.4 before the class below uses it
-import { native, type NativeEmbedding, type NativeEmbeddingMeta } from './native';
+import { native, type NativeEmbedding } from './native';
+import type { EmbeddingMeta } from './types';
 import { fail, integer, isPlainObject, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './validate';
 
 export const EMBEDDING_LENGTH = 256 * 64 * 64;
@@ -34,7 +35,7 @@ export class Embedding {
   }
 
   /** Restores an embedding saved with `toFloat32Array()` + its metadata. */
-  static fromData(data: Float32Array, meta: NativeEmbeddingMeta): Embedding {
+  static fromData(data: Float32Array, meta: EmbeddingMeta): Embedding {
     if (!(data instanceof Float32Array)) fail('type', 'data', `a Float32Array of ${EMBEDDING_LENGTH} values`, data);
     if (data.length !== EMBEDDING_LENGTH)
       throw new RangeError(`data must hold 256×64×64 = ${EMBEDDING_LENGTH} values; received ${data.length}`);

@@ -7,7 +7,7 @@
  */
 export { P2SAM, type ModelInfo, type PredictPrompt, type PredictResult } from './model';
 export { Embedding } from './embedding';
-export { Reference, type ReferenceSummary } from './reference';
+export { Reference, type ReferenceSummary, type ReferenceTimings } from './reference';
 export type { SegmentResult, CandidateResult, SegmentTimings } from './segment';
 export type {
   LoadOptions,
@@ -19,9 +19,21 @@ export type {
   Mode,
   Device,
   Normalization,
+  GpuStage,
+  GraphOptimization,
 } from './options';
 export { P2SamError, P2SAM_ERROR_CODES, type P2SamErrorCode } from './errors';
-export type { ImageData, MaskData, PromptPoint } from './types';
+export type {
+  ImageData,
+  MaskData,
+  PromptPoint,
+  ModelKind,
+  TensorInfo,
+  GraphInfo,
+  LoadedModelInfo,
+  EmbeddingMeta,
+  DecoderPass,
+} from './types';
 export { backends, type Backends } from './backends';
 export { inspectModel, type ModelReport } from './inspect';
 export * as core from './core';

@@ -3,21 +3,21 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { P2SamError } from './errors';
-import { call, native, type NativeTensorInfo } from './native';
+import { call, native } from './native';
+import type { ModelKind, TensorInfo } from './types';
 import * as v from './validate';
 
 export interface ModelReport {
   file: string;
   bytes: number;
-  /** 'sam-encoder-image' | 'sam-encoder-preprocessed' | 'sam-decoder' | 'sam2-encoder' | 'sam2-decoder' | 'unknown' */
-  kind: string;
+  kind: ModelKind;
   role: 'encoder' | 'decoder' | 'unknown';
   usable: boolean;
   /** Why not usable, or notes (e.g. single-mask decoder). */
   reason: string;
   maskOutputs?: number;
-  inputs: NativeTensorInfo[];
-  outputs: NativeTensorInfo[];
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
   producer: string;
 }
 

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
-import { call, native, type NativeModel, type NativeModelInfo } from './native';
+import { call, native, type NativeModel } from './native';
 import { graphOutputs, pruneOutputs } from './onnx/prune';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
@@ -21,14 +21,14 @@ import { Reference } from './reference';
 import { buildReference, encoderIdentity, referenceRequest } from './reference-builder';
 import { runRetrieval, type SegmentResult } from './segment';
 import { Semaphore } from './semaphore';
-import type { ImageData, MaskData } from './types';
+import type { ImageData, LoadedModelInfo, MaskData } from './types';
 import * as v from './validate';
 
 export type { PredictPrompt, PredictResult } from './predict';
 
 export interface ModelInfo {
-  encoder: NativeModelInfo & { source: string };
-  decoder: NativeModelInfo & { source: string };
+  encoder: LoadedModelInfo & { source: string };
+  decoder: LoadedModelInfo & { source: string };
   /** Where the P2SAM maths runs (k-means, point selection, transport costs). */
   device: 'cpu' | 'cuda';
   /** Where the ONNX Runtime sessions (encoder, decoder) run. */

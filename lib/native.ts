@@ -10,35 +10,20 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NATIVE_CODE_ALIASES, P2SAM_ERROR_CODES } from './error-codes';
 import { P2SamError, type P2SamErrorCode } from './errors';
+import type { DecoderPass, EmbeddingMeta, GraphInfo, LoadedModelInfo, ModelKind, TensorInfo } from './types';
 
-export interface NativeTensorInfo {
-  name: string;
-  type: string;
-  dims: (number | null)[];
-}
+// The public names of the shapes the addon returns (lib/types.ts), under the names the
+// glue below uses.
+export type NativeTensorInfo = TensorInfo;
+export type NativeGraphInfo = GraphInfo;
+export type NativeModelInfo = LoadedModelInfo;
+export type NativeEmbeddingMeta = EmbeddingMeta;
+export type NativePass = DecoderPass;
 
-export interface NativeGraphInfo {
-  inputs: NativeTensorInfo[];
-  outputs: NativeTensorInfo[];
-  producer: string;
-  graphName: string;
-}
 
-export interface NativeModelInfo extends NativeGraphInfo {
-  kind: string;
-  provider: string;
-  maskOutputs?: number;
-  /** Decoders: which session runs the P2SAM cascade — 'pruned' (full-resolution branch removed) or 'full'. */
-  cascade?: 'pruned' | 'full';
-  cascadeNote?: string;
-}
 
-export interface NativeEmbeddingMeta {
-  origWidth: number;
-  origHeight: number;
-  inputWidth: number;
-  inputHeight: number;
-}
+
+
 
 export interface NativeEmbedding {
   meta(): NativeEmbeddingMeta;
@@ -83,12 +68,6 @@ export interface NativeCandidateRequest {
   device?: MathsDevice;
 }
 
-export interface NativePass {
-  token: number;
-  iou: number;
-  multimask: boolean;
-  ms: number;
-}
 
 export interface NativeCandidateOutcome {
   mask: Uint8Array;
@@ -299,7 +278,7 @@ export interface NativeAddon {
   /** Bytes the addon has copied in from JS buffers so far (diagnostic for tests). */
   copiedInBytes(): number;
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
-  inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: string; maskOutputs: number; reason: string }>;
+  inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: ModelKind; maskOutputs: number; reason: string }>;
   backends(): {
     ortVersion: string;
     cuda: {

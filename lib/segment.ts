@@ -4,10 +4,10 @@
  * score of each candidate against the reference distribution, and the argmin.
  */
 import type { Embedding } from './embedding';
-import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativePass, type NativeReference } from './native';
+import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativeReference } from './native';
 import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
 import type { Reference } from './reference';
-import type { PromptPoint } from './types';
+import type { DecoderPass, PromptPoint } from './types';
 
 export interface CandidateResult {
   parts: number;
@@ -21,7 +21,7 @@ export interface CandidateResult {
   targetCells: number;
   /** Box prompt of pass 3 (inclusive pixel bounds), null when pass 2 was empty. */
   box: [number, number, number, number] | null;
-  passes: NativePass[];
+  passes: DecoderPass[];
   /** Sinkhorn only: whether it met its tolerance. */
   converged: boolean;
   note?: string;
