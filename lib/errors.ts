@@ -35,6 +35,44 @@ export class P2SamError extends Error {
   }
 }
 
+/**
+ * The structured part of a TypeError/RangeError from argument validation: which
+ * parameter (as the API spells it, e.g. 'options.parts.min'), what it must be, and what
+ * was received. Front ends (the CLI) build their own wording from these fields.
+ */
+export interface ArgumentErrorData {
+  param: string;
+  expected: string;
+  received: string;
+}
+
+/** @internal A TypeError/RangeError carrying {@link ArgumentErrorData}; message "param must be expected; received received". */
+export function argumentError(kind: 'type' | 'range', data: ArgumentErrorData): TypeError | RangeError {
+  const message = `${data.param} must be ${data.expected}; received ${data.received}`;
+  const err = kind === 'type' ? new TypeError(message) : new RangeError(message);
+  return Object.assign(err, { param: data.param, expected: data.expected, received: data.received });
+}
+
+/**
+ * The {@link ArgumentErrorData} of a validation error, or undefined for any other value.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.createReference({ image, mask }, { parts: 99 });
+ * } catch (err) {
+ *   console.log(argumentErrorData(err)?.param); // 'options.parts'
+ * }
+ * ```
+ */
+export function argumentErrorData(err: unknown): ArgumentErrorData | undefined {
+  if (!(err instanceof TypeError || err instanceof RangeError)) return undefined;
+  const e = err as Error & Partial<ArgumentErrorData>;
+  return typeof e.param === 'string' && typeof e.expected === 'string' && typeof e.received === 'string'
+    ? { param: e.param, expected: e.expected, received: e.received }
+    : undefined;
+}
+
 /** Formats "expected X, received Y" the same way everywhere. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

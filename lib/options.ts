@@ -3,7 +3,7 @@
  * Defaults follow the authors' published settings (SPEC §2.6): natural mode tries 1..5
  * parts with one negative point; medical mode 1..5 parts with 1..1 background parts.
  */
-import { P2SamError } from './errors';
+import { argumentError, P2SamError } from './errors';
 import type { Reference } from './reference';
 import * as v from './validate';
 
@@ -29,6 +29,8 @@ export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 export interface Warning {
   code: 'SINGLE_MASK_DECODER' | 'CUDA_FALLBACK' | 'SINKHORN_NOT_CONVERGED';
   message: string;
+  /** The options that address it, as the API spells them (e.g. 'retrieval.maxIterations'). */
+  params?: string[];
 }
 
 export interface LoadOptions {
@@ -162,9 +164,11 @@ export function resolveReference(o: Record<string, unknown>): ResolvedReference 
       ? v.intRange('options.negatives', o.negatives, 0, 1, { min: 1, max: 1 })
       : v.intRange('options.negatives', o.negatives, 0, MAX_NEGATIVES, { min: 1, max: 1 });
   if (mode === 'natural' && negatives.min !== negatives.max)
-    throw new RangeError(
-      `options.negatives in natural mode must be a single value, 0 or 1 (natural mode has at most one negative point); received ${negatives.min}..${negatives.max}`,
-    );
+    throw argumentError('range', {
+      param: 'options.negatives',
+      expected: 'a single value in natural mode, 0 or 1 (natural mode has at most one negative point)',
+      received: `${negatives.min}..${negatives.max}`,
+    });
   return {
     mode,
     parts,

@@ -154,6 +154,7 @@ export async function runRetrieval(
     warnings.push({
       code: 'SINKHORN_NOT_CONVERGED',
       message: `Sinkhorn did not reach its tolerance within ${o.maxIterations} iterations for some candidates; scores are approximate (raise retrieval.maxIterations or epsilon, or use the exact solver)`,
+      params: ['retrieval.maxIterations', 'retrieval.epsilon', 'retrieval.solver'],
     });
   const decoderMs: [number, number, number] = [0, 0, 0];
   let retrievalMs = 0;

@@ -26,7 +26,7 @@ import type { Reference, ReferenceSummary } from '../reference';
 import type { CandidateResult, SegmentResult } from '../segment';
 import type { ImageData, PromptPoint } from '../types';
 import { intParser, numberParser, outputDir, parseRange, parseWindow, requireFile } from './args';
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, exitCodeOf, toFlagNames } from './exit-codes';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, describeArgumentError, describeWarning, exitCodeOf } from './exit-codes';
 import { ProgressReporter } from './progress';
 import { packageVersion, type CliIO } from './io';
 
@@ -189,7 +189,7 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
 
 function errorRecord(err: unknown): { code: string; message: string } {
   const code = err instanceof P2SamError ? err.code : err instanceof Error ? err.name : 'ERROR';
-  const message = err instanceof Error ? toFlagNames(err.message) : String(err);
+  const message = describeArgumentError(err) ?? (err instanceof Error ? err.message : String(err));
   return { code, message };
 }
 
@@ -338,10 +338,10 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   let reference: Reference | undefined;
   let exitCode: number = EXIT_OK;
   const warned = new Set<string>();
-  const warn = (w: { code: string; message: string }) => {
+  const warn = (w: { code: string; message: string; params?: string[] }) => {
     if (warned.has(w.code)) return;
     warned.add(w.code);
-    progress.log(`p2sam: warning: ${toFlagNames(w.message)}`);
+    progress.log(`p2sam: warning: ${describeWarning(w)}`);
   };
   const aborted = () => signal?.aborted === true;
   let fatal: unknown;
