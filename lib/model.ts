@@ -57,6 +57,17 @@ function modelSource(name: string, value: unknown): { native: { path: string } |
   return v.fail('type', name, 'a path to an .onnx file or a Uint8Array with its bytes', value);
 }
 
+/**
+ * A loaded P2SAM engine: a SAM image encoder and prompt decoder (two ONNX Runtime
+ * sessions) plus the P2SAM maths. One instance serves any number of concurrent calls.
+ *
+ * @example
+ * ```ts
+ * await using model = await P2SAM.load({ encoder: 'sam_vit_b_encoder.onnx', decoder: 'sam_vit_b_decoder.onnx' });
+ * using reference = await model.createReference({ image: refImage, mask: refMask });
+ * const { mask, score } = await model.segment(targetImage, { reference });
+ * ```
+ */
 export class P2SAM {
   readonly id = nextModelId++;
   readonly info: ModelInfo;
@@ -77,11 +88,40 @@ export class P2SAM {
     this.#encoderIdentity = encoderIdentity(handle.info().encoder, config.normalization);
   }
 
-  /** What this build can run on here (CPU always; CUDA with the reason when not). */
+  /**
+   * What this build can run on here (CPU always; CUDA with the reason when not).
+   *
+   * @example
+   * ```ts
+   * const { cuda } = P2SAM.backends();
+   * if (!cuda.available) console.log(`CPU only: ${cuda.reason}`);
+   * ```
+   */
   static backends(): Backends {
     return backends();
   }
 
+  /**
+   * Loads an encoder/decoder pair (paths or the .onnx bytes) and checks that they are a
+   * SAM image encoder and a SAM prompt decoder, in that order.
+   *
+   * @throws {TypeError | RangeError} an option of the wrong type or out of range; the
+   *   error's `param`, `expected` and `received` fields say which (see `argumentErrorData`).
+   * @throws {P2SamError} `MODEL_NOT_FOUND` (no such file), `MODEL_INVALID` (not a loadable
+   *   ONNX model), `MODEL_MISMATCH` (encoder and decoder swapped), `MODEL_UNSUPPORTED`
+   *   (e.g. a SAM 2 export, or `normalization: 'medsam'` with an encoder that normalises
+   *   inside its graph), `BACKEND_UNAVAILABLE` (`device: 'cuda'` without a usable GPU).
+   * @example
+   * ```ts
+   * const model = await P2SAM.load({
+   *   encoder: 'models/sam_vit_b_encoder.onnx',
+   *   decoder: 'models/sam_vit_b_decoder.onnx',
+   *   device: 'auto', // CUDA when this build and machine have it, else the CPU
+   *   onWarning: (w) => console.warn(w.code, w.message),
+   * });
+   * console.log(model.info.device, model.info.gpuStages);
+   * ```
+   */
   static async load(options: opt.LoadOptions): Promise<P2SAM> {
     if (!v.isPlainObject(options)) v.fail('type', 'options', '{ encoder, decoder, ... }', options);
     const o = options as unknown as Record<string, unknown>;
@@ -127,11 +167,21 @@ export class P2SAM {
     return this.info.gpuStages.includes(stage) ? 'cuda' : 'cpu';
   }
 
+  /** True once {@link P2SAM.dispose} was called. */
   get disposed(): boolean {
     return this.#native === undefined || this.#disposing !== undefined;
   }
 
-  /** Counters of model runs since load — e.g. to verify a reference is encoded once. */
+  /**
+   * Counters of model runs since load — e.g. to verify a reference is encoded once.
+   *
+   * @example
+   * ```ts
+   * const before = model.stats().encoderRuns;
+   * await model.segment(embedding, { reference });
+   * console.log(model.stats().encoderRuns - before); // 0: an Embedding target skips the encoder
+   * ```
+   */
   stats(): { encoderRuns: number; decoderRuns: number; references: number; segments: number } {
     return { ...this.#stats };
   }
@@ -182,7 +232,21 @@ export class P2SAM {
     return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
   }
 
-  /** Encodes an image once; the embedding can be passed to segment/createReference. */
+  /**
+   * Encodes an image once; the embedding can be passed to segment/createReference/predict
+   * in place of the image, so a frame segmented against several references is encoded once.
+   *
+   * @throws {TypeError | RangeError} `image` is not a valid {@link ImageData}.
+   * @throws {P2SamError} `DISPOSED` (model disposed), `ABORTED` (or the signal's own
+   *   reason), `INFERENCE_FAILED` / `MODEL_OUTPUT_INVALID` / `NON_FINITE_EMBEDDING` (the
+   *   encoder failed or produced garbage).
+   * @example
+   * ```ts
+   * using embedding = await model.encode(frame);
+   * const a = await model.segment(embedding, { reference: liver });
+   * const b = await model.segment(embedding, { reference: kidney });
+   * ```
+   */
   async encode(image: ImageData, options?: { signal?: AbortSignal }): Promise<Embedding> {
     const img = v.image('image', image);
     const o = v.optionsObject('options', options);
@@ -206,8 +270,24 @@ export class P2SAM {
   }
 
   /**
-   * Prepares a reference: one encoder pass (unless an Embedding is given), the
-   * foreground/background features, and every prototype set for the candidate counts.
+   * Prepares a reference: one encoder pass (unless an Embedding is given), then one
+   * native call that computes the feature grid, the foreground/background features and
+   * every prototype set for the candidate counts, kept in C++ behind the returned handle.
+   *
+   * @throws {TypeError | RangeError} malformed `input` or `options`.
+   * @throws {P2SamError} `MASK_SIZE_MISMATCH` (mask and image sizes differ),
+   *   `EMPTY_REFERENCE` (the mask is empty, covers the whole image, covers no 16×16 feature
+   *   cell, or has fewer cells than every part count), `DISPOSED` (model or embedding),
+   *   `ABORTED`, `BACKEND_UNAVAILABLE` (the 'kmeans' GPU stage failed to reach its
+   *   device), `INFERENCE_FAILED`.
+   * @example
+   * ```ts
+   * const reference = await model.createReference(
+   *   { image: await readImage('ref.png'), mask: await readMask('ref-mask.png') },
+   *   { mode: 'medical', parts: { min: 1, max: 5 }, negatives: { min: 1, max: 3 } },
+   * );
+   * console.log(reference.summary().parts);
+   * ```
    */
   async createReference(
     input: { image: ImageData | Embedding; mask: MaskData },
@@ -247,7 +327,27 @@ export class P2SAM {
     });
   }
 
-  /** Segments one target with a prepared reference (SPEC §2.5–2.8). */
+  /**
+   * Segments one target with a prepared reference (SPEC §2.5–2.8): prompts for every
+   * candidate, the cascaded decoder passes, the Wasserstein score of each candidate
+   * against the reference, and the best one. Only handles cross into the addon for the
+   * reference: its features never leave C++.
+   *
+   * @throws {TypeError | RangeError} malformed `target` or options (`options.reference`
+   *   must be a {@link Reference}).
+   * @throws {P2SamError} `MODEL_MISMATCH` (the reference was made by another model, or
+   *   restored from another encoder), `DISPOSED` (model, reference or embedding),
+   *   `ABORTED`, `BACKEND_UNAVAILABLE`, `INFERENCE_FAILED`.
+   * @example
+   * ```ts
+   * const result = await model.segment(await readImage('frame-12.png'), {
+   *   reference,
+   *   retrieval: { solver: 'sinkhorn' },
+   *   onProgress: (p) => console.log(p.stage, p.fraction),
+   * });
+   * if (!result.empty) await writeMaskPng('frame-12.mask.png', { data: result.mask, width: result.width, height: result.height });
+   * ```
+   */
   async segment(target: ImageData | Embedding, options: opt.SegmentOptions): Promise<SegmentResult> {
     if (!v.isPlainObject(options)) v.fail('type', 'options', '{ reference, retrieval?, signal?, onProgress? }', options);
     const ref = options.reference;
@@ -315,6 +415,15 @@ export class P2SAM {
    * One plain SAM decoder pass on an embedding — the building block P2SAM cascades.
    * Points and box are in original-image pixels; `maskInput` is a previous pass's
    * 256×256 low-res logits. Returns every mask channel the decoder exports.
+   *
+   * @throws {TypeError | RangeError} malformed `embedding` or `prompt` (an empty prompt too).
+   * @throws {P2SamError} `DISPOSED`, `ABORTED`, `INFERENCE_FAILED`, `MODEL_OUTPUT_INVALID`.
+   * @example
+   * ```ts
+   * using embedding = await model.encode(image);
+   * const first = await model.predict(embedding, { points: [{ x: 120, y: 80, label: 1 }] });
+   * const refined = await model.predict(embedding, { box: [90, 50, 200, 160], maskInput: first.lowRes.subarray(0, 256 * 256) });
+   * ```
    */
   async predict(embedding: Embedding, prompt: PredictPrompt, options?: { signal?: AbortSignal }): Promise<PredictResult> {
     if (!(embedding instanceof Embedding)) v.fail('type', 'embedding', 'an Embedding from model.encode()', embedding);
@@ -329,7 +438,16 @@ export class P2SAM {
     });
   }
 
-  /** Refuses new calls, waits for calls in flight, then frees the ONNX Runtime sessions. */
+  /**
+   * Refuses new calls, waits for calls in flight, then frees the ONNX Runtime sessions.
+   * Idempotent: a second call returns the same promise.
+   *
+   * @example
+   * ```ts
+   * const model = await P2SAM.load(paths);
+   * try { await model.segment(target, { reference }); } finally { await model.dispose(); }
+   * ```
+   */
   dispose(): Promise<void> {
     if (this.#disposing) return this.#disposing;
     this.#disposing = (async () => {

@@ -9,6 +9,7 @@ import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
 import type { Reference } from './reference';
 import type { DecoderPass, PromptPoint } from './types';
 
+/** One prompt set (k parts × kb negatives) taken through the cascade and scored. */
 export interface CandidateResult {
   parts: number;
   negatives: number;
@@ -27,6 +28,7 @@ export interface CandidateResult {
   note?: string;
 }
 
+/** Milliseconds per stage of one segment() call. */
 export interface SegmentTimings {
   encodeMs: number;
   pointsMs: number;
@@ -38,6 +40,10 @@ export interface SegmentTimings {
   totalMs: number;
 }
 
+/**
+ * What {@link P2SAM.segment} returns: the best candidate's mask and prompt, and every
+ * candidate with its score, so a caller can see why it won.
+ */
 export interface SegmentResult {
   /** width×height, 1 = object. */
   mask: Uint8Array;
