@@ -7,13 +7,11 @@
  * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
  * then frees the sessions — a call can never see a freed session.
  */
-import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
-import { graphOutputs, pruneOutputs } from './onnx/prune';
+import { modelSource, prunedDecoder } from './model-source';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
@@ -42,20 +40,6 @@ export interface ModelInfo {
 }
 
 let nextModelId = 1;
-
-function modelSource(name: string, value: unknown): { native: { path: string } | { bytes: Uint8Array }; label: string } {
-  if (typeof value === 'string') {
-    if (value.length === 0) v.fail('type', name, 'a path to an .onnx file or a Uint8Array', value);
-    if (!existsSync(value)) throw new P2SamError('MODEL_NOT_FOUND', `${name}: no file at '${value}'`);
-    if (!statSync(value).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a file`);
-    return { native: { path: value }, label: value };
-  }
-  if (value instanceof Uint8Array) {
-    if (value.length === 0) throw new RangeError(`${name} must be a non-empty buffer; received an empty ${value.constructor.name}`);
-    return { native: { bytes: value }, label: `<${value.length}-byte buffer>` };
-  }
-  return v.fail('type', name, 'a path to an .onnx file or a Uint8Array with its bytes', value);
-}
 
 /**
  * A loaded P2SAM engine: a SAM image encoder and prompt decoder (two ONNX Runtime
@@ -461,20 +445,5 @@ export class P2SAM {
   /** `await using model = await P2SAM.load(...)` disposes at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
-  }
-}
-
-/**
- * The decoder without its full-resolution `masks` branch, or undefined when there is
- * nothing to prune or the file cannot be read/parsed here (the native side then simply
- * runs the cascade on the full decoder).
- */
-async function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Promise<Uint8Array | undefined> {
-  try {
-    const bytes = 'path' in source ? new Uint8Array(await readFile(source.path)) : source.bytes;
-    if (!graphOutputs(bytes).includes('masks')) return undefined;
-    return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
-  } catch {
-    return undefined;
   }
 }
