@@ -59,6 +59,16 @@ export interface ReferenceTimings {
 
 const NO_TIMINGS: ReferenceTimings = { encodeMs: 0, featuresMs: 0, prototypesMs: 0, totalMs: 0 };
 
+/**
+ * A prepared reference, held in C++ behind a handle; made by
+ * {@link P2SAM.createReference} or restored by {@link Reference.fromData}.
+ *
+ * @example
+ * ```ts
+ * using reference = await model.createReference({ image, mask });
+ * for (const frame of frames) results.push(await model.segment(frame, { reference }));
+ * ```
+ */
 export class Reference {
   #handle: NativeReference | undefined;
   #disposed = false;
