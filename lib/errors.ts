@@ -25,7 +25,23 @@ export type P2SamErrorCode =
   | 'TARGET_NOT_FOUND'
   | 'OUTPUT_PATH_REFUSED'
   | 'INVALID_ARGUMENT'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // Clinical formats (lib/clinical): each names the file in its message.
+  | 'DICOM_READ_FAILED'
+  | 'DICOM_UNSUPPORTED'
+  | 'DICOM_NO_SERIES'
+  | 'DICOM_SERIES_CHOICE'
+  | 'DICOM_SERIES_INVALID'
+  | 'RTSTRUCT_INVALID'
+  | 'RTSTRUCT_ROI_NOT_FOUND'
+  | 'RTSTRUCT_SERIES_MISMATCH'
+  | 'SEG_INVALID'
+  | 'SEG_SEGMENT_NOT_FOUND'
+  | 'SEG_SIZE_MISMATCH'
+  | 'NIFTI_READ_FAILED'
+  | 'NIFTI_UNSUPPORTED'
+  | 'NIFTI_LABEL_NOT_FOUND'
+  | 'MASK_GEOMETRY_MISMATCH';
 
 export class P2SamError extends Error {
   readonly code: P2SamErrorCode;
