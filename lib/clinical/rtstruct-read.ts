@@ -126,7 +126,13 @@ export function readRtstruct(file: string, volume: Volume | (VolumeGeometry & { 
   const roi = findRoi(info, options.roi);
   const volumeFor = volume.uids?.frameOfReferenceUid ?? '';
   const roiFor = roi.frameOfReferenceUid || info.frameOfReferenceUid;
-  if (volumeFor && roiFor && volumeFor !== roiFor) {
+  // Some tools (rt-utils among them) write a fresh FrameOfReferenceUID yet reference the
+  // CT series and images explicitly; an explicit reference to this series is accepted.
+  const sops = new Set(volume.uids?.sopInstanceUids ?? []);
+  const referencesVolume =
+    (volume.uids?.seriesInstanceUid !== undefined && info.referencedSeriesUids.includes(volume.uids.seriesInstanceUid)) ||
+    info.referencedSopInstanceUids.some((s) => sops.has(s));
+  if (volumeFor && roiFor && volumeFor !== roiFor && !referencesVolume) {
     throw new P2SamError(
       'RTSTRUCT_SERIES_MISMATCH',
       `${file}: ROI "${roi.name}" is in frame of reference ${roiFor} (series ${info.referencedSeriesUids.join(', ') || '?'}), the volume is in ${volumeFor} (series ${volume.uids?.seriesInstanceUid ?? '?'}): coordinates are not comparable`,
