@@ -10,7 +10,7 @@
  * exactly (each slice keeps its position); a gap much larger than the usual spacing is
  * flagged as possible missing slices, and refused with `requireContiguous`.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { P2SamError } from '../errors';
 import { decodeFrames, pixelFormat, rescaleOf } from './codecs';
@@ -56,6 +56,17 @@ function listFiles(dir: string): string[] {
   return out;
 }
 
+/** A file that says it is DICOM (preamble + "DICM") but cannot be read is an error, not junk. */
+function hasPart10Marker(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(132);
+    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function isImage(df: DicomFile): boolean {
   const sop = text(df.dataset, 'SOPClassUID');
   return df.dataset.PixelData !== undefined && sop !== SOP_CLASS.seg && text(df.dataset, 'Modality') !== 'SEG';
@@ -83,7 +94,7 @@ function scanInternal(dirOrFile: string): Scanned {
     } catch (err) {
       // In a folder, other files (README, DICOMDIR-less junk) are normal; a single
       // named file that is not DICOM is the caller's error.
-      if (!st.isDirectory()) throw err;
+      if (!st.isDirectory() || hasPart10Marker(file)) throw err;
       scan.skipped.push({ file, reason: err instanceof Error ? err.message : String(err) });
       continue;
     }
