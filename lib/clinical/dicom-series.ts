@@ -14,7 +14,7 @@ import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { P2SamError } from '../errors';
 import { decodeFrames, pixelFormat, rescaleOf } from './codecs';
-import { numbers, readDicomFile, SOP_CLASS, text, type DicomFile } from './dicom-file';
+import { newUid, numbers, readDicomFile, SOP_CLASS, text, type DicomFile } from './dicom-file';
 import { cross, dot, normalize, type PatientStudy, type Vec3, type Volume, type VolumeWarning } from './volume';
 
 export interface ReadSeriesOptions {
@@ -304,6 +304,13 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
   }
   const ds = first.dataset;
   const ps = ps0 ?? [1, 1];
+  let frameOfReferenceUid = text(ds, 'FrameOfReferenceUID');
+  if (!frameOfReferenceUid) {
+    // Type 1 in every image IOD with a position, yet missing in the wild (rt-utils'
+    // oriented_data). Writers need one to reference; derive a stable one from the series.
+    frameOfReferenceUid = newUid(`frame-of-reference/${text(ds, 'SeriesInstanceUID')}`);
+    warnings.push({ code: 'NO_FRAME_OF_REFERENCE', message: `${where}: the slices have no FrameOfReferenceUID; RTSTRUCT/SEG written on this volume use the derived ${frameOfReferenceUid}`, files: [first.file] });
+  }
   return {
     columns: f0.columns,
     rows: f0.rows,
@@ -318,7 +325,7 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
     uids: {
       studyInstanceUid: text(ds, 'StudyInstanceUID'),
       seriesInstanceUid: text(ds, 'SeriesInstanceUID'),
-      frameOfReferenceUid: text(ds, 'FrameOfReferenceUID'),
+      frameOfReferenceUid,
       sopClassUid: text(ds, 'SOPClassUID'),
       sopInstanceUids: slices.map((s) => text(s.df.dataset, 'SOPInstanceUID')),
     },

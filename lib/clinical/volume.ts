@@ -83,7 +83,7 @@ export interface Volume extends VolumeGeometry {
 }
 
 export interface VolumeWarning {
-  code: 'SLICE_GAP' | 'UNEVEN_SPACING' | 'MONOCHROME1';
+  code: 'SLICE_GAP' | 'UNEVEN_SPACING' | 'MONOCHROME1' | 'NO_FRAME_OF_REFERENCE';
   message: string;
   /** The files the warning is about. */
   files: string[];
