@@ -27,7 +27,6 @@ export interface DcmjsApi {
       naturalizeDataset(dict: DictDataset): NaturalDataset;
       denaturalizeDataset(ds: NaturalDataset): DictDataset;
     };
-    DicomDict: new (meta: DictDataset) => { meta: DictDataset; dict: DictDataset; write(options?: { allowInvalidVRLength?: boolean }): ArrayBuffer };
     ReadBufferStream: ReadBufferStreamCtor;
   };
   log: { setLevel(level: string): void };
