@@ -257,5 +257,8 @@ describe('HU windows', () => {
     expect(Array.from(clinical.applyHuWindow(new Float32Array([-160, 0, 240]), 'mediastinum'))).toEqual([0, 102, 255]);
     expect(codeOf(() => clinical.huWindowBounds([5, 5]))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => clinical.huWindowBounds('bone' as never))).toBe('INVALID_ARGUMENT');
+    const volume = { columns: 2, rows: 1, slices: 2, voxels: new Float32Array([-1000, 0, 40, 590]) };
+    expect(clinical.volumeSliceImage(volume, 1, [40, 590])).toEqual({ data: new Uint8Array([0, 0, 0, 255, 255, 255]), width: 2, height: 1, channels: 3 });
+    expect(codeOf(() => clinical.volumeSliceImage(volume, 2, 'lung'))).toBe('INVALID_ARGUMENT');
   });
 });

@@ -13,7 +13,7 @@ export { readDicomFile, newUid, TS as TRANSFER_SYNTAX, SOP_CLASS, type DicomFile
 export { decodeFrames, pixelFormat, type PixelFormat } from './codecs';
 export { readDicomSeries, scanDicomFolder, type ReadSeriesOptions, type SeriesSummary, type FolderScan } from './dicom-series';
 export { readNifti, readNiftiLabelmap, writeNifti } from './nifti';
-export { applyHuWindow, huWindowBounds, sliceToRgb, HU_WINDOWS, type HuWindow } from './window';
+export { applyHuWindow, huWindowBounds, sliceToRgb, volumeSliceImage, HU_WINDOWS, type HuWindow } from './window';
 export { traceContours, rasterizeContours, type ContourConvention, type PixelContour } from './contours';
 export { readRtstruct, readRtstructInfo, findRoi, type RtstructInfo, type RtstructRoi } from './rtstruct-read';
 export { formatDs } from './dicom-writer';
