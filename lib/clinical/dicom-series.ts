@@ -48,8 +48,11 @@ function listFiles(dir: string): string[] {
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, entry.name);
+      // PACS exports and study folders often link slices in; follow file links, but not
+      // directory links (a link back up the tree would loop).
+      const isFile = entry.isFile() || (entry.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isFile() === true);
       if (entry.isDirectory()) walk(p);
-      else if (entry.isFile()) out.push(p);
+      else if (isFile) out.push(p);
     }
   };
   walk(dir);
