@@ -319,6 +319,7 @@ export class P2SAM {
           maxIterations: 300,
           tolerance: 1e-4,
           seed: o.seed,
+          seeding: o.seeding,
           threads: this.#config.threads,
           device: this.#stageDevice('kmeans'),
         };

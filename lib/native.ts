@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { P2SamError, type P2SamErrorCode } from './errors';
+import type { KMeansSeeding } from './options';
 
 export interface NativeTensorInfo {
   name: string;
@@ -145,7 +146,9 @@ export interface NativeKMeansOptions {
   tolerance: number;
   seed: number;
   threads: number;
-  /** 'cuda': the k-means of prototypes() runs on the GPU. */
+  /** 'sklearn' (default): scikit-learn's KMeans draws; 'p2sam': the project's own streams. */
+  seeding?: KMeansSeeding;
+  /** 'cuda': the k-means of prototypes() runs on the GPU (seeding 'p2sam' only; 'sklearn' stays on the CPU). */
   device?: MathsDevice;
 }
 

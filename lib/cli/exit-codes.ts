@@ -66,6 +66,7 @@ const OPTION_FLAGS: ReadonlyArray<[RegExp, string]> = [
   [/\boptions\.mode\b/g, '--mode'],
   [/\boptions\.seed\b/g, '--seed'],
   [/\boptions\.restarts\b/g, '--restarts'],
+  [/\boptions\.seeding\b/g, '--kmeans-seeding'],
   [/\boptions\.threads\b/g, '--threads'],
   [/\boptions\.normalization\b/g, '--normalization'],
   [/\boptions\.device\b/g, '--device'],

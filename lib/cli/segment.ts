@@ -55,6 +55,8 @@ export interface SegmentRunOptions {
   gpuStages?: opt.GpuStage[];
   seed?: number;
   restarts?: number;
+  /** k-means seeding: 'sklearn' (default) or 'p2sam'. */
+  kmeansSeeding?: opt.KMeansSeeding;
   parallelCandidates?: number;
   /** Intensity window for 16-bit images, in the file's sample units. */
   window?: [number, number];
@@ -242,6 +244,7 @@ function resolveOptions(o: SegmentRunOptions): { ref: opt.ResolvedReference; seg
     negatives: o.negatives,
     seed: o.seed,
     restarts: o.restarts,
+    seeding: o.kmeansSeeding,
   });
   const seg = opt.resolveSegment({
     retrieval: { solver: o.solver, weights: o.weights, epsilon: o.epsilon, maxIterations: o.maxIterations },
@@ -316,6 +319,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       negatives: refOpts.negatives,
       seed: refOpts.seed,
       restarts: refOpts.restarts,
+      seeding: refOpts.seeding,
       solver: segOpts.solver,
       weights: segOpts.weights,
       ...(segOpts.solver === 'sinkhorn' ? { epsilon: segOpts.epsilon, maxIterations: segOpts.maxIterations } : {}),
@@ -390,7 +394,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
     const tRef = performance.now();
     reference = await model.createReference(
       { image: refImage, mask: refMask },
-      { mode: refOpts.mode, parts: refOpts.parts, negatives: refOpts.negatives, seed: refOpts.seed, restarts: refOpts.restarts, signal },
+      { mode: refOpts.mode, parts: refOpts.parts, negatives: refOpts.negatives, seed: refOpts.seed, restarts: refOpts.restarts, seeding: refOpts.seeding, signal },
     );
     const summary: ReferenceSummary = reference.summary();
     report.reference = {
@@ -560,6 +564,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
     .option('--gpu-stages <list>', "with the maths on CUDA: comma-separated stages using the GPU kernels, of points,kmeans,scoring (default points)", (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
+    .addOption(new Option('--kmeans-seeding <seeding>', "k-means seeding: scikit-learn's KMeans draws or the project's own streams").choices(['sklearn', 'p2sam']).default('sklearn'))
     .option('--parallel-candidates <n>', 'candidates whose decoder cascades run at once (default 1)', intParser(1, 16))
     .option('--window <lo,hi>', 'intensity window for 16-bit images (CT), in sample units, e.g. 0,4095', parseWindow)
     .option('--no-overlay', 'do not write <name>.overlay.png')
@@ -602,6 +607,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
             gpuStages: flags.gpuStages as opt.GpuStage[] | undefined,
             seed: flags.seed as number | undefined,
             restarts: flags.restarts as number | undefined,
+            kmeansSeeding: flags.kmeansSeeding as opt.KMeansSeeding,
             parallelCandidates: flags.parallelCandidates as number | undefined,
             window: flags.window as [number, number] | undefined,
             overlay: flags.overlay as boolean,

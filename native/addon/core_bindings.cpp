@@ -23,7 +23,10 @@ Napi::Value Prototypes(const Napi::CallbackInfo& info) {
   return queue_task<std::vector<core::PrototypeSet>>(
       info.Env(),
       [a]() {
-        if (!a->gpu) return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
+        // The CUDA k-means implements only the P2sam streams; scikit-learn's seeding
+        // runs on the CPU whatever the device.
+        if (!a->gpu || a->options.seeding == core::KMeansSeeding::Sklearn)
+          return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
         return core::prototypes_from_clusters(a->features.data(), a->n, a->d,
                                               cuda::gpu_kmeans_batch(a->features.data(), a->n, a->d, a->ks, a->options));
       },

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "kmeans_sklearn.hpp"
 #include "parallel.hpp"
 
 namespace p2sam::core {
@@ -702,6 +703,8 @@ KMeansResult closed_form_single_cluster(const float* x, const Prepared& p) {
 std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d,
                                        const std::vector<int>& ks, const KMeansOptions& options) {
   validate(features, n, d, ks, options);
+  if (options.seeding == KMeansSeeding::Sklearn)
+    return detail::kmeans_batch_sklearn(features, n, d, ks, options);
 
   std::vector<KMeansResult> out(ks.size());
   for (std::size_t q = 0; q < ks.size(); ++q) {
