@@ -52,31 +52,124 @@ namespace {
 // add.reduce starts from the identity 0 (which changes nothing but -0.0).
 float numpy_sum(const float* a, std::size_t n) { return 0.0f + numpy_pairwise_sum(a, n); }
 
-// x · c in float32 over 8 independent lanes summed in a fixed order. scikit-learn's
-// sgemm sums in OpenBLAS's own order; both are float32 dot products, so they agree to
-// a few ulps and labels only differ on such ties.
-inline float dot_f32(const float* __restrict x, const float* __restrict c, std::size_t d) {
-  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t t = 0;
-  for (; t + 8 <= d; t += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += x[t + l] * c[t + l];
-  float tail = 0.0f;
-  for (; t < d; ++t) tail += x[t] * c[t];
-  return (((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) +
-         tail;
+// Dot products as the BLAS behind numpy/scikit-learn computes them (OpenBLAS 0.3.x
+// sgemm/dgemm micro-kernels: every output element accumulates its K products in order
+// in one register lane with fused multiply-adds; checked against Debian's OpenBLAS
+// 0.3.21 on AVX2 and AVX-512 machines: identical in every element).
+//
+// gemm_rows(x, rows, cT, d, kp, out): out[r * kp + j] = fused in-order x_r · c_j for
+// rows (1..8) consecutive data rows and the kp (multiple of 8) centres stored
+// transposed, cT[t * kp + j] = c_j[t]. The AVX2 path runs 8 centres per vector and four
+// rows at once (independent chains hide the FMA latency); the portable path does the
+// same fused operations one at a time.
+void gemm_rows_portable(const float* x, std::size_t rows, const float* cT, std::size_t d,
+                        std::size_t kp, float* out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    float* o = out + r * kp;
+    const float* xr = x + r * d;
+    for (std::size_t j = 0; j < kp; ++j) o[j] = 0.0f;
+    for (std::size_t t = 0; t < d; ++t)
+      for (std::size_t j = 0; j < kp; ++j) o[j] = std::fma(xr[t], cT[t * kp + j], o[j]);
+  }
 }
 
-// x · c of float32 vectors in float64: every product is exact in float64, so the
-// order only matters at the 1e-16 level, far below the float32 rounding that follows.
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define P2SAM_SKLEARN_FMA_DISPATCH 1
+typedef float v8f __attribute__((vector_size(32)));
+// R rows × V vectors of accumulators; all indices compile-time so they stay in registers.
+template <std::size_t R, std::size_t V>
+__attribute__((target("avx2,fma"), always_inline)) inline void gemm_tile_fma(const float* x, const float* cT,
+                                                                             std::size_t d, std::size_t kp,
+                                                                             std::size_t j0, float* out) {
+  v8f acc[R][V];
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t v = 0; v < V; ++v) acc[r][v] = v8f{0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::size_t t = 0; t < d; ++t) {
+    const float* c = cT + t * kp + j0;
+    v8f cv[V];
+    for (std::size_t v = 0; v < V; ++v) std::memcpy(&cv[v], c + 8 * v, sizeof(v8f));
+    for (std::size_t r = 0; r < R; ++r) {
+      const float xt = x[r * d + t];
+      const v8f xb = {xt, xt, xt, xt, xt, xt, xt, xt};
+      for (std::size_t v = 0; v < V; ++v) acc[r][v] = __builtin_ia32_vfmaddps256(xb, cv[v], acc[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t v = 0; v < V; ++v) std::memcpy(out + r * kp + j0 + 8 * v, &acc[r][v], sizeof(v8f));
+}
+// Up to 8 rows: single-vector tiles run 8 rows (8 independent FMA chains keep both
+// FMA ports busy), two-vector tiles 4 rows at a time (16 registers of accumulators
+// would leave none for the operands).
+template <std::size_t R>
+__attribute__((target("avx2,fma"))) void gemm_block_fma(const float* x, const float* cT, std::size_t d,
+                                                        std::size_t kp, float* out) {
+  std::size_t j0 = 0;
+  for (; j0 + 16 <= kp; j0 += 16) {
+    if constexpr (R > 4) {
+      gemm_tile_fma<4, 2>(x, cT, d, kp, j0, out);
+      gemm_tile_fma<R - 4, 2>(x + 4 * d, cT, d, kp, j0, out + 4 * kp);
+    } else {
+      gemm_tile_fma<R, 2>(x, cT, d, kp, j0, out);
+    }
+  }
+  if (j0 < kp) gemm_tile_fma<R, 1>(x, cT, d, kp, j0, out);
+}
+__attribute__((target("avx2,fma"))) void gemm_rows_fma(const float* x, std::size_t rows, const float* cT,
+                                                       std::size_t d, std::size_t kp, float* out) {
+  switch (rows) {
+    case 8: gemm_block_fma<8>(x, cT, d, kp, out); break;
+    case 7: gemm_block_fma<7>(x, cT, d, kp, out); break;
+    case 6: gemm_block_fma<6>(x, cT, d, kp, out); break;
+    case 5: gemm_block_fma<5>(x, cT, d, kp, out); break;
+    case 4: gemm_block_fma<4>(x, cT, d, kp, out); break;
+    case 3: gemm_block_fma<3>(x, cT, d, kp, out); break;
+    case 2: gemm_block_fma<2>(x, cT, d, kp, out); break;
+    default: gemm_block_fma<1>(x, cT, d, kp, out); break;
+  }
+}
+#endif
+
+using GemmRowsFn = void (*)(const float*, std::size_t, const float*, std::size_t, std::size_t, float*);
+GemmRowsFn pick_gemm_rows() {
+#ifdef P2SAM_SKLEARN_FMA_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_rows_fma;
+#endif
+  return gemm_rows_portable;
+}
+const GemmRowsFn gemm_rows = pick_gemm_rows();
+
+// x · c of float32 vectors in float64, accumulated in order: each product is exact in
+// float64, so this equals dgemm's fused sequential accumulation bit for bit.
 inline double dot_f64(const float* __restrict x, const float* __restrict c, std::size_t d) {
-  double lane[4] = {0, 0, 0, 0};
-  std::size_t t = 0;
-  for (; t + 4 <= d; t += 4)
-    for (int l = 0; l < 4; ++l)
-      lane[l] += static_cast<double>(x[t + l]) * static_cast<double>(c[t + l]);
-  double tail = 0.0;
-  for (; t < d; ++t) tail += static_cast<double>(x[t]) * static_cast<double>(c[t]);
-  return ((lane[0] + lane[2]) + (lane[1] + lane[3])) + tail;
+  double acc = 0.0;
+  for (std::size_t t = 0; t < d; ++t) acc += static_cast<double>(x[t]) * static_cast<double>(c[t]);
+  return acc;
+}
+
+// numpy 1.24's einsum('ij,ij->i') (row_norms(squared=True)), built for x86-64's SSE
+// baseline: L lanes (4 floats / 2 doubles), blocks of 4 vectors multiplied and added
+// without fusing from the last vector of the block to the first, a zero-padded tail
+// vector, then the lanes summed pairwise ((l0 + l1) + (l2 + l3)) and added to 0.
+template <typename T, int L>
+T einsum_squared_norm(const float* v, std::size_t d) {
+  T acc[L] = {};
+  std::size_t i = 0;
+  for (; i + 4 * L <= d; i += 4 * L)
+    for (int q = 3; q >= 0; --q)
+      for (int l = 0; l < L; ++l) {
+        const T a = static_cast<T>(v[i + static_cast<std::size_t>(q * L + l)]);
+        acc[l] = a * a + acc[l];
+      }
+  for (; i < d; i += L)
+    for (int l = 0; l < L; ++l) {
+      const T a = i + static_cast<std::size_t>(l) < d ? static_cast<T>(v[i + static_cast<std::size_t>(l)]) : T(0);
+      acc[l] = a * a + acc[l];
+    }
+  T sum;
+  if constexpr (L == 4) sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  else sum = acc[0] + acc[1];
+  return sum + T(0);
 }
 
 // scikit-learn's _euclidean_dense_dense: float32, four terms per step added left to
@@ -96,11 +189,80 @@ inline float euclidean_sq_f32(const float* a, const float* b, std::size_t d) {
   return result;
 }
 
+// k-means++ distances of the n points to one centre c: sixteen points at a time from
+// the blocked data (16-point blocks, each d × 16), each point's products added in feature order (so
+// every value equals dot_f64 bit for bit), then upcast_distance. Compiled for the SSE2
+// baseline and, behind a run-time check, AVX2.
+inline float upcast_distance(double dot, double cc, double xx) {
+  // ((-2 c·x) + ||c||²) + ||x||² in float64, rounded to float32, clipped at 0.
+  double v = -2.0 * dot;
+  v += cc;
+  v += xx;
+  const float f = static_cast<float>(v);
+  return f > 0.0f ? f : 0.0f;
+}
+typedef float v4f __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+__attribute__((always_inline)) inline void distances_impl(const float* c, const float* blocked, std::size_t n,
+                                                          std::size_t d, double cc, const double* norms,
+                                                          float* out) {
+  for (std::size_t i0 = 0; i0 < n; i0 += 16) {
+    v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    const float* xs = blocked + i0 * d;
+    for (std::size_t t = 0; t < d; ++t, xs += 16) {
+      const double ct = static_cast<double>(c[t]);
+      v4f f0, f1, f2, f3;
+      std::memcpy(&f0, xs, sizeof f0);
+      std::memcpy(&f1, xs + 4, sizeof f1);
+      std::memcpy(&f2, xs + 8, sizeof f2);
+      std::memcpy(&f3, xs + 12, sizeof f3);
+      a0 += ct * __builtin_convertvector(f0, v4d);
+      a1 += ct * __builtin_convertvector(f1, v4d);
+      a2 += ct * __builtin_convertvector(f2, v4d);
+      a3 += ct * __builtin_convertvector(f3, v4d);
+    }
+    double dots[16];
+    std::memcpy(dots, &a0, sizeof a0);
+    std::memcpy(dots + 4, &a1, sizeof a1);
+    std::memcpy(dots + 8, &a2, sizeof a2);
+    std::memcpy(dots + 12, &a3, sizeof a3);
+    const std::size_t m = std::min<std::size_t>(16, n - i0);
+    for (std::size_t r = 0; r < m; ++r) out[i0 + r] = upcast_distance(dots[r], cc, norms[i0 + r]);
+  }
+}
+using DistancesFn = void (*)(const float*, const float*, std::size_t, std::size_t, double, const double*, float*);
+void distances_portable(const float* c, const float* blocked, std::size_t n, std::size_t d, double cc,
+                        const double* norms, float* out) {
+  distances_impl(c, blocked, n, d, cc, norms, out);
+}
+#ifdef P2SAM_SKLEARN_FMA_DISPATCH
+// No FMA here: the float64 products are exact, so fused or not gives the same sums,
+// but "avx2" alone keeps that explicit.
+__attribute__((target("avx2"))) void distances_avx2(const float* c, const float* blocked, std::size_t n,
+                                                    std::size_t d, double cc, const double* norms, float* out) {
+  distances_impl(c, blocked, n, d, cc, norms, out);
+}
+#endif
+DistancesFn pick_distances() {
+#ifdef P2SAM_SKLEARN_FMA_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) return distances_avx2;
+#endif
+  return distances_portable;
+}
+DistancesFn distances_kernel() {
+  static const DistancesFn fn = pick_distances();
+  return fn;
+}
+
 struct Prepared {
   std::size_t n = 0, d = 0;
   std::vector<float> mean;     // d, float32 as X.mean(axis=0)
   std::vector<float> x;        // n×d, X - mean in float32
   std::vector<double> norms;   // n, ||x||² of the float64 upcast (k-means++ distances)
+  // The centred data in blocks of 16 points, each block feature-major (d × 16): the
+  // k-means++ distance kernel then reads one contiguous run per block.
+  std::vector<float> blocked;
   double tolerance = 0.0;      // absolute, as KMeans._tol
 };
 
@@ -131,8 +293,11 @@ Prepared prepare(const float* x, std::size_t n, std::size_t d, double relative_t
   for (std::size_t i = 0; i < n; ++i) {
     float* r = p.x.data() + i * d;
     for (std::size_t t = 0; t < d; ++t) r[t] = x[i * d + t] - p.mean[t];
-    p.norms[i] = dot_f64(r, r, d);
+    p.norms[i] = einsum_squared_norm<double, 2>(r, d);
   }
+  p.blocked.assign((n + 15) / 16 * 16 * d, 0.0f);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t t = 0; t < d; ++t) p.blocked[(i / 16) * 16 * d + t * 16 + i % 16] = p.x[i * d + t];
   return p;
 }
 
@@ -180,13 +345,7 @@ class Restart {
   // euclidean_distances(c, X, squared=True) for float32 data: float64 upcast,
   // ((-2 c·x) + ||c||²) + ||x||², rounded to float32, negatives clipped to 0.
   void distances_to(const float* c, double cc, float* out) const {
-    for (std::size_t i = 0; i < n_; ++i) {
-      double v = -2.0 * dot_f64(c, row(i), d_);
-      v += cc;
-      v += p_.norms[i];
-      const float f = static_cast<float>(v);
-      out[i] = f > 0.0f ? f : 0.0f;
-    }
+    distances_kernel()(c, p_.blocked.data(), n_, d_, cc, p_.norms.data(), out);
   }
 
   void plus_plus(const SeedDraws& draws) {
@@ -229,29 +388,40 @@ class Restart {
   // One E step (labels from `centres`) and, with update, the M step into `out`:
   // scikit-learn's lloyd_iter_chunked_dense with one thread.
   void lloyd_step(const std::vector<float>& centres, std::vector<float>* out, std::vector<float>& weight) {
-    std::vector<float> cn(k_);
-    for (std::size_t j = 0; j < k_; ++j) cn[j] = dot_f32(centres.data() + j * d_, centres.data() + j * d_, d_);
+    const std::size_t kp = (k_ + 7) / 8 * 8;
+    std::vector<float> cn(k_), cT(d_ * kp, 0.0f), dist(8 * kp);
+    for (std::size_t j = 0; j < k_; ++j) {
+      cn[j] = einsum_squared_norm<float, 4>(centres.data() + j * d_, d_);
+      for (std::size_t t = 0; t < d_; ++t) cT[t * kp + j] = centres[j * d_ + t];
+    }
     if (out) {
       std::fill(out->begin(), out->end(), 0.0f);
       std::fill(weight.begin(), weight.end(), 0.0f);
     }
-    for (std::size_t i = 0; i < n_; ++i) {
-      const float* x = row(i);
-      float best = 0.0f;
-      std::int32_t label = 0;
-      for (std::size_t j = 0; j < k_; ++j) {
-        const float v = cn[j] + -2.0f * dot_f32(x, centres.data() + j * d_, d_);
-        if (j == 0 || v < best) {
-          best = v;
-          label = static_cast<std::int32_t>(j);
+    for (std::size_t i0 = 0; i0 < n_; i0 += 8) {
+      const std::size_t rows = std::min<std::size_t>(8, n_ - i0);
+      gemm_rows(row(i0), rows, cT.data(), d_, kp, dist.data());
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t i = i0 + r;
+        const float* x = row(i);
+        const float* g = dist.data() + r * kp;
+        // sgemm with alpha = -2, beta = 1 onto ||c||²: -2·acc is exact, one rounding.
+        float best = cn[0] + -2.0f * g[0];
+        std::int32_t label = 0;
+        for (std::size_t j = 1; j < k_; ++j) {
+          const float v = cn[j] + -2.0f * g[j];
+          if (v < best) {
+            best = v;
+            label = static_cast<std::int32_t>(j);
+          }
         }
-      }
-      labels_[i] = label;
-      if (out) {
-        const auto l = static_cast<std::size_t>(label);
-        weight[l] += 1.0f;
-        float* s = out->data() + l * d_;
-        for (std::size_t t = 0; t < d_; ++t) s[t] += x[t];
+        labels_[i] = label;
+        if (out) {
+          const auto l = static_cast<std::size_t>(label);
+          weight[l] += 1.0f;
+          float* sum = out->data() + l * d_;
+          for (std::size_t t = 0; t < d_; ++t) sum[t] += x[t];
+        }
       }
     }
     if (!out) return;
