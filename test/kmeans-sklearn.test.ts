@@ -171,6 +171,20 @@ describe.skipIf(!available)('core.kmeans (seeding sklearn) vs scikit-learn KMean
     expect(r.worstInertia).toBeLessThanOrEqual(1e-5);
   }, 600_000);
 
+  it('gives scikit-learn partitions on data with duplicated points (distance ties, empty clusters)', async () => {
+    const fits: Fit[] = [];
+    for (let s = 0; s < 6; s++) {
+      const set = clusteredSet([30, 200, 1000][s % 3], [2, 3][s % 2], 3, 3000 + s);
+      // Rounded to a coarse grid: many identical points and exactly tied distances.
+      for (let i = 0; i < set.data.length; i++) set.data[i] = Math.round(set.data[i] * 2) / 2;
+      set.name = `quantised ${set.name}`;
+      for (let k = 2; k <= 5; k++) fits.push({ set, k, seed: s });
+    }
+    const r = await compare('duplicates', fits);
+    expect(r.same / r.total).toBeGreaterThanOrEqual(0.98);
+    expect(r.worstInertia).toBeLessThanOrEqual(1e-5);
+  }, 600_000);
+
   it('gives scikit-learn partitions for k = 45 on 4000 points', async () => {
     const fits: Fit[] = [
       { set: clusteredSet(4000, 256, 6, 77), k: 45, seed: 0 },
