@@ -80,7 +80,12 @@ export interface NativeCandidateRequest {
   parallelCandidates: number;
   /** 'cuda': cost matrices (and Sinkhorn) on the GPU; the exact simplex stays on the CPU. */
   device?: MathsDevice;
+  /** From cancelToken(): cancel(token) stops the request between passes and inside the exact simplex (rejects with ABORTED). */
+  cancel?: NativeCancelToken;
 }
+
+/** Opaque native cancel flag (cancelToken / cancel). */
+export type NativeCancelToken = { readonly __brand: 'NativeCancelToken' };
 
 export interface NativePass {
   token: number;
@@ -266,6 +271,8 @@ export interface NativeAddon {
   referenceFeatures(embedding: NativeEmbedding, mask: Uint8Array, width: number, height: number, threads: number): Promise<NativeReferenceFeatures>;
   /** device 'cuda' runs the maps and reductions on the GPU (identical points). */
   selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[], threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
+  cancelToken(): NativeCancelToken;
+  cancel(token: NativeCancelToken): void;
 }
 
 const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');
