@@ -57,10 +57,14 @@ struct ExactOptions {
   // pass over the full matrix (a few ms apart at 4096²); once it reads true the solver
   // throws CoreError("ABORTED"). The flag must outlive the call.
   const std::atomic<bool>* cancel = nullptr;
+  // transport_exact_from_costs only (wasserstein_exact takes its threads argument):
+  // threads for the shortlist scans; <= 0 all hardware threads. Default 1.
+  int threads = 1;
 };
 
-// Exact optimal-transport cost. threads <= 0 uses all hardware threads (only the cost
-// matrix is computed in parallel; the simplex itself is sequential). The simplex prices
+// Exact optimal-transport cost. threads <= 0 uses all hardware threads (for the cost
+// matrix and the shortlist scans; the pivots are sequential; the result does not
+// depend on the thread count). The simplex prices
 // a shortlist of near arcs and certifies optimality over all n·m arcs (see
 // wasserstein_exact.cpp).
 // Memory: the n×m float64 cost matrix (134 MB at 4096²) plus O((n+m)·d) plus the

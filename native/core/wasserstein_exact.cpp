@@ -23,6 +23,9 @@
 // pricing (measured at 4096², 256-d: 6 full passes, 77 k pivots instead of 110 k over
 // a shortlist of ~160 k arcs, 3.7× less CPU time).
 //
+// The shortlist scans (the initial selection and the full passes) split rows over
+// threads; the pivots are sequential. Results do not depend on the thread count.
+//
 // Cancellation: an optional flag is polled every 256 pivots and every 256 rows of a
 // full pass; once set the solver throws CoreError("ABORTED").
 //
@@ -47,6 +50,7 @@
 
 #include "cost_matrix.hpp"
 #include "errors.hpp"
+#include "parallel.hpp"
 #include "wasserstein.hpp"
 
 namespace p2sam::core {
@@ -134,8 +138,9 @@ const PricingKernels& pricing() {
 class TransportSimplex {
  public:
   TransportSimplex(const double* costs, std::size_t n, std::size_t m, const double* supply,
-                   const double* demand, double max_cost)
-      : C_(costs), n_(n), m_(m), nodes_(static_cast<int>(n + m + 1)), root_(static_cast<int>(n + m)) {
+                   const double* demand, double max_cost, int threads)
+      : C_(costs), n_(n), m_(m), nodes_(static_cast<int>(n + m + 1)), root_(static_cast<int>(n + m)),
+        threads_(threads > 0 ? threads : default_thread_count()) {
     // M must exceed the cost of any simple path of real arcs (< (n+m)·max|C|) so that an
     // optimal tree never routes mass through the root. Proportional to max|C| (not
     // max|C| + 1) so the tolerance below scales with the costs.
@@ -271,42 +276,80 @@ class TransportSimplex {
     cand_c_.push_back(C_[i * m_ + j]);
   }
 
+  // The k smallest (value, column) of one row in ascending order of column, ties to
+  // the lower column: a sorted insertion array of at most k entries (k <= 16), entered
+  // only by values below its current worst, so most of a row costs one comparison.
+  struct RowTop {
+    std::size_t size = 0;
+    double value[16];
+    std::int32_t col[16];
+    void offer(double v, std::int32_t j, std::size_t k) {
+      if (size == k && !(v < value[size - 1])) return;
+      std::size_t at = size < k ? size++ : size - 1;
+      while (at > 0 && v < value[at - 1]) {
+        value[at] = value[at - 1];
+        col[at] = col[at - 1];
+        --at;
+      }
+      value[at] = v;
+      col[at] = j;
+    }
+  };
+
+  // Rows are independent, so the scans below run on threads_ workers over contiguous
+  // row ranges; every row's result lands in its own slot and the lists are assembled
+  // in row order afterwards, so the shortlist does not depend on the thread count.
+  template <typename RowFn>
+  void for_rows(RowFn fn) {
+    parallel_for(0, n_, threads_, [&](std::size_t b, std::size_t e, std::size_t w) { fn(b, e, w); }, 64);
+  }
+
   void build_candidates() {
     const std::size_t keep = std::min(kNearest, m_);
-    std::vector<double> col_best(m_, std::numeric_limits<double>::infinity());
-    std::vector<std::int32_t> col_arg(m_, 0);
-    std::vector<std::pair<double, std::int32_t>> top;
+    const int workers = std::max(1, threads_);
+    std::vector<std::vector<double>> col_best(static_cast<std::size_t>(workers));
+    std::vector<std::vector<std::int32_t>> col_arg(static_cast<std::size_t>(workers));
+    std::vector<RowTop> tops(n_);
+    for_rows([&](std::size_t b, std::size_t e, std::size_t w) {
+      auto& best = col_best[w];
+      auto& arg = col_arg[w];
+      best.assign(m_, std::numeric_limits<double>::infinity());
+      arg.assign(m_, -1);
+      for (std::size_t i = b; i < e; ++i) {
+        const double* row = C_ + i * m_;
+        RowTop& top = tops[i];
+        for (std::size_t j = 0; j < m_; ++j) {
+          const double c = row[j];
+          if (c < best[j]) {
+            best[j] = c;
+            arg[j] = static_cast<std::int32_t>(i);
+          }
+          top.offer(c, static_cast<std::int32_t>(j), keep);
+        }
+      }
+    });
     cand_i_.reserve(n_ * keep + m_);
     cand_j_.reserve(n_ * keep + m_);
     cand_c_.reserve(n_ * keep + m_);
     for (std::size_t i = 0; i < n_; ++i) {
-      const double* row = C_ + i * m_;
-      // The keep cheapest columns: a max-heap of size keep, ties to the lower index.
-      top.clear();
-      for (std::size_t j = 0; j < m_; ++j) {
-        const double c = row[j];
-        if (c < col_best[j]) {
-          col_best[j] = c;
-          col_arg[j] = static_cast<std::int32_t>(i);
-        }
-        if (top.size() < keep) {
-          top.push_back({c, static_cast<std::int32_t>(j)});
-          std::push_heap(top.begin(), top.end());
-        } else if (c < top.front().first) {
-          std::pop_heap(top.begin(), top.end());
-          top.back() = {c, static_cast<std::int32_t>(j)};
-          std::push_heap(top.begin(), top.end());
-        }
-      }
-      std::sort(top.begin(), top.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
-      for (const auto& t : top) add_candidate(i, static_cast<std::size_t>(t.second));
+      RowTop& top = tops[i];
+      std::sort(top.col, top.col + top.size);
+      for (std::size_t q = 0; q < top.size; ++q) add_candidate(i, static_cast<std::size_t>(top.col[q]));
     }
+    // Cheapest source of every sink: the workers' ranges are ascending, so taking a
+    // later worker only when strictly cheaper keeps the lowest row on ties.
     for (std::size_t j = 0; j < m_; ++j) {
-      const auto i = static_cast<std::size_t>(col_arg[j]);
-      bool listed = false;
-      for (std::size_t q = i * keep; q < (i + 1) * keep && !listed; ++q)
-        listed = static_cast<std::size_t>(cand_j_[q]) == j;
-      if (!listed) add_candidate(i, j);
+      double c = std::numeric_limits<double>::infinity();
+      std::int32_t i = -1;
+      for (std::size_t w = 0; w < col_best.size(); ++w)
+        if (!col_best[w].empty() && col_arg[w][j] >= 0 && col_best[w][j] < c) {
+          c = col_best[w][j];
+          i = col_arg[w][j];
+        }
+      if (i < 0) continue;  // unreachable: every column has a finite cost in some row
+      const RowTop& top = tops[static_cast<std::size_t>(i)];
+      if (!std::binary_search(top.col, top.col + top.size, static_cast<std::int32_t>(j)))
+        add_candidate(static_cast<std::size_t>(i), j);
     }
     rebuild_rows();
   }
@@ -376,29 +419,35 @@ class TransportSimplex {
   bool full_pass(int& ei, int& ej, double& rc) {
     const double* pt = pi_.data() + n_;
     const SegmentMinFn seg_min = pricing().min;
+    std::vector<RowTop> tops(n_);
+    std::atomic<bool> cancelled{false};
+    for_rows([&](std::size_t b, std::size_t e, std::size_t) {
+      for (std::size_t i = b; i < e; ++i) {
+        if ((i & 255) == 255 && cancel_ && cancel_->load(std::memory_order_relaxed)) {
+          cancelled = true;
+          return;
+        }
+        const double* row = C_ + i * m_;
+        const double row_min = seg_min(row, pt, m_) + pi_[i];
+        if (!(row_min < -tol_)) continue;
+        RowTop& top = tops[i];
+        for (std::size_t j = 0; j < m_; ++j) {
+          const double r = row[j] + pi_[i] - pt[j];
+          if (r < -tol_) top.offer(r, static_cast<std::int32_t>(j), kAddPerRow);
+        }
+      }
+    });
+    if (cancelled) poll_cancel();
     double best = -tol_;
     std::size_t bi = n_, bj = 0;
-    std::vector<std::pair<double, std::int32_t>> neg;
     for (std::size_t i = 0; i < n_; ++i) {
-      if ((i & 255) == 255) poll_cancel();
-      const double* row = C_ + i * m_;
-      const double row_min = seg_min(row, pt, m_) + pi_[i];
-      if (!(row_min < -tol_)) continue;
-      neg.clear();
-      for (std::size_t j = 0; j < m_; ++j) {
-        const double r = row[j] + pi_[i] - pt[j];
-        if (r < -tol_) neg.push_back({r, static_cast<std::int32_t>(j)});
-      }
-      if (neg.size() > kAddPerRow) {
-        std::nth_element(neg.begin(), neg.begin() + kAddPerRow, neg.end());
-        neg.resize(kAddPerRow);
-      }
-      for (const auto& x : neg) {
-        add_candidate(i, static_cast<std::size_t>(x.second));
-        if (x.first < best) {
-          best = x.first;
+      const RowTop& top = tops[i];
+      for (std::size_t q = 0; q < top.size; ++q) {
+        add_candidate(i, static_cast<std::size_t>(top.col[q]));
+        if (top.value[q] < best) {
+          best = top.value[q];
           bi = i;
-          bj = static_cast<std::size_t>(x.second);
+          bj = static_cast<std::size_t>(top.col[q]);
         }
       }
     }
@@ -556,6 +605,7 @@ class TransportSimplex {
   std::vector<std::int32_t> cand_i_, cand_j_;
   std::vector<double> cand_c_;
   std::size_t cand_block_ = 64;
+  int threads_ = 1;
   std::vector<std::size_t> row_start_;  // n + 1 offsets into row_j_ / row_c_
   std::vector<std::int32_t> row_j_;
   std::vector<double> row_c_;
@@ -572,10 +622,10 @@ std::size_t default_pivot_cap(std::size_t n, std::size_t m) {
 
 TransportResult solve(const double* costs, std::size_t n, std::size_t m, const double* wa,
                       const double* wb, double max_cost, std::size_t max_pivots,
-                      const std::atomic<bool>* cancel) {
+                      const std::atomic<bool>* cancel, int threads) {
   TransportResult r;
   if (max_pivots == 0) max_pivots = default_pivot_cap(n, m);
-  TransportSimplex simplex(costs, n, m, wa, wb, max_cost);
+  TransportSimplex simplex(costs, n, m, wa, wb, max_cost, threads);
   r.converged = simplex.run(max_pivots, cancel);
 
   double artificial = 0.0;
@@ -603,7 +653,7 @@ TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
     throw CoreError("ABORTED", "wasserstein_exact: cancelled");
   detail::PreparedTransport p = detail::prepare_transport(problem, threads, "wasserstein_exact");
   return solve(p.costs.get(), p.n, p.m, p.wa.data(), p.wb.data(), p.max_cost, options.max_pivots,
-               options.cancel);
+               options.cancel, threads);
 }
 
 TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
@@ -647,7 +697,7 @@ TransportResult transport_exact_from_costs(const double* costs, std::size_t n, s
   for (std::size_t j = 0; j < m; ++j)
     if (b[j] > 0.0) cols.push_back(j);
   if (rows.size() == n && cols.size() == m)
-    return solve(costs, n, m, a.data(), b.data(), max_abs, max_pivots, cancel);
+    return solve(costs, n, m, a.data(), b.data(), max_abs, max_pivots, cancel, options.threads);
   // Zero-mass rows/columns: solve the compacted problem.
   std::vector<double> sub(rows.size() * cols.size()), ka, kb;
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -655,7 +705,7 @@ TransportResult transport_exact_from_costs(const double* costs, std::size_t n, s
     for (std::size_t c = 0; c < cols.size(); ++c) sub[r * cols.size() + c] = costs[rows[r] * m + cols[c]];
   }
   for (std::size_t c : cols) kb.push_back(b[c]);
-  return solve(sub.data(), rows.size(), cols.size(), ka.data(), kb.data(), max_abs, max_pivots, cancel);
+  return solve(sub.data(), rows.size(), cols.size(), ka.data(), kb.data(), max_abs, max_pivots, cancel, options.threads);
 }
 
 }  // namespace p2sam::core
