@@ -13,14 +13,14 @@
 // Potentials pi make every tree arc tight: reduced cost rc(i,j) = C_ij + pi_i - pi_j
 // (pi_R = 0). Pricing works on a shortlist of arcs, not on the n·m matrix: the 8
 // cheapest sinks of every source and the cheapest source of every sink (block search
-// over the shortlist: the most negative arc of the first block of ~2·sqrt(size) arcs
+// over the shortlist: the most negative arc of the first block of ~4·sqrt(size) arcs
 // holding an improving one enters). When the shortlist has no improving arc left, the
 // potentials are recomputed exactly from the tree and every arc of the full cost
 // matrix is priced (a contiguous, vectorisable min over C[i][·] - pi[n+·]); rows with
 // improving arcs add up to 16 of them to the shortlist and pivoting continues. A full
 // pass that finds none is the optimality certificate over all n·m arcs — the same one
 // the dense pricing gave — so the optimum is exact, only reached with far cheaper
-// pricing (measured at 4096², 256-d: 6 full passes, 77 k pivots instead of 110 k over
+// pricing (measured at 4096², 256-d: 6 full passes, 64 k pivots instead of 110 k over
 // a shortlist of ~160 k arcs, 3.7× less CPU time).
 //
 // The shortlist scans (the initial selection and the full passes) split rows over
@@ -397,6 +397,8 @@ class TransportSimplex {
   }
 
   // Groups the shortlist by source row (counting sort, stable) for find_candidate.
+  // Block of 4·sqrt(shortlist) arcs: measured (CPU time, 2000×1500 and 4096², 256-d)
+  // factors 1..16 were within 10 % of each other; 4 needed 17 % fewer pivots than 2.
   void rebuild_rows() {
     row_start_.assign(n_ + 1, 0);
     for (auto i : cand_i_) ++row_start_[static_cast<std::size_t>(i) + 1];
@@ -409,7 +411,7 @@ class TransportSimplex {
       row_j_[at] = cand_j_[q];
       row_c_[at] = cand_c_[q];
     }
-    cand_block_ = std::max<std::size_t>(64, static_cast<std::size_t>(2.0 * std::sqrt(static_cast<double>(cand_i_.size()))));
+    cand_block_ = std::max<std::size_t>(64, static_cast<std::size_t>(4.0 * std::sqrt(static_cast<double>(cand_i_.size()))));
   }
 
   // Prices all n·m arcs with exact potentials. Rows holding an improving arc add their
