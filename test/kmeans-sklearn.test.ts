@@ -13,6 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { core } from '../lib';
 
 const PYTHON = '/usr/bin/python3';
+// P2SAM_SKLEARN_ALGORITHM=elkan measures the agreement with Elkan's variant instead
+// (scikit-learn <= 1.0's default for dense data, which the authors' pinned 1.0.2 ran).
+const ALGORITHM = process.env.P2SAM_SKLEARN_ALGORITHM ?? 'lloyd';
 const SCRIPT = path.join(__dirname, 'python', 'sklearn_kmeans.py');
 
 function hasSklearn(): boolean {
@@ -116,7 +119,7 @@ function runSklearn(fits: Fit[], restarts: number): SklearnFit[] {
     writeFileSync(path.join(dir, file), Buffer.from(f.set.data.buffer, f.set.data.byteOffset, f.set.data.byteLength));
     files.set(f.set, file);
   }
-  const manifest = { fits: fits.map((f) => ({ file: files.get(f.set), n: f.set.n, d: f.set.d, k: f.k, seed: f.seed, restarts })) };
+  const manifest = { fits: fits.map((f) => ({ file: files.get(f.set), n: f.set.n, d: f.set.d, k: f.k, seed: f.seed, restarts, algorithm: ALGORITHM })) };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
   // One OpenMP thread: scikit-learn then sums clusters in row order, as core.kmeans does.
   const r = spawnSync(PYTHON, [SCRIPT, dir], {
@@ -125,7 +128,7 @@ function runSklearn(fits: Fit[], restarts: number): SklearnFit[] {
   });
   if (r.status !== 0) throw new Error(`sklearn reference failed (${r.status}): ${r.stderr}`);
   const out = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8'));
-  console.log(`kmeans-sklearn: reference scikit-learn ${out.sklearn}, numpy ${out.numpy}`);
+  console.log(`kmeans-sklearn: reference scikit-learn ${out.sklearn} (${ALGORITHM}), numpy ${out.numpy}`);
   return out.fits as SklearnFit[];
 }
 

@@ -27,7 +27,10 @@ Napi::Value Prototypes(const Napi::CallbackInfo& info) {
       info.Env(),
       [a]() {
         // The CUDA k-means implements only the P2sam streams; scikit-learn's seeding
-        // runs on the CPU whatever the device.
+        // runs on the CPU — but a 'cuda' request on a machine without a usable device
+        // still fails as every GPU call does.
+        if (a->gpu && !cuda::device_status().available)
+          throw core::CoreError("BACKEND_UNAVAILABLE", "prototypes: " + cuda::device_status().reason);
         if (!a->gpu || a->options.seeding == core::KMeansSeeding::Sklearn)
           return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
         return core::prototypes_from_clusters(a->features.data(), a->n, a->d,

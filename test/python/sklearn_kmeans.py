@@ -2,7 +2,8 @@
 the float32 feature sets the test wrote and writes its labels and inertia back.
 
 Usage: python3 sklearn_kmeans.py DIR
-DIR/manifest.json lists {"file", "n", "d", "k", "seed", "restarts"} entries; each file
+DIR/manifest.json lists {"file", "n", "d", "k", "seed", "restarts"[, "algorithm"]}
+entries (algorithm: "lloyd", the default, or "elkan"); each file
 holds n*d little-endian float32 values, row-major. Writes DIR/result.json with, per
 entry, "labels" (list of int), "inertia" (sklearn's, float32-accumulated) and
 "inertia64" (recomputed in float64 from sklearn's labels and centres), plus the
@@ -28,7 +29,7 @@ def main(directory):
             n_clusters=entry["k"],
             random_state=entry["seed"],
             n_init=entry["restarts"],
-            algorithm="lloyd",
+            algorithm=entry.get("algorithm", "lloyd"),
         ).fit(x)
         centres = km.cluster_centers_.astype(np.float64)
         diff = x.astype(np.float64) - centres[km.labels_]
