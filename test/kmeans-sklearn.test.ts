@@ -25,6 +25,9 @@ function hasSklearn(): boolean {
 }
 const available = hasSklearn();
 if (!available) console.warn(`kmeans-sklearn: ${PYTHON} with sklearn and numpy not found; install python3-sklearn`);
+// .ci/run installs python3-sklearn and sets this: there the comparison may not skip.
+if (!available && process.env.P2SAM_REQUIRE_SKLEARN === '1')
+  throw new Error(`kmeans-sklearn: P2SAM_REQUIRE_SKLEARN=1 but ${PYTHON} cannot import sklearn and numpy`);
 
 /** xorshift64* with Box–Muller: the test's own data generator. */
 class Rng {
