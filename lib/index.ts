@@ -19,6 +19,7 @@ export type {
   Mode,
   Device,
   Normalization,
+  KMeansSeeding,
 } from './options';
 export { P2SamError, type P2SamErrorCode } from './errors';
 export type { ImageData, MaskData, PromptPoint } from './types';
