@@ -342,6 +342,20 @@ TEST_CASE(wasserstein_exact_optimum_outside_the_shortlist_matches_hungarian) {
   }
 }
 
+// The shortlist scans split rows over threads; the pivots must not notice.
+TEST_CASE(wasserstein_exact_is_identical_for_every_thread_count) {
+  const std::size_t n = 700, m = 500, d = 24;
+  auto a = random_cloud(n, d, 71);
+  auto b = random_cloud(m, d, 72, 0.2f);
+  TransportProblem p{a.data(), n, b.data(), m, d};
+  const TransportResult one = wasserstein_exact(p, 1);
+  for (int t : {2, 3, 5}) {
+    const TransportResult r = wasserstein_exact(p, t);
+    CHECK(r.cost == one.cost);
+    CHECK(r.iterations == one.iterations);
+  }
+}
+
 TEST_CASE(wasserstein_exact_cancel_flag_aborts) {
   const std::size_t n = 1500, d = 32;
   auto a = random_cloud(n, d, 61);
