@@ -11,7 +11,8 @@
 //   * after a tolerance stop one more assignment so that labels belong to the final
 //     centres; inertia = sum of squared distances of points to their labelled centre;
 //   * an empty cluster during Lloyd is moved onto the point farthest from its centre.
-// Deliberate differences (all only reachable with ties / duplicated points):
+// Deliberate differences of KMeansSeeding::P2sam (Sklearn follows scikit-learn's own
+// relocation; see kmeans_sklearn.hpp), all only reachable with ties / duplicated points:
 //   * relocation never takes the only point of a cluster, so it cannot empty another;
 //   * if the final labelling leaves a cluster empty (possible when fewer than k distinct
 //     points exist, or when a tolerance stop lands on an emptying step), the farthest
