@@ -26,6 +26,11 @@ export type P2SamErrorCode =
   | 'OUTPUT_PATH_REFUSED'
   | 'INVALID_ARGUMENT'
   | 'INTERNAL'
+  // Volumes (lib/volume): two visits that cannot be paired slice to slice.
+  | 'VOLUME_GEOMETRY_MISMATCH'
+  | 'VOLUME_PATIENT_MISMATCH'
+  | 'VOLUME_ALIGNMENT_FAILED'
+  | 'VOLUME_NO_OVERLAP'
   // Clinical formats (lib/clinical): each names the file in its message.
   | 'DICOM_READ_FAILED'
   | 'DICOM_UNSUPPORTED'
