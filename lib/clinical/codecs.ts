@@ -18,12 +18,13 @@
  * - JPEG extended with 12-bit samples: libjpeg-turbo's 8-bit build cannot decode them, and
  *   the pdf.js-derived 12-bit decoders on npm (daikon, Cornerstone's jpeg.js) were measured
  *   against DCMTK's dcmdjpeg on pydicom's JPGExtended.dcm and are off by 9–15 grey levels
- *   on every pixel, so such files fail with DICOM_UNSUPPORTED rather than decode wrongly.
+ *   on every pixel; jpeg-dct.ts decodes them instead, sample-for-sample equal to DCMTK.
  *   JPEG extended files with 8-bit samples decode through libjpeg-turbo.
  */
 import { P2SamError } from '../errors';
 import type { NaturalDataset } from './dcmjs';
 import { numbers, text, TS, type DicomFile } from './dicom-file';
+import { decodeJpegDct, JpegDecodeError } from './jpeg-dct';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 
@@ -169,6 +170,25 @@ function runEmscripten(file: string, what: string, decoder: EmscriptenCodec, dat
   }
 }
 
+/** 12-bit sequential DCT through jpeg-dct.ts, as little-endian 16-bit words. */
+function decodeTwelveBit(file: string, data: Uint8Array, f: PixelFormat): Uint8Array {
+  let decoded: ReturnType<typeof decodeJpegDct>;
+  try {
+    decoded = decodeJpegDct(data);
+  } catch (err) {
+    if (err instanceof JpegDecodeError) throw new P2SamError('DICOM_UNSUPPORTED', `${file}: 12-bit JPEG: ${err.message}`, { cause: err });
+    throw new P2SamError('DICOM_READ_FAILED', `${file}: 12-bit JPEG decoding failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (decoded.width !== f.columns || decoded.height !== f.rows) {
+    throw new P2SamError('DICOM_READ_FAILED', `${file}: JPEG stream is ${decoded.width}×${decoded.height}, the header says ${f.columns}×${f.rows}`);
+  }
+  if (f.bitsAllocated !== 16) throw new P2SamError('DICOM_UNSUPPORTED', `${file}: 12-bit JPEG samples need BitsAllocated 16, received ${f.bitsAllocated}`);
+  const out = new Uint8Array(decoded.samples.length * 2);
+  const view = new DataView(out.buffer);
+  decoded.samples.forEach((v, i) => view.setUint16(2 * i, v, true));
+  return out;
+}
+
 /** JPEG precision (bits per sample) from the first SOFn marker, or undefined. */
 function jpegPrecision(data: Uint8Array): number | undefined {
   for (let i = 2; i + 4 < data.length; ) {
@@ -228,11 +248,12 @@ export async function decodeFrames(df: DicomFile): Promise<StoredFrame[]> {
       case TS.jpegBaseline:
       case TS.jpegExtended: {
         const precision = jpegPrecision(data);
+        if (precision === 12) {
+          native = decodeTwelveBit(df.file, data, f);
+          break;
+        }
         if (precision !== 8) {
-          throw new P2SamError(
-            'DICOM_UNSUPPORTED',
-            `${df.file}: JPEG extended with ${precision ?? 'unknown'}-bit samples (transfer syntax ${ts}) is not supported: no maintained JavaScript/WASM decoder reproduces the IJG reference for 12-bit DCT JPEG; convert with 'dcmdjpeg' first`,
-          );
+          throw new P2SamError('DICOM_UNSUPPORTED', `${df.file}: JPEG with ${precision ?? 'unknown'}-bit samples (transfer syntax ${ts}); expected 8 or 12`);
         }
         native = runEmscripten(df.file, 'JPEG baseline', new (await loadCodecs()).jpegTurbo.JPEGDecoder(), data, f);
         break;

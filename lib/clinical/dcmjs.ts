@@ -33,9 +33,18 @@ export interface DcmjsApi {
   log: { setLevel(level: string): void };
 }
 
-const dcmjs = require('dcmjs') as DcmjsApi;
-// dcmjs logs parser notes ("Invalid vr type xs - using US") on the console; the reader
-// turns real problems into P2SamErrors itself.
-dcmjs.log.setLevel('error');
+let loaded: DcmjsApi | undefined;
 
-export default dcmjs;
+/**
+ * dcmjs, loaded on first use: it is a large bundle (~0.1 s to load) that programs using
+ * only the segmentation API should not pay for.
+ */
+export default function dcmjs(): DcmjsApi {
+  if (!loaded) {
+    loaded = require('dcmjs') as DcmjsApi;
+    // dcmjs logs parser notes ("Invalid vr type xs - using US") on the console; the
+    // reader turns real problems into P2SamErrors itself.
+    loaded.log.setLevel('error');
+  }
+  return loaded;
+}

@@ -103,15 +103,15 @@ export function readDicomFile(file: string): DicomFile {
   if (hasMeta) {
     let parsed: { meta: DictDataset; dict: DictDataset };
     try {
-      parsed = dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes));
+      parsed = dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes));
     } catch (err) {
       fail(file, (err as Error).message, err);
     }
-    const meta = dcmjs.data.DicomMetaDictionary.naturalizeDataset(parsed.meta);
+    const meta = dcmjs().data.DicomMetaDictionary.naturalizeDataset(parsed.meta);
     const transferSyntax = String(meta.TransferSyntaxUID ?? '');
     if (!transferSyntax) fail(file, 'the File Meta group has no TransferSyntaxUID');
     checkPixelDataNotTruncated(file, bytes, transferSyntax);
-    return { file, transferSyntax, hasMeta, dataset: dcmjs.data.DicomMetaDictionary.naturalizeDataset(parsed.dict) };
+    return { file, transferSyntax, hasMeta, dataset: dcmjs().data.DicomMetaDictionary.naturalizeDataset(parsed.dict) };
   }
   // No preamble: PS3.10 allows only Part 10 files on media, but older tools (and
   // pydicom's own rtstruct.dcm) write the bare data set in the default transfer syntax.
@@ -121,12 +121,12 @@ export function readDicomFile(file: string): DicomFile {
   }
   let dict: DictDataset;
   try {
-    const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(bytes), true);
-    dict = dcmjs.data.DicomMessage._read(stream, TS.implicitLittle, { ignoreErrors: false });
+    const stream = new (dcmjs().data.ReadBufferStream)(toArrayBuffer(bytes), true);
+    dict = dcmjs().data.DicomMessage._read(stream, TS.implicitLittle, { ignoreErrors: false });
   } catch (err) {
     fail(file, `no meta header, and reading it as implicit VR little endian failed: ${(err as Error).message}`, err);
   }
-  const dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict);
+  const dataset = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dict);
   if (typeof dataset.SOPClassUID !== 'string') fail(file, 'no meta header and no SOPClassUID in the data set');
   checkPixelDataNotTruncated(file, bytes, TS.implicitLittle);
   return { file, transferSyntax: TS.implicitLittle, hasMeta, dataset };
@@ -162,7 +162,7 @@ export const IMPLEMENTATION_VERSION = 'P2SAM_NATIVE_01';
 export function writeDicomFile(file: string, dataset: NaturalDataset): void {
   const sopClassUid = dataset.SOPClassUID as string;
   const sopInstanceUid = dataset.SOPInstanceUID as string;
-  const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+  const meta = dcmjs().data.DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: sopClassUid,
     MediaStorageSOPInstanceUID: sopInstanceUid,
@@ -170,8 +170,8 @@ export function writeDicomFile(file: string, dataset: NaturalDataset): void {
     ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
     ImplementationVersionName: IMPLEMENTATION_VERSION,
   });
-  const dict = new dcmjs.data.DicomDict(meta);
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+  const dict = new (dcmjs().data.DicomDict)(meta);
+  dict.dict = dcmjs().data.DicomMetaDictionary.denaturalizeDataset(dataset);
   const buffer = Buffer.from(dict.write());
   const tmp = `${file}.partial-${process.pid}`;
   try {
