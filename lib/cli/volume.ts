@@ -75,6 +75,8 @@ export interface VolumeRunOptions {
   restarts?: number;
   consistency: 'none' | 'components';
   allowOtherPatient: boolean;
+  pipeline?: boolean;
+  referenceSpacingMm?: number;
   json: boolean;
   quiet: boolean;
 }
@@ -254,6 +256,8 @@ async function runVisit(
         zOffsetMm: o.zOffsetMm,
         consistency: o.consistency,
         allowOtherPatient: o.allowOtherPatient,
+        ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}),
+        ...(o.referenceSpacingMm !== undefined ? { referenceSpacingMm: o.referenceSpacingMm } : {}),
         reference: {
           mode: o.mode,
           ...(o.parts ? { parts: o.parts } : {}),
@@ -449,6 +453,8 @@ export function volumeCommand(io: CliIO, setExit: (code: number) => void): Comma
     .option('--negatives <range>', 'background part counts (medical, default 1..1) or 0/1 (natural)', parseRange)
     .addOption(new Option('--consistency <c>', '3-D consistency across slices').choices(['none', 'components']).default('none'))
     .option('--allow-other-patient', 'accept a target whose PatientID differs from the reference')
+    .option('--reference-spacing-mm <n>', 'use only annotated reference slices at least this far apart (default 0: all)', numberParser(0, 1000))
+    .option('--pipeline', 'overlap the next slice\'s encoder pass with the current decoder cascade (default: only with CUDA models)')
     .option('--threads <n>', 'threads for ONNX Runtime and the native maths (default: all cores)', intParser(1, 1024))
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
@@ -505,6 +511,8 @@ export function volumeCommand(io: CliIO, setExit: (code: number) => void): Comma
             restarts: flags.restarts as number | undefined,
             consistency: flags.consistency as 'none' | 'components',
             allowOtherPatient: flags.allowOtherPatient === true,
+            ...(flags.pipeline === true ? { pipeline: true } : {}),
+            referenceSpacingMm: flags.referenceSpacingMm as number | undefined,
             json: flags.json === true,
             quiet: flags.quiet === true,
           },

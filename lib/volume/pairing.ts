@@ -10,6 +10,10 @@
  * with the nearest end slice and must prove the object is there (presence.ts); any other
  * target slice is *outside* and comes out empty without running the model.
  *
+ * With `referenceSpacingMm`, only annotated slices at least that far apart (greedily from
+ * the lowest) guide target slices, trading reference encoder passes for how closely the
+ * reference slice matches the target slice in z.
+ *
  * Each pair lists the annotated slices nearest first, so that when the nearest one cannot
  * make a reference (a mask too small to cover a 16-px feature cell at SAM's scale) the
  * next one is used instead of losing the target slice.
@@ -51,7 +55,7 @@ export function pairSlices(
   referenceMask: MaskVolume,
   target: Volume,
   alignment: ZAlignment,
-  options: { marginMm: number },
+  options: { marginMm: number; referenceSpacingMm?: number },
 ): SlicePairing {
   const n = reference.normal;
   const zr = positionsAlong(reference, n);
@@ -74,6 +78,17 @@ export function pairSlices(
   const highZ = Math.max(...annotatedZ);
   const extent: [number, number] = [lowZ - halfGap(lowZ, -1), highZ + halfGap(highZ, 1)];
   const margin = options.marginMm;
+  // With a reference spacing, only annotated slices at least that far apart guide target
+  // slices (fewer reference encoder passes); the others stay as fallbacks.
+  const spacing = options.referenceSpacingMm ?? 0;
+  const byZ = [...annotated].sort((a, b) => zr[a]! - zr[b]!);
+  const guides = new Set<number>();
+  let lastZ = -Infinity;
+  for (const k of byZ)
+    if (spacing <= 0 || zr[k]! >= lastZ + spacing - 1e-6) {
+      guides.add(k);
+      lastZ = zr[k]!;
+    }
   const pairs: SlicePair[] = zt.map((z, t) => {
     const zRef = z - alignment.offsetMm;
     const zone: SliceZone =
@@ -85,7 +100,9 @@ export function pairSlices(
     const referenceCandidates =
       zone === 'outside'
         ? []
-        : [...annotated].sort((a, b) => Math.abs(zr[a]! - zRef) - Math.abs(zr[b]! - zRef) || a - b);
+        : [...annotated].sort(
+            (a, b) => Number(guides.has(b)) - Number(guides.has(a)) || Math.abs(zr[a]! - zRef) - Math.abs(zr[b]! - zRef) || a - b,
+          );
     return { targetSlice: t, zInReferenceMm: zRef, zone, referenceCandidates };
   });
   pairs.sort((a, b) => a.zInReferenceMm - b.zInReferenceMm);

@@ -8,9 +8,9 @@
  *
  * Encoder passes, the cost that dominates: each annotated reference slice that is used is
  * encoded once for the whole visit (its Embedding gives the Reference and the reference's
- * own score, then is freed), and each target slice once. The next target slice's encoder
- * pass is started before the current slice's decoder cascade, so with the model's default
- * concurrency (2) the two overlap. At most two target embeddings and one reference
+ * own score, then is freed), and each target slice once. With `pipeline` the next target
+ * slice's encoder pass is started before the current slice's decoder cascade, so with the
+ * model's default concurrency (2) the two overlap. At most two target embeddings and one reference
  * embedding are alive at any time (≈ 4 MB each): memory does not grow with the number of
  * slices beyond the output mask itself. References (JS arrays of the ROI's feature cells,
  * tens of KB each) are kept until the end because a later slice may pair with them again.
@@ -71,8 +71,19 @@ export interface SegmentVolumeOptions {
   crop?: 'roi' | 'none';
   /** Margin of that square around the ROI's bounding box (mm, default 40). */
   cropMarginMm?: number;
-  /** Overlap the next slice's encoder pass with this slice's decoder cascade (default true). */
+  /**
+   * Overlap the next slice's encoder pass with this slice's decoder cascade. Default: on
+   * when the models run on CUDA (the encoder then runs on the GPU while the cascade's maths
+   * runs on the CPU); off on the CPU, where both already use every core and running them
+   * at once was measured slower (bench/results, docs/volume.md).
+   */
   pipeline?: boolean;
+  /**
+   * Use only annotated reference slices at least this far apart (mm) as references
+   * (default 0: every annotated slice); fewer reference encoder passes, each target slice
+   * guided by a reference slice up to half this distance away.
+   */
+  referenceSpacingMm?: number;
   /** Allow visits with different PatientIDs (default false: refused). */
   allowOtherPatient?: boolean;
   signal?: AbortSignal;
@@ -122,8 +133,12 @@ export interface VolumeSegmentation {
     annotatedReferenceSlices: number;
     referenceSlicesEncoded: number;
     encoderRuns: number;
+    /** Summed encoder time (ms) of every pass, reference slices included; overlaps other work when pipelined. */
+    encoderMs: number;
     extentMm: [number, number];
     marginMm: number;
+    referenceSpacingMm: number;
+    pipelined: boolean;
     window: [number, number];
     /** The encoded rectangles (pixels), or null when whole slices were encoded. */
     crop: { reference: CropRect; target: CropRect; inPlaneShiftMm: [number, number, number] } | null;
@@ -185,7 +200,8 @@ export async function segmentVolume(
   const window = resolveWindow(o.window);
   const marginMm = v.optionalNumber('options.marginMm', o.marginMm, 0, 1000, 10);
   const consistency = v.oneOf('options.consistency', o.consistency, ['none', 'components'] as const, 'none');
-  const pipeline = v.boolean('options.pipeline', o.pipeline, true);
+  const pipeline = v.boolean('options.pipeline', o.pipeline, model.info.modelDevice === 'cuda');
+  const referenceSpacingMm = v.optionalNumber('options.referenceSpacingMm', o.referenceSpacingMm, 0, 1000, 0);
   const cropMode = v.oneOf('options.crop', o.crop, ['roi', 'none'] as const, 'roi');
   const cropMarginMm = v.optionalNumber('options.cropMarginMm', o.cropMarginMm, 0, 1000, 40);
   const signal = v.abortSignal('options.signal', o.signal);
@@ -201,7 +217,7 @@ export async function segmentVolume(
   opt.throwIfAborted(signal);
 
   const alignment = alignVolumes(refVol, target, { zOffsetMm: o.zOffsetMm, ignoreFrameOfReference: o.ignoreFrameOfReference === true });
-  const pairing = pairSlices(refVol, refMask, target, alignment, { marginMm });
+  const pairing = pairSlices(refVol, refMask, target, alignment, { marginMm, referenceSpacingMm });
   const sameFrame = alignment.method === 'frame-of-reference';
   const inPlaneShift = cropMode === 'none' ? undefined : sameFrame ? ([0, 0, 0] as [number, number, number]) : estimateInPlaneShift(refVol, target, alignment.offsetMm);
   const crops = inPlaneShift ? roiCrops(refVol, refMask, target, inPlaneShift, cropMarginMm) : undefined;
@@ -239,6 +255,7 @@ export async function segmentVolume(
   const jobs = records.map((r, i) => ({ r, i, pair: pairing.pairs[i]! })).filter((j) => j.r.zone !== 'outside');
   const cache = new Map<number, CachedReference>();
   let referenceSlicesEncoded = 0;
+  let encoderMs = 0;
 
   const referenceFor = async (candidates: number[]): Promise<{ slice: number; entry: CachedReference } | undefined> => {
     for (const k of candidates) {
@@ -248,6 +265,7 @@ export async function segmentVolume(
         cache.set(k, entry);
         const emb = await model.encode(sliceImage(refVol, k, window, crops?.reference), { signal });
         referenceSlicesEncoded++;
+        encoderMs += emb.encodeMs;
         try {
           const m = maskSlice(refMask, k);
           entry.reference = await model.createReference({ image: emb, mask: crops ? cropMask(m, crops.reference) : m }, refOptions);
@@ -286,6 +304,7 @@ export async function segmentVolume(
       const embPromise = pending ?? encodeTarget(j);
       pending = undefined;
       const emb = await embPromise;
+      encoderMs += emb.encodeMs;
       try {
         if (pipeline && j + 1 < jobs.length) pending = encodeTarget(j + 1);
         if (!ref) {
@@ -372,8 +391,11 @@ export async function segmentVolume(
       annotatedReferenceSlices: pairing.annotatedSlices.length,
       referenceSlicesEncoded,
       encoderRuns: model.stats().encoderRuns - encoderRunsBefore,
+      encoderMs,
       extentMm: pairing.extentMm,
       marginMm,
+      referenceSpacingMm,
+      pipelined: pipeline,
       window,
       crop: crops && inPlaneShift ? { ...crops, inPlaneShiftMm: inPlaneShift } : null,
       consistency,
