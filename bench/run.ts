@@ -317,6 +317,7 @@ async function main(): Promise<void> {
   }
   if (volume) {
     check('volume: naive/ours wall, 40-slice 512² visit', a.quick ? 'informational (basic pair)' : '≥ 1.8', volume.naiveOverOurs ?? undefined, (x) => a.quick || x >= 1.8, '×');
+    check('volume: naive/ours CPU time, same runs', 'informational', volume.naiveOverOursCpu ?? undefined, () => true, '×');
     const w20 = volume.workingMiBAt['20'];
     const w80 = volume.workingMiBAt['80'];
     // The output mask grows 1 byte per voxel (60 × 512² ≈ 15 MiB from 20 to 80 slices); nothing else may.

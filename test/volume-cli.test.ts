@@ -80,6 +80,25 @@ describe('p2sam volume (one visit)', () => {
     expect(existsSync(path.join(out, 'review.png'))).toBe(true);
   }, 300_000);
 
+  it('p2sam eval-volume gives the same metrics from the RTSTRUCT, SEG and NIfTI outputs', async () => {
+    const out = path.join(dir, 'out-one');
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    for (const pred of ['rtstruct.dcm', 'seg.dcm', 'mask.nii.gz']) {
+      const r = await runCli(['eval-volume', '--series', study.target.seriesDir, '--pred', path.join(out, pred), '--truth', study.target.rtstruct, '--roi', 'GTV', '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const m = JSON.parse(r.stdout);
+      expect(m.dice).toBeCloseTo(report.metrics.dice, 12);
+      expect(m.hd95Mm).toBeCloseTo(report.metrics.hd95Mm, 9);
+      expect(m.truthMl).toBeCloseTo(report.metrics.truthMl, 9);
+    }
+    const human = await runCli(['eval-volume', '--series', study.target.seriesDir, '--pred', path.join(out, 'rtstruct.dcm'), '--truth', study.target.rtstruct, '--roi', 'GTV']);
+    expect(human.stdout).toMatch(/^3-D Dice 0\.\d{4}, HD95 [\d.]+ mm/);
+    const bad = await runCli(['eval-volume', '--series', study.target.seriesDir, '--pred', path.join(study.target.seriesDir, 'slice-001.dcm'), '--truth', study.target.rtstruct, '--roi', 'GTV']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/neither an RTSTRUCT, a DICOM SEG nor a NIfTI/);
+  }, 120_000);
+
   it('names the ROIs present when --roi is missing from the structure set', async () => {
     const r = await runCli(visitArgs(path.join(dir, 'out-roi')).map((a) => (a === 'GTV' ? 'CTV' : a)), { timeoutMs: 60_000 });
     expect(r.code).toBe(1);

@@ -16,6 +16,7 @@ import { packageVersion, type CliIO } from './io';
 import { segmentCommand } from './segment';
 import { testkitModelCommand } from './testkit-model';
 import { volumeCommand } from './volume';
+import { evalVolumeCommand } from './eval-volume';
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('p2sam')
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     inspectCommand(io, setExit),
     convertCommand(io, setExit),
     volumeCommand(io, setExit),
+    evalVolumeCommand(io, setExit),
   ]) {
     // addCommand() does not pass settings down the way command() does; copy them so
     // usage errors in subcommands also throw instead of calling process.exit().
