@@ -16,9 +16,9 @@ describe('decidePresence', () => {
   });
   it('rejects an empty mask, a score far above the reference, or an area far above it — and says why', () => {
     expect(decidePresence({ ...base, empty: true }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/nothing like/) });
-    // Bound: 0.15 × 2.5 + 0.05 = 0.425.
-    expect(decidePresence({ ...base, score: 0.42 }, DEFAULT_PRESENCE).present).toBe(true);
-    expect(decidePresence({ ...base, score: 0.43 }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/score 0\.430 above 0\.425/) });
+    // Bound: 0.15 × 2.5 + 0.5 = 0.875.
+    expect(decidePresence({ ...base, score: 0.87 }, DEFAULT_PRESENCE).present).toBe(true);
+    expect(decidePresence({ ...base, score: 0.88 }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/score 0\.880 above 0\.875/) });
     expect(decidePresence({ ...base, areaMm2: 4100 }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/area 4\.1×/) });
   });
   it('falls back to the area alone when there is no score (a single candidate is never scored)', () => {

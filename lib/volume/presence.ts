@@ -23,7 +23,12 @@ import type { SliceZone } from './pairing';
 export interface PresenceOptions {
   /** Largest accepted score / reference-slice own score (default 2.5). */
   maxScoreRatio?: number;
-  /** Added to the score bound, in score units (default 0.05). */
+  /**
+   * Added to the score bound, in score units (default 0.5). The score is a transport cost
+   * of squared feature distances, so its scale is the encoder's: 0.5 was chosen on the
+   * testkit phantoms (present slices scored ≤ 0.63, absent ones ≥ 2.4); re-check it on a
+   * real encoder with a few annotated visits (the per-slice records carry both scores).
+   */
   scoreSlack?: number;
   /** Largest accepted mask area / reference-slice annotated area (default 4). */
   maxAreaRatio?: number;
@@ -38,7 +43,7 @@ export interface ResolvedPresence {
   minAreaRatio: number;
 }
 
-export const DEFAULT_PRESENCE: ResolvedPresence = { maxScoreRatio: 2.5, scoreSlack: 0.05, maxAreaRatio: 4, minAreaRatio: 0 };
+export const DEFAULT_PRESENCE: ResolvedPresence = { maxScoreRatio: 2.5, scoreSlack: 0.5, maxAreaRatio: 4, minAreaRatio: 0 };
 
 export interface PresenceInput {
   empty: boolean;
