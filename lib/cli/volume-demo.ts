@@ -34,7 +34,7 @@ export async function runVolumeDemo(o: { out: string; size?: number; seed?: numb
       window: 'mediastinum',
       formats: ['rtstruct', 'png'],
       mode: 'medical',
-      consistency: 'none',
+      consistency: 'components',
       allowOtherPatient: false,
       ...(o.threads ? { threads: o.threads } : {}),
       json: false,

@@ -451,7 +451,7 @@ export function volumeCommand(io: CliIO, setExit: (code: number) => void): Comma
     .addOption(new Option('--mode <mode>', 'negative prompts: background parts (medical) or one point (natural)').choices(['natural', 'medical']).default('medical'))
     .option('--parts <range>', 'candidate part counts, e.g. 1..5 (default 1..5)', parseRange)
     .option('--negatives <range>', 'background part counts (medical, default 1..1) or 0/1 (natural)', parseRange)
-    .addOption(new Option('--consistency <c>', '3-D consistency across slices').choices(['none', 'components']).default('none'))
+    .addOption(new Option('--consistency <c>', '3-D consistency across slices: keep the parts that touch the neighbouring slices\' result (components) or every part (none)').choices(['none', 'components']).default('components'))
     .option('--allow-other-patient', 'accept a target whose PatientID differs from the reference')
     .option('--reference-spacing-mm <n>', 'use only annotated reference slices at least this far apart (default 0: all)', numberParser(0, 1000))
     .option('--pipeline', 'overlap the next slice\'s encoder pass with the current decoder cascade (default: only with CUDA models)')

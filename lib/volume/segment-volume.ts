@@ -60,8 +60,9 @@ export interface SegmentVolumeOptions {
   presence?: PresenceOptions;
   /**
    * 3-D consistency (consistency.ts): 'components' keeps, on each slice, the connected
-   * parts that touch the neighbouring slices' result (default 'none'; docs/volume.md has
-   * the measurements).
+   * parts that touch the neighbouring slices' result (default 'components': on the
+   * phantoms it lowered the mean surface distance by 0.2–0.35 mm and never removed a
+   * tumour slice; docs/volume.md has the measurements). 'none' keeps every part.
    */
   consistency?: 'none' | 'components';
   /**
@@ -199,7 +200,7 @@ export async function segmentVolume(
   const o = v.optionsObject('options', options) as SegmentVolumeOptions;
   const window = resolveWindow(o.window);
   const marginMm = v.optionalNumber('options.marginMm', o.marginMm, 0, 1000, 10);
-  const consistency = v.oneOf('options.consistency', o.consistency, ['none', 'components'] as const, 'none');
+  const consistency = v.oneOf('options.consistency', o.consistency, ['none', 'components'] as const, 'components');
   const pipeline = v.boolean('options.pipeline', o.pipeline, model.info.modelDevice === 'cuda');
   const referenceSpacingMm = v.optionalNumber('options.referenceSpacingMm', o.referenceSpacingMm, 0, 1000, 0);
   const cropMode = v.oneOf('options.crop', o.crop, ['roi', 'none'] as const, 'roi');
