@@ -69,12 +69,12 @@ describe('p2sam convert', () => {
     expect(sameVoxels(back, phantom.masks.tumour)).toEqual({ equal: true, differing: 0 });
   });
 
-  it('exits 2 for a missing ROI choice or output format, 1 for an unknown ROI, and writes nothing', async () => {
+  it('exits 2 for a missing or unknown ROI and a missing output format, and writes nothing', async () => {
     const noRoi = await runCli(['convert', path.join(work, 'rs.dcm'), '--reference', path.join(work, 'ct'), '--to', path.join(work, 'x.nii')]);
     expect(noRoi.code).toBe(2);
     expect(noRoi.stderr).toMatch(/choose the ROI with --roi/);
     const wrongRoi = await runCli(['convert', path.join(work, 'rs.dcm'), '--roi', 'GTV', '--reference', path.join(work, 'ct'), '--to', path.join(work, 'x.nii')]);
-    expect(wrongRoi.code).toBe(1);
+    expect(wrongRoi.code).toBe(2); // the ROI name typed is not in the file: fix the command line
     expect(wrongRoi.stderr).toMatch(/ROIs present: 1 "Lungs", 2 "Tumour" \[RTSTRUCT_ROI_NOT_FOUND\]/);
     expect(existsSync(path.join(work, 'x.nii'))).toBe(false);
     const noFormat = await runCli(['convert', path.join(work, 'rs.dcm'), '--roi', '1', '--reference', path.join(work, 'ct'), '--to', path.join(work, 'out.dcm')]);

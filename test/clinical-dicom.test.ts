@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clinical, P2SamError } from '../lib';
 import { readDicomFile, writeDicomFile } from '../lib/clinical/dicom-file';
-import { clinicalTemp, dcmtk, dciodvfy, DICOM_DATA } from './clinical-helpers';
+import { clinicalTemp, dcmtk, dciodvfy, DICOM_DATA, pydicom } from './clinical-helpers';
 
 const PYD = path.join(DICOM_DATA, 'pydicom');
 let work: string;
@@ -202,6 +202,14 @@ describe('readDicomSeries', () => {
     const e = await asyncCode(clinical.readDicomSeries(dir));
     expect(e.code).toBe('DICOM_READ_FAILED');
     expect(e.message).toContain('2693');
+    // A broken file of another series does not block reading this one.
+    mkdirSync(path.join(dir, 'other'));
+    for (const f of readdirSync(path.join(PYD, 'CT2'))) copyFileSync(path.join(PYD, 'CT2', f), path.join(dir, 'other', f));
+    const ct2 = await clinical.readDicomSeries(dir, { seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2' });
+    expect(ct2.slices).toBe(4);
+    const again = await asyncCode(clinical.readDicomSeries(dir, { seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6' }));
+    expect(again.message).toContain('2693');
+    expect(clinical.scanDicomFolder(dir).broken.map((b) => [path.basename(b.file), b.seriesInstanceUid])).toEqual([['2693', '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6']]);
   });
 
   it('refuses mixed orientations and gantry tilt, naming the files', async () => {
@@ -240,6 +248,13 @@ describe('phantom series', () => {
     for (const f of ph.files) expect({ f, errors: dciodvfy(f).errors }).toEqual({ f, errors: [] });
     const v = await clinical.readDicomSeries(path.join(work, 'phantom'));
     expect(Array.from(v.voxels)).toEqual(Array.from(ph.volume.voxels));
+    // pydicom reads the same HU from the files (stored + intercept).
+    const hu = pydicom(
+      'ds = pydicom.dcmread(sys.argv[1])\nimport numpy as np\na = ds.pixel_array.astype(np.int64) * int(ds.RescaleSlope) + int(ds.RescaleIntercept)\nprint(json.dumps({"shape": list(a.shape), "hu": a.ravel().tolist()}))',
+      [ph.files[3]!],
+    ) as { shape: number[]; hu: number[] };
+    expect(hu.shape).toEqual([36, 40]);
+    expect(hu.hu).toEqual(Array.from(ph.volume.voxels.subarray(3 * 40 * 36, 4 * 40 * 36)));
     expect(v.positions).toEqual(ph.volume.positions.map((p) => p.map((x) => Number(clinical.formatDs(x)))));
     const tumourHu = v.voxels.filter((_, i) => ph.masks.tumour.data[i] === 1);
     const lungHu = v.voxels.filter((_, i) => ph.masks.lungs.data[i] === 1 && ph.masks.tumour.data[i] === 0);
@@ -257,5 +272,8 @@ describe('HU windows', () => {
     expect(Array.from(clinical.applyHuWindow(new Float32Array([-160, 0, 240]), 'mediastinum'))).toEqual([0, 102, 255]);
     expect(codeOf(() => clinical.huWindowBounds([5, 5]))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => clinical.huWindowBounds('bone' as never))).toBe('INVALID_ARGUMENT');
+    const volume = { columns: 2, rows: 1, slices: 2, voxels: new Float32Array([-1000, 0, 40, 590]) };
+    expect(clinical.volumeSliceImage(volume, 1, [40, 590])).toEqual({ data: new Uint8Array([0, 0, 0, 255, 255, 255]), width: 2, height: 1, channels: 3 });
+    expect(codeOf(() => clinical.volumeSliceImage(volume, 2, 'lung'))).toBe('INVALID_ARGUMENT');
   });
 });

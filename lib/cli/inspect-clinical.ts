@@ -78,7 +78,14 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
     const scan = scanDicomFolder(p);
     const out: ClinicalReport[] = [];
     for (const s of scan.series) {
-      const v = await readDicomSeries(p, { seriesInstanceUid: s.seriesInstanceUid });
+      let v: Volume;
+      try {
+        v = await readDicomSeries(p, { seriesInstanceUid: s.seriesInstanceUid });
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        out.push({ file: p, kind: 'invalid', lines: [`${p}: series ${s.seriesInstanceUid} cannot be read: ${e.message}${e.code ? ` [${e.code}]` : ''}`], json: { file: p, kind: 'invalid', seriesInstanceUid: s.seriesInstanceUid, error: e.message, code: e.code }, error: e.message });
+        continue;
+      }
       const g = geometryLines(v);
       out.push({
         file: p,
@@ -88,6 +95,9 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
       });
     }
     for (const o of scan.objects) out.push(...(await inspectOne(o.file)));
+    for (const b of scan.broken) {
+      out.push({ file: b.file, kind: 'invalid', lines: [`${b.file}: cannot be read: ${b.error.message} [${b.error.code}]`], json: { file: b.file, kind: 'invalid', error: b.error.message, code: b.error.code }, error: b.error.message });
+    }
     if (!out.length) out.push({ file: p, kind: 'folder', lines: [`${p}: no DICOM series or objects (${scan.skipped.length} unreadable file(s))`], json: { file: p, kind: 'folder', skipped: scan.skipped.length } });
     return out;
   }

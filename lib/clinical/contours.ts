@@ -19,9 +19,11 @@
  * Collinear vertices are dropped (exactly: coordinates are halves of integers).
  *
  * Rasterisation: even-odd rule over all contours of a slice, a pixel is inside when its
- * centre is; a centre exactly on an edge counts as inside on the edge's left end of a
- * span (spans are [ceil(xIn), ceil(xOut))). Rows use the half-open rule on edge ends so
- * a vertex on a scan line is counted once.
+ * centre is. Each pixel row is a scan line through the centres; an edge crosses it when
+ * one end is at or below the line and the other above (half-open, so a vertex on the
+ * line counts once), and pixels with ceil(xIn) ≤ c < ceil(xOut) are filled. Contours
+ * traced here never pass through a pixel centre, so the tie rule only matters for
+ * contours drawn by other software.
  *
  * Coordinates here are pixel indices: x = column, y = row, pixel centres on integers.
  */
@@ -73,7 +75,8 @@ export function traceContours(mask: Uint8Array, width: number, height: number, c
     while (out[start]! & ~used[start]!) {
       const free = out[start]! & ~used[start]!;
       const d0 = free & 1 ? 0 : free & 2 ? 1 : free & 4 ? 2 : 3;
-      // Doubled integer coordinates of the raw vertices (pixel centres at odd values… see below).
+      // Vertices in doubled pixel coordinates, so corners and edge midpoints are integers
+      // and the collinearity test below is exact.
       const raw: number[] = [];
       let corner = start;
       let d = d0;

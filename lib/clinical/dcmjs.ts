@@ -27,10 +27,9 @@ export interface DcmjsApi {
       naturalizeDataset(dict: DictDataset): NaturalDataset;
       denaturalizeDataset(ds: NaturalDataset): DictDataset;
     };
-    DicomDict: new (meta: DictDataset) => { meta: DictDataset; dict: DictDataset; write(options?: { allowInvalidVRLength?: boolean }): ArrayBuffer };
     ReadBufferStream: ReadBufferStreamCtor;
   };
-  log: { setLevel(level: string): void };
+  log: { setLevel(level: string): void; getLogger(name: string): { setLevel(level: string): void } };
 }
 
 let loaded: DcmjsApi | undefined;
@@ -45,6 +44,9 @@ export default function dcmjs(): DcmjsApi {
     // dcmjs logs parser notes ("Invalid vr type xs - using US") on the console; the
     // reader turns real problems into P2SamErrors itself.
     loaded.log.setLevel('error');
+    // Its validation logger was created at load time with its own level, and reports the
+    // normal resolution of implicit-VR ambiguities ("Invalid vr type xs - using US").
+    loaded.log.getLogger('validation.dcmjs').setLevel('silent');
   }
   return loaded;
 }

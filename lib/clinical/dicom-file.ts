@@ -10,6 +10,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
 import { P2SamError } from '../errors';
 import dcmjs, { type DictDataset, type NaturalDataset } from './dcmjs';
+import { encodePart10 } from './dicom-writer';
 
 export const TS = {
   implicitLittle: '1.2.840.10008.1.2',
@@ -155,9 +156,9 @@ export const IMPLEMENTATION_CLASS_UID = '2.25.2901759163836408714165324554160123
 export const IMPLEMENTATION_VERSION = 'P2SAM_NATIVE_01';
 
 /**
- * Encodes a naturalized data set as a Part 10 file in explicit VR little endian and
- * writes it through a temporary file renamed into place, so a failure never leaves a
- * partial output.
+ * Encodes a naturalized data set as a Part 10 file in explicit VR little endian
+ * (dicom-writer.ts) and writes it through a temporary file renamed into place, so a
+ * failure never leaves a partial output.
  */
 export function writeDicomFile(file: string, dataset: NaturalDataset): void {
   const sopClassUid = dataset.SOPClassUID as string;
@@ -170,9 +171,7 @@ export function writeDicomFile(file: string, dataset: NaturalDataset): void {
     ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
     ImplementationVersionName: IMPLEMENTATION_VERSION,
   });
-  const dict = new (dcmjs().data.DicomDict)(meta);
-  dict.dict = dcmjs().data.DicomMetaDictionary.denaturalizeDataset(dataset);
-  const buffer = Buffer.from(dict.write());
+  const buffer = encodePart10(meta, dcmjs().data.DicomMetaDictionary.denaturalizeDataset(dataset));
   const tmp = `${file}.partial-${process.pid}`;
   try {
     writeFileSync(tmp, buffer);

@@ -10,10 +10,11 @@
  * exactly (each slice keeps its position); a gap much larger than the usual spacing is
  * flagged as possible missing slices, and refused with `requireContiguous`.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { P2SamError } from '../errors';
 import { decodeFrames, pixelFormat, rescaleOf } from './codecs';
+import dcmjs from './dcmjs';
 import { newUid, numbers, readDicomFile, SOP_CLASS, text, type DicomFile } from './dicom-file';
 import { cross, dot, normalize, type PatientStudy, type Vec3, type Volume, type VolumeWarning } from './volume';
 
@@ -34,13 +35,22 @@ export interface SeriesSummary {
   columns: number;
 }
 
+export interface BrokenFile {
+  file: string;
+  /** SeriesInstanceUID read from the header, when the header itself is readable. */
+  seriesInstanceUid?: string;
+  error: P2SamError;
+}
+
 export interface FolderScan {
   /** Image series (files with pixel data that are not SEG objects). */
   series: SeriesSummary[];
   /** Non-image objects found: RTSTRUCT, SEG, others. */
   objects: Array<{ file: string; modality: string; sopClassUid: string; seriesInstanceUid: string }>;
-  /** Files that are not readable DICOM, with the reason. */
+  /** Files that are not DICOM at all (no Part 10 marker and no data set), with the reason. */
   skipped: Array<{ file: string; reason: string }>;
+  /** Files that say they are DICOM but cannot be read (truncated, corrupt). */
+  broken: BrokenFile[];
 }
 
 function listFiles(dir: string): string[] {
@@ -48,12 +58,27 @@ function listFiles(dir: string): string[] {
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, entry.name);
+      // PACS exports and study folders often link slices in; follow file links, but not
+      // directory links (a link back up the tree would loop).
+      const isFile = entry.isFile() || (entry.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isFile() === true);
       if (entry.isDirectory()) walk(p);
-      else if (entry.isFile()) out.push(p);
+      else if (isFile) out.push(p);
     }
   };
   walk(dir);
   return out;
+}
+
+/** The SeriesInstanceUID of a file whose pixel data cannot be read, from its header alone. */
+function peekSeries(file: string): { seriesInstanceUid?: string } {
+  try {
+    const b = readFileSync(file);
+    const parsed = dcmjs().data.DicomMessage.readFile(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, { untilTag: '7FE00010' });
+    const uid = text(dcmjs().data.DicomMetaDictionary.naturalizeDataset(parsed.dict), 'SeriesInstanceUID');
+    return uid ? { seriesInstanceUid: uid } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** A file that says it is DICOM (preamble + "DICM") but cannot be read is an error, not junk. */
@@ -85,7 +110,7 @@ function scanInternal(dirOrFile: string): Scanned {
     throw new P2SamError('TARGET_NOT_FOUND', `${dirOrFile}: no such file or folder`);
   }
   const files = st.isDirectory() ? listFiles(dirOrFile) : [dirOrFile];
-  const scan: FolderScan = { series: [], objects: [], skipped: [] };
+  const scan: FolderScan = { series: [], objects: [], skipped: [], broken: [] };
   const filesBySeries = new Map<string, DicomFile[]>();
   for (const file of files) {
     let df: DicomFile;
@@ -94,8 +119,9 @@ function scanInternal(dirOrFile: string): Scanned {
     } catch (err) {
       // In a folder, other files (README, DICOMDIR-less junk) are normal; a single
       // named file that is not DICOM is the caller's error.
-      if (!st.isDirectory() || hasPart10Marker(file)) throw err;
-      scan.skipped.push({ file, reason: err instanceof Error ? err.message : String(err) });
+      if (!st.isDirectory() || !(err instanceof P2SamError)) throw err;
+      if (hasPart10Marker(file)) scan.broken.push({ file, error: err, ...peekSeries(file) });
+      else scan.skipped.push({ file, reason: err.message });
       continue;
     }
     const uid = text(df.dataset, 'SeriesInstanceUID');
@@ -170,6 +196,7 @@ const POSITION_TOLERANCE_MM = 0.01;
  */
 export async function readDicomSeries(dirOrFile: string, options: ReadSeriesOptions = {}): Promise<Volume> {
   const { scan, filesBySeries } = scanInternal(dirOrFile);
+  if (!scan.series.length && scan.broken.length) throw scan.broken[0]!.error;
   if (!scan.series.length) {
     const why = scan.skipped.length ? `; ${scan.skipped.length} unreadable file(s), first: ${scan.skipped[0]!.reason}` : '';
     const objs = scan.objects.length ? `; non-image objects: ${scan.objects.map((o) => `${o.file} (${o.modality})`).join(', ')}` : '';
@@ -193,6 +220,10 @@ export async function readDicomSeries(dirOrFile: string, options: ReadSeriesOpti
   } else {
     chosen = scan.series[0]!;
   }
+  // A slice of this series that cannot be read (or a broken file whose series is unknown)
+  // must not silently shorten the volume.
+  const broken = scan.broken.find((b) => b.seriesInstanceUid === undefined || b.seriesInstanceUid === chosen.seriesInstanceUid);
+  if (broken) throw broken.error;
   const dfs = filesBySeries.get(chosen.seriesInstanceUid)!;
   return assembleVolume(dirOrFile, dfs, options);
 }

@@ -13,9 +13,10 @@ export { readDicomFile, newUid, TS as TRANSFER_SYNTAX, SOP_CLASS, type DicomFile
 export { decodeFrames, pixelFormat, type PixelFormat } from './codecs';
 export { readDicomSeries, scanDicomFolder, type ReadSeriesOptions, type SeriesSummary, type FolderScan } from './dicom-series';
 export { readNifti, readNiftiLabelmap, writeNifti } from './nifti';
-export { applyHuWindow, huWindowBounds, sliceToRgb, HU_WINDOWS, type HuWindow } from './window';
+export { applyHuWindow, huWindowBounds, sliceToRgb, volumeSliceImage, HU_WINDOWS, type HuWindow } from './window';
 export { traceContours, rasterizeContours, type ContourConvention, type PixelContour } from './contours';
 export { readRtstruct, readRtstructInfo, findRoi, type RtstructInfo, type RtstructRoi } from './rtstruct-read';
-export { writeRtstruct, formatDs, type RoiToWrite, type WriteRtstructOptions, type RtstructWritten } from './rtstruct-write';
+export { formatDs } from './dicom-writer';
+export { writeRtstruct, type RoiToWrite, type WriteRtstructOptions, type RtstructWritten } from './rtstruct-write';
 export { writeDicomSeg, readDicomSeg, readDicomSegInfo, type SegmentToWrite, type SegInfo } from './seg';
 export { writePhantomSeries, type PhantomOptions, type Phantom } from './phantom';

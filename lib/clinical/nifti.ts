@@ -120,7 +120,12 @@ function readImage(file: string): NiftiImage {
     fail('NIFTI_READ_FAILED', file, `truncated: ${dims.join('×')} voxels of ${type.bytes} bytes from offset ${voxOffset} need ${voxOffset + count * type.bytes} bytes, the file has ${bytes.length}`);
   }
   const values = new Float64Array(count);
-  for (let i = 0; i < count; i++) values[i] = type.read(view, voxOffset + i * type.bytes, le) * slope + inter;
+  if (datatype === 2) {
+    // uint8 labelmaps, the common case: no DataView call per voxel.
+    for (let i = 0; i < count; i++) values[i] = bytes[voxOffset + i]! * slope + inter;
+  } else {
+    for (let i = 0; i < count; i++) values[i] = type.read(view, voxOffset + i * type.bytes, le) * slope + inter;
+  }
   return { dims, affine, values, datatype };
 }
 
@@ -204,6 +209,7 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
   }
   let found = false;
   const labels = new Set<number>();
+  let lastLabel = 0;
   const tol = 1e-3;
   for (let k = 0; k < nk; k++) {
     const origin: Vec3 = [img.affine[0]![3]! + k * ck[0], img.affine[1]![3]! + k * ck[1], img.affine[2]![3]! + k * ck[2]];
@@ -227,7 +233,10 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
     for (let j = 0; j < nj; j++) {
       for (let i = 0; i < ni; i++) {
         const v = img.values[(k * nj + j) * ni + i]!;
-        if (v !== 0) labels.add(v);
+        if (v !== 0 && v !== lastLabel) {
+          labels.add(v);
+          lastLabel = v;
+        }
         const inside = options.label === undefined ? v !== 0 : v === options.label;
         if (!inside) continue;
         const c = c0 + i * ic + j * jc;

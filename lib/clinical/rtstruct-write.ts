@@ -18,6 +18,7 @@ import { packageVersion } from '../cli/io';
 import type { NaturalDataset } from './dcmjs';
 import { dicomDateTime, newUid, SOP_CLASS, writeDicomFile } from './dicom-file';
 import { traceContours, type ContourConvention } from './contours';
+import { formatDs } from './dicom-writer';
 import { requireMaskOnGrid, voxelToPatient, type MaskVolume, type Volume } from './volume';
 
 export interface RoiToWrite {
@@ -201,18 +202,4 @@ export function writeRtstruct(file: string, volume: Volume, rois: RoiToWrite[], 
   };
   writeDicomFile(file, dataset);
   return { file, sopInstanceUid, seriesInstanceUid, contours: counts };
-}
-
-/**
- * A DS value of at most 16 characters (PS3.5 6.2) with as many digits as fit: contour
- * points are sub-micrometre exact, far below what the pixel-centre round trip needs
- * (vertices sit a quarter pixel or more from any pixel centre).
- */
-export function formatDs(v: number): string {
-  if (Object.is(v, -0) || Math.abs(v) < 1e-9) return '0';
-  for (let digits = 12; digits >= 1; digits--) {
-    const s = String(Number(v.toPrecision(digits)));
-    if (s.length <= 16) return s;
-  }
-  return v.toExponential(6);
 }

@@ -13,6 +13,8 @@
  * Values below `low` map to 0, above `high` to 255, linearly in between.
  */
 import { P2SamError, describeValue } from '../errors';
+import type { ImageData } from '../types';
+import type { Volume } from './volume';
 
 export type HuWindow = 'lung' | 'mediastinum' | 'soft-tissue' | 'p2sam' | readonly [number, number];
 
@@ -59,4 +61,18 @@ export function sliceToRgb(hu: Float32Array, window: HuWindow): Uint8Array {
   const rgb = new Uint8Array(grey.length * 3);
   for (let i = 0; i < grey.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grey[i]!;
   return rgb;
+}
+
+/**
+ * Slice k of a volume, windowed, as the RGB ImageData the image encoder takes.
+ *
+ * @example
+ *   const image = volumeSliceImage(ct, 40, 'p2sam'); // { data, width, height, channels: 3 }
+ */
+export function volumeSliceImage(volume: Pick<Volume, 'voxels' | 'columns' | 'rows' | 'slices'>, k: number, window: HuWindow): ImageData {
+  if (!Number.isInteger(k) || k < 0 || k >= volume.slices) {
+    throw new P2SamError('INVALID_ARGUMENT', `slice: expected an integer 0–${volume.slices - 1}, received ${describeValue(k)}`);
+  }
+  const plane = volume.columns * volume.rows;
+  return { data: sliceToRgb(volume.voxels.subarray(k * plane, (k + 1) * plane), window), width: volume.columns, height: volume.rows, channels: 3 };
 }
