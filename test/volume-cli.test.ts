@@ -101,7 +101,8 @@ describe('p2sam volume (one visit)', () => {
 
   it('names the ROIs present when --roi is missing from the structure set', async () => {
     const r = await runCli(visitArgs(path.join(dir, 'out-roi')).map((a) => (a === 'GTV' ? 'CTV' : a)), { timeoutMs: 60_000 });
-    expect(r.code).toBe(1);
+    // A name that is not in the file is a usage error, as for the clinical commands.
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/RTSTRUCT_ROI_NOT_FOUND/);
     expect(r.stderr).toMatch(/GTV/);
     expect(JSON.parse(readFileSync(path.join(dir, 'out-roi', 'report.json'), 'utf8')).status).toBe('failed');
