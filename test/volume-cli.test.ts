@@ -164,6 +164,8 @@ describe('p2sam volume --manifest', () => {
         'patient,visit,ref_series,ref_rtstruct,roi,target_series,truth_rtstruct',
         // Forward (planning → follow-up) and backward (follow-up → planning): paths relative to the manifest.
         'PH2,followup,reference/ct,reference/rtstruct.dcm,GTV,target/ct,target/rtstruct.dcm',
+        // The same reference again, next row: its slices come from the batch's cache.
+        'PH2,followup-again,reference/ct,reference/rtstruct.dcm,GTV,target/ct,target/rtstruct.dcm',
         'PH2,planning,target/ct,target/rtstruct.dcm,GTV,reference/ct,reference/rtstruct.dcm',
       ].join('\n') + '\n',
     );
@@ -171,10 +173,14 @@ describe('p2sam volume --manifest', () => {
     const r = await runCli(['volume', '--encoder', model.encoder, '--decoder', model.decoder, '--manifest', manifest, '--out', out], { timeoutMs: 400_000 });
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/2 of 2 visits contoured/);
+    expect(r.stdout).toMatch(/3 of 3 visits contoured/);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.status).toBe('ok');
-    expect(summary.visits.map((v: { visit: string }) => v.visit)).toEqual(['followup', 'planning']);
+    expect(summary.visits.map((v: { visit: string }) => v.visit)).toEqual(['followup', 'followup-again', 'planning']);
+    expect(summary.visits[0].referenceSlicesEncoded).toBeGreaterThan(0);
+    expect(summary.visits[1].referenceSlicesEncoded).toBe(0);
+    expect(summary.visits[1].dice).toBe(summary.visits[0].dice);
+    expect(summary.visits[2].referenceSlicesEncoded).toBeGreaterThan(0);
     for (const v of summary.visits) {
       expect(v.status).toBe('ok');
       expect(v.dice).toBeGreaterThanOrEqual(0.8);

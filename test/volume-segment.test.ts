@@ -11,6 +11,7 @@ import { phantomStudy, type PhantomStudy } from '../lib/volume/phantom-study';
 import { segmentVolume, type VolumeProgress, type VolumeSegmentation } from '../lib/volume/segment-volume';
 import { volumeMetrics } from '../lib/volume/metrics3d';
 import { keepConsistentComponents } from '../lib/volume/consistency';
+import { ReferenceSliceCache } from '../lib/volume/reference-cache';
 import { testkitModel } from './helpers';
 
 let model: P2SAM;
@@ -80,6 +81,26 @@ describe('segmentVolume on a two-visit phantom', () => {
     for (let i = 1; i < done.length; i++) expect(done[i]!).toBeGreaterThanOrEqual(done[i - 1]!);
     expect(done[done.length - 1]).toBe(total);
   });
+
+  it('with a shared ReferenceSliceCache, a second visit from the same reference encodes no reference slice and gives the same mask', async () => {
+    const cache = new ReferenceSliceCache();
+    try {
+      const ref = { volume: study.reference.volume, mask: study.reference.truth };
+      const a = await segmentVolume(model, study.target.volume, ref, { referenceCache: cache });
+      const before = model.stats().encoderRuns;
+      const b = await segmentVolume(model, study.target.volume, ref, { referenceCache: cache });
+      expect(a.summary.referenceSlicesEncoded).toBe(result.summary.referenceSlicesEncoded);
+      expect(b.summary.referenceSlicesEncoded).toBe(0);
+      expect(model.stats().encoderRuns - before).toBe(b.summary.ranSlices);
+      expect(Buffer.compare(Buffer.from(a.mask.data), Buffer.from(result.mask.data))).toBe(0);
+      expect(Buffer.compare(Buffer.from(b.mask.data), Buffer.from(a.mask.data))).toBe(0);
+      // Another window is another reference: the cache misses instead of answering wrongly.
+      const c = await segmentVolume(model, study.target.volume, ref, { referenceCache: cache, window: [-150, 250] });
+      expect(c.summary.referenceSlicesEncoded).toBeGreaterThan(0);
+    } finally {
+      cache.dispose();
+    }
+  }, 300_000);
 
   it('stops on abort with the signal\'s reason (as segment does) and leaves the model usable', async () => {
     const c = new AbortController();

@@ -36,6 +36,7 @@ import { writeNifti } from '../clinical/nifti';
 import { huWindowBounds, type HuWindow } from '../clinical/window';
 import type { MaskVolume, Volume } from '../clinical/volume';
 import { segmentVolume, type VolumeSegmentation } from '../volume/segment-volume';
+import { ReferenceSliceCache } from '../volume/reference-cache';
 import { volumeMetrics, type VolumeMetrics } from '../volume/metrics3d';
 import { renderVolumeMontage } from '../volume/montage';
 import { maskSlice, sliceImage } from '../volume/slice-image';
@@ -232,6 +233,7 @@ async function runVisit(
   io: CliIO,
   progress: ProgressReporter,
   signal: AbortSignal | undefined,
+  referenceCache?: ReferenceSliceCache,
 ): Promise<VisitReport> {
   const report: VisitReport = { ...(input.patient ? { patient: input.patient, visit: input.visit } : {}), status: 'not-run', inputs: input, outputs: {} };
   const inputs = [input.refSeries, input.refRtstruct, input.targetSeries, ...(input.truthRtstruct ? [input.truthRtstruct] : [])];
@@ -256,6 +258,7 @@ async function runVisit(
         zOffsetMm: o.zOffsetMm,
         consistency: o.consistency,
         allowOtherPatient: o.allowOtherPatient,
+        ...(referenceCache ? { referenceCache } : {}),
         ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}),
         ...(o.referenceSpacingMm !== undefined ? { referenceSpacingMm: o.referenceSpacingMm } : {}),
         reference: {
@@ -359,15 +362,24 @@ export async function runVolume(o: VolumeRunOptions, visits: VisitInput[], batch
   const model = await P2SAM.load({ encoder: o.encoder, decoder: o.decoder, ...(o.threads ? { threads: o.threads } : {}) });
   const reports: VisitReport[] = [];
   let exitCode = EXIT_OK;
+  // Consecutive visits from the same reference (series, structure set, ROI) share its
+  // prepared slices: each reference slice is encoded once per patient, not per visit.
+  const cache = new ReferenceSliceCache();
+  let cacheFor = '';
   try {
     for (const v of visits) {
+      const refKey = JSON.stringify([v.refSeries, v.refRtstruct, v.roi]);
+      if (refKey !== cacheFor) {
+        cache.clear();
+        cacheFor = refKey;
+      }
       const dir = batch ? path.join(o.out, v.patient!, v.visit!) : o.out;
       if (signal?.aborted) {
         reports.push({ patient: v.patient, visit: v.visit, status: 'not-run', inputs: v, outputs: {} });
         continue;
       }
       try {
-        reports.push(await runVisit(model, v, dir, o, io, progress, signal));
+        reports.push(await runVisit(model, v, dir, o, io, progress, signal, cache));
       } catch (err) {
         const r = (err as { visitReport?: VisitReport }).visitReport;
         if (r) reports.push(r);
@@ -379,6 +391,7 @@ export async function runVolume(o: VolumeRunOptions, visits: VisitInput[], batch
       }
     }
   } finally {
+    cache.dispose();
     await model.dispose();
     if (batch) writeBatchSummary(o.out, reports, exitCode);
   }
@@ -421,7 +434,7 @@ function writeBatchSummary(out: string, reports: VisitReport[], exitCode: number
       visit: r.visit,
       status: r.status,
       ...(r.error ? { error: r.error } : {}),
-      ...(r.summary ? { presentSlices: r.summary.presentSlices, volumeMl: r.summary.volumeMl, totalMs: r.summary.totalMs } : {}),
+      ...(r.summary ? { presentSlices: r.summary.presentSlices, volumeMl: r.summary.volumeMl, referenceSlicesEncoded: r.summary.referenceSlicesEncoded, encoderRuns: r.summary.encoderRuns, totalMs: r.summary.totalMs } : {}),
       ...(r.alignment ? { zOffsetMm: r.alignment.offsetMm, alignment: r.alignment.method } : {}),
       ...(r.metrics ? { dice: r.metrics.dice, hd95Mm: r.metrics.hd95Mm, meanSurfaceDistanceMm: r.metrics.meanSurfaceDistanceMm, falsePositiveSlices: r.metrics.falsePositiveSlices.length, falseNegativeSlices: r.metrics.falseNegativeSlices.length } : {}),
       report: r.patient ? path.join(r.patient, r.visit!, 'report.json') : 'report.json',

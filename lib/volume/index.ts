@@ -21,3 +21,4 @@ export { renderVolumeMontage } from './montage';
 export { phantomStudy, renderVisit, PHANTOM_HU, PHANTOM_WINDOW, type PhantomStudy, type PhantomStudyOptions, type PhantomVisit, type VisitSpec, type Lobe } from './phantom-study';
 export { writePhantomStudy, writeCtSeries, type WrittenPhantomStudy, type WrittenVisit } from './phantom-dicom';
 export { sliceImage, maskSlice, cropMask, sliceAreas } from './slice-image';
+export { ReferenceSliceCache } from './reference-cache';

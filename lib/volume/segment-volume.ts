@@ -30,6 +30,7 @@ import { DEFAULT_PRESENCE, decidePresence, enforceContinuity, type PresenceOptio
 import { keepConsistentComponents } from './consistency';
 import { cropMask, maskSlice, sliceAreas, sliceImage } from './slice-image';
 import { estimateInPlaneShift, roiCrops, type CropRect } from './crop';
+import { hashBytes, ReferenceSliceCache, type CachedReference } from './reference-cache';
 
 /** The default HU window: mediastinal (L40/W400), where a soft-tissue mass stands out against lung. */
 export const DEFAULT_VOLUME_WINDOW: [number, number] = [-160, 240];
@@ -85,6 +86,12 @@ export interface SegmentVolumeOptions {
    * guided by a reference slice up to half this distance away.
    */
   referenceSpacingMm?: number;
+  /**
+   * Keep prepared reference slices across calls (reference-cache.ts): give the same
+   * cache to every visit contoured from one planning visit and each of its slices is
+   * encoded once for all of them. The caller disposes it. Default: one cache per call.
+   */
+  referenceCache?: ReferenceSliceCache;
   /** Allow visits with different PatientIDs (default false: refused). */
   allowOtherPatient?: boolean;
   signal?: AbortSignal;
@@ -150,12 +157,6 @@ export interface VolumeSegmentation {
   };
 }
 
-interface CachedReference {
-  reference?: Reference;
-  selfScore: number | null;
-  areaMm2: number;
-  unusable?: string;
-}
 
 function isVolume(x: unknown): x is Volume {
   if (!v.isPlainObject(x)) return false;
@@ -254,16 +255,24 @@ export async function segmentVolume(
     ms: 0,
   }));
   const jobs = records.map((r, i) => ({ r, i, pair: pairing.pairs[i]! })).filter((j) => j.r.zone !== 'outside');
-  const cache = new Map<number, CachedReference>();
+  if (o.referenceCache !== undefined && !(o.referenceCache instanceof ReferenceSliceCache))
+    v.fail('type', 'options.referenceCache', 'a ReferenceSliceCache', o.referenceCache);
+  const cache = o.referenceCache ?? new ReferenceSliceCache();
+  const ownCache = o.referenceCache === undefined;
+  const { signal: _signal, ...refOptionsKey } = refOptions;
+  void _signal;
+  const keyBase = JSON.stringify([model.id, refVol.uids.seriesInstanceUid, crops?.reference ?? null, window, refOptionsKey, o.retrieval ?? null, o.parallelCandidates ?? null]);
+  const keyOf = (k: number) => `${keyBase}|${k}|${hashBytes(maskSlice(refMask, k).data)}`;
   let referenceSlicesEncoded = 0;
   let encoderMs = 0;
 
   const referenceFor = async (candidates: number[]): Promise<{ slice: number; entry: CachedReference } | undefined> => {
     for (const k of candidates) {
-      let entry = cache.get(k);
+      const key = keyOf(k);
+      let entry = cache.get(key);
       if (!entry) {
         entry = { selfScore: null, areaMm2: refAreas[k]! * refPixelMm2 };
-        cache.set(k, entry);
+        const created = entry;
         const emb = await model.encode(sliceImage(refVol, k, window, crops?.reference), { signal });
         referenceSlicesEncoded++;
         encoderMs += emb.encodeMs;
@@ -273,11 +282,16 @@ export async function segmentVolume(
           const self = await model.segment(emb, { reference: entry.reference, retrieval: o.retrieval, signal, parallelCandidates: o.parallelCandidates });
           entry.selfScore = self.score;
         } catch (err) {
-          if (!(err instanceof P2SamError && err.code === 'EMPTY_REFERENCE')) throw err;
+          if (!(err instanceof P2SamError && err.code === 'EMPTY_REFERENCE')) {
+            created.reference?.dispose();
+            throw err;
+          }
           entry.unusable = err.message;
         } finally {
           emb.dispose();
         }
+        // Cached only once complete, so an abort mid-way leaves nothing half-made behind.
+        cache.set(key, created);
       }
       if (entry.reference) return { slice: k, entry };
     }
@@ -352,7 +366,7 @@ export async function segmentVolume(
     }
   } finally {
     dropPending();
-    for (const e of cache.values()) e.reference?.dispose();
+    if (ownCache) cache.dispose();
   }
 
   // Continuity along z (records are in z order), then clear what it rejected.
