@@ -35,6 +35,10 @@ export const P2SAM_ERROR_CODES = [
   'NIFTI_UNSUPPORTED',
   'NIFTI_LABEL_NOT_FOUND',
   'MASK_GEOMETRY_MISMATCH',
+  'VOLUME_GEOMETRY_MISMATCH',
+  'VOLUME_PATIENT_MISMATCH',
+  'VOLUME_ALIGNMENT_FAILED',
+  'VOLUME_NO_OVERLAP',
   'INVALID_ARGUMENT',
   'INTERNAL',
 ] as const;
@@ -73,6 +77,10 @@ export const P2SAM_ERROR_CODES = [
  * - `NIFTI_UNSUPPORTED`: a NIfTI feature or geometry this library cannot represent (e.g. uneven slice spacing) (TypeScript clinical I/O)
  * - `NIFTI_LABEL_NOT_FOUND`: the label asked for does not occur in the NIfTI labelmap (TypeScript clinical I/O)
  * - `MASK_GEOMETRY_MISMATCH`: a mask volume's geometry differs from the volume it is used with (TypeScript clinical I/O)
+ * - `VOLUME_GEOMETRY_MISMATCH`: reference and target series whose slices are not parallel (TypeScript volumes)
+ * - `VOLUME_PATIENT_MISMATCH`: reference and target volumes of different patients (TypeScript volumes)
+ * - `VOLUME_ALIGNMENT_FAILED`: the z offset between two visits could not be estimated from the images
+ * - `VOLUME_NO_OVERLAP`: no target slice lies within the reference ROI's extent (± margin) after alignment
  * - `INVALID_ARGUMENT`: an argument the TypeScript validation let through was refused natively
  * - `INTERNAL`: a bug or an unexpected native failure; the message says where
  */

@@ -57,3 +57,6 @@ export * as metrics from './metrics';
 export * as clinical from './clinical';
 export { readDicomSeries, readNifti, readRtstruct, writeRtstruct, readDicomSeg, writeDicomSeg, writeNifti, readNiftiLabelmap, writePhantomSeries } from './clinical';
 export type { Volume, MaskVolume, HuWindow } from './clinical';
+// Patient-adaptive volumes (lib/volume): the namespace plus the main entry point.
+export * as volume from './volume';
+export { segmentVolume, type SegmentVolumeOptions, type VolumeSegmentation } from './volume';

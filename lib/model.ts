@@ -21,6 +21,8 @@ import { runRetrieval, type SegmentResult } from './segment';
 import { Semaphore } from './semaphore';
 import type { ImageData, LoadedModelInfo, MaskData } from './types';
 import * as v from './validate';
+import type { MaskVolume, Volume } from './clinical/volume';
+import { segmentVolume, type SegmentVolumeOptions, type VolumeSegmentation } from './volume/segment-volume';
 
 export type { PredictPrompt, PredictResult } from './predict';
 
@@ -309,6 +311,34 @@ export class P2SAM {
         if (!req.embedding) embedding.dispose();
       }
     });
+  }
+
+  /**
+   * Segments a new visit (a CT {@link Volume}) from an annotated earlier visit of the same
+   * patient: the visits are aligned along the patient axis, each target slice within the
+   * reference ROI's extent is paired with the nearest annotated reference slice (one
+   * cached reference per reference slice), and each slice is decided present or absent
+   * (docs/volume.md). The same as the standalone `segmentVolume(model, …)`.
+   *
+   * @throws {TypeError | RangeError} malformed volumes, mask or options.
+   * @throws {P2SamError} `VOLUME_GEOMETRY_MISMATCH`, `VOLUME_PATIENT_MISMATCH`,
+   *   `VOLUME_ALIGNMENT_FAILED`, `VOLUME_NO_OVERLAP`, `MASK_SIZE_MISMATCH`, `ABORTED`,
+   *   and the codes of {@link P2SAM.segment}.
+   * @example
+   * ```ts
+   * const planning = await clinical.readDicomSeries('patient7/ct-planning');
+   * const gtv = clinical.readRtstruct('patient7/rtstruct.dcm', planning, { roi: 'GTV' });
+   * const visit = await clinical.readDicomSeries('patient7/ct-week3');
+   * const r = await model.segmentVolume(visit, { volume: planning, mask: gtv }, { window: 'mediastinum' });
+   * clinical.writeRtstruct('week3-gtv.dcm', visit, [{ name: 'GTV (P2SAM)', mask: r.mask }]);
+   * ```
+   */
+  segmentVolume(
+    target: Volume,
+    reference: { volume: Volume; mask: MaskVolume },
+    options?: SegmentVolumeOptions,
+  ): Promise<VolumeSegmentation> {
+    return segmentVolume(this, target, reference, options);
   }
 
   /**

@@ -15,6 +15,8 @@ import { inspectCommand } from './inspect';
 import { packageVersion, type CliIO } from './io';
 import { segmentCommand } from './segment';
 import { testkitModelCommand } from './testkit-model';
+import { volumeCommand } from './volume';
+import { evalVolumeCommand } from './eval-volume';
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('p2sam')
@@ -34,6 +36,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     testkitModelCommand(io, setExit),
     inspectCommand(io, setExit),
     convertCommand(io, setExit),
+    volumeCommand(io, setExit),
+    evalVolumeCommand(io, setExit),
   ]) {
     // addCommand() does not pass settings down the way command() does; copy them so
     // usage errors in subcommands also throw instead of calling process.exit().

@@ -47,6 +47,10 @@
   X(NIFTI_UNSUPPORTED, NIFTI_UNSUPPORTED, "a NIfTI feature or geometry this library cannot represent (e.g. uneven slice spacing) (TypeScript clinical I/O)") \
   X(NIFTI_LABEL_NOT_FOUND, NIFTI_LABEL_NOT_FOUND, "the label asked for does not occur in the NIfTI labelmap (TypeScript clinical I/O)") \
   X(MASK_GEOMETRY_MISMATCH, MASK_GEOMETRY_MISMATCH, "a mask volume's geometry differs from the volume it is used with (TypeScript clinical I/O)") \
+  X(VOLUME_GEOMETRY_MISMATCH, VOLUME_GEOMETRY_MISMATCH, "reference and target series whose slices are not parallel (TypeScript volumes)") \
+  X(VOLUME_PATIENT_MISMATCH, VOLUME_PATIENT_MISMATCH, "reference and target volumes of different patients (TypeScript volumes)") \
+  X(VOLUME_ALIGNMENT_FAILED, VOLUME_ALIGNMENT_FAILED, "the z offset between two visits could not be estimated from the images") \
+  X(VOLUME_NO_OVERLAP, VOLUME_NO_OVERLAP, "no target slice lies within the reference ROI's extent (± margin) after alignment") \
   X(INVALID_ARGUMENT, INVALID_ARGUMENT, "an argument the TypeScript validation let through was refused natively") \
   X(INTERNAL, INTERNAL, "a bug or an unexpected native failure; the message says where")                       \
   X(OUT_OF_MEMORY, INTERNAL, "native allocation failed (native only)")                                          \
