@@ -1,0 +1,81 @@
+// p2sam_torch.node: loads TorchScript SAM models with libtorch and hands the runners to
+// p2sam.node (addon/runner_handle.hpp). lib/torch.ts requires it only when a TorchScript
+// model is given, so the ONNX path never maps libtorch into the process.
+#include <napi.h>
+
+#include "addon/async_task.hpp"
+#include "addon/convert.hpp"
+#include "addon/runner_handle.hpp"
+#include "runtime/torch_models.hpp"
+
+namespace p2sam::addon {
+
+namespace {
+
+bool read_source(const Napi::Object& o, const char* key, runtime::ModelSource& s) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsObject()) return false;
+  Napi::Object src = v.As<Napi::Object>();
+  s.label = key;
+  if (src.Get("path").IsString())
+    s.path = src.Get("path").As<Napi::String>().Utf8Value();
+  else
+    s.bytes = copy_in<uint8_t>(src.Get("bytes"), "model bytes");
+  return true;
+}
+
+// loadRunners({ encoder?: {path}|{bytes}, decoder?: ..., device: 'cpu'|'cuda', threads })
+//   → Promise<External<RunnerHandoff>>
+Napi::Value LoadRunners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "loadRunners expects an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  struct Args {
+    runtime::ModelSource encoder, decoder;
+    bool has_encoder = false, has_decoder = false;
+    runtime::TorchConfig config;
+  };
+  auto args = std::make_shared<Args>();
+  args->has_encoder = read_source(o, "encoder", args->encoder);
+  args->has_decoder = read_source(o, "decoder", args->decoder);
+  args->config.device = get_string(o, "device", "cpu");
+  args->config.threads = get_int(o, "threads", 0);
+  return queue_task<std::unique_ptr<RunnerHandoff>>(
+      env,
+      [args]() {
+        auto h = std::make_unique<RunnerHandoff>();
+        if (args->has_encoder) h->encoder = std::make_shared<runtime::TorchEncoder>(args->encoder, args->config);
+        if (args->has_decoder) h->decoder = std::make_shared<runtime::TorchDecoder>(args->decoder, args->config);
+        args->encoder.bytes.clear();
+        args->decoder.bytes.clear();
+        return h;
+      },
+      [](Napi::Env env, std::unique_ptr<RunnerHandoff>& h) -> Napi::Value { return WrapHandoff(env, std::move(h)); });
+}
+
+Napi::Value Status(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  runtime::TorchStatus s = runtime::torch_status();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", s.version);
+  o.Set("cudaCompiled", s.cuda_compiled);
+  o.Set("cudaAvailable", s.cuda_available);
+  o.Set("cudaDevices", s.cuda_devices);
+  if (!s.reason.empty()) o.Set("reason", s.reason);
+  o.Set("interfaceVersion", runtime::kRunnerInterfaceVersion);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("loadRunners", Napi::Function::New(env, LoadRunners, "loadRunners"));
+  exports.Set("status", Napi::Function::New(env, Status, "status"));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace p2sam::addon
+
+static Napi::Object InitP2SamTorch(Napi::Env env, Napi::Object exports) { return p2sam::addon::Init(env, exports); }
+
+NODE_API_MODULE(p2sam_torch, InitP2SamTorch)
