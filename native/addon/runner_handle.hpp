@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "addon/async_task.hpp"
 #include "runtime/model_runner.hpp"
 
 namespace p2sam::addon {
