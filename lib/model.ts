@@ -11,6 +11,7 @@ import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
+import { isTorchScriptModel, loadTorchRunners, resolveTorchDevice } from './torch';
 import { modelSource, prunedDecoder } from './model-source';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
@@ -112,12 +113,27 @@ export class P2SAM {
     const encoder = modelSource('options.encoder', o.encoder);
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
-    const device = resolveDevices(config.device, config.modelDevice);
-    const cascade = config.pruneDecoder ? await prunedDecoder(decoder.native) : undefined;
+    // TorchScript members of the pair are loaded by p2sam_torch.node (required only
+    // now) and adopted by p2sam.node; an ONNX pair never touches libtorch.
+    const torchEncoder = isTorchScriptModel(o.encoder as string | Uint8Array);
+    const torchDecoder = isTorchScriptModel(o.decoder as string | Uint8Array);
+    const allTorch = torchEncoder && torchDecoder;
+    const device = resolveDevices(config.device, allTorch ? 'cpu' : config.modelDevice);
+    const torchDevice = torchEncoder || torchDecoder ? resolveTorchDevice(config.modelDevice, config.modelDevice === config.device ? 'options.device' : 'options.modelDevice') : undefined;
+    const runners = torchDevice
+      ? await loadTorchRunners({
+          ...(torchEncoder ? { encoder: encoder.native } : {}),
+          ...(torchDecoder ? { decoder: decoder.native } : {}),
+          device: torchDevice.device,
+          threads: config.threads,
+        })
+      : undefined;
+    const cascade = config.pruneDecoder && !torchDecoder ? await prunedDecoder(decoder.native) : undefined;
     const handle = await call(
       native().loadModels({
         encoder: encoder.native,
         decoder: decoder.native,
+        ...(runners ? { runners } : {}),
         ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
         threads: config.threads,
         graphOptimization: config.graphOptimization,
@@ -131,9 +147,9 @@ export class P2SAM {
       encoder: { ...raw.encoder, source: encoder.label },
       decoder: { ...raw.decoder, source: decoder.label },
       device: device.device,
-      modelDevice: device.modelDevice,
+      modelDevice: allTorch && torchDevice ? torchDevice.device : device.modelDevice,
       gpuStages: device.device === 'cuda' ? config.gpuStages : [],
-      deviceReason: device.reason,
+      deviceReason: [device.reason, torchDevice?.reason].filter(Boolean).join('; ') || undefined,
       threads: config.threads,
       normalization: config.normalization,
     };

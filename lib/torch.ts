@@ -13,6 +13,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import path from 'node:path';
 import { P2SamError } from './errors';
 import { call, nativeFile } from './native';
+import type { Device } from './options';
 
 /** An opaque native object owning the loaded TorchScript runners until p2sam.node adopts them. */
 export type TorchRunnerHandoff = { readonly __brand: 'TorchRunnerHandoff' };
@@ -120,4 +121,17 @@ export async function loadTorchRunners(options: {
   threads: number;
 }): Promise<TorchRunnerHandoff> {
   return call(torchAddon().loadRunners(options));
+}
+
+/**
+ * Where the TorchScript models run for a load's `modelDevice` (or `device`): 'cuda' needs
+ * a libtorch built with CUDA that sees a GPU; 'auto' takes it when there is one. Loads
+ * the torch addon (only called when a TorchScript model was given).
+ */
+export function resolveTorchDevice(asked: Device, option: string): { device: 'cpu' | 'cuda'; reason?: string } {
+  if (asked === 'cpu') return { device: 'cpu' };
+  const status = torchStatus();
+  if (status.cudaAvailable) return { device: 'cuda' };
+  if (asked === 'cuda') throw new P2SamError('BACKEND_UNAVAILABLE', `${option} 'cuda' is not available for the TorchScript models: ${status.reason}`);
+  return { device: 'cpu', reason: `${option} 'auto' fell back to the CPU for the TorchScript models: ${status.reason}` };
 }
