@@ -5,11 +5,16 @@
  * torch while the system one (Debian's python3-torch) has it, hence the fallback.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { P2SamError } from './errors';
 
-/** The project's python/ directory (shipped with the package). */
-export const PYTHON_DIR = path.resolve(__dirname, '..', '..', 'python');
+/** The project's python/ directory (shipped with the package): beside lib/ when running
+ * from source, two levels up from dist/lib/ when compiled. */
+export const PYTHON_DIR =
+  [path.resolve(__dirname, '..', 'python'), path.resolve(__dirname, '..', '..', 'python')].find((d) =>
+    existsSync(path.join(d, 'p2sam_export.py')),
+  ) ?? path.resolve(__dirname, '..', '..', 'python');
 
 let found: string | undefined;
 

@@ -9,6 +9,8 @@ TorchScript archives with known answers.
       OUT_DIR/testkit-encoder-preprocessed.pt  (f32[1,3,1024,1024], normalised, padded)
       OUT_DIR/testkit-decoder.pt               (SAM v1 decoder interface, 4 masks)
       OUT_DIR/testkit-decoder-single.pt        (1 mask, samexporter's return_single_mask rule)
+    with --fixtures also the refusal cases: fixture-wrong-signature.pt, fixture-cuda-only-encoder.pt,
+      fixture-wrong-shape-decoder.pt, fixture-state-dict.pth (docs/testkit.md)
 
 Only the 'basic' variants exist here (the 'sam-sized' ones are for ONNX benchmarks).
 Each archive carries p2sam.json ({"kind": ..., "mask_outputs": ...}), which is how the
@@ -194,14 +196,54 @@ class TestkitDecoder(nn.Module):
         return masks, iou, low_res
 
 
+class WrongSignature(nn.Module):
+    """Fixture: a valid TorchScript module that is no SAM model (two inputs, one output)."""
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return 2 * x + y
+
+
+class CudaOnlyEncoder(nn.Module):
+    """Fixture: the encoder's interface, but its code moves the input to a CUDA device, as
+    modules traced or scripted on a GPU do; it cannot run on a CPU-only libtorch."""
+
+    def forward(self, input_image: Tensor) -> Tensor:
+        x = input_image.to(torch.device("cuda"))
+        return F.avg_pool2d(x, 16, 16).repeat(1, 86, 1, 1)[:, :256]
+
+
+class WrongShapeDecoder(nn.Module):
+    """Fixture: the decoder's exact signature, but iou_predictions of shape [1,3]."""
+
+    def forward(
+        self,
+        image_embeddings: Tensor,
+        point_coords: Tensor,
+        point_labels: Tensor,
+        mask_input: Tensor,
+        has_mask_input: Tensor,
+        orig_im_size: Tensor,
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        low = torch.zeros(1, 3, 256, 256)
+        return low, torch.zeros(1, 3), low
+
+
+def write_fixtures(out: str) -> None:
+    torch.jit.save(torch.jit.script(WrongSignature()), os.path.join(out, "fixture-wrong-signature.pt"))
+    save(CudaOnlyEncoder(), os.path.join(out, "fixture-cuda-only-encoder.pt"), {"kind": "sam-encoder-preprocessed"})
+    torch.jit.save(torch.jit.script(WrongShapeDecoder()), os.path.join(out, "fixture-wrong-shape-decoder.pt"))
+    # What training scripts save: weights without code (torch.save of a state dict).
+    torch.save(TestkitEncoder(False).state_dict(), os.path.join(out, "fixture-state-dict.pth"))
+
+
 def save(module: nn.Module, path: str, metadata: dict) -> None:
     scripted = torch.jit.script(module.eval())
     torch.jit.save(scripted, path, _extra_files={"p2sam.json": json.dumps(metadata)})
 
 
 def main(argv) -> int:
-    if len(argv) != 2:
-        print(__doc__.strip().splitlines()[0] + "\nusage: p2sam_testkit_torch.py OUT_DIR", file=sys.stderr)
+    if len(argv) not in (2, 3) or (len(argv) == 3 and argv[2] != "--fixtures"):
+        print(__doc__.strip().splitlines()[0] + "\nusage: p2sam_testkit_torch.py OUT_DIR [--fixtures]", file=sys.stderr)
         return 2
     out = argv[1]
     os.makedirs(out, exist_ok=True)
@@ -209,6 +251,8 @@ def main(argv) -> int:
     save(TestkitEncoder(False), os.path.join(out, "testkit-encoder-preprocessed.pt"), {"kind": "sam-encoder-preprocessed"})
     save(TestkitDecoder(4), os.path.join(out, "testkit-decoder.pt"), {"kind": "sam-decoder", "mask_outputs": 4})
     save(TestkitDecoder(1), os.path.join(out, "testkit-decoder-single.pt"), {"kind": "sam-decoder", "mask_outputs": 1})
+    if len(argv) == 3:
+        write_fixtures(out)
     return 0
 
 

@@ -20,13 +20,17 @@ export interface TorchTestkitPaths {
 }
 
 /**
+ * `fixtures: true` also writes the refusal cases (fixture-wrong-signature.pt,
+ * fixture-cuda-only-encoder.pt, fixture-wrong-shape-decoder.pt, fixture-state-dict.pth).
+ *
  * @example
  * const pt = writeTorchTestkitModels('models/');
  * const model = await P2SAM.load({ encoder: pt.encoder, decoder: pt.decoder });
  */
-export function writeTorchTestkitModels(dir: string): TorchTestkitPaths {
+export function writeTorchTestkitModels(dir: string, options: { fixtures?: boolean } = {}): TorchTestkitPaths {
   mkdirSync(dir, { recursive: true });
-  const r = spawnSync(findTorchPython(), [path.join(PYTHON_DIR, 'p2sam_testkit_torch.py'), dir], { encoding: 'utf8' });
+  const args = [path.join(PYTHON_DIR, 'p2sam_testkit_torch.py'), dir, ...(options.fixtures ? ['--fixtures'] : [])];
+  const r = spawnSync(findTorchPython(), args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`p2sam_testkit_torch.py failed (${r.status}): ${r.stderr || r.error?.message}`);
   return {
     encoder: path.join(dir, 'testkit-encoder.pt'),

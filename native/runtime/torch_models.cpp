@@ -127,9 +127,17 @@ int json_int_field(const std::string& json, const std::string& key) {
   return 0;
 }
 
+// "forward(Tensor x, Tensor y) -> Tensor": the method as its author wrote it, without `self`.
 std::string schema_text(const c10::FunctionSchema& schema) {
   std::ostringstream os;
-  os << schema;
+  os << schema.name() << '(';
+  for (size_t i = 1; i < schema.arguments().size(); ++i)
+    os << (i > 1 ? ", " : "") << schema.arguments()[i].type()->annotation_str() << ' ' << schema.arguments()[i].name();
+  os << ") -> ";
+  if (schema.returns().size() == 1)
+    os << schema.returns()[0].type()->annotation_str();
+  else
+    os << "(" << schema.returns().size() << " values)";
   return os.str();
 }
 

@@ -5,6 +5,7 @@
 
 #include "addon/async_task.hpp"
 #include "addon/convert.hpp"
+#include "addon/instance_data.hpp"
 #include "addon/runner_handle.hpp"
 #include "runtime/torch_models.hpp"
 
@@ -67,6 +68,9 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // copy_in (convert.hpp) counts copied bytes in the env's InstanceData; this addon has
+  // no classes of its own, but the counter must exist.
+  env.SetInstanceData<InstanceData>(new InstanceData());
   exports.Set("loadRunners", Napi::Function::New(env, LoadRunners, "loadRunners"));
   exports.Set("status", Napi::Function::New(env, Status, "status"));
   return exports;
