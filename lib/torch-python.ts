@@ -25,7 +25,9 @@ let found: string | undefined;
  */
 export function findTorchPython(): string {
   if (found) return found;
-  const candidates = [process.env.P2SAM_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+  const candidates = [process.env.P2SAM_PYTHON, 'python3', '/usr/bin/python3'].filter(
+    (c): c is string => !!c,
+  );
   const tried: string[] = [];
   for (const python of candidates) {
     const r = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -33,7 +35,9 @@ export function findTorchPython(): string {
       found = python;
       return python;
     }
-    tried.push(`${python} (${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)})`);
+    tried.push(
+      `${python} (${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)})`,
+    );
   }
   throw new P2SamError(
     'BACKEND_UNAVAILABLE',

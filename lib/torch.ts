@@ -62,7 +62,11 @@ let addon: TorchAddon | undefined;
 export function torchAddon(): TorchAddon {
   if (addon) return addon;
   const status = torchBuildStatus();
-  if (!status.built) throw new P2SamError('BACKEND_UNAVAILABLE', `TorchScript models need the libtorch addon: ${status.reason}`);
+  if (!status.built)
+    throw new P2SamError(
+      'BACKEND_UNAVAILABLE',
+      `TorchScript models need the libtorch addon: ${status.reason}`,
+    );
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     addon = require(status.file) as TorchAddon;
@@ -128,10 +132,20 @@ export async function loadTorchRunners(options: {
  * a libtorch built with CUDA that sees a GPU; 'auto' takes it when there is one. Loads
  * the torch addon (only called when a TorchScript model was given).
  */
-export function resolveTorchDevice(asked: Device, option: string): { device: 'cpu' | 'cuda'; reason?: string } {
+export function resolveTorchDevice(
+  asked: Device,
+  option: string,
+): { device: 'cpu' | 'cuda'; reason?: string } {
   if (asked === 'cpu') return { device: 'cpu' };
   const status = torchStatus();
   if (status.cudaAvailable) return { device: 'cuda' };
-  if (asked === 'cuda') throw new P2SamError('BACKEND_UNAVAILABLE', `${option} 'cuda' is not available for the TorchScript models: ${status.reason}`);
-  return { device: 'cpu', reason: `${option} 'auto' fell back to the CPU for the TorchScript models: ${status.reason}` };
+  if (asked === 'cuda')
+    throw new P2SamError(
+      'BACKEND_UNAVAILABLE',
+      `${option} 'cuda' is not available for the TorchScript models: ${status.reason}`,
+    );
+  return {
+    device: 'cpu',
+    reason: `${option} 'auto' fell back to the CPU for the TorchScript models: ${status.reason}`,
+  };
 }

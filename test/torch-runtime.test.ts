@@ -19,7 +19,8 @@ import { torchBuildStatus } from '../lib/torch';
 import { maskIou, tempDir } from './helpers';
 
 const built = torchBuildStatus().built;
-if (!built && process.env.P2SAM_REQUIRE_TORCH === '1') throw new Error(`P2SAM_REQUIRE_TORCH=1 but ${torchBuildStatus().reason}`);
+if (!built && process.env.P2SAM_REQUIRE_TORCH === '1')
+  throw new Error(`P2SAM_REQUIRE_TORCH=1 but ${torchBuildStatus().reason}`);
 
 const W = 640;
 const H = 480;
@@ -46,9 +47,20 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
   }, 120_000);
 
   it('reports libtorch as the runtime, with the same model kinds as the ONNX pair', () => {
-    expect(torchModel.info.encoder).toMatchObject({ runtime: 'libtorch', kind: 'sam-encoder-image', provider: 'cpu' });
-    expect(torchModel.info.decoder).toMatchObject({ runtime: 'libtorch', kind: 'sam-decoder', maskOutputs: 4, cascade: 'full' });
-    expect(torchModel.info.decoder.inputs.map((t) => t.name)).toEqual(onnxModel.info.decoder.inputs.map((t) => t.name));
+    expect(torchModel.info.encoder).toMatchObject({
+      runtime: 'libtorch',
+      kind: 'sam-encoder-image',
+      provider: 'cpu',
+    });
+    expect(torchModel.info.decoder).toMatchObject({
+      runtime: 'libtorch',
+      kind: 'sam-decoder',
+      maskOutputs: 4,
+      cascade: 'full',
+    });
+    expect(torchModel.info.decoder.inputs.map((t) => t.name)).toEqual(
+      onnxModel.info.decoder.inputs.map((t) => t.name),
+    );
     expect(onnxModel.info.encoder.runtime).toBe('onnxruntime');
   });
 
@@ -72,13 +84,18 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
       const b = await torchModel.segment(t.image, { reference: refB });
       expect(b.parts).toBe(a.parts);
       expect(b.points).toEqual(a.points);
-      expect(b.candidates.map((c) => c.passes.map((p) => p.token))).toEqual(a.candidates.map((c) => c.passes.map((p) => p.token)));
+      expect(b.candidates.map((c) => c.passes.map((p) => p.token))).toEqual(
+        a.candidates.map((c) => c.passes.map((p) => p.token)),
+      );
       expect(maskIou(b.mask, a.mask)).toBe(1);
       expect(maskIou(b.mask, t.mask.data)).toBeGreaterThanOrEqual(0.9);
       // Scores are transport costs over features equal to ~1e-6: equal to ~1e-4 relative.
       a.candidates.forEach((c, i) => {
         if (c.score === null) expect(b.candidates[i].score).toBeNull();
-        else expect(Math.abs(b.candidates[i].score! - c.score)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(c.score)));
+        else
+          expect(Math.abs(b.candidates[i].score! - c.score)).toBeLessThanOrEqual(
+            1e-4 * Math.max(1, Math.abs(c.score)),
+          );
       });
     }
   });
@@ -97,8 +114,16 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
 
   it('the preprocessed encoder form and the single-mask decoder match their ONNX twins', async () => {
     const { testkitFixtureBytes } = await import('../lib/testkit');
-    const onnxPre = await P2SAM.load({ encoder: testkitFixtureBytes('preprocessed-encoder'), decoder: testkitFixtureBytes('single-mask-decoder'), threads: 2 });
-    const torchPre = await P2SAM.load({ encoder: pt.encoderPreprocessed, decoder: pt.decoderSingle, threads: 2 });
+    const onnxPre = await P2SAM.load({
+      encoder: testkitFixtureBytes('preprocessed-encoder'),
+      decoder: testkitFixtureBytes('single-mask-decoder'),
+      threads: 2,
+    });
+    const torchPre = await P2SAM.load({
+      encoder: pt.encoderPreprocessed,
+      decoder: pt.decoderSingle,
+      threads: 2,
+    });
     expect(torchPre.info.encoder.kind).toBe('sam-encoder-preprocessed');
     expect(torchPre.info.decoder.maskOutputs).toBe(1);
     const ea = await onnxPre.encode(targets[0].image);
@@ -115,7 +140,10 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
   it('an ONNX encoder and a TorchScript decoder form one pair', async () => {
     const mixed = await P2SAM.load({ encoder: onnx.encoder, decoder: pt.decoder, threads: 2 });
     expect([mixed.info.encoder.runtime, mixed.info.decoder.runtime]).toEqual(['onnxruntime', 'libtorch']);
-    const ref = await mixed.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const ref = await mixed.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
     const r = await mixed.segment(targets[0].image, { reference: ref });
     expect(maskIou(r.mask, targets[0].mask.data)).toBeGreaterThanOrEqual(0.9);
     await mixed.dispose();
@@ -175,7 +203,9 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
     it("modelDevice 'cuda' without a CUDA libtorch is BACKEND_UNAVAILABLE; the model still loads on 'auto'", async () => {
       const { torchStatus } = await import('../lib/torch');
       if (torchStatus().cudaAvailable) return; // a GPU machine: nothing to refuse
-      const err = await code(P2SAM.load({ encoder: pt.encoder, decoder: pt.decoder, modelDevice: 'cuda', device: 'cpu' }));
+      const err = await code(
+        P2SAM.load({ encoder: pt.encoder, decoder: pt.decoder, modelDevice: 'cuda', device: 'cpu' }),
+      );
       expect(err.code).toBe('BACKEND_UNAVAILABLE');
       const auto = await P2SAM.load({ encoder: pt.encoder, decoder: pt.decoder, device: 'auto', threads: 1 });
       expect(auto.info.modelDevice).toBe('cpu');
@@ -186,7 +216,11 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
     it('loads from a buffer like from a path', async () => {
       const copy = path.join(dir, 'copy.pt');
       copyFileSync(pt.decoder, copy);
-      const m = await P2SAM.load({ encoder: readFileSync(pt.encoder), decoder: readFileSync(copy), threads: 1 });
+      const m = await P2SAM.load({
+        encoder: readFileSync(pt.encoder),
+        decoder: readFileSync(copy),
+        threads: 1,
+      });
       expect(m.info.decoder.runtime).toBe('libtorch');
       await m.dispose();
     });

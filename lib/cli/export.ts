@@ -62,7 +62,9 @@ function relativeError(got: Float32Array, want: Float32Array): number {
 function runPython(args: string[], io: CliIO): Promise<number> {
   const python = findTorchPython();
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [path.join(PYTHON_DIR, 'p2sam_export.py'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [path.join(PYTHON_DIR, 'p2sam_export.py'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.on('data', (d: Buffer) => io.stdout.write(d.toString()));
     child.stderr.on('data', (d: Buffer) => io.stderr.write(d.toString()));
     child.on('error', reject);
@@ -74,7 +76,12 @@ function runPython(args: string[], io: CliIO): Promise<number> {
  * Runs the exported ONNX files on the probe with ONNX Runtime; returns false when any
  * output is further from PyTorch's than EXPORT_TOLERANCE.
  */
-export async function checkOnnxExports(outDir: string, manifest: ExportManifest, probeDir: string, io: CliIO): Promise<boolean> {
+export async function checkOnnxExports(
+  outDir: string,
+  manifest: ExportManifest,
+  probeDir: string,
+  io: CliIO,
+): Promise<boolean> {
   const files = manifest.files.onnx ?? {};
   const p = manifest.probe;
   if (!p) return true;
@@ -86,7 +93,9 @@ export async function checkOnnxExports(outDir: string, manifest: ExportManifest,
     const parts = Object.entries(errors)
       .map(([k, e]) => `${k} ${e.toExponential(2)}`)
       .join(', ');
-    io.stdout.write(`  check ${what} (ONNX Runtime ${ort.env.versions.common}): max relative error ${parts} — ${good ? 'ok' : 'TOO LARGE'} (tolerance ${EXPORT_TOLERANCE})\n`);
+    io.stdout.write(
+      `  check ${what} (ONNX Runtime ${ort.env.versions.common}): max relative error ${parts} — ${good ? 'ok' : 'TOO LARGE'} (tolerance ${EXPORT_TOLERANCE})\n`,
+    );
   };
   const tensor = (file: string, dims: number[]) => new ort.Tensor('float32', readF32(probeDir, file), dims);
   const embedding = readF32(probeDir, p.embedding);
@@ -111,9 +120,14 @@ export async function checkOnnxExports(outDir: string, manifest: ExportManifest,
     const mean = [123.675, 116.28, 103.53];
     const std = [58.395, 57.12, 57.375];
     const x = new Float32Array(3 * h * w);
-    for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) x[c * h * w + i] = (pixels[i * 3 + c] - mean[c]) / std[c];
-    const r = await run(files.encoderPreprocessed, { input_image: new ort.Tensor('float32', x, [1, 3, h, w]) });
-    report(files.encoderPreprocessed, { image_embeddings: relativeError(out(r, 'image_embeddings'), embedding) });
+    for (let c = 0; c < 3; c++)
+      for (let i = 0; i < h * w; i++) x[c * h * w + i] = (pixels[i * 3 + c] - mean[c]) / std[c];
+    const r = await run(files.encoderPreprocessed, {
+      input_image: new ort.Tensor('float32', x, [1, 3, h, w]),
+    });
+    report(files.encoderPreprocessed, {
+      image_embeddings: relativeError(out(r, 'image_embeddings'), embedding),
+    });
   }
   const n = p.labels.length;
   const feeds: Record<string, ort.Tensor> = {
@@ -148,23 +162,43 @@ export async function checkOnnxExports(outDir: string, manifest: ExportManifest,
 
 export function exportCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('export')
-    .description('convert a SAM / MedSAM / MobileSAM checkpoint (.pth) to ONNX and TorchScript models, checked against PyTorch')
+    .description(
+      'convert a SAM / MedSAM / MobileSAM checkpoint (.pth) to ONNX and TorchScript models, checked against PyTorch',
+    )
     .argument('<checkpoint>', 'PyTorch weights (.pth), e.g. sam_vit_b_01ec64.pth')
     .requiredOption('-o, --out <dir>', 'output directory (created if missing)')
     .option('--name <stem>', "file name stem (default: the checkpoint's)")
     .option('--formats <list>', 'onnx, torchscript, or both', 'onnx,torchscript')
     .option('--encoder-form <form>', 'ONNX encoder input: image, preprocessed or both', 'both')
-    .option('--medsam', 'a MedSAM checkpoint: preprocessed-form encoder only (segment with normalization medsam)')
+    .option(
+      '--medsam',
+      'a MedSAM checkpoint: preprocessed-form encoder only (segment with normalization medsam)',
+    )
     .option('--no-persam', 'skip the decoder with PerSAM attn_sim / target_embedding inputs')
-    .option('--external-data', 'keep ONNX weights in a .onnx.data file beside each model (automatic above 2 GB)')
-    .option('--segment-anything <dir>', 'directory containing the segment_anything package (if not installed)')
+    .option(
+      '--external-data',
+      'keep ONNX weights in a .onnx.data file beside each model (automatic above 2 GB)',
+    )
+    .option(
+      '--segment-anything <dir>',
+      'directory containing the segment_anything package (if not installed)',
+    )
     .option('--mobile-sam <dir>', 'directory containing the mobile_sam package (MobileSAM checkpoints)')
     .option('--threads <n>', 'PyTorch CPU threads')
     .action(async (checkpoint: string, flags: Record<string, unknown>) => {
-      if (!existsSync(checkpoint)) throw new P2SamError('MODEL_NOT_FOUND', `export: no checkpoint at '${checkpoint}'`);
+      if (!existsSync(checkpoint))
+        throw new P2SamError('MODEL_NOT_FOUND', `export: no checkpoint at '${checkpoint}'`);
       const probeDir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-export-probe-'));
       try {
-        const args = [checkpoint, '--out', String(flags.out), '--probe-dir', probeDir, '--formats', String(flags.formats)];
+        const args = [
+          checkpoint,
+          '--out',
+          String(flags.out),
+          '--probe-dir',
+          probeDir,
+          '--formats',
+          String(flags.formats),
+        ];
         args.push('--encoder-form', String(flags.encoderForm));
         if (flags.name) args.push('--name', String(flags.name));
         if (flags.medsam) args.push('--medsam');
@@ -179,7 +213,9 @@ export function exportCommand(io: CliIO, setExit: (code: number) => void): Comma
           return;
         }
         const stem = String(flags.name ?? path.basename(checkpoint).replace(/\.[^.]+$/, ''));
-        const manifest = JSON.parse(readFileSync(path.join(String(flags.out), `${stem}.export.json`), 'utf8')) as ExportManifest;
+        const manifest = JSON.parse(
+          readFileSync(path.join(String(flags.out), `${stem}.export.json`), 'utf8'),
+        ) as ExportManifest;
         const ok = await checkOnnxExports(String(flags.out), manifest, probeDir, io);
         setExit(ok ? 0 : 1);
       } finally {

@@ -27,11 +27,19 @@ export interface TorchTestkitPaths {
  * const pt = writeTorchTestkitModels('models/');
  * const model = await P2SAM.load({ encoder: pt.encoder, decoder: pt.decoder });
  */
-export function writeTorchTestkitModels(dir: string, options: { fixtures?: boolean } = {}): TorchTestkitPaths {
+export function writeTorchTestkitModels(
+  dir: string,
+  options: { fixtures?: boolean } = {},
+): TorchTestkitPaths {
   mkdirSync(dir, { recursive: true });
-  const args = [path.join(PYTHON_DIR, 'p2sam_testkit_torch.py'), dir, ...(options.fixtures ? ['--fixtures'] : [])];
+  const args = [
+    path.join(PYTHON_DIR, 'p2sam_testkit_torch.py'),
+    dir,
+    ...(options.fixtures ? ['--fixtures'] : []),
+  ];
   const r = spawnSync(findTorchPython(), args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`p2sam_testkit_torch.py failed (${r.status}): ${r.stderr || r.error?.message}`);
+  if (r.status !== 0)
+    throw new Error(`p2sam_testkit_torch.py failed (${r.status}): ${r.stderr || r.error?.message}`);
   return {
     encoder: path.join(dir, 'testkit-encoder.pt'),
     encoderPreprocessed: path.join(dir, 'testkit-encoder-preprocessed.pt'),
