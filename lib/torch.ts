@@ -12,7 +12,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { P2SamError } from './errors';
-import { call, nativeFile } from './native';
+import { call, type NativeGraphInfo, nativeFile } from './native';
+import type { ModelKind } from './types';
 import type { Device } from './options';
 
 /** An opaque native object owning the loaded TorchScript runners until p2sam.node adopts them. */
@@ -35,6 +36,9 @@ interface TorchAddon {
     threads: number;
   }): Promise<TorchRunnerHandoff>;
   status(): TorchAddonStatus;
+  inspectModel(
+    source: { path: string } | { bytes: Uint8Array },
+  ): Promise<NativeGraphInfo & { kind: ModelKind; maskOutputs: number; reason: string }>;
 }
 
 /** Where the torch addon is: `P2SAM_TORCH_NATIVE_PATH`, else beside p2sam.node. */

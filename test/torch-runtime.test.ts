@@ -149,6 +149,23 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
     await mixed.dispose();
   });
 
+  it('inspectModel reads TorchScript files: kind, role, inputs, or why not usable', async () => {
+    const { inspectModel } = await import('../lib');
+    const enc = await inspectModel(pt.encoder);
+    expect(enc).toMatchObject({
+      kind: 'sam-encoder-image',
+      role: 'encoder',
+      usable: true,
+      producer: 'torchscript',
+    });
+    const dec = await inspectModel(pt.decoder);
+    expect(dec).toMatchObject({ kind: 'sam-decoder', role: 'decoder', usable: true, maskOutputs: 4 });
+    expect(dec.inputs.map((t) => t.name)).toEqual(onnxModel.info.decoder.inputs.map((t) => t.name));
+    const bad = await inspectModel(path.join(dir, 'pt', 'fixture-wrong-signature.pt'));
+    expect(bad).toMatchObject({ kind: 'unknown', usable: false });
+    expect(bad.reason).toMatch(/forward\(Tensor x, Tensor y\)/);
+  });
+
   describe('bad TorchScript files are coded errors', () => {
     const load = (encoder: string, decoder: string) => P2SAM.load({ encoder, decoder, threads: 1 });
     const code = async (p: Promise<unknown>) => {

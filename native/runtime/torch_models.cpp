@@ -350,6 +350,13 @@ TorchStatus torch_status() {
   return s;
 }
 
+TorchModelReport inspect_torch_model(const ModelSource& source) {
+  TorchConfig config;
+  config.threads = 1;
+  std::unique_ptr<LoadedModule> m = load_module(source, config);
+  return {m->graph, m->cls};
+}
+
 // ---- encoder ------------------------------------------------------------------------
 
 struct TorchEncoder::Impl {

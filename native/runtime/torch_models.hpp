@@ -43,6 +43,14 @@ struct TorchStatus {
 };
 TorchStatus torch_status();
 
+// What a TorchScript file is, without building a runner (p2sam inspect). Throws the same
+// coded errors as loading for files that are not TorchScript at all.
+struct TorchModelReport {
+  GraphInfo graph;
+  Classification classification;
+};
+TorchModelReport inspect_torch_model(const ModelSource& source);
+
 class TorchEncoder : public EncoderRunner {
  public:
   TorchEncoder(const ModelSource& source, const TorchConfig& config);

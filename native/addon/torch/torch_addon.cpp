@@ -54,6 +54,43 @@ Napi::Value LoadRunners(const Napi::CallbackInfo& info) {
       [](Napi::Env env, std::unique_ptr<RunnerHandoff>& h) -> Napi::Value { return WrapHandoff(env, std::move(h)); });
 }
 
+Napi::Array tensors_to_js(Napi::Env env, const std::vector<runtime::TensorInfo>& ts) {
+  Napi::Array a = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) {
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("name", ts[i].name);
+    t.Set("type", ts[i].type);
+    t.Set("dims", Napi::Array::New(env, 0));  // TorchScript signatures carry no shapes
+    a.Set(i, t);
+  }
+  return a;
+}
+
+// inspectModel({path}|{bytes}) → Promise<{ kind, maskOutputs, reason, inputs, outputs, producer, graphName }>,
+// the shape p2sam.node's inspectModel returns for ONNX files.
+Napi::Value InspectModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "inspectModel expects {path} or {bytes}");
+  auto source = std::make_shared<runtime::ModelSource>();
+  Napi::Object wrapper = Napi::Object::New(env);
+  wrapper.Set("model", info[0]);
+  read_source(wrapper, "model", *source);
+  source->label = "TorchScript";
+  return queue_task<runtime::TorchModelReport>(
+      env, [source]() { return runtime::inspect_torch_model(*source); },
+      [](Napi::Env env, runtime::TorchModelReport& r) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("inputs", tensors_to_js(env, r.graph.inputs));
+        o.Set("outputs", tensors_to_js(env, r.graph.outputs));
+        o.Set("producer", r.graph.producer);
+        o.Set("graphName", r.graph.graph_name);
+        o.Set("kind", runtime::kind_name(r.classification.kind));
+        o.Set("maskOutputs", r.classification.mask_outputs);
+        o.Set("reason", r.classification.reason);
+        return o;
+      });
+}
+
 Napi::Value Status(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   runtime::TorchStatus s = runtime::torch_status();
@@ -73,6 +110,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<InstanceData>(new InstanceData());
   exports.Set("loadRunners", Napi::Function::New(env, LoadRunners, "loadRunners"));
   exports.Set("status", Napi::Function::New(env, Status, "status"));
+  exports.Set("inspectModel", Napi::Function::New(env, InspectModel, "inspectModel"));
   return exports;
 }
 
