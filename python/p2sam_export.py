@@ -429,22 +429,29 @@ def save_probe(probe_dir: str, name: str, tensor: Tensor) -> str:
 
 def export_onnx(module: nn.Module, args_tuple, path: str, input_names, output_names, dynamic_axes, external: bool):
     t0 = time.time()
+    out_dir = os.path.dirname(os.path.abspath(path))
+    before = set(os.listdir(out_dir))
     with torch.no_grad():
         torch.onnx.export(module, args_tuple, path, input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
-    size = os.path.getsize(path)
-    if external or size > PROTOBUF_LIMIT or any(f.startswith("onnx__") for f in os.listdir(os.path.dirname(path))):
+    # Above 2 GB torch writes each weight to its own file beside the .onnx; gather them into
+    # one NAME.onnx.data (as ViT-H exports ship) and remove the loose files.
+    loose = sorted(set(os.listdir(out_dir)) - before - {os.path.basename(path)})
+    if external or loose or os.path.getsize(path) > PROTOBUF_LIMIT:
         try:
             import onnx
         except ImportError:
             fail("external data needs the onnx Python package (Debian: apt-get install python3-onnx)")
-        model = onnx.load(path)  # reads any per-tensor files torch wrote beside it
+        model = onnx.load(path)  # reads the loose weight files, if any
         data_name = os.path.basename(path) + ".data"
         onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data_name,
                         size_threshold=1024)
+        for name in loose:
+            if name != data_name:
+                os.remove(os.path.join(out_dir, name))
         print(f"  wrote {path} (+ {data_name}, external data) in {time.time() - t0:.1f} s")
     else:
-        print(f"  wrote {path} ({size / 1e6:.1f} MB) in {time.time() - t0:.1f} s")
+        print(f"  wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB) in {time.time() - t0:.1f} s")
     try:
         import onnx
 

@@ -81,6 +81,8 @@ describe.skipIf(!ready)('p2sam export round trip on a tiny random SAM', () => {
         VENDOR,
         '--threads',
         '2',
+        // Weights in .onnx.data beside each file, as ViT-H ships: the engine must find them.
+        '--external-data',
       ],
       { encoding: 'utf8' },
     );
@@ -105,6 +107,7 @@ describe.skipIf(!ready)('p2sam export round trip on a tiny random SAM', () => {
       );
     expect(cli.stdout).not.toMatch(/TOO LARGE/);
     expect(cli.stdout).toMatch(/SAM ViT \(custom size\), 2\.\d M parameters/);
+    expect(existsSync(path.join(dir, 'models', 'tiny_sam.encoder.onnx.data'))).toBe(true);
   });
 
   for (const runtime of ['onnx', 'torchscript'] as const) {
