@@ -149,6 +149,24 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
     await mixed.dispose();
   });
 
+  it('concurrent segments (and candidates cascaded in parallel) equal the sequential results', async () => {
+    const m = await P2SAM.load({ encoder: pt.encoder, decoder: pt.decoder, threads: 2, concurrency: 4 });
+    const ref = await m.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
+    const sequential = [];
+    for (const t of targets) sequential.push(await m.segment(t.image, { reference: ref }));
+    const parallel = await Promise.all(
+      targets.map((t) => m.segment(t.image, { reference: ref, parallelCandidates: 3 })),
+    );
+    parallel.forEach((r, i) => {
+      expect(Buffer.from(r.mask).equals(Buffer.from(sequential[i].mask))).toBe(true);
+      expect(r.candidates.map((c) => c.score)).toEqual(sequential[i].candidates.map((c) => c.score));
+    });
+    await m.dispose();
+  });
+
   it('inspectModel reads TorchScript files: kind, role, inputs, or why not usable', async () => {
     const { inspectModel } = await import('../lib');
     const enc = await inspectModel(pt.encoder);
