@@ -155,7 +155,7 @@ describe.skipIf(!built)('TorchScript models through the same engine as ONNX', ()
       { image: reference.image, mask: reference.mask },
       { parts: { min: 1, max: 3 } },
     );
-    const sequential = [];
+    const sequential: Awaited<ReturnType<P2SAM['segment']>>[] = [];
     for (const t of targets) sequential.push(await m.segment(t.image, { reference: ref }));
     const parallel = await Promise.all(
       targets.map((t) => m.segment(t.image, { reference: ref, parallelCandidates: 3 })),
