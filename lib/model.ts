@@ -1,7 +1,7 @@
 /**
  * The public engine: `P2SAM.load` → `createReference` → `segment`.
  *
- * Thread safety: one P2SAM instance (its two ONNX Runtime sessions) is shared by all
+ * Thread safety: one P2SAM instance (its two model runners) is shared by all
  * calls; calls run on libuv's pool, never on the JS thread. `concurrency` bounds how
  * many run at once (each encoder run already uses every core, so a small number keeps
  * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
@@ -87,15 +87,19 @@ export class P2SAM {
   }
 
   /**
-   * Loads an encoder/decoder pair (paths or the .onnx bytes) and checks that they are a
-   * SAM image encoder and a SAM prompt decoder, in that order.
+   * Loads an encoder/decoder pair (paths or the bytes) and checks that they are a
+   * SAM image encoder and a SAM prompt decoder, in that order. Each may be ONNX (ONNX
+   * Runtime) or TorchScript (libtorch; `p2sam_torch.node` is required only then,
+   * docs/torchscript.md); `p2sam export` makes both from a checkpoint.
    *
    * @throws {TypeError | RangeError} an option of the wrong type or out of range; the
    *   error's `param`, `expected` and `received` fields say which (see `argumentErrorData`).
    * @throws {P2SamError} `MODEL_NOT_FOUND` (no such file), `MODEL_INVALID` (not a loadable
    *   ONNX model), `MODEL_MISMATCH` (encoder and decoder swapped), `MODEL_UNSUPPORTED`
    *   (e.g. a SAM 2 export, or `normalization: 'medsam'` with an encoder that normalises
-   *   inside its graph), `BACKEND_UNAVAILABLE` (`device: 'cuda'` without a usable GPU).
+   *   inside its graph, or a PyTorch checkpoint that is not TorchScript),
+   *   `BACKEND_UNAVAILABLE` (`device: 'cuda'` without a usable GPU; a TorchScript model
+   *   without the torch addon, or one whose code needs CUDA on a CPU-only libtorch).
    * @example
    * ```ts
    * const model = await P2SAM.load({
