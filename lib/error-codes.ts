@@ -46,16 +46,16 @@ export const P2SAM_ERROR_CODES = [
 /**
  * The stable `code` of a {@link P2SamError}:
  * - `MODEL_NOT_FOUND`: a model path does not exist or is not a file
- * - `MODEL_INVALID`: the bytes are not an ONNX model ONNX Runtime can load
+ * - `MODEL_INVALID`: the bytes are not an ONNX model / TorchScript archive the runtime can load
  * - `MODEL_UNSUPPORTED`: a valid ONNX model of a kind or export this library cannot run
  * - `MODEL_MISMATCH`: encoder and decoder swapped, or a reference used with another encoder
  * - `MODEL_OUTPUT_INVALID`: a model produced outputs of the wrong type, shape or NaN
- * - `INFERENCE_FAILED`: ONNX Runtime failed while running a model
+ * - `INFERENCE_FAILED`: ONNX Runtime or libtorch failed while running a model
  * - `EMPTY_REFERENCE`: the reference mask selects no feature cell, or too few for any part count
  * - `NON_FINITE_EMBEDDING`: the encoder produced NaN or Inf
  * - `DISPOSED`: a model, embedding or reference was used after dispose()
  * - `ABORTED`: the call's AbortSignal fired (raised by the TypeScript layer)
- * - `BACKEND_UNAVAILABLE`: CUDA was asked for but is not compiled in or has no usable GPU
+ * - `BACKEND_UNAVAILABLE`: CUDA (or the libtorch addon) was asked for but is not built or usable
  * - `IMAGE_READ_FAILED`: an image file could not be decoded (TypeScript I/O)
  * - `MASK_SIZE_MISMATCH`: a mask's size differs from its image's
  * - `TARGET_NOT_FOUND`: a CLI target path matches no image

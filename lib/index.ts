@@ -47,6 +47,7 @@ export type {
   DecoderPass,
 } from './types';
 export { backends, type Backends } from './backends';
+export { isTorchScriptModel, torchStatus, type TorchAddonStatus } from './torch';
 export { inspectModel, type ModelReport } from './inspect';
 export * as core from './core';
 export * as testkit from './testkit';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `p2sam` command: segment, eval, demo, testkit-model, inspect.
+ * The `p2sam` command: segment, eval, demo, testkit-model, inspect, export.
  *
  * Exit codes (exit-codes.ts): 0 success, 1 runtime failure, 2 usage/validation error,
  * 130 interrupted. The exit status is set through `process.exitCode` rather than
@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
+import { exportCommand } from './export';
 import { describeError, exitCodeOf } from './exit-codes';
 import { inspectCommand } from './inspect';
 import { packageVersion, type CliIO } from './io';
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     demoCommand(io, setExit),
     testkitModelCommand(io, setExit),
     inspectCommand(io, setExit),
+    exportCommand(io, setExit),
     convertCommand(io, setExit),
     volumeCommand(io, setExit),
     evalVolumeCommand(io, setExit),
