@@ -29,7 +29,14 @@
 
 import { describeValue } from '../errors';
 import { encodeModel, type NodeSpec, type TensorSpec } from './graph';
-import { MalformedProtobuf, ProtoWriter, type ProtoField, readFields, readVarint, WireType } from './protobuf';
+import {
+  MalformedProtobuf,
+  ProtoWriter,
+  type ProtoField,
+  readFields,
+  readVarint,
+  WireType,
+} from './protobuf';
 
 const LEN = WireType.LENGTH_DELIMITED;
 const VARINT = WireType.VARINT;
@@ -134,13 +141,25 @@ function parseAttr(buf: Uint8Array, f: ProtoField): RawAttr {
     else if (x.field === 3 && x.wire === VARINT) a.i = varint64(buf, x);
     else if (x.field === 4 && x.wire === LEN) a.s = str(buf, x);
     else if (x.field === 5 && x.wire === LEN) a.t = x;
-    else if (x.field === 8) pushInts(buf, x, (a.ints ??= []));
+    else if (x.field === 8) {
+      a.ints ??= [];
+      pushInts(buf, x, a.ints);
+    }
   }
   return a;
 }
 
 function parseNode(buf: Uint8Array, f: ProtoField, index: number): RawNode {
-  const n: RawNode = { field: f, index, name: '', opType: '', domain: '', inputs: [], outputs: [], attrs: new Map() };
+  const n: RawNode = {
+    field: f,
+    index,
+    name: '',
+    opType: '',
+    domain: '',
+    inputs: [],
+    outputs: [],
+    attrs: new Map(),
+  };
   for (const x of readFields(buf, f.dataStart, f.dataEnd)) {
     if (x.wire !== LEN) continue;
     if (x.field === 1) n.inputs.push(str(buf, x));
@@ -189,8 +208,14 @@ function declaredRanks(buf: Uint8Array, infos: ProtoField[], into: Map<string, n
     for (const x of readFields(buf, vi.dataStart, vi.dataEnd)) {
       if (x.field === 1 && x.wire === LEN) name = str(buf, x);
       else if (x.field === 2 && x.wire === LEN) {
-        const tensorType = readFields(buf, x.dataStart, x.dataEnd).find((t) => t.field === 1 && t.wire === LEN);
-        const shape = tensorType && readFields(buf, tensorType.dataStart, tensorType.dataEnd).find((t) => t.field === 2 && t.wire === LEN);
+        const tensorType = readFields(buf, x.dataStart, x.dataEnd).find(
+          (t) => t.field === 1 && t.wire === LEN,
+        );
+        const shape =
+          tensorType &&
+          readFields(buf, tensorType.dataStart, tensorType.dataEnd).find(
+            (t) => t.field === 2 && t.wire === LEN,
+          );
         if (shape) rank = readFields(buf, shape.dataStart, shape.dataEnd).filter((d) => d.field === 1).length;
       }
     }
@@ -255,7 +280,8 @@ class GraphView {
     const init = this.tensors.get(name);
     if (init) return init.ints;
     const p = this.producer.get(name);
-    if (p?.opType === 'Constant' && p.attrs.get('value')?.t) return parseTensor(this.buf, p.attrs.get('value')!.t!).ints;
+    if (p?.opType === 'Constant' && p.attrs.get('value')?.t)
+      return parseTensor(this.buf, p.attrs.get('value')!.t!).ints;
     return undefined;
   }
 
@@ -273,7 +299,7 @@ class GraphView {
     const declared = this.#declared.get(name);
     if (declared !== undefined) return declared;
     const n = this.producer.get(name);
-    if (!n || n.domain !== '') return undefined;
+    if (n?.domain !== '') return undefined;
     const r = (i: number) => (n.inputs[i] ? this.rank(n.inputs[i]!, depth) : undefined);
     switch (n.opType) {
       case 'Constant': {
@@ -353,7 +379,8 @@ class GraphView {
       return sum;
     }
     if (n.opType === 'Unsqueeze' && this.rank(n.inputs[0]!, depth) === 0) return 1;
-    if (n.opType === 'Shape' && !n.attrs.has('start') && !n.attrs.has('end')) return this.rank(n.inputs[0]!, depth);
+    if (n.opType === 'Shape' && !n.attrs.has('start') && !n.attrs.has('end'))
+      return this.rank(n.inputs[0]!, depth);
     if (n.opType === 'Cast' || n.opType === 'Identity') return this.length(n.inputs[0]!, depth + 1);
     return undefined;
   }
@@ -401,16 +428,26 @@ interface Site {
 }
 
 /** Matches one Softmax; returns the site or why it is not SAM global attention. */
-function matchSite(g: GraphView, sm: RawNode, minTokens: number): Site | { grid?: [number, number]; skipped: string } {
+function matchSite(
+  g: GraphView,
+  sm: RawNode,
+  minTokens: number,
+): Site | { grid?: [number, number]; skipped: string } {
   const out = sm.outputs[0]!;
   const av = g.single(out);
-  if (!av || av.opType !== 'MatMul' || av.inputs[0] !== out) return { skipped: 'the softmax does not feed exactly one MatMul(softmax, v)' };
+  if (av?.opType !== 'MatMul' || av.inputs[0] !== out)
+    return { skipped: 'the softmax does not feed exactly one MatMul(softmax, v)' };
   const rank = g.rank(sm.inputs[0]!);
-  if (rank === undefined || rank < 3) return { skipped: 'the rank of the attention scores could not be determined (or has no batch·heads axis)' };
+  if (rank === undefined || rank < 3)
+    return {
+      skipped: 'the rank of the attention scores could not be determined (or has no batch·heads axis)',
+    };
   const axis = Number(sm.attrs.get('axis')?.i ?? (g.opset >= 13 ? -1n : 1n));
-  if (axis !== -1 && axis !== rank - 1) return { skipped: `softmax over axis ${axis}, not the last (key) axis` };
+  if (axis !== -1 && axis !== rank - 1)
+    return { skipped: `softmax over axis ${axis}, not the last (key) axis` };
   const vRank = g.rank(av.inputs[1]!);
-  if (vRank === undefined || vRank > rank) return { skipped: 'the rank of v is unknown or larger than the scores\'' };
+  if (vRank === undefined || vRank > rank)
+    return { skipped: "the rank of v is unknown or larger than the scores'" };
 
   const steps: ChainStep[] = [];
   let cur = sm.inputs[0]!;
@@ -425,7 +462,9 @@ function matchSite(g: GraphView, sm: RawNode, minTokens: number): Site | { grid?
     let chainInput = 0;
     if (ELEMENTWISE.has(p.opType)) {
       if (p.inputs.length !== 2) break;
-      const candidates = [0, 1].filter((i) => CHAIN_OPS.has(g.producer.get(p.inputs[i]!)?.opType ?? '') && g.single(p.inputs[i]!) === p);
+      const candidates = [0, 1].filter(
+        (i) => CHAIN_OPS.has(g.producer.get(p.inputs[i]!)?.opType ?? '') && g.single(p.inputs[i]!) === p,
+      );
       if (candidates.length !== 1) break;
       chainInput = candidates[0]!;
     } else if (Number(p.attrs.get('allowzero')?.i ?? 0n) !== 0) break;
@@ -438,16 +477,29 @@ function matchSite(g: GraphView, sm: RawNode, minTokens: number): Site | { grid?
     .filter((s) => ELEMENTWISE.has(s.node.opType) && s.node.opType === 'Add')
     .map((s) => gatheredTableRows(g, s.node.inputs[1 - s.chainInput]!))
     .filter((rows): rows is number => rows !== undefined);
-  if (tables.length < 2) return { skipped: 'no decomposed relative-position terms (two Gathers from rel-pos tables) are added to the scores' };
+  if (tables.length < 2)
+    return {
+      skipped:
+        'no decomposed relative-position terms (two Gathers from rel-pos tables) are added to the scores',
+    };
   const grid: [number, number] = [(tables[0]! + 1) / 2, (tables[1]! + 1) / 2];
-  if (grid[0] * grid[1] < minTokens) return { grid, skipped: `attention over ${grid[0]}×${grid[1]} tokens (windowed): below minTokens ${minTokens}, nothing to gain` };
+  if (grid[0] * grid[1] < minTokens)
+    return {
+      grid,
+      skipped: `attention over ${grid[0]}×${grid[1]} tokens (windowed): below minTokens ${minTokens}, nothing to gain`,
+    };
   const qkRanks = [g.rank(qk.inputs[0]!), g.rank(qk.inputs[1]!)];
-  if (qkRanks.some((r) => r === undefined) || Math.max(...(qkRanks as number[])) < 3) return { grid, skipped: 'q and kᵀ have no static batch·heads axis' };
+  if (qkRanks.some((r) => r === undefined) || Math.max(...(qkRanks as number[])) < 3)
+    return { grid, skipped: 'q and kᵀ have no static batch·heads axis' };
   for (const s of steps) {
     if (!ELEMENTWISE.has(s.node.opType)) continue;
     const side = g.rank(s.node.inputs[1 - s.chainInput]!);
     const chain = g.rank(s.node.inputs[s.chainInput]!);
-    if (side === undefined || chain === undefined || side > chain) return { grid, skipped: `the rank of an operand of ${s.node.opType} ${s.node.name} is unknown or larger than the scores'` };
+    if (side === undefined || chain === undefined || side > chain)
+      return {
+        grid,
+        skipped: `the rank of an operand of ${s.node.opType} ${s.node.name} is unknown or larger than the scores'`,
+      };
   }
   return { softmax: sm, qk, steps, av, grid };
 }
@@ -473,7 +525,13 @@ class Emitter {
 
   op(opType: string, inputs: string[], attributes?: NodeSpec['attributes'], output?: string): string {
     const out = output ?? this.fresh(opType.toLowerCase());
-    this.nodes.push({ opType, inputs, outputs: [out], name: this.fresh(`${opType}_node`), ...(attributes ? { attributes } : {}) });
+    this.nodes.push({
+      opType,
+      inputs,
+      outputs: [out],
+      name: this.fresh(`${opType}_node`),
+      ...(attributes ? { attributes } : {}),
+    });
     return out;
   }
 
@@ -497,7 +555,9 @@ function emitSite(g: GraphView, site: Site, chunks: number, prefix: string): Emi
   const ref = g.rank(qName) === qkRank ? qName : kName;
   const bh = leading(ref);
   // Chunk c covers [⌊c·BH/K⌋, ⌊(c+1)·BH/K⌋) of the batch·heads axis.
-  const bounds = Array.from({ length: chunks + 1 }, (_, c) => (c === 0 ? zero : e.op('Div', [e.op('Mul', [bh, e.i64([BigInt(c)], 'index')]), k])));
+  const bounds = Array.from({ length: chunks + 1 }, (_, c) =>
+    c === 0 ? zero : e.op('Div', [e.op('Mul', [bh, e.i64([BigInt(c)], 'index')]), k]),
+  );
 
   // An operand with the chain's rank shares its leading axis (size BH, or 1 when broadcast):
   // slice it with the bounds clamped to its own size, so a size-1 axis stays whole.
@@ -521,7 +581,9 @@ function emitSite(g: GraphView, site: Site, chunks: number, prefix: string): Emi
     for (const s of site.steps) {
       const n = s.node;
       if (n.opType === 'Reshape') {
-        const target = e.op('Concat', [leading(cur), e.op('Slice', [n.inputs[1]!, one, end, zero])], { axis: 0 });
+        const target = e.op('Concat', [leading(cur), e.op('Slice', [n.inputs[1]!, one, end, zero])], {
+          axis: 0,
+        });
         cur = e.op('Reshape', [cur, target]);
       } else {
         const chainRank = g.rank(n.inputs[s.chainInput]!)!;
@@ -540,10 +602,13 @@ function emitSite(g: GraphView, site: Site, chunks: number, prefix: string): Emi
 
 /** Bytes of the node and initializer fields GraphBuilder-style specs encode to, by field. */
 function encodeFields(nodes: NodeSpec[], inits: TensorSpec[]): { nodes: Uint8Array; inits: Uint8Array } {
-  const { model } = encodeModel({ graph: { name: 'lean', nodes, inputs: [], outputs: [], initializers: inits } });
+  const { model } = encodeModel({
+    graph: { name: 'lean', nodes, inputs: [], outputs: [], initializers: inits },
+  });
   const graph = readFields(model, 0, model.length).find((f) => f.field === 7 && f.wire === LEN)!;
   const fields = readFields(model, graph.dataStart, graph.dataEnd);
-  const pick = (n: number) => concat(fields.filter((f) => f.field === n && f.wire === LEN).map((f) => model.subarray(f.start, f.end)));
+  const pick = (n: number) =>
+    concat(fields.filter((f) => f.field === n && f.wire === LEN).map((f) => model.subarray(f.start, f.end)));
   return { nodes: pick(1), inits: pick(5) };
 }
 
@@ -572,7 +637,8 @@ function defaultOpset(buf: Uint8Array, top: ProtoField[]): number | undefined {
 }
 
 function checkInt(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new RangeError(`${name}: expected an integer ≥ ${min}, received ${describeValue(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
+    throw new RangeError(`${name}: expected an integer ≥ ${min}, received ${describeValue(value)}`);
   return value;
 }
 
@@ -590,17 +656,28 @@ function checkInt(name: string, value: unknown, min: number): number {
  * ```
  */
 export function leanAttention(model: Uint8Array, options: LeanAttentionOptions = {}): LeanAttentionResult {
-  if (!(model instanceof Uint8Array) || model.length === 0) throw new TypeError(`model: expected a non-empty Uint8Array with the .onnx file's bytes, received ${describeValue(model)}`);
-  if (options === null || typeof options !== 'object') throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
+  if (!(model instanceof Uint8Array) || model.length === 0)
+    throw new TypeError(
+      `model: expected a non-empty Uint8Array with the .onnx file's bytes, received ${describeValue(model)}`,
+    );
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
   const chunks = checkInt('options.chunks', options.chunks ?? 4, 2);
   const minTokens = checkInt('options.minTokens', options.minTokens ?? 1024, 1);
-  const unchanged = (reason: string, sites: AttentionSite[] = []): LeanAttentionResult => ({ model, rewritten: 0, chunks, sites, reason });
+  const unchanged = (reason: string, sites: AttentionSite[] = []): LeanAttentionResult => ({
+    model,
+    rewritten: 0,
+    chunks,
+    sites,
+    reason,
+  });
   try {
     const top = readFields(model, 0, model.length);
     const graphs = top.filter((f) => f.field === 7 && f.wire === LEN);
     if (graphs.length !== 1) return unchanged('not an ONNX model with one main graph');
     const opset = defaultOpset(model, top);
-    if (opset === undefined || opset < 11) return unchanged(`the model imports ai.onnx opset ${opset ?? 'none'}; the rewrite needs 11 or later`);
+    if (opset === undefined || opset < 11)
+      return unchanged(`the model imports ai.onnx opset ${opset ?? 'none'}; the rewrite needs 11 or later`);
     const g = new GraphView(model, graphs[0]!, opset);
 
     const sites: AttentionSite[] = [];
@@ -609,16 +686,21 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
       if (n.opType !== 'Softmax' || n.domain !== '') continue;
       const m = matchSite(g, n, minTokens);
       const label = n.name || n.outputs[0]!;
-      if ('skipped' in m) sites.push({ softmax: label, ...(m.grid ? { grid: m.grid } : {}), skipped: m.skipped });
+      if ('skipped' in m)
+        sites.push({ softmax: label, ...(m.grid ? { grid: m.grid } : {}), skipped: m.skipped });
       else {
         sites.push({ softmax: label, grid: m.grid });
         matched.push(m);
       }
     }
-    if (sites.length === 0) return unchanged('no attention subgraph (Softmax → MatMul) in this graph; not a ViT encoder');
+    if (sites.length === 0)
+      return unchanged('no attention subgraph (Softmax → MatMul) in this graph; not a ViT encoder');
     if (matched.length === 0) {
       const reasons = [...new Set(sites.map((s) => s.skipped))];
-      return unchanged(`no SAM global-attention block recognised (${sites.length} softmax site${sites.length === 1 ? '' : 's'}: ${reasons.join('; ')})`, sites);
+      return unchanged(
+        `no SAM global-attention block recognised (${sites.length} softmax site${sites.length === 1 ? '' : 's'}: ${reasons.join('; ')})`,
+        sites,
+      );
     }
 
     // Replace: drop each site's nodes, put its new nodes where its final MatMul stood.
@@ -626,7 +708,8 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
     const insertAt = new Map<number, Uint8Array>();
     const newInits: Uint8Array[] = [];
     matched.forEach((site, i) => {
-      for (const n of [site.qk, ...site.steps.map((s) => s.node), site.softmax, site.av]) removed.add(n.index);
+      for (const n of [site.qk, ...site.steps.map((s) => s.node), site.softmax, site.av])
+        removed.add(n.index);
       const e = emitSite(g, site, chunks, `lean_attention_${i}`);
       const enc = encodeFields(e.nodes, e.inits);
       insertAt.set(site.av.index, enc.nodes);
@@ -651,11 +734,16 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
         continue;
       }
       const tagEnd = readVarint(model, f.start, f.end).next;
-      parts.push(model.subarray(f.start, tagEnd), new ProtoWriter(10).varint(graphPayload.length).finish(), graphPayload);
+      parts.push(
+        model.subarray(f.start, tagEnd),
+        new ProtoWriter(10).varint(graphPayload.length).finish(),
+        graphPayload,
+      );
     }
     return { model: concat(parts), rewritten: matched.length, chunks, sites };
   } catch (e) {
-    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf)
+      throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }

@@ -1,0 +1,180 @@
+/**
+ * lib/onnx/lean-attention.ts: the chunked rewrite of SAM's global attention computes the
+ * same encoder outputs (within 1e-5 relative) on a real-architecture SAM encoder exported
+ * from segment_anything by torch.onnx, and leaves graphs it does not recognise untouched,
+ * saying why.
+ *
+ * The SAM encoder is built here by python/p2sam_vit_encoder.py (ImageEncoderViT, width 64,
+ * depth 2: one windowed and one global block with rel-pos over the full 64×64 grid). That
+ * needs Debian's python3-torch and Meta's segment_anything (P2SAM_SEGMENT_ANYTHING, or
+ * ../shared/vendor/segment-anything beside the checkout); without them those cases are
+ * skipped and say so.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeModel, GraphBuilder } from '../lib/onnx/graph';
+import { leanAttention } from '../lib/onnx/lean-attention';
+import { testkitDecoderBytes, testkitEncoderBytes } from '../lib/testkit';
+import { mulberry32 } from '../lib/testkit/prng';
+
+const ROOT = path.resolve(__dirname, '..');
+const quiet = { logSeverityLevel: 3 as const, intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+
+function segmentAnythingDir(): string | undefined {
+  const candidates = [
+    process.env.P2SAM_SEGMENT_ANYTHING,
+    path.resolve(ROOT, '../shared/vendor/segment-anything'),
+    path.resolve(ROOT, '../../shared/vendor/segment-anything'),
+  ];
+  return candidates.find((d) => d !== undefined && existsSync(path.join(d, 'segment_anything')));
+}
+
+/** Why the exported-SAM cases cannot run here, or undefined when they can. */
+function torchUnavailable(): string | undefined {
+  const sa = segmentAnythingDir();
+  if (!sa) return 'segment_anything not found (set P2SAM_SEGMENT_ANYTHING)';
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, segment_anything'], {
+    env: { ...process.env, PYTHONPATH: sa },
+    encoding: 'utf8',
+  });
+  return probe.status === 0
+    ? undefined
+    : `python3-torch / segment_anything not importable: ${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}`;
+}
+
+const skipReason = torchUnavailable();
+if (skipReason) console.warn(`onnx-lean-attention: exported-SAM cases skipped: ${skipReason}`);
+
+function image(seed: number): ort.Tensor {
+  const rnd = mulberry32(seed);
+  const x = new Float32Array(3 * 1024 * 1024);
+  for (let i = 0; i < x.length; i++) x[i] = rnd() * 4 - 2;
+  return new ort.Tensor('float32', x, [1, 3, 1024, 1024]);
+}
+
+/** max |a − b| / max |a| over the whole output. */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    ref = Math.max(ref, Math.abs(a[i]!));
+  }
+  return diff / ref;
+}
+
+function countOps(model: Uint8Array, opType: string): number {
+  // The op_type string of a NodeProto is field 4: tag 0x22, length, bytes.
+  const needle = Buffer.concat([Buffer.from([0x22, opType.length]), Buffer.from(opType)]);
+  let n = 0;
+  for (let i = Buffer.from(model).indexOf(needle); i >= 0; i = Buffer.from(model).indexOf(needle, i + 1)) n++;
+  return n;
+}
+
+describe.skipIf(skipReason !== undefined)(
+  'leanAttention on a tiny SAM ViT encoder exported by torch.onnx',
+  () => {
+    let original: Uint8Array;
+    let reference: Float32Array;
+    const input = image(11);
+
+    beforeAll(async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-'));
+      const file = path.join(dir, 'tiny-sam-encoder.onnx');
+      execFileSync('/usr/bin/python3', [path.join(ROOT, 'python/p2sam_vit_encoder.py'), 'tiny', file], {
+        env: { ...process.env, PYTHONPATH: segmentAnythingDir() },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      original = new Uint8Array(readFileSync(file));
+      const s = await ort.InferenceSession.create(original, quiet);
+      reference = (await s.run({ image: input })).image_embeddings!.data as Float32Array;
+    }, 240_000);
+
+    it('finds the global block by structure and leaves the windowed one alone, with the reason', () => {
+      const r = leanAttention(original, { chunks: 2 });
+      expect(r.rewritten).toBe(1);
+      expect(r.reason).toBeUndefined();
+      expect(r.sites).toHaveLength(2);
+      expect(r.sites.find((s) => !s.skipped)?.grid).toEqual([64, 64]);
+      const windowed = r.sites.find((s) => s.skipped);
+      expect(windowed?.grid).toEqual([14, 14]);
+      expect(windowed?.skipped).toMatch(/14×14 tokens.*minTokens/);
+      // One softmax per chunk replaces the global one; the windowed block keeps its own.
+      expect(countOps(original, 'Softmax')).toBe(2);
+      expect(countOps(r.model, 'Softmax')).toBe(1 + 2);
+    });
+
+    for (const chunks of [2, 3]) {
+      it(`${chunks} chunks (the encoder has 2 heads${chunks === 3 ? ': one chunk is empty' : ''}): image_embeddings equal the original's within 1e-5 relative`, async () => {
+        const r = leanAttention(original, { chunks });
+        expect(r.rewritten).toBe(1);
+        const s = await ort.InferenceSession.create(r.model, quiet);
+        const lean = (await s.run({ image: input })).image_embeddings!;
+        expect(lean.dims).toEqual([1, 256, 64, 64]);
+        expect(relativeError(reference, lean.data as Float32Array)).toBeLessThan(1e-5);
+      });
+    }
+
+    it('a minTokens above the global grid leaves the model unchanged and says why', () => {
+      const r = leanAttention(original, { minTokens: 64 * 64 + 1 });
+      expect(r.rewritten).toBe(0);
+      expect(r.model).toBe(original);
+      expect(r.reason).toMatch(/no SAM global-attention block recognised.*64×64 tokens/);
+    });
+  },
+);
+
+describe('leanAttention refuses graphs it does not recognise', () => {
+  for (const form of ['input_image', 'preprocessed'] as const) {
+    for (const variant of ['basic', 'sam-sized'] as const) {
+      it(`testkit encoder (${form}, ${variant}): unchanged bytes, reason names the missing attention`, () => {
+        const bytes = testkitEncoderBytes({ form, variant });
+        const r = leanAttention(bytes);
+        expect(r.rewritten).toBe(0);
+        expect(r.model).toBe(bytes);
+        expect(r.reason).toMatch(/no attention subgraph \(Softmax → MatMul\)/);
+      });
+    }
+  }
+
+  it('the testkit decoder: unchanged', () => {
+    const bytes = testkitDecoderBytes();
+    const r = leanAttention(bytes);
+    expect(r.rewritten).toBe(0);
+    expect(r.model).toBe(bytes);
+  });
+
+  it('plain attention without SAM rel-pos terms: unchanged, and the reason says so', async () => {
+    const g = new GraphBuilder('plain-attention');
+    const q = g.input('q', 'float32', [4, 64, 8]);
+    const k = g.input('k', 'float32', [4, 64, 8]);
+    const v = g.input('v', 'float32', [4, 64, 8]);
+    const scores = g.op('Mul', [
+      g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 2, 1] })]),
+      g.f32(0.35),
+    ]);
+    g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v], undefined, 'out');
+    g.output('out', 'float32', [4, 64, 8]);
+    const bytes = encodeModel({ graph: g.build() }).model;
+    const r = leanAttention(bytes, { minTokens: 1 });
+    expect(r.rewritten).toBe(0);
+    expect(r.model).toBe(bytes);
+    expect(r.reason).toMatch(/no decomposed relative-position terms/);
+    // Still a valid model ONNX Runtime loads.
+    await expect(ort.InferenceSession.create(r.model, quiet)).resolves.toBeDefined();
+  });
+
+  it('bad arguments: typed errors naming the parameter', () => {
+    expect(() => leanAttention(new Uint8Array(0))).toThrow(/model: expected a non-empty Uint8Array/);
+    expect(() => leanAttention('x.onnx' as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => leanAttention(Uint8Array.of(0x08), {})).toThrow(/model: not a valid ONNX protobuf/);
+    expect(() => leanAttention(testkitEncoderBytes(), { chunks: 1 })).toThrow(
+      /options\.chunks: expected an integer ≥ 2, received 1/,
+    );
+    expect(() => leanAttention(testkitEncoderBytes(), { minTokens: 0.5 })).toThrow(/options\.minTokens/);
+  });
+});
