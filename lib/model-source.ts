@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { argumentError, P2SamError } from './errors';
 import type { NativeModelSource } from './native';
+import { leanAttentionOffThread } from './onnx/lean-attention-thread';
 import { graphOutputs, pruneOutputs } from './onnx/prune';
 import * as v from './validate';
 
@@ -39,5 +40,22 @@ export async function prunedDecoder(source: NativeModelSource): Promise<Uint8Arr
     return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * @internal The encoder with its global attention chunked (rewritten on a worker thread),
+ * or the reason it runs as it is: not a SAM ViT graph, weights in external-data files
+ * (resolved relative to the file's directory, so a rewritten copy in memory could not find
+ * them), or a file that cannot be read or parsed here (the native load reports that).
+ */
+export async function leanEncoder(source: NativeModelSource): Promise<{ bytes?: Uint8Array; note: string }> {
+  try {
+    const r = await leanAttentionOffThread('path' in source ? { path: source.path } : { bytes: source.bytes });
+    if (r.externalData) return { note: 'not applied: the weights are in external-data files; write a lean copy beside them with p2sam optimize' };
+    if (!r.model) return { note: `not applied: ${r.reason}` };
+    return { bytes: r.model, note: `${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks` };
+  } catch (e) {
+    return { note: `not applied: ${e instanceof Error ? e.message : String(e)}` };
   }
 }

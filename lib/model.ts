@@ -11,7 +11,7 @@ import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
-import { modelSource, prunedDecoder } from './model-source';
+import { leanEncoder, modelSource, prunedDecoder } from './model-source';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
@@ -25,7 +25,8 @@ import * as v from './validate';
 export type { PredictPrompt, PredictResult } from './predict';
 
 export interface ModelInfo {
-  encoder: LoadedModelInfo & { source: string };
+  /** `leanAttention`: what the load-time attention rewrite did ('off' when disabled). */
+  encoder: LoadedModelInfo & { source: string; leanAttention?: string };
   decoder: LoadedModelInfo & { source: string };
   /** Where the P2SAM maths runs (k-means, point selection, transport costs). */
   device: 'cpu' | 'cuda';
@@ -113,10 +114,13 @@ export class P2SAM {
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
     const device = resolveDevices(config.device, config.modelDevice);
-    const cascade = config.pruneDecoder ? await prunedDecoder(decoder.native) : undefined;
+    const [cascade, lean] = await Promise.all([
+      config.pruneDecoder ? prunedDecoder(decoder.native) : undefined,
+      config.leanAttention ? leanEncoder(encoder.native) : { bytes: undefined, note: 'off' },
+    ]);
     const handle = await call(
       native().loadModels({
-        encoder: encoder.native,
+        encoder: lean.bytes ? { bytes: lean.bytes } : encoder.native,
         decoder: decoder.native,
         ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
         threads: config.threads,
@@ -128,7 +132,7 @@ export class P2SAM {
     );
     const raw = handle.info();
     const info: ModelInfo = {
-      encoder: { ...raw.encoder, source: encoder.label },
+      encoder: { ...raw.encoder, source: encoder.label, leanAttention: lean.note },
       decoder: { ...raw.decoder, source: decoder.label },
       device: device.device,
       modelDevice: device.modelDevice,

@@ -77,6 +77,12 @@ export interface LeanAttentionResult {
   sites: AttentionSite[];
   /** When nothing was rewritten: one sentence saying why (the graph is returned unchanged). */
   reason?: string;
+  /**
+   * True when some weights live in an external-data file. Those references are relative to
+   * the .onnx file's directory, so the rewritten model must be written into the same
+   * directory as the original (or loaded from there).
+   */
+  externalData: boolean;
 }
 
 interface RawAttr {
@@ -176,20 +182,22 @@ function parseNode(buf: Uint8Array, f: ProtoField, index: number): RawNode {
 }
 
 /** dims (field 1) of a TensorProto, and its int64 payload when it has one (int64_data or raw). */
-function parseTensor(buf: Uint8Array, f: ProtoField): { name: string; dims: number[]; ints?: bigint[] } {
+function parseTensor(buf: Uint8Array, f: ProtoField): { name: string; dims: number[]; ints?: bigint[]; external: boolean } {
   const dims: bigint[] = [];
   let name = '';
   let type = 0;
   const int64: bigint[] = [];
   let raw: ProtoField | undefined;
+  let external = false;
   for (const x of readFields(buf, f.dataStart, f.dataEnd)) {
     if (x.field === 1) pushInts(buf, x, dims);
     else if (x.field === 2 && x.wire === VARINT) type = Number(varint64(buf, x));
     else if (x.field === 8 && x.wire === LEN) name = str(buf, x);
     else if (x.field === 7) pushInts(buf, x, int64);
     else if (x.field === 9 && x.wire === LEN) raw = x;
+    else if (x.field === 14 && x.wire === VARINT) external = varint64(buf, x) === 1n;
   }
-  const out: { name: string; dims: number[]; ints?: bigint[] } = { name, dims: dims.map(Number) };
+  const out: { name: string; dims: number[]; ints?: bigint[]; external: boolean } = { name, dims: dims.map(Number), external };
   if (type === 7) {
     if (raw) {
       const view = new DataView(buf.buffer, buf.byteOffset + raw.dataStart, raw.dataEnd - raw.dataStart);
@@ -232,6 +240,7 @@ class GraphView {
   readonly outputs = new Set<string>();
   readonly names = new Set<string>();
   readonly opset: number;
+  externalData = false;
   readonly #declared = new Map<string, number>();
   readonly #rank = new Map<string, number | undefined>();
 
@@ -261,6 +270,7 @@ class GraphView {
       if (f.field === 5) {
         const t = parseTensor(buf, f);
         this.tensors.set(t.name, { dims: t.dims, field: f, ints: t.ints });
+        if (t.external) this.externalData = true;
         this.names.add(t.name);
       } else if (f.field === 12) {
         const name = readFields(buf, f.dataStart, f.dataEnd).find((x) => x.field === 1 && x.wire === LEN);
@@ -664,10 +674,12 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
     throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
   const chunks = checkInt('options.chunks', options.chunks ?? 4, 2);
   const minTokens = checkInt('options.minTokens', options.minTokens ?? 1024, 1);
+  let externalData = false;
   const unchanged = (reason: string, sites: AttentionSite[] = []): LeanAttentionResult => ({
     model,
     rewritten: 0,
     chunks,
+    externalData,
     sites,
     reason,
   });
@@ -679,6 +691,7 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
     if (opset === undefined || opset < 11)
       return unchanged(`the model imports ai.onnx opset ${opset ?? 'none'}; the rewrite needs 11 or later`);
     const g = new GraphView(model, graphs[0]!, opset);
+    externalData = g.externalData;
 
     const sites: AttentionSite[] = [];
     const matched: Site[] = [];
@@ -740,7 +753,7 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
         graphPayload,
       );
     }
-    return { model: concat(parts), rewritten: matched.length, chunks, sites };
+    return { model: concat(parts), rewritten: matched.length, chunks, sites, externalData };
   } catch (e) {
     if (e instanceof MalformedProtobuf)
       throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
