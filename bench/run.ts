@@ -31,6 +31,7 @@ import {
   type SequenceResult,
   type UserModelResult,
 } from './engine';
+import { DEFAULT_LEAN_CHUNKS } from '../lib/onnx/lean-attention';
 import { embeddingRelativeError, leanChild, leanCopy, vitEncoder, type LeanChildArgs, type LeanChildResult } from './lean';
 import { microSection, type MicroResult } from './micro';
 import { sinkhornSection, type SinkhornResult, type SinkhornSetting } from './sinkhorn';
@@ -266,10 +267,11 @@ async function main(): Promise<void> {
         leanSkipped.push(`${config}: ${enc.skipped}`);
         continue;
       }
-      const sweep = (process.env.P2SAM_LEAN_CHUNKS ?? '12').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2 && n !== 4);
+      // Other chunk counts, as `p2sam optimize --chunks N` copies loaded as they are.
+      const sweep = (process.env.P2SAM_LEAN_CHUNKS ?? '4').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2 && n !== DEFAULT_LEAN_CHUNKS);
       const plans: LeanChildArgs[] = [
         { label: 'original', encoder: enc.file, leanAttention: false, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-original.f32`) },
-        { label: 'lean at load (default, 4 chunks)', encoder: enc.file, leanAttention: true, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-lean4.f32`) },
+        { label: `lean at load (default, ${DEFAULT_LEAN_CHUNKS} chunks)`, encoder: enc.file, leanAttention: true, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-lean4.f32`) },
         ...sweep.map((k) => ({ label: `p2sam optimize --chunks ${k}`, encoder: leanCopy(enc.file, k), leanAttention: false, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-lean${k}.f32`) })),
       ];
       const runs: LeanChildResult[] = [];

@@ -116,11 +116,11 @@ export class P2SAM {
     const device = resolveDevices(config.device, config.modelDevice);
     const [cascade, lean] = await Promise.all([
       config.pruneDecoder ? prunedDecoder(decoder.native) : undefined,
-      config.leanAttention ? leanEncoder(encoder.native) : { bytes: undefined, note: 'off' },
+      config.leanAttention ? leanEncoder(encoder.native) : { path: undefined, note: 'off', cleanup: undefined },
     ]);
     const handle = await call(
       native().loadModels({
-        encoder: lean.bytes ? { bytes: lean.bytes } : encoder.native,
+        encoder: lean.path ? { path: lean.path } : encoder.native,
         decoder: decoder.native,
         ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
         threads: config.threads,
@@ -129,7 +129,7 @@ export class P2SAM {
         cpuArena: config.cpuArena,
         device: device.modelDevice,
       }),
-    );
+    ).finally(() => lean.cleanup?.());
     const raw = handle.info();
     const info: ModelInfo = {
       encoder: { ...raw.encoder, source: encoder.label, leanAttention: lean.note },

@@ -11,15 +11,18 @@
  * skipped and say so.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel, GraphBuilder } from '../lib/onnx/graph';
 import { leanAttention } from '../lib/onnx/lean-attention';
+import { P2SAM } from '../lib';
 import { testkitDecoderBytes, testkitEncoderBytes } from '../lib/testkit';
 import { mulberry32 } from '../lib/testkit/prng';
+import { makeScene } from '../lib/testkit/scenes';
+import { CLI, ensureBuilt } from './cli-helpers';
 
 const ROOT = path.resolve(__dirname, '..');
 const quiet = { logSeverityLevel: 3 as const, intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
@@ -79,12 +82,13 @@ describe.skipIf(skipReason !== undefined)(
   'leanAttention on a tiny SAM ViT encoder exported by torch.onnx',
   () => {
     let original: Uint8Array;
+    let file: string;
     let reference: Float32Array;
     const input = image(11);
 
     beforeAll(async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-'));
-      const file = path.join(dir, 'tiny-sam-encoder.onnx');
+      file = path.join(dir, 'tiny-sam-encoder.onnx');
       execFileSync('/usr/bin/python3', [path.join(ROOT, 'python/p2sam_vit_encoder.py'), 'tiny', file], {
         env: { ...process.env, PYTHONPATH: segmentAnythingDir() },
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -119,7 +123,35 @@ describe.skipIf(skipReason !== undefined)(
       });
     }
 
-    it('a minTokens above the global grid leaves the model unchanged and says why', () => {
+    it('P2SAM.load applies it by default (off the JS thread) and the embeddings equal those of leanAttention: false', async () => {
+    ensureBuilt(); // the rewrite's worker runs the compiled dist/ module
+    const decoder = testkitDecoderBytes();
+    const { image } = makeScene({ width: 1024, height: 768, seed: 3 });
+    const lean = await P2SAM.load({ encoder: file, decoder, threads: 1 });
+    const plain = await P2SAM.load({ encoder: file, decoder, threads: 1, leanAttention: false });
+    try {
+      expect(lean.info.encoder.leanAttention).toBe('1 global-attention block in 16 chunks');
+      expect(plain.info.encoder.leanAttention).toBe('off');
+      const a = (await plain.encode(image)).toFloat32Array();
+      const b = (await lean.encode(image)).toFloat32Array();
+      expect(relativeError(a, b)).toBeLessThan(1e-5);
+    } finally {
+      await lean.dispose();
+      await plain.dispose();
+    }
+  });
+
+  it('p2sam optimize writes the lean copy atomically and reports what it rewrote', () => {
+    ensureBuilt();
+    const out = path.join(path.dirname(file), 'lean.onnx');
+    const r = spawnSync(process.execPath, [CLI, 'optimize', file, '--out', out, '--chunks', '2', '--json'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout.trim());
+    expect(summary).toMatchObject({ rewritten: 1, chunks: 2, out });
+    expect(new Uint8Array(readFileSync(out))).toEqual(leanAttention(original, { chunks: 2 }).model);
+  });
+
+  it('a minTokens above the global grid leaves the model unchanged and says why', () => {
       const r = leanAttention(original, { minTokens: 64 * 64 + 1 });
       expect(r.rewritten).toBe(0);
       expect(r.model).toBe(original);
@@ -140,6 +172,31 @@ describe('leanAttention refuses graphs it does not recognise', () => {
       });
     }
   }
+
+  it('P2SAM.load of a testkit encoder: loads as it is, info says why', async () => {
+    ensureBuilt();
+    const model = await P2SAM.load({ encoder: testkitEncoderBytes(), decoder: testkitDecoderBytes(), threads: 1 });
+    try {
+      expect(model.info.encoder.leanAttention).toMatch(/^not applied: no attention subgraph/);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('p2sam optimize on a testkit encoder: exit 1, the reason, no output file', () => {
+    ensureBuilt();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-cli-'));
+    const model = path.join(dir, 'enc.onnx');
+    writeFileSync(model, testkitEncoderBytes());
+    const out = path.join(dir, 'lean.onnx');
+    const r = spawnSync(process.execPath, [CLI, 'optimize', model, '--out', out], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/left unchanged, nothing written: no attention subgraph/);
+    expect(existsSync(out)).toBe(false);
+    const same = spawnSync(process.execPath, [CLI, 'optimize', model, '--out', model], { encoding: 'utf8' });
+    expect(same.status).toBe(2);
+    expect(same.stderr).toMatch(/--out: must differ from the input model/);
+  });
 
   it('the testkit decoder: unchanged', () => {
     const bytes = testkitDecoderBytes();

@@ -10,6 +10,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { DEFAULT_LEAN_CHUNKS } from '../onnx/lean-attention';
 import { leanAttentionOffThread } from '../onnx/lean-attention-thread';
 import { requireFile } from './args';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './exit-codes';
@@ -28,7 +29,7 @@ export function optimizeCommand(io: CliIO, setExit: (code: number) => void): Com
     .description('rewrite a SAM ViT encoder .onnx so global attention runs in chunks: same outputs, far lower peak memory')
     .argument('<model>', 'the encoder .onnx file')
     .requiredOption('--out <file>', 'where to write the lean encoder')
-    .option('--chunks <n>', 'pieces the batch·heads axis of each global block is cut into', positiveInt('--chunks', 2), 4)
+    .option('--chunks <n>', 'pieces the batch·heads axis of each global block is cut into', positiveInt('--chunks', 2), DEFAULT_LEAN_CHUNKS)
     .option('--json', 'print the result as one JSON line')
     .action(async (model: string, flags: { out: string; chunks: number; json?: boolean }) => {
       requireFile('MODEL', model);

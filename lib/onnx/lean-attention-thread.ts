@@ -17,7 +17,8 @@ function workerFile(): string {
 
 /**
  * The rewrite of the model at `source` (a path, read on the worker, or bytes, copied to it).
- * `model` is undefined when nothing was rewritten (see `reason`).
+ * `model` is undefined when nothing was rewritten (see `reason`), or when `outFile` was
+ * given: then the worker wrote the rewritten model there instead of sending it back.
  *
  * @example
  * ```ts
@@ -28,9 +29,10 @@ function workerFile(): string {
 export function leanAttentionOffThread(
   source: { path: string } | { bytes: Uint8Array },
   options: LeanAttentionOptions = {},
+  outFile?: string,
 ): Promise<Omit<LeanAttentionResult, 'model'> & { model?: Uint8Array }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(workerFile(), { workerData: { ...source, options } });
+    const worker = new Worker(workerFile(), { workerData: { ...source, options, outFile } });
     worker.once('message', (m: { ok: true; result: LeanAttentionResult } | { ok: false; name: string; message: string }) => {
       if (m.ok) resolve(m.result);
       else reject(m.name === 'RangeError' ? new RangeError(m.message) : m.name === 'TypeError' ? new TypeError(m.message) : new Error(m.message));

@@ -43,12 +43,21 @@ const VARINT = WireType.VARINT;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const INT64_MAX = 9223372036854775807n;
 
+/**
+ * Default pieces per global block: 16, so that every SAM ViT (12 heads for B, 16 for L and
+ * H, batch 1) computes at most one head's 4096×4096 scores at a time. Measured on a
+ * random-weight ViT-B (bench/lean.ts, docs/performance.md): 4 pieces (3 heads each) left the
+ * whole-target peak at 2.2 GiB, one head per piece brought it to 1.75 GiB, and neither was
+ * slower than the original graph; below one head there is nothing left to cut on this axis.
+ */
+export const DEFAULT_LEAN_CHUNKS = 16;
+
 /** Options of {@link leanAttention}. */
 export interface LeanAttentionOptions {
   /**
-   * Pieces the batch·heads axis of each global block is cut into (default 4: ViT-B's 12 heads
-   * three at a time, ViT-L/H's 16 four at a time; see bench/lean.ts for the measurement). More
-   * pieces lower the peak further and cost a little time per piece.
+   * Pieces the batch·heads axis of each global block is cut into (default
+   * {@link DEFAULT_LEAN_CHUNKS}). Chunk bounds are ⌊c·BH/chunks⌋, so more pieces than heads
+   * just leaves some empty.
    */
   chunks?: number;
   /** Smallest token grid (side_h × side_w from the rel-pos tables) worth rewriting (default 1024). */
@@ -672,7 +681,7 @@ export function leanAttention(model: Uint8Array, options: LeanAttentionOptions =
     );
   if (options === null || typeof options !== 'object')
     throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
-  const chunks = checkInt('options.chunks', options.chunks ?? 4, 2);
+  const chunks = checkInt('options.chunks', options.chunks ?? DEFAULT_LEAN_CHUNKS, 2);
   const minTokens = checkInt('options.minTokens', options.minTokens ?? 1024, 1);
   let externalData = false;
   const unchanged = (reason: string, sites: AttentionSite[] = []): LeanAttentionResult => ({
