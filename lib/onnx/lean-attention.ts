@@ -11,9 +11,11 @@
  *
  * Recognition is by structure, never by node names: a Softmax over the last axis whose only
  * consumer is MatMul(softmax, v), reached from a MatMul(q, kᵀ) through a short chain of
- * Reshape / Add / Mul / Sub / Div nodes, where at least two added terms trace back to Gathers
- * from 2-D tables (SAM's decomposed rel-pos tables `rel_pos_h`/`rel_pos_w`, L = 2·side − 1
- * rows). The two table sizes give the token grid; only grids of at least `minTokens` tokens
+ * Reshape / Add / Mul / Sub / Div nodes, where at least two added terms trace back to SAM's
+ * decomposed rel-pos lookups: a Gather from a 2-D table (`rel_pos_h`/`rel_pos_w`, 2·side − 1
+ * rows) as torch exports it, or an Einsum with a constant [side, side, C] table where
+ * constant folding (ONNX Runtime's, onnxsim's) has done the lookup already. The two sides
+ * give the token grid; only grids of at least `minTokens` tokens
  * are rewritten (the windowed blocks' 14×14 windows are left alone: nothing to gain).
  * Anything else is reported and left byte-for-byte unchanged.
  *
@@ -410,8 +412,22 @@ class GraphView {
   }
 }
 
-/** Rows of the 2-D table a value is gathered from (SAM's rel-pos lookup), searching a few producers up. */
-function gatheredTableRows(g: GraphView, name: string): number | undefined {
+/** dims of a constant (initializer or Constant node), or undefined. */
+function constDims(g: GraphView, name: string): number[] | undefined {
+  const init = g.tensors.get(name);
+  if (init) return init.dims;
+  const p = g.producer.get(name);
+  const t = p?.opType === 'Constant' ? p.attrs.get('value')?.t : undefined;
+  return t ? parseTensor(g.buf, t).dims : undefined;
+}
+
+/**
+ * The query-side length of a decomposed rel-pos term, found a few producers up from the
+ * added value: either SAM's lookup as exported (Gather from the 2-D table `rel_pos_h` of
+ * 2·side − 1 rows) or, in graphs where constant folding has already done that lookup, the
+ * Einsum's constant [side, side, C] table.
+ */
+function relPosSide(g: GraphView, name: string): number | undefined {
   const queue: [string, number][] = [[name, 0]];
   const seen = new Set<string>();
   while (queue.length) {
@@ -421,8 +437,12 @@ function gatheredTableRows(g: GraphView, name: string): number | undefined {
     const n = g.producer.get(v);
     if (!n) continue;
     if (n.opType === 'Gather') {
-      const t = g.tensors.get(n.inputs[0]!);
-      if (t && t.dims.length === 2) return t.dims[0];
+      const t = constDims(g, n.inputs[0]!);
+      if (t && t.length === 2) return (t[0]! + 1) / 2;
+    }
+    if (n.opType === 'Einsum') {
+      const t = n.inputs.map((i) => constDims(g, i)).find((dims) => dims?.length === 3 && dims[0] === dims[1]);
+      if (t) return t[0];
     }
     for (const i of n.inputs) if (i) queue.push([i, d + 1]);
   }
@@ -492,16 +512,16 @@ function matchSite(
   }
   if (!qk) return { skipped: 'no MatMul(q, kᵀ) reached through Reshape/Add/Mul/Sub/Div from the softmax' };
 
-  const tables = steps
-    .filter((s) => ELEMENTWISE.has(s.node.opType) && s.node.opType === 'Add')
-    .map((s) => gatheredTableRows(g, s.node.inputs[1 - s.chainInput]!))
-    .filter((rows): rows is number => rows !== undefined);
-  if (tables.length < 2)
+  const sides = steps
+    .filter((s) => s.node.opType === 'Add')
+    .map((s) => relPosSide(g, s.node.inputs[1 - s.chainInput]!))
+    .filter((side): side is number => side !== undefined);
+  if (sides.length < 2)
     return {
       skipped:
-        'no decomposed relative-position terms (two Gathers from rel-pos tables) are added to the scores',
+        'no decomposed relative-position terms (SAM\'s rel-pos table lookups) are added to the scores',
     };
-  const grid: [number, number] = [(tables[0]! + 1) / 2, (tables[1]! + 1) / 2];
+  const grid: [number, number] = [sides[0]!, sides[1]!];
   if (grid[0] * grid[1] < minTokens)
     return {
       grid,
