@@ -57,21 +57,25 @@ export async function prunedDecoder(source: NativeModelSource): Promise<Uint8Arr
  * that file and then calls `cleanup`.
  */
 export async function leanEncoder(source: NativeModelSource): Promise<{ path?: string; note: string; cleanup?: () => void }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-'));
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  const file = path.join(dir, 'encoder.lean.onnx');
+  let dir: string | undefined;
+  const cleanup = () => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  };
   try {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-'));
+    const file = path.join(dir, 'encoder.lean.onnx');
     const r = await leanAttentionOffThread('path' in source ? { path: source.path } : { bytes: source.bytes }, {}, file);
-    if (r.externalData) {
-      cleanup();
-      return { note: 'not applied: the weights are in external-data files; write a lean copy beside them with p2sam optimize' };
-    }
     if (r.rewritten === 0) {
       cleanup();
       return { note: `not applied: ${r.reason}` };
     }
+    if (r.externalData) {
+      cleanup();
+      return { note: 'not applied: the weights are in external-data files; write a lean copy beside them with p2sam optimize' };
+    }
     return { path: file, cleanup, note: `${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks` };
   } catch (e) {
+    // No temporary directory, no worker, unreadable file: load the encoder as it is.
     cleanup();
     return { note: `not applied: ${e instanceof Error ? e.message : String(e)}` };
   }

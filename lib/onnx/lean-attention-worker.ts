@@ -22,7 +22,8 @@ try {
   const r = leanAttention(input, job.options);
   // Unchanged models are not sent back: the caller still has (or can read) the original.
   const send = r.rewritten > 0 && job.outFile === undefined;
-  if (r.rewritten > 0 && job.outFile !== undefined) writeFileSync(job.outFile, r.model);
+  // External-data weights would not be found beside a temporary file; the caller skips those.
+  if (r.rewritten > 0 && job.outFile !== undefined && !r.externalData) writeFileSync(job.outFile, r.model);
   const result = send ? r : { ...r, model: undefined };
   parentPort!.postMessage({ ok: true, result }, send ? [r.model.buffer as ArrayBuffer] : []);
 } catch (e) {
