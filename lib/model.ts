@@ -118,18 +118,28 @@ export class P2SAM {
       config.pruneDecoder ? prunedDecoder(decoder.native) : undefined,
       config.leanAttention ? leanEncoder(encoder.native) : { path: undefined, note: 'off', cleanup: undefined },
     ]);
-    const handle = await call(
-      native().loadModels({
-        encoder: lean.path ? { path: lean.path } : encoder.native,
-        decoder: decoder.native,
-        ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
-        threads: config.threads,
-        graphOptimization: config.graphOptimization,
-        memoryPattern: config.memoryPattern,
-        cpuArena: config.cpuArena,
-        device: device.modelDevice,
-      }),
-    ).finally(() => lean.cleanup?.());
+    const load = (enc: typeof encoder.native) =>
+      call(
+        native().loadModels({
+          encoder: enc,
+          decoder: decoder.native,
+          ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
+          threads: config.threads,
+          graphOptimization: config.graphOptimization,
+          memoryPattern: config.memoryPattern,
+          cpuArena: config.cpuArena,
+          device: device.modelDevice,
+        }),
+      );
+    // A runtime that refuses the rewritten graph must not cost the user the model: load the original.
+    const handle = lean.path
+      ? await load({ path: lean.path })
+          .catch((e: unknown) => {
+            lean.note = `not applied: ONNX Runtime refused the rewritten graph (${e instanceof Error ? e.message : String(e)})`;
+            return load(encoder.native);
+          })
+          .finally(() => lean.cleanup?.())
+      : await load(encoder.native);
     const raw = handle.info();
     const info: ModelInfo = {
       encoder: { ...raw.encoder, source: encoder.label, leanAttention: lean.note },
