@@ -9,7 +9,7 @@ function while only one slice of the scores exists at once. That is all this mod
 Use (the exporter's `--lean-attention`):
 
     from p2sam_lean_attention import make_attention_lean
-    make_attention_lean(sam.image_encoder, rows_per_chunk=16)   # before torch.onnx.export / trace
+    make_attention_lean(sam.image_encoder, rows_per_chunk=4)   # before torch.onnx.export / trace
 
 `make_attention_lean` replaces the `forward` of each *global* attention block (the ones whose
 relative-position tables span the whole grid; windowed blocks already work on 14×14 windows) by
@@ -61,11 +61,13 @@ def lean_attention_forward(self, x: torch.Tensor) -> torch.Tensor:
     return self.proj(out)
 
 
-def make_attention_lean(image_encoder: torch.nn.Module, rows_per_chunk: int = 16) -> list:
+def make_attention_lean(image_encoder: torch.nn.Module, rows_per_chunk: int = 4) -> list:
     """Swaps the forward of every global attention block of an ImageEncoderViT for the lean one.
 
-    rows_per_chunk: image rows of queries per chunk (16 rows × 64 = 1024 queries: a quarter of
-    the score matrix at a time; see bench/lean.ts for why). Returns the names of the blocks
+    rows_per_chunk: image rows of queries per chunk. The default, 4 rows × 64 = 256 queries, is
+    1/16 of the score matrix at a time — the same slice size as the graph rewrite's default of
+    one head in 16 pieces, which measured a ViT-B whole-target peak of 1.8 GiB against 3.9 GiB
+    (docs/performance.md); a quarter at a time (16 rows) left 2.2 GiB. Returns the names of the blocks
     changed, so the caller can report them. Raises ValueError for an encoder this does not fit
     (no rel-pos tables, or tables that would need interpolation).
     """

@@ -135,6 +135,20 @@ describe.skipIf(skipReason !== undefined)(
     expect(relativeError(a.data as Float32Array, b.data as Float32Array)).toBeLessThan(1e-5);
   });
 
+  it('the export-time form (python/p2sam_lean_attention.py, query rows in chunks) gives the same embeddings', async () => {
+    const leanFile = path.join(path.dirname(file), 'tiny-sam-encoder.export-lean.onnx');
+    execFileSync('/usr/bin/python3', [path.join(ROOT, 'python/p2sam_vit_encoder.py'), 'tiny', leanFile, '--lean-attention', '4'], {
+      env: { ...process.env, PYTHONPATH: segmentAnythingDir() },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const bytes = new Uint8Array(readFileSync(leanFile));
+    // 64 rows / 4 per chunk: sixteen softmaxes replace the global block's one.
+    expect(countOps(bytes, 'Softmax')).toBe(1 + 16);
+    const s = await ort.InferenceSession.create(bytes, quiet);
+    const lean = (await s.run({ image: input })).image_embeddings!;
+    expect(relativeError(reference, lean.data as Float32Array)).toBeLessThan(1e-5);
+  }, 120_000);
+
   it('P2SAM.load applies it by default (off the JS thread) and the embeddings equal those of leanAttention: false', async () => {
     ensureBuilt(); // the rewrite's worker runs the compiled dist/ module
     const decoder = testkitDecoderBytes();

@@ -33,13 +33,17 @@ export function leanAttentionOffThread(
 ): Promise<Omit<LeanAttentionResult, 'model'> & { model?: Uint8Array }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerFile(), { workerData: { ...source, options, outFile } });
-    worker.once('message', (m: { ok: true; result: LeanAttentionResult } | { ok: false; name: string; message: string }) => {
-      if (m.ok) resolve(m.result);
-      else reject(m.name === 'RangeError' ? new RangeError(m.message) : m.name === 'TypeError' ? new TypeError(m.message) : new Error(m.message));
+    // Settle only once the worker has exited, so that its teardown (freeing the model copies
+    // it held) never overlaps whatever the caller does next — the native load, model runs.
+    let reply: { ok: true; result: LeanAttentionResult } | { ok: false; name: string; message: string } | undefined;
+    worker.once('message', (m: typeof reply) => {
+      reply = m;
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`lean-attention worker exited with code ${code}`));
+      if (reply?.ok) resolve(reply.result);
+      else if (reply) reject(reply.name === 'RangeError' ? new RangeError(reply.message) : reply.name === 'TypeError' ? new TypeError(reply.message) : new Error(reply.message));
+      else reject(new Error(`lean-attention worker exited with code ${code} before answering`));
     });
   });
 }
