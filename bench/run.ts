@@ -2,7 +2,11 @@
  * `npm run bench` — the performance report (bench/README.md explains every field).
  *
  *   node --expose-gc dist/bench/run.js [--quick] [--targets N] [--threads N]
- *        [--only micro,decoder,sequence,memory,coverage,sinkhorn,ort-memory,models] [--out FILE]
+ *        [--only micro,decoder,sequence,memory,coverage,sinkhorn,ort-memory,models,lean] [--out FILE]
+ *
+ * `lean` (SAM ViT encoders with and without chunked global attention, bench/lean.ts) exports
+ * real-architecture encoders with python3-torch and takes minutes, so it runs only when
+ * named in --only.
  *
  * Each engine section runs in its own Node process so that its peak RSS (VmHWM) is its
  * own and one section's allocator state cannot slow the next. The parent prints tables,
@@ -27,13 +31,17 @@ import {
   type SequenceResult,
   type UserModelResult,
 } from './engine';
+import { DEFAULT_LEAN_CHUNKS } from '../lib/onnx/lean-attention';
+import { embeddingRelativeError, leanChild, leanCopy, vitEncoder, type LeanChildArgs, type LeanChildResult } from './lean';
 import { microSection, type MicroResult } from './micro';
 import { sinkhornSection, type SinkhornResult, type SinkhornSetting } from './sinkhorn';
 import { runVolumeBench, volumeSection, type VolumeBenchResult } from './volume';
 import { fmt, machineInfo, ROOT, round, runChild, table } from './util';
 
-const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'sinkhorn', 'ort-memory', 'models', 'volume'] as const;
+const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'sinkhorn', 'ort-memory', 'models', 'volume', 'lean'] as const;
 type Section = (typeof SECTIONS)[number];
+/** What runs without --only: everything but the minutes-long lean section. */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'lean');
 
 interface Args {
   quick: boolean;
@@ -49,7 +57,7 @@ function usage(msg: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, targets: 0, threads: Math.min(os.cpus().length, 16), only: new Set(SECTIONS), out: undefined };
+  const a: Args = { quick: false, targets: 0, threads: Math.min(os.cpus().length, 16), only: new Set(DEFAULT_SECTIONS), out: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const value = (): string => {
@@ -101,6 +109,8 @@ async function child(section: string, args: Record<string, unknown>): Promise<un
       return userModelSection(args as Parameters<typeof userModelSection>[0]);
     case 'volume':
       return volumeSection(args as Parameters<typeof volumeSection>[0]);
+    case 'lean':
+      return leanChild(args as unknown as LeanChildArgs);
     default:
       throw new Error(`unknown child section ${section}`);
   }
@@ -246,6 +256,38 @@ async function main(): Promise<void> {
     }
     sections.userModels = user;
   }
+  const lean: { model: string; runs: LeanChildResult[]; relativeErrorVsOriginal: Record<string, number> }[] = [];
+  const leanSkipped: string[] = [];
+  if (want('lean')) {
+    const configs: ('vit_b' | 'vit_h')[] = process.env.P2SAM_LEAN_VIT_H === '1' ? ['vit_b', 'vit_h'] : ['vit_b'];
+    if (!configs.includes('vit_h')) leanSkipped.push('vit_h: not run (set P2SAM_LEAN_VIT_H=1; 2.5 GB of weights to export and load)');
+    const embDir = path.join(os.tmpdir(), `p2sam-lean-emb-${process.pid}`);
+    mkdirSync(embDir, { recursive: true });
+    for (const config of configs) {
+      step(`lean attention: random-weight SAM ${config} encoder (export if not cached)`);
+      const enc = vitEncoder(config);
+      if ('skipped' in enc) {
+        leanSkipped.push(`${config}: ${enc.skipped}`);
+        continue;
+      }
+      // Other chunk counts, as `p2sam optimize --chunks N` copies loaded as they are.
+      const sweep = (process.env.P2SAM_LEAN_CHUNKS ?? '4').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2 && n !== DEFAULT_LEAN_CHUNKS);
+      const plans: LeanChildArgs[] = [
+        { label: 'original', encoder: enc.file, leanAttention: false, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-original.f32`) },
+        { label: `lean at load (default, ${DEFAULT_LEAN_CHUNKS} chunks)`, encoder: enc.file, leanAttention: true, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-lean4.f32`) },
+        ...sweep.map((k) => ({ label: `p2sam optimize --chunks ${k}`, encoder: leanCopy(enc.file, k), leanAttention: false, threads: T, reps: 2, embeddingOut: path.join(embDir, `${config}-lean${k}.f32`) })),
+      ];
+      const runs: LeanChildResult[] = [];
+      for (const p of plans) {
+        step(`  ${config}: ${p.label} (load ${os.loadavg().map((x) => round(x)).join(' ')})`);
+        runs.push(runChild<LeanChildResult>('lean', p as unknown as Record<string, unknown>, 1_800_000));
+      }
+      const relativeErrorVsOriginal: Record<string, number> = {};
+      for (const p of plans.slice(1)) relativeErrorVsOriginal[p.label] = embeddingRelativeError(plans[0]!.embeddingOut, p.embeddingOut);
+      lean.push({ model: config, runs, relativeErrorVsOriginal });
+    }
+    sections.lean = { models: lean, skipped: leanSkipped, loadAverageAfter: os.loadavg().map((x) => round(x)) };
+  }
 
   let volume: VolumeBenchResult | undefined;
   if (want('volume')) {
@@ -311,6 +353,9 @@ async function main(): Promise<void> {
       table('Your decoder, one pass (median ms)', ['all outputs', 'low-res fetched', 'pruned'], [[d.fullAllOutputs.median, d.fullLowResOnly.median, d.pruned.median]]);
     }
   } else if (user) console.log(`\nYour models: ${(user as { skipped: string }).skipped}`);
+  for (const l of lean)
+    table(`Lean attention, random-weight SAM ${l.model} encoder (each row its own process; decoder: testkit sam-sized)`, ['run', 'encode ms (median)', 'peak after encode MiB', 'whole target peak MiB', 'load ms', 'rel. error vs original', 'lean attention'], l.runs.map((r) => [r.label, r.encodeMedianMs, r.peakAfterEncodeMiB, r.wholeTargetPeakMiB, r.loadMs, r.label === 'original' ? '—' : (l.relativeErrorVsOriginal[r.label] ?? NaN).toExponential(2), r.leanAttention]));
+  for (const s of leanSkipped) console.log(`\nLean attention: ${s}`);
 
   // ---- targets ------------------------------------------------------------------------
   const checks: Check[] = [];
@@ -363,12 +408,20 @@ async function main(): Promise<void> {
     // The output mask grows 1 byte per voxel (60 × 512² ≈ 15 MiB from 20 to 80 slices); nothing else may.
     check('volume: working memory 80 − 20 slices', '≤ 15 MiB (output mask) + 25 MiB', w20 !== undefined && w80 !== undefined ? w80 - w20 : undefined, (x) => x <= 40, 'MiB');
   }
+  for (const l of lean) {
+    const orig = l.runs.find((r) => r.label === 'original');
+    const lean4 = l.runs.find((r) => r.leanAttention !== 'off' && r.label.startsWith('lean at load'));
+    if (l.model === 'vit_b') check('ViT-B whole-target peak RSS, lean encoder', '≤ 2048 MiB', lean4?.wholeTargetPeakMiB, (x) => x <= 2048, 'MiB');
+    check(`${l.model} encoder time lean / original`, '≤ 1.1', orig && lean4 ? lean4.encodeMedianMs / orig.encodeMedianMs : undefined, (x) => x <= 1.1, '×');
+    const err = lean4 ? l.relativeErrorVsOriginal[lean4.label] : undefined;
+    check(`${l.model} lean embeddings vs original, max |diff| / max |original|`, '≤ 1e-5 (10 ×1e-6)', err === undefined ? undefined : err * 1e6, (x) => x <= 10, '×1e-6');
+  }
   table('Targets', ['target', 'limit', 'measured', 'pass'], checks.map((c) => [c.target, c.limit, c.measured, c.pass === null ? '—' : c.pass ? 'yes' : 'NO']));
 
   machine.loadAverage.end = os.loadavg().map((x) => round(x));
   report.targets = checks;
   report.durationS = round((Date.now() - started) / 1000, 1);
-  const full = !a.quick && a.only.size === SECTIONS.length;
+  const full = !a.quick && a.only.size === DEFAULT_SECTIONS.length && DEFAULT_SECTIONS.every((x) => a.only.has(x));
   const out = a.out ?? path.join(ROOT, 'bench', 'results', full ? 'latest.json' : 'latest-partial.json');
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

@@ -2,10 +2,13 @@
  * Where P2SAM.load gets its two models from: a path (checked to exist) or the .onnx /
  * TorchScript bytes, and the pruned copy of the decoder its cascade runs on.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { argumentError, P2SamError } from './errors';
 import type { NativeModelSource } from './native';
+import { leanAttentionOffThread } from './onnx/lean-attention-thread';
 import { graphOutputs, pruneOutputs } from './onnx/prune';
 import * as v from './validate';
 
@@ -39,5 +42,41 @@ export async function prunedDecoder(source: NativeModelSource): Promise<Uint8Arr
     return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * @internal The encoder with its global attention chunked, or the reason it runs as it is:
+ * not a SAM ViT graph, weights in external-data files (resolved relative to the file's
+ * directory, so a rewritten copy elsewhere could not find them), or a file that cannot be
+ * read or parsed here (the native load reports that).
+ *
+ * The rewrite runs on a worker thread that writes the lean model to a temporary file, so
+ * this process's heap never holds a second copy of the weights (measured on ViT-B: passing
+ * the rewritten bytes instead kept ≈ 290 MiB more resident after load). The caller loads
+ * that file and then calls `cleanup`.
+ */
+export async function leanEncoder(source: NativeModelSource): Promise<{ path?: string; note: string; cleanup?: () => void }> {
+  let dir: string | undefined;
+  const cleanup = () => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-'));
+    const file = path.join(dir, 'encoder.lean.onnx');
+    const r = await leanAttentionOffThread('path' in source ? { path: source.path } : { bytes: source.bytes }, {}, file);
+    if (r.rewritten === 0) {
+      cleanup();
+      return { note: `not applied: ${r.reason}` };
+    }
+    if (r.externalData) {
+      cleanup();
+      return { note: 'not applied: the weights are in external-data files; write a lean copy beside them with p2sam optimize' };
+    }
+    return { path: file, cleanup, note: `${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks` };
+  } catch (e) {
+    // No temporary directory, no worker, unreadable file: load the encoder as it is.
+    cleanup();
+    return { note: `not applied: ${e instanceof Error ? e.message : String(e)}` };
   }
 }

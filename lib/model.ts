@@ -12,7 +12,7 @@ import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
 import { isTorchScriptModel, loadTorchRunners, resolveTorchDevice } from './torch';
-import { modelSource, prunedDecoder } from './model-source';
+import { leanEncoder, modelSource, prunedDecoder } from './model-source';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
@@ -28,7 +28,8 @@ import { segmentVolume, type SegmentVolumeOptions, type VolumeSegmentation } fro
 export type { PredictPrompt, PredictResult } from './predict';
 
 export interface ModelInfo {
-  encoder: LoadedModelInfo & { source: string };
+  /** `leanAttention`: what the load-time attention rewrite did ('off' when disabled). */
+  encoder: LoadedModelInfo & { source: string; leanAttention?: string };
   decoder: LoadedModelInfo & { source: string };
   /** Where the P2SAM maths runs (k-means, point selection, transport costs). */
   device: 'cpu' | 'cuda';
@@ -126,31 +127,45 @@ export class P2SAM {
     const allTorch = torchEncoder && torchDecoder;
     const device = resolveDevices(config.device, allTorch ? 'cpu' : config.modelDevice);
     const torchDevice = torchEncoder || torchDecoder ? resolveTorchDevice(config.modelDevice, config.modelDevice === config.device ? 'options.device' : 'options.modelDevice') : undefined;
-    const runners = torchDevice
-      ? await loadTorchRunners({
-          ...(torchEncoder ? { encoder: encoder.native } : {}),
-          ...(torchDecoder ? { decoder: decoder.native } : {}),
-          device: torchDevice.device,
+    const noLean = { path: undefined, note: torchEncoder && config.leanAttention ? 'not applied: a TorchScript encoder' : 'off', cleanup: undefined };
+    const [runners, cascade, lean] = await Promise.all([
+      torchDevice
+        ? loadTorchRunners({
+            ...(torchEncoder ? { encoder: encoder.native } : {}),
+            ...(torchDecoder ? { decoder: decoder.native } : {}),
+            device: torchDevice.device,
+            threads: config.threads,
+          })
+        : undefined,
+      config.pruneDecoder && !torchDecoder ? prunedDecoder(decoder.native) : undefined,
+      config.leanAttention && !torchEncoder ? leanEncoder(encoder.native) : noLean,
+    ]);
+    const load = (enc: typeof encoder.native) =>
+      call(
+        native().loadModels({
+          encoder: enc,
+          decoder: decoder.native,
+          ...(runners ? { runners } : {}),
+          ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
           threads: config.threads,
-        })
-      : undefined;
-    const cascade = config.pruneDecoder && !torchDecoder ? await prunedDecoder(decoder.native) : undefined;
-    const handle = await call(
-      native().loadModels({
-        encoder: encoder.native,
-        decoder: decoder.native,
-        ...(runners ? { runners } : {}),
-        ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
-        threads: config.threads,
-        graphOptimization: config.graphOptimization,
-        memoryPattern: config.memoryPattern,
-        cpuArena: config.cpuArena,
-        device: device.modelDevice,
-      }),
-    );
+          graphOptimization: config.graphOptimization,
+          memoryPattern: config.memoryPattern,
+          cpuArena: config.cpuArena,
+          device: device.modelDevice,
+        }),
+      );
+    // A runtime that refuses the rewritten graph must not cost the user the model: load the original.
+    const handle = lean.path
+      ? await load({ path: lean.path })
+          .catch((e: unknown) => {
+            lean.note = `not applied: ONNX Runtime refused the rewritten graph (${e instanceof Error ? e.message : String(e)})`;
+            return load(encoder.native);
+          })
+          .finally(() => lean.cleanup?.())
+      : await load(encoder.native);
     const raw = handle.info();
     const info: ModelInfo = {
-      encoder: { ...raw.encoder, source: encoder.label },
+      encoder: { ...raw.encoder, source: encoder.label, leanAttention: lean.note },
       decoder: { ...raw.decoder, source: decoder.label },
       device: device.device,
       modelDevice: allTorch && torchDevice ? torchDevice.device : device.modelDevice,

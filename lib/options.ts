@@ -76,6 +76,15 @@ export interface LoadOptions {
    * outputs are asked for, and that branch is ~30% of a pass on SAM-sized decoders.
    */
   pruneDecoder?: boolean;
+  /**
+   * Run the encoder with SAM's global-attention blocks rewritten to compute their scores a
+   * few heads at a time (lib/onnx/lean-attention.ts; default true): the same embeddings
+   * within 1e-5 relative, measured at less than half the peak memory on ViT-B
+   * (bench/lean.ts). The rewrite runs on a worker thread while loading; encoders it does
+   * not recognise, and encoders with external-data weights, load as they are
+   * (`info.encoder.leanAttention` says which happened; `p2sam optimize` writes a lean copy).
+   */
+  leanAttention?: boolean;
   /** How many segment/createReference/encode calls may run at once (default 2); more wait their turn. */
   concurrency?: number;
   onWarning?: (warning: Warning) => void;
@@ -145,6 +154,7 @@ export interface ResolvedLoad {
   memoryPattern: boolean;
   cpuArena: boolean;
   pruneDecoder: boolean;
+  leanAttention: boolean;
   concurrency: number;
   onWarning?: (w: Warning) => void;
 }
@@ -162,6 +172,7 @@ export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
     memoryPattern: v.boolean('options.memoryPattern', o.memoryPattern, false),
     cpuArena: v.boolean('options.cpuArena', o.cpuArena, true),
     pruneDecoder: v.boolean('options.pruneDecoder', o.pruneDecoder, true),
+    leanAttention: v.boolean('options.leanAttention', o.leanAttention, true),
     concurrency: v.optionalInteger('options.concurrency', o.concurrency, 1, 64, 2),
     onWarning: v.func('options.onWarning', o.onWarning),
   };

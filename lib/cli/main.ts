@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `p2sam` command: segment, eval, demo, testkit-model, inspect, export.
+ * The `p2sam` command: segment, eval, demo, testkit-model, inspect, export, optimize, convert, volume, eval-volume.
  *
  * Exit codes (exit-codes.ts): 0 success, 1 runtime failure, 2 usage/validation error,
  * 130 interrupted. The exit status is set through `process.exitCode` rather than
@@ -14,6 +14,7 @@ import { exportCommand } from './export';
 import { describeError, exitCodeOf } from './exit-codes';
 import { inspectCommand } from './inspect';
 import { packageVersion, type CliIO } from './io';
+import { optimizeCommand } from './optimize';
 import { segmentCommand } from './segment';
 import { testkitModelCommand } from './testkit-model';
 import { volumeCommand } from './volume';
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     convertCommand(io, setExit),
     volumeCommand(io, setExit),
     evalVolumeCommand(io, setExit),
+    optimizeCommand(io, setExit),
   ]) {
     // addCommand() does not pass settings down the way command() does; copy them so
     // usage errors in subcommands also throw instead of calling process.exit().
