@@ -9,6 +9,9 @@
  * q·kᵀ → rel-pos adds → softmax → ·v per piece, then concatenates the pieces: every output
  * element is computed by the same operations on the same numbers as before.
  *
+ * Why one file of ~790 lines: recognising a block and rewriting it walk the same node
+ * chain with the same shape inference; they are kept together so the two cannot drift.
+ *
  * Recognition is by structure, never by node names: a Softmax over the last axis whose only
  * consumer is MatMul(softmax, v), reached from a MatMul(q, kᵀ) through a short chain of
  * Reshape / Add / Mul / Sub / Div nodes, where at least two added terms trace back to SAM's

@@ -6,6 +6,10 @@
 // upcasts float32 chunks). Fused multiply-adds would round differently from
 // scikit-learn's separately rounded float32 operations, so contraction is switched off
 // for this file whatever -march the build uses.
+//
+// Why one file of ~650 lines: the fp-contract setting above must cover every operation
+// whose rounding has to match scikit-learn's (k-means++, Lloyd, inertia), so they stay in
+// the one translation unit the pragma governs.
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
