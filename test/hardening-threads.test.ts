@@ -6,13 +6,14 @@
  *
  * How the limit is imposed: RLIMIT_NPROC counts every thread of a real user id and is
  * not enforced for root, so the child runs as `nobody` (setpriv, without capabilities).
- * It first warms up (addon loaded, libuv's pool started, one model call made), reports
- * its thread count, and the parent then lowers the child's RLIMIT_NPROC with
- * `prlimit --pid` to that count plus two: the next call can start at most two threads.
- * The test asserts that every call then either resolves with a correct result or
- * rejects with a P2SamError carrying a code, and that the child exits cleanly.
+ * It first warms up (addon loaded, libuv's pool started, one model call made), then
+ * lowers its own RLIMIT_NPROC (`prlimit --pid <self>`) to its thread count plus 0 or 2:
+ * the calls that follow can start at most that many new threads.
+ * The test asserts that no call aborts, that nothing rejects without a code, and that
+ * every call gives its result with the threads it could get (the calling thread alone
+ * can always do the work).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,8 +43,12 @@ async function attempt(name, fn) {
   const small = await p2sam.P2SAM.load({ encoder: input.encoder, decoder: input.decoder, threads: 1 });
   const reference = await small.createReference({ image: ref.image, mask: ref.mask }, { parts: { min: 1, max: 2 } });
   await p2sam.core.kmeans(f, d, { ks: [4], restarts: 1, threads: 1 });
-  process.stdout.write('READY ' + threads() + '\n');
-  await new Promise((r) => process.stdin.once('data', r));
+  // Lowering one's own limit needs no capability (raising it, or changing another
+  // user's process, would: root in a container without CAP_SYS_RESOURCE cannot).
+  const limit = threads() + input.extra;
+  const pl = require('node:child_process').spawnSync('prlimit', ['--pid', String(process.pid), '--nproc=' + limit + ':' + limit], { encoding: 'utf8' });
+  if (pl.status !== 0) { console.log('prlimit failed: ' + pl.stderr); process.exit(5); }
+  console.log('limited to ' + limit + ' threads of user nobody');
   await attempt('kmeans', async () => (await p2sam.core.kmeans(f, d, { ks: [8], restarts: 4, threads: 16 }))[0].labels.length === n);
   await attempt('sinkhorn', async () => Number.isFinite((await p2sam.core.wasserstein(f.subarray(0, 600 * d), f.subarray(600 * d, 1200 * d), d, { solver: 'sinkhorn', threads: 16 })).cost));
   await attempt('segment', async () => (await small.segment(ref.image, { reference })).mask.length === 320 * 240);
@@ -58,7 +63,7 @@ async function attempt(name, fn) {
 })().catch((e) => { console.error('child failed:', e); process.exit(3); });
 `;
 
-function runLimited(input: unknown, extraThreads: number): Promise<ChildRun> {
+function runLimited(input: { encoder: string; decoder: string }, extra: number): Promise<ChildRun> {
   ensureBuilt();
   const dir = tempDir('hardening-threads');
   chmodSync(dir, 0o755);
@@ -66,23 +71,14 @@ function runLimited(input: unknown, extraThreads: number): Promise<ChildRun> {
   writeFileSync(script, CHILD);
   chmodSync(script, 0o644);
   return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script, DIST, JSON.stringify(input)], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script, DIST, JSON.stringify({ ...input, extra })],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const m = /READY (\d+)/.exec(stdout);
-      if (m && !stdout.includes('LIMITED')) {
-        stdout += 'LIMITED\n';
-        const limit = Number(m[1]) + extraThreads;
-        const r = spawnSync('prlimit', ['--pid', String(child.pid), `--nproc=${limit}:${limit}`], { encoding: 'utf8' });
-        if (r.status !== 0) stderr += `prlimit failed: ${r.stderr}`;
-        child.stdin.end('go\n');
-      }
-    });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
     child.on('error', reject);
@@ -111,8 +107,9 @@ describe.skipIf(!canDropPrivileges())('the OS refuses new threads (RLIMIT_NPROC 
       expect(r.stdout, describeExit(r)).toContain('SURVIVED');
       expect(r.stdout).not.toContain('UNCODED');
       expect(r.code, describeExit(r)).toBe(0);
-      // Work that needs no new thread must still give its result.
-      expect(r.stdout).toMatch(/segment: ok true/);
+      // The calling thread can always do the work itself, so a refused thread means
+      // fewer threads, not a failed call; ORT's pool is capped and retried smaller.
+      for (const call of ['kmeans', 'sinkhorn', 'segment', 'load16']) expect(r.stdout, describeExit(r)).toContain(`${call}: ok true`);
     }, 150_000);
   }
 });
