@@ -60,6 +60,25 @@ std::string shape_string(const std::vector<int64_t>& s) {
   return out + "]";
 }
 
+// ±Infinity logits (an fp16 export that saturates) still say "certainly inside/outside",
+// but they cannot be used as they are: bilinear upscaling multiplies them by zero
+// weights (0·Inf = NaN, so the mask gets holes), and a low-res pass fed back as the next
+// pass's mask_input turns into NaN inside the decoder. They are replaced by a value far
+// beyond any real logit (SAM's are within ±~50; sigmoid(±1e4) is exactly 1 or 0 in
+// float) yet small enough that the decoder's own convolutions cannot overflow on it.
+// NaN keeps no meaning and stays an error.
+constexpr float kSaturatedLogit = 1e4f;
+
+void saturate_logits(std::vector<float>& logits, const char* output) {
+  for (float& v : logits) {
+    if (std::isnan(v))
+      throw core::CoreError("MODEL_OUTPUT_INVALID", std::string("the decoder produced NaN in ") + output +
+                                                        "; the model file is probably broken or was exported incorrectly");
+    if (v > kSaturatedLogit) v = kSaturatedLogit;
+    else if (v < -kSaturatedLogit) v = -kSaturatedLogit;
+  }
+}
+
 }  // namespace
 
 OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : label_(source.label) {
@@ -207,10 +226,8 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
     if (!std::isfinite(v)) throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder iou_predictions contains NaN/Inf");
   // NaN logits would threshold to an empty mask and pass as "nothing found"; a broken
   // export must be an error instead.
-  for (float v : r.low_res)
-    if (std::isnan(v))
-      throw core::CoreError("MODEL_OUTPUT_INVALID", "the decoder produced NaN in low_res_masks; the model file is "
-                                                    "probably broken or was exported incorrectly");
+  saturate_logits(r.low_res, "low_res_masks");
+  saturate_logits(r.masks, "masks");
   return r;
 }
 
