@@ -8,18 +8,17 @@
  * then frees the sessions — a call can never see a freed session.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel, type NativeModelInfo } from './native';
-import { graphOutputs, pruneOutputs } from './onnx/prune';
 import * as opt from './options';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
 import { Reference, type PrototypeSet } from './reference';
 import { runRetrieval, type SegmentResult } from './segment';
 import type { ImageData, MaskData, PromptPoint } from './types';
 import * as v from './validate';
+import { offload } from './worker/offload';
 
 export interface ModelInfo {
   encoder: NativeModelInfo & { source: string };
@@ -150,7 +149,8 @@ export class P2SAM {
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
     const device = resolveDevices(config.device, config.modelDevice);
-    const cascade = config.pruneDecoder ? await prunedDecoder(decoder.native) : undefined;
+    // Pruning reads and rewrites the whole decoder: the helper thread does it.
+    const cascade = config.pruneDecoder ? (await offload('pruneDecoder', decoder.native)).model : undefined;
     const handle = await call(
       native().loadModels({
         encoder: encoder.native,
@@ -498,21 +498,6 @@ export class P2SAM {
   /** `await using model = await P2SAM.load(...)` disposes at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
-  }
-}
-
-/**
- * The decoder without its full-resolution `masks` branch, or undefined when there is
- * nothing to prune or the file cannot be read/parsed here (the native side then simply
- * runs the cascade on the full decoder).
- */
-async function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Promise<Uint8Array | undefined> {
-  try {
-    const bytes = 'path' in source ? new Uint8Array(await readFile(source.path)) : source.bytes;
-    if (!graphOutputs(bytes).includes('masks')) return undefined;
-    return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
-  } catch {
-    return undefined;
   }
 }
 
