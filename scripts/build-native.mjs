@@ -7,6 +7,7 @@
 // (3) cmake-js compile into build/ (CUDA kernels when nvcc is found, unless
 //     P2SAM_CUDA=OFF).
 // Environment: P2SAM_CUDA=AUTO|ON|OFF, P2SAM_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES),
+//              P2SAM_SANITIZE=1 / P2SAM_SANITIZE_ADDON=1 (ASan + UBSan builds),
 //              P2SAM_ORT_INCLUDE_DIR, P2SAM_BUILD_TESTS=OFF,
 // P2SAM_BUILD_DIR (default build), P2SAM_SKIP_NATIVE_BUILD=1 (skip entirely).
 import { spawnSync } from 'node:child_process';
@@ -56,6 +57,8 @@ const defines = {
   // an installed copy of the package builds just the addon.
   P2SAM_BUILD_TESTS: process.env.P2SAM_BUILD_TESTS || (existsSync(path.join(root, 'test')) ? 'ON' : 'OFF'),
   P2SAM_SANITIZE: process.env.P2SAM_SANITIZE === '1' ? 'ON' : 'OFF',
+  // scripts/asan-addon-tests.sh: the loadable addon itself sanitised.
+  P2SAM_SANITIZE_ADDON: process.env.P2SAM_SANITIZE_ADDON === '1' ? 'ON' : 'OFF',
   // GPUs other than Hopper (e.g. "86-real;89-real;90-real;90-virtual"); the default is
   // CMakeLists.txt's sm_90 + compute_90 PTX.
   ...(process.env.P2SAM_CUDA_ARCHS ? { CMAKE_CUDA_ARCHITECTURES: process.env.P2SAM_CUDA_ARCHS } : {}),
