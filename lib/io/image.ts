@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import type { ImageData, MaskData } from '../types';
 import { offload } from '../worker/offload';
+import { writeFileAtomic } from './atomic-file';
 import type { ImageSource } from './image-decode';
 
 export type { ImageSource };
@@ -154,20 +155,25 @@ async function ensureParentDir(file: string): Promise<void> {
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
 }
 
-/** Writes a mask as a 1-channel 8-bit PNG with values 0 and 255 (non-zero → 255). */
+/**
+ * Writes a mask as a 1-channel 8-bit PNG with values 0 and 255 (non-zero → 255). The
+ * file appears complete or not at all, and a symbolic link at `file` is replaced, never
+ * written through (lib/io/atomic-file.ts).
+ */
 export async function writeMaskPng(file: string, mask: MaskData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
   checkMaskData(mask, 'mask');
   const px = new Uint8Array(mask.data.length);
   for (let i = 0; i < px.length; i++) px[i] = mask.data[i] !== 0 ? 255 : 0;
   await ensureParentDir(file);
-  await sharp(px, { raw: { width: mask.width, height: mask.height, channels: 1 } })
+  const png = await sharp(px, { raw: { width: mask.width, height: mask.height, channels: 1 } })
     .toColourspace('b-w')
     .png()
-    .toFile(file);
+    .toBuffer();
+  await writeFileAtomic(file, png);
 }
 
-/** Writes an ImageData as PNG keeping its channel count (grey, RGB or RGBA). */
+/** Writes an ImageData as PNG keeping its channel count (grey, RGB or RGBA); atomic and link-safe like writeMaskPng. */
 export async function writeImagePng(file: string, img: ImageData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
   checkImageData(img, 'image');
@@ -175,5 +181,5 @@ export async function writeImagePng(file: string, img: ImageData): Promise<void>
   await ensureParentDir(file);
   let pipeline = sharp(bytes, { raw: { width: img.width, height: img.height, channels: img.channels } });
   if (img.channels === 1) pipeline = pipeline.toColourspace('b-w');
-  await pipeline.png().toFile(file);
+  await writeFileAtomic(file, await pipeline.png().toBuffer());
 }
