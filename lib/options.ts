@@ -198,10 +198,16 @@ export function resolveSegment(o: Record<string, unknown>): ResolvedSegment {
   };
 }
 
-/** Rejects with the signal's reason (as AbortSignal.throwIfAborted does), wrapped when it is not an Error. */
+/**
+ * Throws P2SamError `ABORTED` when the signal has been aborted, whatever its reason: the
+ * code the README lists for an aborted call, so callers branch on one thing. The
+ * signal's reason — the default `DOMException` named AbortError, an Error of the
+ * caller's, or any other value — is the error's `cause`, and its message is quoted.
+ */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
   const reason: unknown = signal.reason;
-  if (reason instanceof Error) throw reason;
-  throw new P2SamError('ABORTED', `the operation was aborted${reason === undefined ? '' : `: ${String(reason)}`}`, { cause: reason });
+  if (reason instanceof P2SamError && reason.code === 'ABORTED') throw reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  throw new P2SamError('ABORTED', `the operation was aborted${why ? `: ${why}` : ''}`, { cause: reason });
 }
