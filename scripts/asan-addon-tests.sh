@@ -40,11 +40,13 @@ fi
 # The TypeScript must be compiled: child scripts of the tests require dist/.
 npx tsc -p tsconfig.json
 
-# halt_on_error/exitcode make any report fatal. new_delete_type_mismatch is off: ORT's
+# halt_on_error/exitcode make any report fatal. allocator_may_return_null lets a failed
+# allocation throw std::bad_alloc as it does without ASan (a test provokes one).
+# new_delete_type_mismatch is off: ORT's
 # allocator pairs are not visible to the runtime across the uninstrumented library.
 # detect_stack_use_after_return costs too much under a JIT; protect_shadow_gap=0 lets
 # V8/ORT reserve the address ranges they expect.
-export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=23:new_delete_type_mismatch=0:protect_shadow_gap=0:allow_user_segv_handler=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=23:allocator_may_return_null=1:new_delete_type_mismatch=0:protect_shadow_gap=0:allow_user_segv_handler=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=24${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export P2SAM_NATIVE_PATH="$addon"
 
