@@ -22,6 +22,9 @@ runtime::ModelSource read_source(const Napi::Value& v, const char* label) {
     s.path = o.Get("path").As<Napi::String>().Utf8Value();
   } else {
     s.bytes = copy_in<uint8_t>(o.Get("bytes"), "model bytes");
+    // Where the bytes' external-data locations are resolved (see ModelSource).
+    if (o.Has("externalDataFolder") && o.Get("externalDataFolder").IsString())
+      s.external_data_folder = o.Get("externalDataFolder").As<Napi::String>().Utf8Value();
   }
   return s;
 }

@@ -90,6 +90,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -769,8 +770,18 @@ constexpr double kAbsorbHigh = 4.8e8, kAbsorbLow = 1.0 / 4.8e8;  // ≈ e^±20
 // spinning (then sleeping) workers pick up.
 class Team {
  public:
+  // When the OS refuses a thread (pids limit, ulimit -u) the team is the threads that
+  // did start; size() says how many, and callers partition the work by it.
   explicit Team(int workers) : workers_(std::max(1, workers)) {
-    for (int w = 1; w < workers_; ++w) threads_.emplace_back([this, w] { loop(w); });
+    threads_.reserve(static_cast<std::size_t>(workers_ - 1));
+    for (int w = 1; w < workers_; ++w) {
+      try {
+        threads_.emplace_back([this, w] { loop(w); });
+      } catch (const std::system_error&) {
+        workers_ = w;
+        break;
+      }
+    }
   }
   ~Team() {
     {

@@ -1,7 +1,9 @@
 #include "sam_models.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "errors.hpp"
 #include "ort_api.hpp"
@@ -79,20 +81,47 @@ void saturate_logits(std::vector<float>& logits, const char* output) {
   }
 }
 
+// ONNX Runtime reports a refused pthread_create (pids limit, ulimit -u) as a load error.
+bool thread_creation_refused(const Ort::Exception& e) {
+  const std::string what = e.what();
+  return what.find("pthread_create failed") != std::string::npos ||
+         what.find("Resource temporarily unavailable") != std::string::npos;
+}
+
 }  // namespace
 
 OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : label_(source.label) {
   Ort::Env& env = ort_env();
-  Ort::SessionOptions opts = make_options(config, provider_);
+  // More intra-op threads than cores only adds contention; and each is a thread the OS
+  // may refuse. A request above the core count is capped to it.
+  SessionConfig cfg = config;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (cfg.intra_op_threads > cores) cfg.intra_op_threads = cores;
+  if (source.path.empty() && source.bytes.empty()) throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
+  const std::string where = "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'");
+  auto create = [&](const SessionConfig& c) {
+    Ort::SessionOptions opts = make_options(c, provider_);
+    if (source.path.empty() && !source.external_data_folder.empty())
+      opts.AddConfigEntry("session.model_external_initializers_file_folder_path", source.external_data_folder.c_str());
+    if (!source.path.empty()) session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
+    else session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
+  };
   try {
-    if (!source.path.empty()) {
-      session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
-    } else {
-      if (source.bytes.empty()) throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
-      session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
-    }
+    create(cfg);
   } catch (const Ort::Exception& e) {
-    throw load_error(e, "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'"));
+    if (!thread_creation_refused(e)) throw load_error(e, where);
+    // The OS refused a pool thread: retry with the calling thread alone (one intra-op
+    // thread starts no pool), which always works if anything does.
+    SessionConfig single = cfg;
+    single.intra_op_threads = 1;
+    try {
+      create(single);
+    } catch (const Ort::Exception& e2) {
+      if (thread_creation_refused(e2))
+        throw core::CoreError("INTERNAL", where + " could not be loaded: the operating system refused to start a thread (" +
+                                              std::string(e2.what()) + "); raise the process or container thread limit");
+      throw load_error(e2, where);
+    }
   }
   graph_ = inspect_session(*session_);
   class_ = classify(graph_);

@@ -22,6 +22,11 @@ struct ModelSource {
   std::string path;            // load from a file (external data next to it works)
   std::vector<uint8_t> bytes;  // or from memory when path is empty
   std::string label;           // "encoder" / "decoder", for messages
+  // For bytes: the folder external-data locations are resolved in. ONNX Runtime would
+  // otherwise resolve them against the process's working directory, so lib/ refuses
+  // in-memory models with external data unless the caller names one (or, for a pruned
+  // decoder, passes the original file's folder).
+  std::string external_data_folder;
 };
 
 struct SessionConfig {
