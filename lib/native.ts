@@ -236,6 +236,8 @@ export interface NativeAddon {
   gpu: GpuBindings;
   NativeEmbedding: new (data: Float32Array, meta: NativeEmbeddingMeta) => NativeEmbedding;
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
+  /** Bytes of native memory reported to V8 (napi_adjust_external_memory's total). */
+  externalMemory(): number;
   inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: string; maskOutputs: number; reason: string }>;
   backends(): {
     ortVersion: string;
