@@ -8,10 +8,11 @@
  * then frees the sessions — a call can never see a freed session.
  */
 import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
-import { call, native, type NativeModel, type NativeModelInfo } from './native';
+import { call, native, type NativeModel, type NativeModelInfo, type NativeModelSource } from './native';
 import * as opt from './options';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
 import { Reference, type PrototypeSet } from './reference';
@@ -105,7 +106,7 @@ class Semaphore {
   }
 }
 
-function modelSource(name: string, value: unknown): { native: { path: string } | { bytes: Uint8Array }; label: string } {
+function modelSource(name: string, value: unknown): { native: NativeModelSource; label: string } {
   if (typeof value === 'string') {
     if (value.length === 0) v.fail('type', name, 'a path to an .onnx file or a Uint8Array', value);
     if (!existsSync(value)) throw new P2SamError('MODEL_NOT_FOUND', `${name}: no file at '${value}'`);
@@ -149,13 +150,32 @@ export class P2SAM {
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
     const device = resolveDevices(config.device, config.modelDevice);
-    // Pruning reads and rewrites the whole decoder: the helper thread does it.
-    const cascade = config.pruneDecoder ? (await offload('pruneDecoder', decoder.native)).model : undefined;
+    // A buffer whose weights live in external-data files would have them looked up in
+    // the working directory: only with a folder named by the caller.
+    for (const [name, src] of [
+      ['options.encoder', encoder],
+      ['options.decoder', decoder],
+    ] as const) {
+      if (!('bytes' in src.native) || !(await offload('externalData', { bytes: src.native.bytes }))) continue;
+      if (!config.externalDataFolder)
+        throw new P2SamError(
+          'MODEL_UNSUPPORTED',
+          `${name} is a buffer whose weights live in external-data files; ONNX Runtime would look for them in the current working directory. Pass options.externalDataFolder (the folder holding those files) or load the model by path`,
+        );
+      src.native = { bytes: src.native.bytes, externalDataFolder: config.externalDataFolder };
+    }
+    // Pruning reads and rewrites the whole decoder: the helper thread does it. The pruned
+    // copy is bytes, so its external data (if any) is resolved in the decoder's own folder.
+    const pruned = config.pruneDecoder ? await offload('pruneDecoder', decoder.native) : undefined;
+    const cascadeFolder = 'path' in decoder.native ? path.dirname(path.resolve(decoder.native.path)) : config.externalDataFolder;
+    const cascade = pruned?.model
+      ? { bytes: pruned.model, ...(pruned.externalData && cascadeFolder ? { externalDataFolder: cascadeFolder } : {}) }
+      : undefined;
     const handle = await call(
       native().loadModels({
         encoder: encoder.native,
         decoder: decoder.native,
-        ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
+        ...(cascade ? { decoderCascade: cascade } : {}),
         threads: config.threads,
         graphOptimization: config.graphOptimization,
         memoryPattern: config.memoryPattern,

@@ -124,7 +124,8 @@ export interface NativeModel {
   release(): void;
 }
 
-export type NativeModelSource = { path: string } | { bytes: Uint8Array };
+/** A model file, or its bytes with the folder their external-data files are resolved in. */
+export type NativeModelSource = { path: string } | { bytes: Uint8Array; externalDataFolder?: string };
 
 export interface NativeLoadOptions {
   encoder: NativeModelSource;

@@ -3,6 +3,8 @@
  * Defaults follow the authors' published settings (SPEC §2.6): natural mode tries 1..5
  * parts with one negative point; medical mode 1..5 parts with 1..1 background parts.
  */
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
 import { P2SamError } from './errors';
 import * as v from './validate';
 
@@ -64,6 +66,17 @@ export interface LoadOptions {
    * outputs are asked for, and that branch is ~30% of a pass on SAM-sized decoders.
    */
   pruneDecoder?: boolean;
+  /**
+   * For an encoder or decoder passed as bytes whose weights live in external-data files:
+   * the folder those files are in. Without it such a model is refused
+   * (`MODEL_UNSUPPORTED`) — ONNX Runtime would look for the files in the current working
+   * directory, i.e. read whatever happens to be there. Models loaded by path always use
+   * their own folder.
+   *
+   * @example
+   * await P2SAM.load({ encoder: await readFile('vit_h/encoder.onnx'), decoder, externalDataFolder: 'vit_h' });
+   */
+  externalDataFolder?: string;
   /** How many segment/createReference/encode calls may run at once (default 2); more wait their turn. */
   concurrency?: number;
   onWarning?: (warning: Warning) => void;
@@ -121,8 +134,22 @@ export interface ResolvedLoad {
   memoryPattern: boolean;
   cpuArena: boolean;
   pruneDecoder: boolean;
+  externalDataFolder?: string;
   concurrency: number;
   onWarning?: (w: Warning) => void;
+}
+
+function folder(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) v.fail('type', name, 'a path to a folder', value);
+  let isDir = false;
+  try {
+    isDir = statSync(value).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a folder`);
+  return path.resolve(value);
 }
 
 export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
@@ -138,6 +165,7 @@ export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
     memoryPattern: v.boolean('options.memoryPattern', o.memoryPattern, false),
     cpuArena: v.boolean('options.cpuArena', o.cpuArena, true),
     pruneDecoder: v.boolean('options.pruneDecoder', o.pruneDecoder, true),
+    externalDataFolder: folder('options.externalDataFolder', o.externalDataFolder),
     concurrency: v.optionalInteger('options.concurrency', o.concurrency, 1, 64, 2),
     onWarning: v.func('options.onWarning', o.onWarning),
   };

@@ -28,3 +28,12 @@ export async function prunedDecoder(source: { path: string } | { bytes: Uint8Arr
     return { externalData: false };
   }
 }
+
+/** Whether in-memory model bytes reference external-data files; false when they cannot be parsed here (ONNX Runtime then reports the problem). */
+export async function modelExternalData(bytes: Uint8Array): Promise<boolean> {
+  try {
+    return hasExternalData(bytes);
+  } catch {
+    return false;
+  }
+}

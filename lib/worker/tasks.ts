@@ -4,13 +4,14 @@
  * thread, so both paths give identical results.
  */
 import { decodeImage, decodeMask, type ImageSource } from '../io/image-decode';
-import { prunedDecoder, type PrunedDecoder } from '../onnx/pruned-decoder';
+import { modelExternalData, prunedDecoder, type PrunedDecoder } from '../onnx/pruned-decoder';
 import type { ImageData, MaskData } from '../types';
 
 interface Tasks {
   readImage: { args: { src: ImageSource; window: [number, number] | undefined }; result: ImageData };
   readMask: { args: { src: ImageSource; expected: { width: number; height: number } | undefined }; result: MaskData };
   pruneDecoder: { args: { path: string } | { bytes: Uint8Array }; result: PrunedDecoder };
+  externalData: { args: { bytes: Uint8Array }; result: boolean };
 }
 
 export type TaskName = keyof Tasks;
@@ -45,6 +46,8 @@ export function runTask<T extends TaskName>(task: T, args: TaskArgs<T>): Promise
     }
     case 'pruneDecoder':
       return prunedDecoder(args as TaskArgs<'pruneDecoder'>) as Promise<TaskResult<T>>;
+    case 'externalData':
+      return modelExternalData((args as TaskArgs<'externalData'>).bytes) as Promise<TaskResult<T>>;
     default:
       return Promise.reject(new Error(`unknown helper task '${String(task)}'`));
   }

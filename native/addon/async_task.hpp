@@ -57,23 +57,36 @@ class PromiseTask : public Napi::AsyncWorker {
     }
   }
 
+  // Completion runs on the JS thread — or, when the work finished after its environment
+  // began tearing down (a worker_threads Worker terminated mid-call), at a moment when
+  // no N-API call can succeed. Nothing may escape from here then: an exception leaving a
+  // completion callback is std::terminate. The result is dropped quietly instead; the
+  // promise it would settle belongs to an environment that no longer runs JS.
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
     try {
-      deferred_.Resolve(done_(env, *result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(coded_error(env, "INTERNAL", e.what()).Value());
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      try {
+        deferred_.Resolve(done_(env, *result_));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      } catch (const std::exception& e) {
+        deferred_.Reject(coded_error(env, "INTERNAL", e.what()).Value());
+      }
+    } catch (...) {
+      // Environment gone (see above).
     }
     result_.reset();
   }
 
   void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    deferred_.Reject(coded_error(env, code_, message_).Value());
+    try {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      deferred_.Reject(coded_error(env, code_, message_).Value());
+    } catch (...) {
+      // Environment gone (see OnOK).
+    }
   }
 
  private:
