@@ -89,6 +89,7 @@ export interface NativePass {
 }
 
 export interface NativeCandidateOutcome {
+  /** H×W 0/1 for the winning candidate (lib/segment.ts pickCandidate); empty for all others. */
   mask: Uint8Array;
   area: number;
   empty: boolean;

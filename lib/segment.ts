@@ -3,6 +3,7 @@
  * candidate (k parts × kb negatives), the cascaded decoder passes, the Wasserstein
  * score of each candidate against the reference distribution, and the argmin.
  */
+import { P2SamError } from './errors';
 import type { Embedding } from './embedding';
 import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativePass } from './native';
 import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
@@ -182,8 +183,12 @@ export async function runRetrieval(
       warnings,
     };
   }
+  // Native code keeps only the winner's full-size mask, chosen by this same rule.
+  const mask = outcomes[best].mask;
+  if (mask.length !== meta.width * meta.height)
+    throw new P2SamError('INTERNAL', `the native cascade kept no mask for candidate ${best}, which lib/segment.ts picked`);
   return {
-    mask: outcomes[best].mask,
+    mask,
     width: meta.width,
     height: meta.height,
     parts: results[best].parts,
