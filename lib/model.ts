@@ -454,37 +454,41 @@ export class P2SAM {
   async predict(embedding: Embedding, prompt: PredictPrompt, options?: { signal?: AbortSignal }): Promise<PredictResult> {
     if (!(embedding instanceof Embedding)) v.fail('type', 'embedding', 'an Embedding from model.encode()', embedding);
     if (!v.isPlainObject(prompt)) v.fail('type', 'prompt', '{ points?, box?, maskInput? }', prompt);
-    const points = prompt.points ?? [];
+    // Every value is read once, into what is checked and sent: a getter or Proxy cannot
+    // pass the checks with one value and reach the decoder with another (NaN, label 7).
+    const points: unknown = prompt.points ?? [];
     if (!Array.isArray(points)) v.fail('type', 'prompt.points', 'an array of { x, y, label }', points);
     const sx = embedding.inputWidth / embedding.width;
     const sy = embedding.inputHeight / embedding.height;
     const coords: number[] = [];
     const labels: number[] = [];
-    points.forEach((p, i) => {
+    [...(points as unknown[])].forEach((p, i) => {
       if (!v.isPlainObject(p)) v.fail('type', `prompt.points[${i}]`, '{ x, y, label }', p);
-      coords.push(v.finiteNumber(`prompt.points[${i}].x`, p.x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, p.y, -1e6, 1e6) * sy);
-      if (p.label !== 0 && p.label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', p.label);
-      labels.push(p.label);
+      const { x, y, label } = p;
+      coords.push(v.finiteNumber(`prompt.points[${i}].x`, x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, y, -1e6, 1e6) * sy);
+      if (label !== 0 && label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', label);
+      labels.push(label);
     });
-    if (prompt.box !== undefined) {
-      const b = prompt.box;
-      if (!Array.isArray(b) || b.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', b);
-      b.forEach((x, i) => v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6));
-      if (b[0] > b[2] || b[1] > b[3]) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
-      coords.push(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy);
+    const boxIn: unknown = prompt.box;
+    if (boxIn !== undefined) {
+      if (!Array.isArray(boxIn) || boxIn.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', boxIn);
+      const b = [...(boxIn as unknown[])].map((x, i) => v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6));
+      if (b[0]! > b[2]! || b[1]! > b[3]!) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
+      coords.push(b[0]! * sx, b[1]! * sy, b[2]! * sx, b[3]! * sy);
       labels.push(2, 3);
     } else {
       // SAM's ONNX decoder marks "no box" with a padding point (0,0) labelled −1.
       coords.push(0, 0);
       labels.push(-1);
     }
-    if (labels.length === 1 && prompt.maskInput === undefined)
+    const maskIn: unknown = prompt.maskInput;
+    if (labels.length === 1 && maskIn === undefined)
       throw new RangeError('prompt must contain at least one point, a box or a maskInput; received none');
     let maskInput: Float32Array | null = null;
-    if (prompt.maskInput !== undefined) {
-      if (!(prompt.maskInput instanceof Float32Array) || prompt.maskInput.length !== 256 * 256)
-        v.fail('type', 'prompt.maskInput', 'a Float32Array of 256×256 low-res logits', prompt.maskInput);
-      maskInput = prompt.maskInput;
+    if (maskIn !== undefined) {
+      if (!(maskIn instanceof Float32Array) || maskIn.length !== 256 * 256)
+        v.fail('type', 'prompt.maskInput', 'a Float32Array of 256×256 low-res logits', maskIn);
+      maskInput = new Float32Array(maskIn);
     }
     const o = v.optionsObject('options', options);
     const signal = v.abortSignal('options.signal', o.signal);
