@@ -163,8 +163,21 @@ export async function decodeImage(src: ImageSource, window: [number, number] | u
   return { data: out, width: raw.width, height: raw.height, channels: raw.channels as 1 | 3 };
 }
 
+/** A decoded mask and how many distinct values its first colour band held (capped). */
+export interface DecodedMask extends MaskData {
+  /**
+   * Distinct sample values in the first colour band, counted up to MAX_MASK_LEVELS + 1.
+   * A mask (binary, or a label map) has a handful; a photo or CT slice given where a
+   * mask was expected has hundreds — the CLI refuses those instead of thresholding them.
+   */
+  levels: number;
+}
+
+/** More distinct values than this and a "mask" is an image (label maps have far fewer). */
+export const MAX_MASK_LEVELS = 64;
+
 /** readMask's work once its arguments are checked: decode, then threshold to 0/1. */
-export async function decodeMask(src: ImageSource, expected: { width: number; height: number } | undefined): Promise<MaskData> {
+export async function decodeMask(src: ImageSource, expected: { width: number; height: number } | undefined): Promise<DecodedMask> {
   const meta = await probe(src);
   const raw = await decode(src, meta, true);
   const { samples, width, height, channels } = raw;
@@ -194,5 +207,14 @@ export async function decodeMask(src: ImageSource, expected: { width: number; he
   if (hasAlpha && !anyColour) {
     for (let p = 0, o = colourBands; p < count; p++, o += channels) data[p] = samples[o] !== 0 ? 1 : 0;
   }
-  return { data, width, height };
+  const seen = new Uint8Array(raw.maxValue + 1);
+  let levels = 0;
+  for (let p = 0, o = 0; p < count && levels <= MAX_MASK_LEVELS; p++, o += channels) {
+    const v = samples[o]!;
+    if (!seen[v]) {
+      seen[v] = 1;
+      levels++;
+    }
+  }
+  return { data, width, height, levels };
 }

@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import type { ImageData, MaskData } from '../types';
 import { offload } from '../worker/offload';
 import { writeFileAtomic } from './atomic-file';
-import type { ImageSource } from './image-decode';
+import type { DecodedMask, ImageSource } from './image-decode';
 
 export type { ImageSource };
 
@@ -96,6 +96,15 @@ export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): 
  *   from `expected`).
  */
 export async function readMask(src: ImageSource, expected?: { width: number; height: number }): Promise<MaskData> {
+  const { data, width, height } = await readMaskInfo(src, expected);
+  return { data, width, height };
+}
+
+/**
+ * @internal readMask plus how many distinct values the file held (`levels`), for the
+ * CLI's check that a mask is one (see DecodedMask).
+ */
+export async function readMaskInfo(src: ImageSource, expected?: { width: number; height: number }): Promise<DecodedMask> {
   checkSource(src, 'src');
   let size: { width: number; height: number } | undefined;
   if (expected !== undefined) {
