@@ -15,11 +15,11 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { graphOutputs, pruneOutputs } from '../lib/onnx/prune';
 import { testkitDecoderBytes, type TestkitDecoderVariant } from '../lib/testkit';
+import { mulberry32 } from '../lib/testkit/prng';
 import { round, summary, type Summary } from './util';
 
 function feeds(h: number, w: number): Record<string, ort.Tensor> {
-  let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rnd = mulberry32(12345);
   const emb = new Float32Array(256 * 64 * 64);
   for (let i = 0; i < emb.length; i++) emb[i] = rnd();
   return {

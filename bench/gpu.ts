@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     targets,
     sections,
   };
-  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   table(`segment() stages, maths on CPU vs GPU (${cuda.device}), ms`, ['section', 'stage', 'cpu', 'gpu', 'gpu-all', 'cpu/gpu', 'cpu/gpu-all'], rows);
   console.log(`wrote ${out}`);
 }

@@ -5,11 +5,13 @@
  * N-API hand-off and the copy of the inputs.
  */
 import { core } from '../lib';
+import { mulberry32 } from '../lib/testkit/prng';
 import { round, runNative, summary, type Summary } from './util';
 
 function gaussianCloud(n: number, d: number, seed: number, shift: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
+  const rnd = mulberry32(seed);
+  // In (0, 1]: the Box-Muller logarithm needs a non-zero argument.
+  const u = () => 1 - rnd();
   const out = new Float32Array(n * d);
   for (let i = 0; i < out.length; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()) + shift;
   return out;

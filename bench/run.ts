@@ -76,24 +76,28 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-async function child(section: string, args: Record<string, any>): Promise<unknown> {
+/**
+ * Runs one section in this (child) process. `args` is the JSON the parent built for that
+ * section's own options type, so each case hands it on as that type.
+ */
+async function child(section: string, args: Record<string, unknown>): Promise<unknown> {
   switch (section) {
     case 'micro':
-      return microSection(args as any);
+      return microSection(args as Parameters<typeof microSection>[0]);
     case 'sequence':
-      return sequenceSection(args as any);
+      return sequenceSection(args as Parameters<typeof sequenceSection>[0]);
     case 'memory':
-      return memorySection(args as any);
+      return memorySection(args as Parameters<typeof memorySection>[0]);
     case 'coverage':
-      return coverageSection(args as any);
+      return coverageSection(args as Parameters<typeof coverageSection>[0]);
     case 'sinkhorn':
-      return sinkhornSection(args as any);
+      return sinkhornSection(args as Parameters<typeof sinkhornSection>[0]);
     case 'ort-memory':
-      return ortMemorySection(args as any);
+      return ortMemorySection(args as Parameters<typeof ortMemorySection>[0]);
     case 'decoder':
-      return decoderSection(args as any);
+      return decoderSection(args as Parameters<typeof decoderSection>[0]);
     case 'models':
-      return userModelSection(args as any);
+      return userModelSection(args as Parameters<typeof userModelSection>[0]);
     default:
       throw new Error(`unknown child section ${section}`);
   }
@@ -106,8 +110,41 @@ interface Check {
   pass: boolean | null;
 }
 
-function nativeRows(micro: MicroResult | undefined, key: string): any[] {
-  const v = micro?.native[key] as any;
+/** The fields of the native bench programs' JSON (bench/native/*.cpp) that the tables read. */
+interface NativeWassersteinRow {
+  n: number;
+  m: number;
+  solver: string;
+  ms: number;
+  /** Exact solver. */
+  pivots?: number;
+  /** Sinkhorn. */
+  iterations?: number;
+  converged: boolean;
+  peakRssMB: number;
+}
+interface NativeKmeans {
+  n: number;
+  d: number;
+  ms: number;
+  ms_min: number;
+  per_k: { iterations: number }[];
+}
+interface NativeSimilarity {
+  results?: { name: string; threads: number; median_ms: number }[];
+}
+/** What micro.ts records instead when a bench program could not run. */
+interface Skipped {
+  skipped?: string;
+}
+
+/** One native bench's JSON as micro.ts stored it, seen through the shape its program prints. */
+function nativeEntry<T>(micro: MicroResult | undefined, key: string): (Partial<T> & Skipped) | undefined {
+  return micro?.native[key] as (Partial<T> & Skipped) | undefined;
+}
+
+function nativeRows(micro: MicroResult | undefined, key: string): NativeWassersteinRow[] {
+  const v = nativeEntry<{ results: NativeWassersteinRow[] }>(micro, key);
   return v && Array.isArray(v.results) ? v.results : [];
 }
 
@@ -210,7 +247,7 @@ async function main(): Promise<void> {
   // ---- tables -------------------------------------------------------------------------
   if (micro) {
     const w = nativeRows(micro, 'wasserstein');
-    const sk = (micro.native.wasserstein as any)?.skipped;
+    const sk = nativeEntry(micro, 'wasserstein')?.skipped;
     if (w.length)
       table('Wasserstein (native bench, 256-d, uniform weights; min of reps; VmHWM per size)', ['size', 'solver', 'ms', 'pivots/iters', 'converged', 'peak MB'], w.map((r) => [`${r.n}×${r.m}`, r.solver, r.ms, r.pivots ?? r.iterations, String(r.converged), r.peakRssMB]));
     else if (sk) console.log(`\nWasserstein native bench skipped: ${sk}`);
@@ -218,10 +255,12 @@ async function main(): Promise<void> {
       ...micro.js.kmeans.map((k) => [`kmeans ${k.n}×256 k=2..5 ×10 restarts`, k.ms.median, k.ms.min] as (string | number)[]),
       ...micro.js.wasserstein.map((w) => [`wasserstein ${w.solver} ${w.n}×${w.m}`, w.ms.median, w.ms.min]),
     ]);
-    const km = ['kmeans_1600x256', 'kmeans_4096x256'].map((k) => micro!.native[k] as any).filter((k) => k && !k.skipped);
-    if (km.length) table('k-means (native bench, one batched call k=2..5, 10 restarts)', ['n×d', 'median ms', 'min ms', 'iterations per k'], km.map((k) => [`${k.n}×${k.d}`, k.ms, k.ms_min, k.per_k.map((p: any) => p.iterations).join('/')]));
-    const sim = micro.native.similarity as any;
-    if (sim?.results) table('Similarity / point chain (native bench)', ['case', 'threads', 'median ms'], sim.results.map((r: any) => [r.name, r.threads, r.median_ms]));
+    const km = ['kmeans_1600x256', 'kmeans_4096x256']
+      .map((k) => nativeEntry<NativeKmeans>(micro, k))
+      .filter((k): k is NativeKmeans => k !== undefined && !k.skipped);
+    if (km.length) table('k-means (native bench, one batched call k=2..5, 10 restarts)', ['n×d', 'median ms', 'min ms', 'iterations per k'], km.map((k) => [`${k.n}×${k.d}`, k.ms, k.ms_min, k.per_k.map((p) => p.iterations).join('/')]));
+    const sim = nativeEntry<NativeSimilarity>(micro, 'similarity');
+    if (sim?.results) table('Similarity / point chain (native bench)', ['case', 'threads', 'median ms'], sim.results.map((r) => [r.name, r.threads, r.median_ms]));
   }
   if (decoder) {
     table('Decoder pass, raw ONNX Runtime session (median ms; 768×1024 original)', ['variant', 'all outputs', 'low-res fetched', 'masks undeclared', 'pruned', 'ORT nodes full/undecl/pruned'], decoder.raw.map((d) => [d.variant, d.fullAllOutputs.median, d.fullLowResOnly.median, d.declarationRemoved.median, d.pruned.median, `${d.nodes.ortOptimisedFull}/${d.nodes.ortOptimisedDeclRemoved}/${d.nodes.ortOptimisedPruned}`]));
@@ -282,7 +321,7 @@ async function main(): Promise<void> {
   check('exact Wasserstein 2000×1500', '≤ 500 ms', at(2000, 1500)?.ms, (x) => x <= 500);
   check('exact Wasserstein 4096×4096 time', '≤ 5000 ms', at(4096, 4096)?.ms, (x) => x <= 5000);
   check('exact Wasserstein 4096×4096 memory', '≤ 300 MB', at(4096, 4096)?.peakRssMB, (x) => x <= 300, 'MB');
-  const km = micro?.native.kmeans_1600x256 as any;
+  const km = nativeEntry<NativeKmeans>(micro, 'kmeans_1600x256');
   check('k-means 1600×256, k=2..5, 10 restarts, one call (native)', '≤ 100 ms', km?.ms, (x) => x <= 100);
   check('k-means 1600×256, k=2..5, 10 restarts, one call (core.kmeans)', '≤ 100 ms', micro?.js.kmeans.find((k) => k.n === 1600)?.ms.median, (x) => x <= 100);
   const c10 = coverage?.reduce<CoverageRow | undefined>((best, c) => (!best || Math.abs(c.coverage - 0.1) < Math.abs(best.coverage - 0.1) ? c : best), undefined);
@@ -314,7 +353,7 @@ async function main(): Promise<void> {
   const full = !a.quick && a.only.size === SECTIONS.length;
   const out = a.out ?? path.join(ROOT, 'bench', 'results', full ? 'latest.json' : 'latest-partial.json');
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nload average at end: ${machine.loadAverage.end.join(' ')} (start ${machine.loadAverage.start.join(' ')}); ${report.durationS} s; report written to ${path.relative(process.cwd(), out) || out}`);
 }
 

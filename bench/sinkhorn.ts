@@ -16,7 +16,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { core, Embedding, P2SAM, type SegmentResult } from '../lib';
+import { core, type Embedding, P2SAM, type SegmentResult } from '../lib';
 import { writeTestkitModel } from '../lib/testkit';
 import { makeScene, type Scene } from '../lib/testkit/scenes';
 import { round, summary, type Summary } from './util';
@@ -161,7 +161,7 @@ export async function sinkhornSection(a: { coverages: number[]; settings: Sinkho
   for (const c of a.coverages) {
     const rs = scene(c, 1, [0.45, 0.5]);
     const ref = await model.createReference({ image: rs.image, mask: rs.mask });
-    const A = ref.foreground;
+    const A = ref.contents().foreground;
     const n = ref.foregroundCells;
 
     // ---- A: problems ----
@@ -227,7 +227,7 @@ export async function sinkhornSection(a: { coverages: number[]; settings: Sinkho
       sk.forEach((r, i) => {
         const x = exact[i]!;
         if (r.parts === x.parts && r.negatives === x.negatives) same++;
-        const idx = x.candidates.map((cand, k) => k).filter((k) => x.candidates[k]!.score !== null && r.candidates[k]!.score !== null);
+        const idx = x.candidates.map((_, k) => k).filter((k) => x.candidates[k]!.score !== null && r.candidates[k]!.score !== null);
         taus.push(kendall(idx.map((k) => x.candidates[k]!.score!), idx.map((k) => r.candidates[k]!.score!)));
         for (const k of idx) {
           scored++;

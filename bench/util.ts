@@ -140,14 +140,14 @@ export function runNative(name: string, args: string[], timeoutMs: number): { ok
   }
 }
 
-/** Prints rows as an aligned text table. */
-export function table(title: string, header: string[], rows: (string | number)[][]): void {
+/** Prints rows as an aligned text table; an undefined cell (a measurement that did not run) stays blank. */
+export function table(title: string, header: string[], rows: (string | number | undefined)[][]): void {
   const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
   console.log(`\n${title}`);
   cells.forEach((r, j) => {
-    console.log('  ' + r.map((c, i) => String(c ?? '').padStart(i === 0 ? 0 : widths[i]!).padEnd(i === 0 ? widths[i]! : 0)).join('  '));
-    if (j === 0) console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
+    console.log(`  ${r.map((c, i) => String(c ?? '').padStart(i === 0 ? 0 : widths[i]!).padEnd(i === 0 ? widths[i]! : 0)).join('  ')}`);
+    if (j === 0) console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
   });
 }
 

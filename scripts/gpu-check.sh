@@ -170,7 +170,7 @@ if [ -f "$ADDON" ]; then
   note "GPU vitest suites"
   FOREIGN="$ROOT/build-foreign-arch/Release/p2sam.node"
   [ -f "$FOREIGN" ] && export P2SAM_FOREIGN_ARCH_ADDON="$FOREIGN"
-  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts test/runner.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
+  if P2SAM_NATIVE_PATH="$ADDON" $VITEST run test/gpu test/backends.test.ts test/runtime.test.ts >"$LOG_DIR/vitest.log" 2>&1; then
     record gpu_tests pass
   else
     record gpu_tests fail

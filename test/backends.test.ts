@@ -1,5 +1,5 @@
 /**
- * Back-end discovery and device selection on the machine the tests run on (issue 5).
+ * lib/backends.ts: back-end discovery and device selection on the machine the tests run on.
  * On a machine without a usable CUDA backend (CI: nvcc present, no driver, no GPU):
  * backends() says why, device 'auto' runs on the CPU and records the reason, device
  * 'cuda' fails with BACKEND_UNAVAILABLE, and a CUDA-compiled addon still loads.

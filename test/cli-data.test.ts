@@ -10,7 +10,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA, ensureBuilt, runCli, tempDir, writeModel } from './cli-helpers';
+import { ensureBuilt, runCli, tempDir, writeModel } from './cli-helpers';
+import { SHARED_DATA as DATA } from './helpers';
 
 const PERSEG = path.join(DATA, 'perseg-examples');
 const CT = path.join(DATA, 'ct-slices');

@@ -1,3 +1,7 @@
+/**
+ * `p2sam demo`: the self-contained run (testkit model, generated sequence, segment,
+ * eval) passes its own bar.
+ */
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

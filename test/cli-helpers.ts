@@ -4,15 +4,15 @@
  * and signals are all exercised for real.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeImagePng, writeMaskPng } from '../lib/io/image';
 import { sequence, type Scene } from '../lib/testkit/scenes';
 
+export { tempDir } from './helpers';
+
 export const ROOT = path.resolve(__dirname, '..');
 export const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
-export const DATA = path.resolve(__dirname, '../../shared/data');
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -81,10 +81,6 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number 
       resolve({ code, signal, stdout, stderr });
     });
   });
-}
-
-export function tempDir(tag: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `p2sam-cli-${tag}-`));
 }
 
 /** Writes frames as `<names[i]>.png` into frameDir and their masks into maskDir. */

@@ -1,3 +1,7 @@
+/**
+ * `p2sam testkit-model` and `p2sam inspect`: the model pair written, and the kind, role,
+ * input form and opset reported for real and broken model files.
+ */
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

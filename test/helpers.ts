@@ -8,8 +8,9 @@ import type { ImageData, MaskData } from '../lib/types';
 export const SHARED_DATA = path.resolve(__dirname, '../../shared/data');
 export const HAS_SHARED_DATA = existsSync(SHARED_DATA);
 
-export function tempDir(prefix = 'p2sam-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+/** A fresh directory under the OS temp folder, named `p2sam-<tag>-XXXXXX` so leftovers are easy to spot. */
+export function tempDir(tag = 'test'): string {
+  return mkdtempSync(path.join(os.tmpdir(), `p2sam-${tag}-`));
 }
 
 let modelPaths: Promise<{ encoder: string; decoder: string }> | undefined;

@@ -1,3 +1,7 @@
+/**
+ * lib/io/image.ts and lib/io/overlay.ts: reading images and masks of every supported
+ * kind, writing PNGs and overlays.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,6 +11,7 @@ import { readImage, readMask, writeImagePng, writeMaskPng } from '../lib/io/imag
 import { renderOverlay, writeOverlayPng } from '../lib/io/overlay';
 import { P2SamError } from '../lib/errors';
 import type { ImageData, MaskData } from '../lib/types';
+import { SHARED_DATA as DATA } from './helpers';
 
 let dir: string;
 beforeAll(() => {
@@ -252,14 +257,18 @@ describe('readMask / writeMaskPng', () => {
     expect(Array.from((await readMask(tmp('m16.png'))).data)).toEqual(bits);
     // Colour mask where foreground is pure green (red and blue bands are 0).
     const rgb = new Uint8Array(w * h * 3);
-    bits.forEach((b, i) => (rgb[i * 3 + 1] = b * 200));
+    bits.forEach((b, i) => {
+      rgb[i * 3 + 1] = b * 200;
+    });
     await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toFile(tmp('mgreen.png'));
     expect(Array.from((await readMask(tmp('mgreen.png'))).data)).toEqual(bits);
   });
 
   it('reads palette masks (index 0 black, index 1 coloured)', async () => {
     const rgb = new Uint8Array(w * h * 3);
-    bits.forEach((b, i) => (rgb[i * 3] = b * 128));
+    bits.forEach((b, i) => {
+      rgb[i * 3] = b * 128;
+    });
     await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png({ palette: true, colours: 2, dither: 0 }).toFile(tmp('mpal.png'));
     expect((await sharp(tmp('mpal.png')).metadata()).isPalette).toBe(true);
     expect(Array.from((await readMask(tmp('mpal.png'))).data)).toEqual(bits);
@@ -268,12 +277,16 @@ describe('readMask / writeMaskPng', () => {
   it('uses alpha: transparent pixels are background; an alpha-only mask works', async () => {
     // White everywhere, object marked by alpha 255.
     const rgba = new Uint8Array(w * h * 4).fill(255);
-    bits.forEach((b, i) => (rgba[i * 4 + 3] = b * 255));
+    bits.forEach((b, i) => {
+      rgba[i * 4 + 3] = b * 255;
+    });
     await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png().toFile(tmp('malpha-white.png'));
     expect(Array.from((await readMask(tmp('malpha-white.png'))).data)).toEqual(bits);
     // Black everywhere, object marked by alpha only.
     const black = new Uint8Array(w * h * 4);
-    bits.forEach((b, i) => (black[i * 4 + 3] = b * 255));
+    bits.forEach((b, i) => {
+      black[i * 4 + 3] = b * 255;
+    });
     await sharp(black, { raw: { width: w, height: h, channels: 4 } }).png().toFile(tmp('malpha-black.png'));
     expect(Array.from((await readMask(tmp('malpha-black.png'))).data)).toEqual(bits);
   });
@@ -360,7 +373,6 @@ describe('renderOverlay', () => {
 
 // The real samples live beside the repository (../shared/data); users of the package
 // will not have them, so these tests skip with a visible note when they are absent.
-const DATA = path.resolve(__dirname, '../../shared/data');
 const haveData = fs.existsSync(path.join(DATA, 'perseg-examples')) && fs.existsSync(path.join(DATA, 'ct-slices'));
 if (!haveData) console.warn(`[io-image.test] sample data not found at ${DATA}; real-data tests are skipped`);
 

@@ -1,3 +1,7 @@
+/**
+ * lib/metrics.ts: Dice, IoU and the PerSeg / per-sequence means, against hand-counted
+ * masks and properties.
+ */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {

@@ -11,13 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { encodeModel } from '../lib/onnx/graph';
 import { graphOutputs, pruneOutputs } from '../lib/onnx/prune';
 import { fixtureTruncatedModelBytes, testkitDecoderBytes, testkitEncoderBytes } from '../lib/testkit';
+import { mulberry32 } from '../lib/testkit/prng';
 
 const quiet = { logSeverityLevel: 3 as const, intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
 
 function decoderFeeds(seed: number, withMask: boolean): Record<string, ort.Tensor> {
   // Deterministic pseudo-random embedding so the two models see identical inputs.
-  let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rnd = mulberry32(seed);
   const emb = new Float32Array(256 * 64 * 64);
   for (let i = 0; i < emb.length; i++) emb[i] = rnd();
   const mask = new Float32Array(256 * 256);
@@ -197,7 +197,7 @@ describe('pruneOutputs on SAM-format decoders', () => {
 describe('pruneOutputs errors name the parameter', () => {
   const dec = testkitDecoderBytes({ variant: 'basic' });
   it('rejects non-bytes, empty and malformed models', () => {
-    expect(() => pruneOutputs('model.onnx' as unknown as Uint8Array, ['masks'])).toThrow(/^model: expected a Uint8Array.*received string "model.onnx"/);
+    expect(() => pruneOutputs('model.onnx' as unknown as Uint8Array, ['masks'])).toThrow(/^model: expected a Uint8Array.*received "model.onnx"/);
     expect(() => pruneOutputs(new Uint8Array(0), ['masks'])).toThrow(/model: .*empty buffer/);
     expect(() => pruneOutputs(fixtureTruncatedModelBytes(), ['masks'])).toThrow(/model: not a valid ONNX protobuf/);
     expect(() => graphOutputs(new TextEncoder().encode('hello, not onnx\n'))).toThrow(/^model: /);

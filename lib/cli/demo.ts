@@ -23,7 +23,7 @@ import { intParser, outputDir, parseRange, parseSize } from './args';
 import { evaluate, formatEval, type EvalResult } from './eval';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
-import { runSegment, type SegmentRunSummary } from './segment';
+import { runSegment, type SegmentRunSummary } from './segment-run';
 
 /** Swallows the per-frame lines of `demo --json --quiet`. */
 const discard = new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as NodeJS.WriteStream;
@@ -65,7 +65,7 @@ export async function runDemo(o: DemoOptions, io: CliIO): Promise<{ result: Demo
   const height = o.height ?? 360;
   const seed = o.seed ?? 7;
   // With --json, stdout carries only the final object; the step-by-step lines go to stderr.
-  const say = (s: string) => (o.json ? (o.quiet ? undefined : io.stderr.write(s + '\n')) : io.stdout.write(s + '\n'));
+  const say = (s: string) => (o.json ? (o.quiet ? undefined : io.stderr.write(`${s}\n`)) : io.stdout.write(`${s}\n`));
 
   const model = await writeTestkitModel(path.join(out, 'model'));
   say(`model:   ${model.encoder}, ${model.decoder}`);
@@ -101,7 +101,7 @@ export async function runDemo(o: DemoOptions, io: CliIO): Promise<{ result: Demo
   );
   const ev = await evaluate({ pred: results, gt: path.join(out, 'gt') });
   if (!o.json) {
-    io.stdout.write('\n' + formatEval(ev));
+    io.stdout.write(`\n${formatEval(ev)}`);
   }
   const minDice = Math.min(...ev.images.map((i) => i.dice));
   const parts = new Map((seg.report?.targets ?? []).map((t) => [t.name, t.parts]));
@@ -119,7 +119,7 @@ export async function runDemo(o: DemoOptions, io: CliIO): Promise<{ result: Demo
     perFrame: ev.images.map((i) => ({ name: i.name, dice: i.dice, iou: i.iou, parts: parts.get(i.name) })),
     eval: ev,
   };
-  if (o.json) io.stdout.write(JSON.stringify(result) + '\n');
+  if (o.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     io.stdout.write(
       `\ndemo: mean Dice ${ev.mean.dice.toFixed(4)} over ${ev.images.length} target frames (min ${minDice.toFixed(4)}); ` +

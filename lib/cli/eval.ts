@@ -22,7 +22,7 @@ import { Command, Option } from 'commander';
 import { P2SamError } from '../errors';
 import { readMaskInfo } from '../io/image';
 import { MAX_MASK_LEVELS } from '../io/image-decode';
-import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from '../io/targets';
+import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from './targets';
 import { confusion, diceFromCounts, iouFromCounts, persegMiouDetailed, sequenceMeans } from '../metrics';
 import { requireDir } from './args';
 import { UsageError } from './exit-codes';
@@ -256,7 +256,7 @@ export function formatEval(r: EvalResult): string {
     out.push(`not scored, unreadable: ${r.unreadable.map((u) => u.file).join(', ')}`);
   }
   out.push(`(both masks empty counts as ${r.emptyEmpty})`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export function evalCommand(io: CliIO, setExit: (code: number) => void): Command {
@@ -274,7 +274,7 @@ export function evalCommand(io: CliIO, setExit: (code: number) => void): Command
         classesFromDirs: flags.classesFromDirs === true,
         emptyEmpty: flags.emptyEmpty === '0' ? 0 : 1,
       });
-      io.stdout.write(flags.json ? JSON.stringify(r) + '\n' : formatEval(r));
+      io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : formatEval(r));
       for (const u of r.unreadable) io.stderr.write(`p2sam: not scored: ${u.error} [IMAGE_READ_FAILED]\n`);
       setExit(r.unreadable.length ? 1 : 0);
     });

@@ -1,7 +1,7 @@
 /**
  * `p2sam inspect MODEL.onnx…`: what each file is and whether P2SAM can use it, without
  * loading a pair (SPEC §3). Detection itself is the library's `inspectModel`; this adds
- * the opset (read from the file header, see onnx-header.ts), a plain-words input form,
+ * the opset (read from the file header, see lib/onnx/header.ts), a plain-words input form,
  * and a table.
  *
  * Exit status: 0 when every file could be read as an ONNX model (usable or not — "not
@@ -15,11 +15,13 @@ import type { NativeTensorInfo } from '../native';
 import { requireFile } from './args';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
-import { formatOpsets, readOnnxHeader, type OnnxHeader } from './onnx-header';
+import { formatOpsets, readOnnxHeader, type OnnxHeader } from '../onnx/header';
 
 /** A ModelReport (inputs/outputs/producer only when the file parsed) plus CLI extras. */
 type AlwaysKnown = 'file' | 'bytes' | 'kind' | 'role' | 'usable' | 'reason';
-export interface InspectEntry extends Pick<ModelReport, AlwaysKnown>, Partial<Omit<ModelReport, AlwaysKnown>> {
+export interface InspectEntry extends Pick<ModelReport, Exclude<AlwaysKnown, 'kind'>>, Partial<Omit<ModelReport, AlwaysKnown>> {
+  /** 'invalid' when the file could not be read as a model at all. */
+  kind: ModelReport['kind'] | 'invalid';
   /** How the model wants its input, in words. */
   inputForm: string;
   opsets?: OnnxHeader['opsets'];
@@ -64,7 +66,7 @@ function humanBytes(n: number): string {
 }
 
 export async function inspectFiles(files: string[]): Promise<InspectEntry[]> {
-  files.forEach((f) => requireFile('MODEL', f));
+  for (const f of files) requireFile('MODEL', f);
   const out: InspectEntry[] = [];
   for (const file of files) {
     let header: OnnxHeader | undefined;
@@ -116,7 +118,7 @@ export function formatInspect(entries: InspectEntry[]): string {
   const lines = rows.map((r) => r.map((cell, c) => (c === 6 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
   const notes = entries.filter((e) => e.reason).map((e) => `${e.file}: ${e.usable ? 'note' : 'not usable'}: ${e.reason}`);
   const forms = entries.filter((e) => e.kind !== 'invalid').map((e) => `${e.file}: ${e.inputForm}`);
-  return [...lines, '', ...forms, ...(notes.length ? ['', ...notes] : [])].join('\n') + '\n';
+  return `${[...lines, '', ...forms, ...(notes.length ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
 export function inspectCommand(io: CliIO, setExit: (code: number) => void): Command {
@@ -126,7 +128,7 @@ export function inspectCommand(io: CliIO, setExit: (code: number) => void): Comm
     .option('--json', 'print one JSON line per model')
     .action(async (models: string[], flags: Record<string, unknown>) => {
       const entries = await inspectFiles(models);
-      if (flags.json) for (const e of entries) io.stdout.write(JSON.stringify(e) + '\n');
+      if (flags.json) for (const e of entries) io.stdout.write(`${JSON.stringify(e)}\n`);
       else io.stdout.write(formatInspect(entries));
       setExit(entries.some((e) => e.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
     });

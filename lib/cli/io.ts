@@ -14,14 +14,18 @@ let version: string | undefined;
 
 /** The package's version, read once from package.json (dist/lib/cli → the package root). */
 export function packageVersion(): string {
-  if (version !== undefined) return version;
+  version ??= readPackageVersion();
+  return version;
+}
+
+function readPackageVersion(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(path.resolve(__dirname, rel), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'p2sam-native' && typeof pkg.version === 'string') return (version = pkg.version);
+      if (pkg.name === 'p2sam-native' && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // Try the next layout (running from sources vs from dist/).
     }
   }
-  return (version = 'unknown');
+  return 'unknown';
 }

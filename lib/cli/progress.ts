@@ -61,7 +61,10 @@ export function renderBar(st: ProgressState, columns: number): string {
   const rateText = formatRate(rate);
   const room = Math.max(20, columns) - 1;
   const full = `${count}  ${rateText}  ${etaText}`;
-  const bar = (width: number) => '[' + '#'.repeat(Math.round(frac * width)) + '-'.repeat(width - Math.round(frac * width)) + '] ';
+  const bar = (width: number) => {
+    const filled = Math.round(frac * width);
+    return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] `;
+  };
   let line: string;
   // Leave about 16 columns for the target name when the terminal allows it.
   const barWidth = Math.min(30, Math.max(10, room - full.length - 3 - 16));
@@ -69,7 +72,11 @@ export function renderBar(st: ProgressState, columns: number): string {
   else if (full.length <= room) line = full;
   else line = `${count}  ${etaText}`;
   const left = room - line.length - 2;
-  if (left > 3 && st.name) line += '  ' + (st.name.length > left ? '…' + st.name.slice(st.name.length - left + 1) : st.name);
+  if (left > 3 && st.name) {
+    // Too long: keep the end of the path, where the file name is.
+    const name = st.name.length > left ? `…${st.name.slice(st.name.length - left + 1)}` : st.name;
+    line += `  ${name}`;
+  }
   return line.slice(0, room);
 }
 
@@ -122,7 +129,7 @@ export class ProgressReporter {
   print(stream: NodeJS.WritableStream, line: string): void {
     const had = this.#drawn;
     this.#clear();
-    stream.write(line.endsWith('\n') ? line : line + '\n');
+    stream.write(line.endsWith('\n') ? line : `${line}\n`);
     if (had) this.#draw(true);
   }
 
@@ -148,7 +155,7 @@ export class ProgressReporter {
     if (!force && now - this.#lastDraw < 100) return;
     this.#lastDraw = now;
     this.#state.elapsedMs = now - this.#t0;
-    this.#err.write('\r\x1b[2K' + renderBar(this.#state, this.#err.columns || 80));
+    this.#err.write(`\r\x1b[2K${renderBar(this.#state, this.#err.columns || 80)}`);
     this.#drawn = true;
   }
 }

@@ -23,7 +23,7 @@ export function testkitModelCommand(io: CliIO, setExit: (code: number) => void):
       const r = await writeTestkitModel(out, { decoder: flags.decoder as 'basic' | 'sam-sized', externalData: external });
       const data = path.join(out, TESTKIT_ENCODER_DATA_FILE);
       const written = { encoder: r.encoder, decoder: r.decoder, ...(external && existsSync(data) ? { encoderData: data } : {}) };
-      if (flags.json) io.stdout.write(JSON.stringify(written) + '\n');
+      if (flags.json) io.stdout.write(`${JSON.stringify(written)}\n`);
       else
         io.stdout.write(
           `encoder: ${written.encoder}${written.encoderData ? ` (+ ${written.encoderData})` : ''}\ndecoder: ${written.decoder}\n`,

@@ -11,7 +11,7 @@
  *   Every read therefore names its colourspace explicitly (`b-w`/`grey16`/`srgb`/`rgb16`).
  * - EXIF orientation is applied only when asked (`autoOrient`).
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
 import { P2SamError } from '../errors';
@@ -44,7 +44,7 @@ async function probe(src: ImageSource): Promise<Metadata> {
   if (typeof src === 'string') {
     // sharp's own message for a missing file is fine, but a directory or an unreadable
     // file gives vaguer ones; stat first so the reason is precise.
-    let st;
+    let st: Stats;
     try {
       st = await fsp.stat(src);
     } catch (err) {
@@ -150,7 +150,7 @@ export async function decodeImage(src: ImageSource, window: [number, number] | u
     for (let v = 0; v <= raw.maxValue; v++) {
       // Multiply before dividing so exact halves (e.g. 127.5) round as they should.
       const t = Math.round(((v - lo) * 255) / span);
-      lut[v] = t < 0 ? 0 : t > 255 ? 255 : t;
+      lut[v] = Math.min(Math.max(t, 0), 255);
     }
     for (let i = 0; i < n; i++) out[i] = lut[raw.samples[i]!]!;
   } else if (raw.maxValue === 65535) {

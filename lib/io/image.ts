@@ -65,6 +65,10 @@ function checkWindow(win: unknown): asserts win is [number, number] {
  *
  * @throws P2SamError `IMAGE_READ_FAILED` when the file is missing, not an image,
  *   truncated or corrupt, or uses an unsupported sample format.
+ * @example
+ * ```ts
+ * const image = await readImage('scan-001.png'); // { data, width, height, channels }
+ * ```
  */
 export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): Promise<ImageData> {
   checkSource(src, 'src');
@@ -94,6 +98,10 @@ export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): 
  * @param expected when given, the mask must have exactly this size (the image's).
  * @throws P2SamError `IMAGE_READ_FAILED` (unreadable), `MASK_SIZE_MISMATCH` (size differs
  *   from `expected`).
+ * @example
+ * ```ts
+ * const mask = await readMask('scan-001.mask.png', { width: image.width, height: image.height });
+ * ```
  */
 export async function readMask(src: ImageSource, expected?: { width: number; height: number }): Promise<MaskData> {
   const { data, width, height } = await readMaskInfo(src, expected);
@@ -165,9 +173,16 @@ async function ensureParentDir(file: string): Promise<void> {
 }
 
 /**
- * Writes a mask as a 1-channel 8-bit PNG with values 0 and 255 (non-zero → 255). The
- * file appears complete or not at all, and a symbolic link at `file` is replaced, never
- * written through (lib/io/atomic-file.ts).
+ * Writes a mask as a 1-channel 8-bit PNG with values 0 and 255 (non-zero → 255),
+ * creating the parent directory. The file appears complete or not at all, and a
+ * symbolic link at `file` is replaced, never written through (lib/io/atomic-file.ts).
+ *
+ * @throws {TypeError | RangeError} an empty path or a malformed mask.
+ * @example
+ * ```ts
+ * const r = await model.segment(target, { reference });
+ * await writeMaskPng('out/target.mask.png', { data: r.mask, width: r.width, height: r.height });
+ * ```
  */
 export async function writeMaskPng(file: string, mask: MaskData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
@@ -182,7 +197,16 @@ export async function writeMaskPng(file: string, mask: MaskData): Promise<void> 
   await writeFileAtomic(file, png);
 }
 
-/** Writes an ImageData as PNG keeping its channel count (grey, RGB or RGBA); atomic and link-safe like writeMaskPng. */
+/**
+ * Writes an ImageData as PNG keeping its channel count (grey, RGB or RGBA), creating
+ * the parent directory; atomic and link-safe like writeMaskPng.
+ *
+ * @throws {TypeError | RangeError} an empty path or a malformed image.
+ * @example
+ * ```ts
+ * await writeImagePng('out/overlay.png', renderOverlay(image, mask));
+ * ```
+ */
 export async function writeImagePng(file: string, img: ImageData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
   checkImageData(img, 'image');

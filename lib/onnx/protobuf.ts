@@ -1,9 +1,12 @@
 /**
- * A minimal, dependency-free Protocol Buffers *writer* (wire format only).
+ * A minimal, dependency-free Protocol Buffers codec (wire format only): `ProtoWriter`
+ * to encode, `readVarint` / `readFields` to split encoded bytes back into fields. This is
+ * the project's one varint codec; graph.ts, prune.ts and header.ts build on it.
  *
  * It knows nothing about schemas: callers emit fields in the order they like with the
- * field numbers of the message they are encoding (see graph.ts for ONNX). Only the four
- * wire types that proto2/proto3 still use are supported:
+ * field numbers of the message they are encoding (see graph.ts for ONNX), and interpret
+ * the fields they read by number. Only the four wire types that proto2/proto3 still use
+ * are supported:
  *   0 = varint (int32/int64/uint64/bool/enum), 1 = fixed 64-bit (double),
  *   2 = length-delimited (bytes, string, sub-message), 5 = fixed 32-bit (float).
  *
@@ -174,3 +177,94 @@ export const WireType = {
   LENGTH_DELIMITED: WIRE_LENGTH_DELIMITED,
   FIXED32: WIRE_FIXED32,
 } as const;
+
+/** Thrown by the reader for bytes that are not well-formed protobuf; callers word it for their input. */
+export class MalformedProtobuf extends Error {
+  override name = 'MalformedProtobuf';
+}
+
+/**
+ * Decodes the base-128 varint at `buf[pos]`, reading nothing at or past `limit`.
+ *
+ * Multiplication instead of shifts: lengths and tags may exceed 2^31 in theory and JS
+ * shifts are 32-bit. Values above 2^53 (only int64 payloads, which the readers here never
+ * interpret) lose precision.
+ *
+ * @returns the value and the position just past it.
+ * @throws MalformedProtobuf for a varint cut off by `limit` or longer than 10 bytes.
+ * @example
+ * readVarint(Uint8Array.of(0xac, 0x02), 0); // { value: 300, next: 2 }
+ */
+export function readVarint(buf: Uint8Array, pos: number, limit: number = buf.length): { value: number; next: number } {
+  let value = 0;
+  let scale = 1;
+  let p = pos;
+  for (let i = 0; i < 10; i++) {
+    if (p >= limit) throw new MalformedProtobuf(`truncated varint at byte ${pos}`);
+    const b = buf[p++]!;
+    value += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) return { value, next: p };
+    scale *= 128;
+  }
+  throw new MalformedProtobuf(`varint longer than 10 bytes at byte ${pos}`);
+}
+
+/** One field of a message as `readFields` finds it: its number, wire type and exact byte spans. */
+export interface ProtoField {
+  field: number;
+  wire: number;
+  /** Span of the whole field (tag through payload) in the buffer. */
+  start: number;
+  end: number;
+  /** Payload span of a length-delimited field (empty for the other wire types). */
+  dataStart: number;
+  dataEnd: number;
+}
+
+/**
+ * Splits `buf[start, end)` into its top-level fields without interpreting payloads, so a
+ * caller can look into the few it needs and copy the rest through byte for byte.
+ *
+ * @throws MalformedProtobuf for field number 0, a group (wire types 3/4, proto1-era and
+ *   absent from ONNX files) or a field that runs past `end`.
+ * @example
+ * const w = new ProtoWriter().string(1, 'x').int64(2, 17);
+ * readFields(w.finish()).map((f) => f.field); // [1, 2]
+ */
+export function readFields(buf: Uint8Array, start = 0, end: number = buf.length): ProtoField[] {
+  const out: ProtoField[] = [];
+  let pos = start;
+  while (pos < end) {
+    const fieldStart = pos;
+    const tag = readVarint(buf, pos, end);
+    pos = tag.next;
+    const field = Math.floor(tag.value / 8);
+    const wire = tag.value % 8;
+    if (field === 0) throw new MalformedProtobuf(`field number 0 at byte ${fieldStart}`);
+    let dataStart = pos;
+    let dataEnd = pos;
+    switch (wire) {
+      case WIRE_VARINT:
+        pos = readVarint(buf, pos, end).next;
+        break;
+      case WIRE_FIXED64:
+        pos += 8;
+        break;
+      case WIRE_FIXED32:
+        pos += 4;
+        break;
+      case WIRE_LENGTH_DELIMITED: {
+        const len = readVarint(buf, pos, end);
+        dataStart = len.next;
+        dataEnd = dataStart + len.value;
+        pos = dataEnd;
+        break;
+      }
+      default:
+        throw new MalformedProtobuf(`unsupported wire type ${wire} (field ${field}) at byte ${fieldStart}`);
+    }
+    if (pos > end) throw new MalformedProtobuf(`field ${field} at byte ${fieldStart} runs past the end of its message (byte ${end})`);
+    out.push({ field, wire, start: fieldStart, end: pos, dataStart, dataEnd });
+  }
+  return out;
+}

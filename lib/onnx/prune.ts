@@ -22,91 +22,22 @@
  * them as node inputs, so every name a live node's subgraphs consume counts as used.
  */
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
+import { describeValue } from '../errors';
+import { MalformedProtobuf, ProtoWriter, type ProtoField, readFields, readVarint, WireType } from './protobuf';
+
+const WIRE_LEN = WireType.LENGTH_DELIMITED;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-/** One top-level field of a message: its number, wire type and the exact byte span. */
-interface Field {
-  field: number;
-  wire: number;
-  /** Span of the whole field (tag through payload) in the parent buffer. */
-  start: number;
-  end: number;
-  /** Payload span of a length-delimited field (empty for the other wire types). */
-  dataStart: number;
-  dataEnd: number;
-}
-
-class MalformedModel extends Error {}
-
-function readVarint(buf: Uint8Array, pos: number, limit: number): { value: number; next: number } {
-  // Multiplication instead of shifts: lengths and tags may exceed 2^31 in theory and JS
-  // shifts are 32-bit. Values above 2^53 only occur in int64 payloads we never interpret.
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= limit) throw new MalformedModel(`truncated varint at byte ${pos}`);
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * scale;
-    if ((b & 0x80) === 0) return { value, next: pos };
-    scale *= 128;
-  }
-  throw new MalformedModel(`varint longer than 10 bytes at byte ${pos}`);
-}
-
-/** Splits buf[start, end) into its top-level fields without interpreting payloads. */
-function fields(buf: Uint8Array, start: number, end: number): Field[] {
-  const out: Field[] = [];
-  let pos = start;
-  while (pos < end) {
-    const fieldStart = pos;
-    const tag = readVarint(buf, pos, end);
-    pos = tag.next;
-    const field = Math.floor(tag.value / 8);
-    const wire = tag.value % 8;
-    if (field === 0) throw new MalformedModel(`field number 0 at byte ${fieldStart}`);
-    let dataStart = pos;
-    let dataEnd = pos;
-    switch (wire) {
-      case WIRE_VARINT:
-        pos = readVarint(buf, pos, end).next;
-        break;
-      case WIRE_FIXED64:
-        pos += 8;
-        break;
-      case WIRE_FIXED32:
-        pos += 4;
-        break;
-      case WIRE_LEN: {
-        const len = readVarint(buf, pos, end);
-        dataStart = len.next;
-        dataEnd = dataStart + len.value;
-        pos = dataEnd;
-        break;
-      }
-      default:
-        // Groups (3/4) are proto1-era and never appear in ONNX files.
-        throw new MalformedModel(`unsupported wire type ${wire} (field ${field}) at byte ${fieldStart}`);
-    }
-    if (pos > end) throw new MalformedModel(`field ${field} at byte ${fieldStart} runs past the end of its message (byte ${end})`);
-    out.push({ field, wire, start: fieldStart, end: pos, dataStart, dataEnd });
-  }
-  return out;
-}
-
-function str(buf: Uint8Array, f: Field): string {
+function str(buf: Uint8Array, f: ProtoField): string {
   return utf8.decode(buf.subarray(f.dataStart, f.dataEnd));
 }
 
-function lenFields(buf: Uint8Array, parent: Field, number: number): Field[] {
-  return fields(buf, parent.dataStart, parent.dataEnd).filter((f) => f.field === number && f.wire === WIRE_LEN);
+function lenFields(buf: Uint8Array, parent: ProtoField, number: number): ProtoField[] {
+  return readFields(buf, parent.dataStart, parent.dataEnd).filter((f) => f.field === number && f.wire === WIRE_LEN);
 }
 
-function valueInfoName(buf: Uint8Array, vi: Field): string {
+function valueInfoName(buf: Uint8Array, vi: ProtoField): string {
   const name = lenFields(buf, vi, 1)[0];
   return name ? str(buf, name) : '';
 }
@@ -117,22 +48,22 @@ interface NodeRefs {
 }
 
 /** Every tensor name a subgraph reads (its nodes' inputs, recursively), i.e. a superset of its outer-scope captures. */
-function subgraphReads(buf: Uint8Array, graph: Field, into: string[]): void {
+function subgraphReads(buf: Uint8Array, graph: ProtoField, into: string[]): void {
   for (const node of lenFields(buf, graph, 1)) {
     const refs = nodeRefs(buf, node);
     into.push(...refs.inputs);
   }
 }
 
-function nodeRefs(buf: Uint8Array, node: Field): NodeRefs {
+function nodeRefs(buf: Uint8Array, node: ProtoField): NodeRefs {
   const inputs: string[] = [];
   const outputs: string[] = [];
-  for (const f of fields(buf, node.dataStart, node.dataEnd)) {
+  for (const f of readFields(buf, node.dataStart, node.dataEnd)) {
     if (f.wire !== WIRE_LEN) continue;
     if (f.field === 1) inputs.push(str(buf, f));
     else if (f.field === 2) outputs.push(str(buf, f));
     else if (f.field === 5) {
-      for (const a of fields(buf, f.dataStart, f.dataEnd)) {
+      for (const a of readFields(buf, f.dataStart, f.dataEnd)) {
         if (a.wire === WIRE_LEN && (a.field === 6 || a.field === 11)) subgraphReads(buf, a, inputs);
       }
     }
@@ -140,22 +71,11 @@ function nodeRefs(buf: Uint8Array, node: Field): NodeRefs {
   return { inputs, outputs };
 }
 
-function encodeVarint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 /** A length-delimited field whose payload is the concatenation of `parts`, with the original tag bytes. */
-function rewrap(buf: Uint8Array, f: Field, parts: Uint8Array[]): Uint8Array[] {
-  const tagEnd = f.start + encodeVarint(f.field * 8 + f.wire).length;
+function rewrap(buf: Uint8Array, f: ProtoField, parts: Uint8Array[]): Uint8Array[] {
+  const tagEnd = readVarint(buf, f.start, f.end).next;
   const len = parts.reduce((s, p) => s + p.length, 0);
-  return [buf.subarray(f.start, tagEnd), Uint8Array.from(encodeVarint(len)), ...parts];
+  return [buf.subarray(f.start, tagEnd), new ProtoWriter(10).varint(len).finish(), ...parts];
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -191,19 +111,12 @@ export interface PruneResult {
   nodes: number;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'object') return `a ${(value as object).constructor?.name ?? 'object'}`;
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function graphField(model: Uint8Array): { top: Field[]; graphs: Field[] } {
-  let top: Field[];
+function graphField(model: Uint8Array): { top: ProtoField[]; graphs: ProtoField[] } {
+  let top: ProtoField[];
   try {
-    top = fields(model, 0, model.length);
+    top = readFields(model, 0, model.length);
   } catch (e) {
-    if (e instanceof MalformedModel) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
   const graphs = top.filter((f) => f.field === 7 && f.wire === WIRE_LEN);
@@ -212,7 +125,7 @@ function graphField(model: Uint8Array): { top: Field[]; graphs: Field[] } {
 }
 
 function checkModel(model: unknown): Uint8Array {
-  if (!(model instanceof Uint8Array)) throw new TypeError(`model: expected a Uint8Array with the .onnx file's bytes, received ${describe(model)}`);
+  if (!(model instanceof Uint8Array)) throw new TypeError(`model: expected a Uint8Array with the .onnx file's bytes, received ${describeValue(model)}`);
   if (model.length === 0) throw new RangeError('model: expected the .onnx file\'s bytes, received an empty buffer');
   return model;
 }
@@ -224,7 +137,7 @@ export function graphOutputs(model: Uint8Array): string[] {
   try {
     return graphs.flatMap((g) => lenFields(bytes, g, 12).map((vi) => valueInfoName(bytes, vi)));
   } catch (e) {
-    if (e instanceof MalformedModel) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }
@@ -260,10 +173,10 @@ export function hasExternalData(model: Uint8Array): boolean {
 export function pruneOutputs(model: Uint8Array, remove: readonly string[], options: PruneOptions = {}): PruneResult {
   const bytes = checkModel(model);
   if (!Array.isArray(remove) || remove.length === 0 || !remove.every((n) => typeof n === 'string' && n.length > 0))
-    throw new TypeError(`remove: expected a non-empty array of output names, received ${describe(remove)}`);
-  if (options === null || typeof options !== 'object') throw new TypeError(`options: expected an object, received ${describe(options)}`);
+    throw new TypeError(`remove: expected a non-empty array of output names, received ${describeValue(remove)}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
   if (options.removeDeadNodes !== undefined && typeof options.removeDeadNodes !== 'boolean')
-    throw new TypeError(`options.removeDeadNodes: expected a boolean, received ${describe(options.removeDeadNodes)}`);
+    throw new TypeError(`options.removeDeadNodes: expected a boolean, received ${describeValue(options.removeDeadNodes)}`);
   const removeDead = options.removeDeadNodes ?? true;
 
   const { top, graphs } = graphField(bytes);
@@ -298,7 +211,7 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
         }
       }
     } else {
-      refs.forEach((_, i) => live.add(i));
+      for (let i = 0; i < refs.length; i++) live.add(i);
     }
     const deadStarts = new Set(nodeFields.filter((_, i) => !live.has(i)).map((f) => f.start));
     // Weights read only by dead nodes go too. An initializer that is also declared as a
@@ -327,7 +240,7 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
         continue;
       }
       const body: Uint8Array[] = [];
-      for (const g of fields(bytes, f.dataStart, f.dataEnd)) {
+      for (const g of readFields(bytes, f.dataStart, f.dataEnd)) {
         if (g.wire === WIRE_LEN && g.field === 12 && remove.includes(valueInfoName(bytes, g))) continue;
         if (g.wire === WIRE_LEN && g.field === 1 && deadStarts.has(g.start)) continue;
         if (g.wire === WIRE_LEN && g.field === 5 && deadInits.has(g.start)) continue;
@@ -344,7 +257,7 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
       nodes: nodeFields.length,
     };
   } catch (e) {
-    if (e instanceof MalformedModel) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }
@@ -357,13 +270,13 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
  */
 export function appendToGraph(model: Uint8Array, graphFields: Uint8Array): Uint8Array {
   const bytes = checkModel(model);
-  if (!(graphFields instanceof Uint8Array)) throw new TypeError(`graphFields: expected encoded GraphProto fields as a Uint8Array, received ${describe(graphFields)}`);
+  if (!(graphFields instanceof Uint8Array)) throw new TypeError(`graphFields: expected encoded GraphProto fields as a Uint8Array, received ${describeValue(graphFields)}`);
   const { top, graphs } = graphField(bytes);
   if (graphs.length !== 1) throw new RangeError(`model: expected exactly one graph field, found ${graphs.length}`);
   try {
-    fields(graphFields, 0, graphFields.length);
+    readFields(graphFields, 0, graphFields.length);
   } catch (e) {
-    if (e instanceof MalformedModel) throw new RangeError(`graphFields: not valid protobuf fields (${e.message})`);
+    if (e instanceof MalformedProtobuf) throw new RangeError(`graphFields: not valid protobuf fields (${e.message})`);
     throw e;
   }
   const parts: Uint8Array[] = [];

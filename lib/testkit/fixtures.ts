@@ -166,7 +166,7 @@ const FIXTURE_BUILDERS: Readonly<Record<TestkitFixtureName, () => Uint8Array>> =
 
 /** Bytes of a fixture by name. */
 export function testkitFixtureBytes(name: TestkitFixtureName): Uint8Array {
-  const build = Object.prototype.hasOwnProperty.call(FIXTURE_BUILDERS, name) ? FIXTURE_BUILDERS[name] : undefined;
+  const build = Object.hasOwn(FIXTURE_BUILDERS, name) ? FIXTURE_BUILDERS[name] : undefined;
   if (!build) {
     throw new TypeError(`name: expected one of ${TESTKIT_FIXTURE_NAMES.join(', ')}, received ${JSON.stringify(name)}`);
   }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "addon/instance_data.hpp"
+
 namespace p2sam::addon {
 
 // The typed-array element type that holds T (Uint8ClampedArray also holds bytes).
@@ -45,6 +47,7 @@ std::vector<T> copy_in(const Napi::Value& value, const char* what) {
   if (!value.IsTypedArray() || !holds<T>(value.As<Napi::TypedArray>().TypedArrayType()))
     throw Napi::TypeError::New(value.Env(), std::string(what) + " must be " + element_name<T>());
   auto arr = value.As<Napi::TypedArray>();
+  instance_data(value.Env()).copied_in_bytes += arr.ElementLength() * sizeof(T);
   const T* data = reinterpret_cast<const T*>(static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
   return std::vector<T>(data, data + arr.ElementLength());
 }

@@ -1,6 +1,6 @@
 /**
- * Each GPU kernel against the CPU core on identical inputs (issue 5). Skipped, with a
- * console line, on machines without a CUDA device (see gpu-helpers.ts).
+ * native/cuda: each GPU kernel against the CPU core on identical inputs. Skipped, with
+ * a console line, on machines without a CUDA device (see gpu-helpers.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/native';

@@ -1,3 +1,7 @@
+/**
+ * lib/testkit/scenes.ts: the generated scenes are deterministic, hit the coverage asked
+ * for and place every part.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PART_COLORS,
@@ -105,7 +109,9 @@ describe('makeScene', () => {
     // The silhouette is not symmetric top/bottom, so allow a few pixels.
     expect(Math.abs(cy - 120)).toBeLessThan(6);
     const rows = new Set<number>();
-    s.mask.data.forEach((v, i) => v && rows.add(Math.floor(i / 400)));
+    s.mask.data.forEach((v, i) => {
+      if (v) rows.add(Math.floor(i / 400));
+    });
     expect(rows.size).toBe(100); // height = 0.5 × short side (200)
     expect(s.info.partCenters.every((c) => c !== null)).toBe(true);
   });
@@ -137,7 +143,7 @@ describe('makeScene', () => {
 });
 
 describe('coverage control and the part-size constraint', () => {
-  it.each([0.02, 0.05, 0.1, 0.2, 0.4])('coverage %f on 1024×768 is met within 2 %% (relative)', (target) => {
+  it.each([0.02, 0.05, 0.1, 0.2, 0.4])('coverage %f on 1024×768 is met to within 2 percent (relative)', (target) => {
     const s = makeScene({ width: 1024, height: 768, seed: 7, coverage: target });
     expect(Math.abs(s.info.coverage - target) / target).toBeLessThan(0.02);
     expect(objectCoverage(s.mask)).toBeCloseTo(s.info.coverage, 12);

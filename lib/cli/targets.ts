@@ -1,6 +1,7 @@
 /**
- * Turning command-line target arguments into a list of image files, and choosing
- * output paths that cannot overwrite inputs or escape the output folder.
+ * Turning command-line target arguments into a list of image files, naming each target's
+ * outputs, and choosing output paths that cannot overwrite inputs or escape the output
+ * folder.
  *
  * Rules for `expandTargets`:
  * - An argument naming an existing file is kept exactly as given, whatever its extension
@@ -77,7 +78,7 @@ function normaliseExtensions(exts: unknown): Set<string> {
   if (!Array.isArray(exts) || exts.length === 0 || exts.some((e) => typeof e !== 'string' || e.replace(/^\./, '').length === 0)) {
     throw new TypeError(`options.extensions: expected a non-empty array of extensions like ".png", received ${JSON.stringify(exts)}`);
   }
-  return new Set(exts.map((e: string) => (e.startsWith('.') ? e : '.' + e).toLowerCase()));
+  return new Set(exts.map((e: string) => (e.startsWith('.') ? e : `.${e}`).toLowerCase()));
 }
 
 const hasWildcard = (s: string): boolean => /[*?]/.test(s);
@@ -90,7 +91,7 @@ function segmentRegExp(seg: string): RegExp {
     else if (ch === '?') re += '[^/\\\\]';
     else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(re + '$', process.platform === 'win32' ? 'i' : '');
+  return new RegExp(`${re}$`, process.platform === 'win32' ? 'i' : '');
 }
 
 async function readDirSafe(dir: string): Promise<import('node:fs').Dirent[]> {
@@ -296,7 +297,7 @@ function realpathAllowMissing(p: string): string {
 
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
-  return rel !== '' && !rel.startsWith('..' + path.sep) && rel !== '..' && !path.isAbsolute(rel);
+  return rel !== '' && !rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel);
 }
 
 /**
@@ -347,4 +348,49 @@ export function safeOutputPath(outDir: string, name: string, inputs: string[] = 
     );
   }
   return target;
+}
+
+/**
+ * Output base names for targets: the file name without its extension. Targets that share
+ * one (compared case-insensitively, for case-insensitive file systems) are told apart
+ * group by group: first by the fewest trailing folder names that make every label in the
+ * group distinct (`a__frame1`, `b__frame1`), then, for files in the same folder, by their
+ * extension too (`x_png`, `x_jpg`); whatever still collides (e.g. `X.png` and `x.png`)
+ * gets a counter in list order (`x-2`). Depends only on the list, so reruns name files
+ * the same way.
+ */
+export function outputNames(files: string[]): string[] {
+  const abs = files.map((f) => path.resolve(f));
+  const stems = abs.map((f) => path.basename(f, path.extname(f)) || path.basename(f));
+  const exts = abs.map((f) => path.extname(f).slice(1) || 'noext');
+  const dirs = abs.map((f) => path.dirname(f).split(path.sep).filter(Boolean));
+  const key = (s: string) => s.toLowerCase();
+  const out = [...stems];
+  const groups = new Map<string, number[]>();
+  stems.forEach((s, i) => {
+    groups.set(key(s), [...(groups.get(key(s)) ?? []), i]);
+  });
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const deepest = Math.max(...group.map((i) => dirs[i]!.length));
+    const label = (i: number, depth: number, withExt: boolean) =>
+      [...dirs[i]!.slice(Math.max(0, dirs[i]!.length - depth)), stems[i]! + (withExt ? `_${exts[i]}` : '')].join('__');
+    search: for (const withExt of [false, true]) {
+      for (let depth = withExt ? 0 : 1; depth <= deepest; depth++) {
+        const labels = group.map((i) => label(i, depth, withExt));
+        if (new Set(labels.map(key)).size === labels.length) {
+          group.forEach((i, k) => {
+            out[i] = labels[k]!;
+          });
+          break search;
+        }
+      }
+    }
+  }
+  const seen = new Map<string, number>();
+  return out.map((n) => {
+    const count = (seen.get(key(n)) ?? 0) + 1;
+    seen.set(key(n), count);
+    return count === 1 ? n : `${n}-${count}`;
+  });
 }

@@ -13,6 +13,7 @@
  * OperatorSetIdProto { 1 domain: string, 2 version: int64 }).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { MalformedProtobuf, type ProtoField, readFields, readVarint, WireType } from './protobuf';
 
 export interface OnnxHeader {
   irVersion?: number;
@@ -35,27 +36,30 @@ class FileCursor {
     this.size = fstatSync(fd).size;
   }
 
-  byte(): number {
-    if (this.pos >= this.size) throw new Error('unexpected end of file');
-    if (this.pos < this.#bufStart || this.pos >= this.#bufStart + this.#bufLen) {
-      this.#bufStart = this.pos;
-      this.#bufLen = readSync(this.#fd, this.#buf, 0, this.#buf.length, this.pos);
-      if (this.#bufLen <= 0) throw new Error('unexpected end of file');
-    }
-    return this.#buf[this.pos++ - this.#bufStart]!;
+  /** Reads the window starting at `pos`. */
+  #fill(): void {
+    this.#bufStart = this.pos;
+    this.#bufLen = readSync(this.#fd, this.#buf, 0, this.#buf.length, this.pos);
+    if (this.#bufLen <= 0) throw new Error('unexpected end of file');
   }
 
-  /** Varints up to 2^53 are exact, which covers every length and version we read. */
+  /**
+   * Varints up to 2^53 are exact, which covers every length and version we read. The
+   * window is refilled first whenever fewer than a varint's 10 bytes remain in it, so
+   * the shared decoder sees every byte the varint can have.
+   */
   varint(): number {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      const b = this.byte();
-      result += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) return result;
-      scale *= 128;
+    if (this.pos >= this.size) throw new Error('unexpected end of file');
+    const windowEnd = this.#bufStart + this.#bufLen;
+    if (this.pos < this.#bufStart || this.pos + 10 > windowEnd) this.#fill();
+    try {
+      const { value, next } = readVarint(this.#buf, this.pos - this.#bufStart, this.#bufLen);
+      this.pos = this.#bufStart + next;
+      return value;
+    } catch (e) {
+      if (!(e instanceof MalformedProtobuf)) throw e;
+      throw new Error(this.#bufStart + this.#bufLen >= this.size ? 'unexpected end of file' : 'malformed varint');
     }
-    throw new Error('malformed varint');
   }
 
   bytes(n: number): Buffer {
@@ -80,34 +84,16 @@ class FileCursor {
 function parseOpset(buf: Buffer): { domain: string; version: number } {
   let domain = '';
   let version = 0;
-  let i = 0;
-  const varint = (): number => {
-    let r = 0;
-    let s = 1;
-    for (let k = 0; k < 10; k++) {
-      const b = buf[i++];
-      if (b === undefined) throw new Error('truncated opset entry');
-      r += (b & 0x7f) * s;
-      if ((b & 0x80) === 0) return r;
-      s *= 128;
-    }
-    throw new Error('malformed varint');
-  };
-  while (i < buf.length) {
-    const tag = varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field === 1 && wire === 2) {
-      const n = varint();
-      domain = buf.subarray(i, i + n).toString('utf8');
-      i += n;
-    } else if (field === 2 && wire === 0) {
-      version = varint();
-    } else if (wire === 0) varint();
-    else if (wire === 2) i += varint();
-    else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else throw new Error(`unsupported wire type ${wire}`);
+  let entries: ProtoField[];
+  try {
+    entries = readFields(buf);
+  } catch (e) {
+    if (e instanceof MalformedProtobuf) throw new Error(`malformed opset entry (${e.message})`);
+    throw e;
+  }
+  for (const f of entries) {
+    if (f.field === 1 && f.wire === WireType.LENGTH_DELIMITED) domain = buf.subarray(f.dataStart, f.dataEnd).toString('utf8');
+    else if (f.field === 2 && f.wire === WireType.VARINT) version = readVarint(buf, f.dataStart).value;
   }
   return { domain, version };
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { expandTargets, naturalCompare, safeOutputPath } from '../lib/io/targets';
+import { expandTargets, naturalCompare, outputNames, safeOutputPath } from '../lib/cli/targets';
 import { P2SamError } from '../lib/errors';
 
 let root: string;
@@ -202,5 +202,25 @@ describe('safeOutputPath', () => {
     expect(() => safeOutputPath('', 'x.png')).toThrow(/outDir/);
     expect(() => safeOutputPath(p('out'), '')).toThrow(/name/);
     expect(() => safeOutputPath(p('out'), 'a\0b.png')).toThrow(/NUL/);
+  });
+});
+
+describe('outputNames', () => {
+  it('uses the base name without extension when names are unique', () => {
+    expect(outputNames(['a/frame1.png', 'a/frame2.jpg', 'b/scan.tiff'])).toEqual(['frame1', 'frame2', 'scan']);
+  });
+
+  it('prefixes the shortest distinguishing folder run for shared base names', () => {
+    expect(outputNames(['/d/a/x.png', '/d/b/x.png', '/d/a/y.png'])).toEqual(['a__x', 'b__x', 'y']);
+    expect(outputNames(['/p/one/cam/x.png', '/p/two/cam/x.png'])).toEqual(['one__cam__x', 'two__cam__x']);
+  });
+
+  it('falls back to the extension, then a counter, and is stable across calls', () => {
+    const files = ['/d/x.png', '/d/x.jpg'];
+    expect(outputNames(files)).toEqual(['x_png', 'x_jpg']);
+    expect(outputNames(files)).toEqual(outputNames([...files]));
+    // Same folder, same stem and extension up to case: only a counter can separate them.
+    expect(outputNames(['/d/X.png', '/d/x.png'])).toEqual(['X', 'x-2']);
+    expect(outputNames(['/d/a/x.png', '/d/a/x.jpg', '/d/b/x.png'])).toEqual(['a__x_png', 'a__x_jpg', 'b__x_png']);
   });
 });

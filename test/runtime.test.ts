@@ -1,5 +1,5 @@
 /**
- * Issue 2: the ONNX Runtime runner through the addon with the real testkit graphs —
+ * native/runtime: the ONNX Runtime runner through the addon with the real testkit graphs —
  * model-kind detection, output shapes, the documented decoder semantics, off-thread
  * execution, and clear errors for bad models.
  */
