@@ -30,8 +30,8 @@ afterAll(async () => {
   await model?.dispose();
 });
 
-function copyImage<T extends { data: Uint8Array }>(x: T): T {
-  return { ...x, data: x.data.slice() };
+function copyImage<T extends { data: Uint8Array | Uint8ClampedArray }>(x: T): T {
+  return { ...x, data: new Uint8Array(x.data) };
 }
 
 describe('buffers changed after the call returned', () => {
@@ -126,11 +126,11 @@ describe('getters and Proxies read again after validation', () => {
     const point = {
       x: 170,
       y: 120,
-      get label() {
-        return label.get();
+      get label(): 0 | 1 {
+        return label.get() as 0 | 1;
       },
     };
-    let got;
+    let got: Awaited<ReturnType<P2SAM['predict']>>;
     try {
       got = await model.predict(emb, { points: [point], box: proxyBox });
     } catch (e) {
