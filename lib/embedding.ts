@@ -67,7 +67,7 @@ export class Embedding {
     if (!isPlainObject(meta)) fail('type', 'meta', '{ origWidth, origHeight, inputWidth, inputHeight }', meta);
     // Each field is read exactly once, into the snapshot that is checked and passed on: a
     // getter or Proxy cannot pass the checks with one value and reach native code with another.
-    const m: NativeEmbeddingMeta = {
+    const m: EmbeddingMeta = {
       origWidth: meta.origWidth,
       origHeight: meta.origHeight,
       inputWidth: meta.inputWidth,

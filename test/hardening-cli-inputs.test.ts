@@ -73,8 +73,9 @@ describe('inputs that are not what they look like', () => {
     // The reference and target frames as 12-bit data (0..4095) in 16-bit grey PNGs.
     for (const n of ['ref', 'a0']) {
       const { data, info } = await sharp(path.join(frames, `${n}.png`)).greyscale().raw().toBuffer({ resolveWithObject: true });
-      const g16 = Buffer.alloc(info.width * info.height * 2);
-      for (let i = 0; i < info.width * info.height; i++) g16.writeUInt16LE(Math.round((data[i]! / 255) * 4095), i * 2);
+      // A Uint16Array, so sharp takes the raw samples as 16-bit.
+      const g16 = new Uint16Array(info.width * info.height);
+      for (let i = 0; i < g16.length; i++) g16[i] = Math.round((data[i]! / 255) * 4095);
       await sharp(g16, { raw: { width: info.width, height: info.height, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(ct, `${n}.png`));
     }
     const r = await runCli(seg(path.join(ct, 'ref.png'), path.join(gt, 'ref.png'), path.join(work, 'out-ct'), ['--json', path.join(ct, 'a0.png')]));

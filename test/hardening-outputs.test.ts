@@ -148,7 +148,7 @@ describe('output names', () => {
     expect(masks).toHaveLength(3);
     expect(new Set(masks.map((m) => m.toLowerCase())).size).toBe(3);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
-    const mapped = report.targets.map((t: { file: string; mask?: string }) => [path.basename(t.file), t.mask && path.basename(t.mask)]);
+    const mapped = report.targets.map((t: { file: string; outputs?: { mask?: string } }) => [path.basename(t.file), t.outputs?.mask && path.basename(t.outputs.mask)]);
     expect(new Set(mapped.map((m: string[]) => m[1])).size).toBe(3);
     for (const [, mask] of mapped) expect(masks).toContain(mask);
   });

@@ -134,7 +134,15 @@ async function decode(src: ImageSource, meta: Metadata, keepAlpha: boolean): Pro
 }
 
 /** readImage's work once its arguments are checked: decode, then scale or window to 8 bits. */
-export async function decodeImage(src: ImageSource, window: [number, number] | undefined): Promise<ImageData> {
+/** A decoded image and what its file held before the conversion to 8 bits. */
+export interface DecodedImage extends ImageData {
+  /** Bits per sample in the file: 8 or 16. */
+  bitDepth: 8 | 16;
+  /** The largest sample value in the file (before windowing or scaling): 12-bit CT in 16-bit PNGs stays ≤ 4095. */
+  maxSample: number;
+}
+
+export async function decodeImage(src: ImageSource, window: [number, number] | undefined): Promise<DecodedImage> {
   const meta = await probe(src);
   const raw = await decode(src, meta, false);
   const n = raw.samples.length;
@@ -160,7 +168,16 @@ export async function decodeImage(src: ImageSource, window: [number, number] | u
   } else {
     out.set(raw.samples);
   }
-  return { data: out, width: raw.width, height: raw.height, channels: raw.channels as 1 | 3 };
+  let maxSample = 0;
+  for (let i = 0; i < n; i++) if (raw.samples[i]! > maxSample) maxSample = raw.samples[i]!;
+  return {
+    data: out,
+    width: raw.width,
+    height: raw.height,
+    channels: raw.channels as 1 | 3,
+    bitDepth: raw.maxValue === 65535 ? 16 : 8,
+    maxSample,
+  };
 }
 
 /** A decoded mask and how many distinct values its first colour band held (capped). */

@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import type { ImageData, MaskData } from '../types';
 import { offload } from '../worker/offload';
 import { writeFileAtomic } from './atomic-file';
-import type { DecodedMask, ImageSource } from './image-decode';
+import type { DecodedImage, DecodedMask, ImageSource } from './image-decode';
 
 export type { ImageSource };
 
@@ -71,6 +71,12 @@ function checkWindow(win: unknown): asserts win is [number, number] {
  * ```
  */
 export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): Promise<ImageData> {
+  const { data, width, height, channels } = await readImageInfo(src, opts);
+  return { data, width, height, channels };
+}
+
+/** @internal readImage plus the file's bit depth and largest sample, for the CLI's input checks (see DecodedImage). */
+export async function readImageInfo(src: ImageSource, opts: ReadImageOptions = {}): Promise<DecodedImage> {
   checkSource(src, 'src');
   if (opts === null || typeof opts !== 'object') {
     throw new TypeError(`options: expected an object, received ${opts === null ? 'null' : typeof opts}`);

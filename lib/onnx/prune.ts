@@ -153,11 +153,11 @@ export function hasExternalData(model: Uint8Array): boolean {
   try {
     for (const g of graphs)
       for (const init of lenFields(bytes, g, 5))
-        for (const f of fields(bytes, init.dataStart, init.dataEnd))
-          if (f.field === 14 && f.wire === WIRE_VARINT && readVarint(bytes, f.start + 1, f.end).value === 1) return true;
+        for (const f of readFields(bytes, init.dataStart, init.dataEnd))
+          if (f.field === 14 && f.wire === WireType.VARINT && readVarint(bytes, readVarint(bytes, f.start, f.end).next, f.end).value === 1) return true;
     return false;
   } catch (e) {
-    if (e instanceof MalformedModel) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }

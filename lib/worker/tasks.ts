@@ -3,12 +3,11 @@
  * their arguments and results. The same functions run inline when there is no helper
  * thread, so both paths give identical results.
  */
-import { decodeImage, decodeMask, type DecodedMask, type ImageSource } from '../io/image-decode';
+import { type DecodedImage, type DecodedMask, decodeImage, decodeMask, type ImageSource } from '../io/image-decode';
 import { modelExternalData, prunedDecoder, type PrunedDecoder } from '../onnx/pruned-decoder';
-import type { ImageData } from '../types';
 
 interface Tasks {
-  readImage: { args: { src: ImageSource; window: [number, number] | undefined }; result: ImageData };
+  readImage: { args: { src: ImageSource; window: [number, number] | undefined }; result: DecodedImage };
   readMask: { args: { src: ImageSource; expected: { width: number; height: number } | undefined }; result: DecodedMask };
   pruneDecoder: { args: { path: string } | { bytes: Uint8Array }; result: PrunedDecoder };
   externalData: { args: { bytes: Uint8Array }; result: boolean };
