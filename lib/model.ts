@@ -8,6 +8,7 @@
  * then frees the sessions — a call can never see a freed session.
  */
 import { backends, resolveDevices, type Backends } from './backends';
+import { cancellable } from './cancellable';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
@@ -232,8 +233,11 @@ export class P2SAM {
     if (!this.#native || this.#disposing) throw new P2SamError('DISPOSED', 'this model has been disposed');
   }
 
-  async #encode(handle: NativeModel, image: ImageData): Promise<Embedding> {
-    const r = await call(handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads));
+  async #encode(handle: NativeModel, image: ImageData, signal?: AbortSignal): Promise<Embedding> {
+    // Cancellable: an abort terminates the encoder's ONNX Runtime Run.
+    const r = await cancellable(signal, () =>
+      handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads),
+    );
     this.#stats.encoderRuns++;
     return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
   }
@@ -258,7 +262,7 @@ export class P2SAM {
     const o = v.optionsObject('options', options);
     const signal = v.abortSignal('options.signal', o.signal);
     return this.#track(signal, async (h) => {
-      const embedding = await this.#encode(h, img);
+      const embedding = await this.#encode(h, img, signal);
       // An abort that arrived while the encoder ran still wins: the caller has stopped
       // waiting for this embedding, so free it rather than hand it back.
       try {
@@ -307,7 +311,7 @@ export class P2SAM {
         embedding = req.embedding;
         this.#checkEmbedding('input.image', embedding);
       } else {
-        embedding = await this.#encode(handle, req.image!);
+        embedding = await this.#encode(handle, req.image!, req.options.signal);
       }
       try {
         opt.throwIfAborted(req.options.signal);
@@ -388,7 +392,7 @@ export class P2SAM {
         embedding = target as Embedding;
         this.#checkEmbedding('target', embedding);
       } else {
-        embedding = await this.#encode(handle, img!);
+        embedding = await this.#encode(handle, img!, o.signal);
       }
       try {
         const encodeMs = performance.now() - t0;
@@ -438,7 +442,7 @@ export class P2SAM {
     const signal = v.abortSignal('options.signal', o.signal);
     return this.#track(signal, async (handle) => {
       if (embedding.disposed) throw new P2SamError('DISPOSED', 'embedding has been disposed');
-      const r = await call(handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true));
+      const r = await cancellable(signal, () => handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true));
       this.#stats.decoderRuns++;
       return predictResult(r);
     });

@@ -279,6 +279,8 @@ export interface NativeAddon {
   selectReferencePoints(embedding: NativeEmbedding, reference: NativeReference, threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
   /** Bytes the addon has copied in from JS buffers so far (diagnostic for tests). */
   copiedInBytes(): number;
+  /** lib/cancellable.ts: arm() before the call to make cancellable, then disarm(); cancel() on abort. */
+  NativeCancelToken: new () => { arm(): void; disarm(): void; cancel(): void };
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
   /** Bytes of native memory reported to V8 (napi_adjust_external_memory's total). */
   externalMemory(): number;

@@ -3,6 +3,7 @@
  * candidate (k parts × kb negatives), the cascaded decoder passes, the Wasserstein
  * score of each candidate against the reference distribution, and the argmin.
  */
+import { cancellable } from './cancellable';
 import { P2SamError } from './errors';
 import type { Embedding } from './embedding';
 import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativeReference } from './native';
@@ -124,7 +125,8 @@ export async function runRetrieval(
 
   o.onProgress?.({ stage: 'decode', fraction: 0.4 });
   const tCand = performance.now();
-  const outcomes = await call(
+  // Cancellable: an abort stops the cascade between candidates and inside the solvers.
+  const outcomes = await cancellable(o.signal, () =>
     handle.runCandidates(embedding.handle, {
       candidates,
       reference: refHandle,

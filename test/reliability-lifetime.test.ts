@@ -252,8 +252,9 @@ describe('cancellation', () => {
       expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'ABORTED', cause: why });
       const after = model.stats();
       expect(after.segments).toBe(before.segments);
-      // The stage that was running when the abort came completed; nothing after it ran.
-      expect(after.encoderRuns - before.encoderRuns).toBe(1);
+      // Nothing after the running stage ran; the stage itself is cancelled inside native
+      // code (issue 15), so an abort as the encoder starts leaves no finished encoder run.
+      expect(after.encoderRuns - before.encoderRuns).toBe(stage === 'encode' ? 0 : 1);
     }
     // After the last boundary ('retrieval') there is nothing left to stop: the result stands.
     const c = new AbortController();

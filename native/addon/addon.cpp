@@ -2,6 +2,7 @@
 // TypeScript layer (lib/native.ts) is the only caller and validates every argument first.
 #include <napi.h>
 
+#include "addon/cancel_token.hpp"
 #include "addon/core_bindings.hpp"
 #include "addon/gpu_bindings.hpp"
 #include "addon/instance_data.hpp"
@@ -45,6 +46,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<InstanceData>(data);
   exports.Set("NativeModel", model);
   exports.Set("NativeEmbedding", embedding);
+  Napi::Function cancel_token = CancelTokenWrap::Define(env);
+  data->cancel_token_ctor = Napi::Persistent(cancel_token);
+  exports.Set("NativeCancelToken", cancel_token);
   exports.Set("loadModels", Napi::Function::New(env, LoadModels, "loadModels"));
   exports.Set("inspectModel", Napi::Function::New(env, InspectModel, "inspectModel"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));

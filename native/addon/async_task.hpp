@@ -17,6 +17,8 @@
 #include <utility>
 
 #include "addon/error_codes.hpp"
+#include "addon/instance_data.hpp"
+#include "cancel.hpp"
 #include "errors.hpp"
 
 namespace p2sam::addon {
@@ -37,6 +39,8 @@ class PromiseTask : public Napi::AsyncWorker {
 
   static Napi::Promise Start(Napi::Env env, Work work, Done done) {
     auto* task = new PromiseTask(env, std::move(work), std::move(done));
+    // An armed cancel token belongs to this task (see instance_data.hpp).
+    task->cancel_ = std::move(instance_data(env).pending_cancel);
     Napi::Promise promise = task->deferred_.Promise();
     task->Queue();
     return promise;
@@ -44,6 +48,7 @@ class PromiseTask : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    core::CancelScope scope(cancel_.get());
     try {
       result_ = std::make_unique<Result>(work_());
     } catch (const core::CoreError& e) {
@@ -107,6 +112,7 @@ class PromiseTask : public Napi::AsyncWorker {
   Done done_;
   std::unique_ptr<Result> result_;
   std::string code_, message_;
+  std::shared_ptr<core::CancelToken> cancel_;
 };
 
 template <typename Result, typename WorkFn, typename DoneFn>

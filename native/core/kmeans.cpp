@@ -26,6 +26,7 @@
 #include "kmeans_driver.hpp"
 #include "kmeans_random.hpp"
 #include "parallel.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::core {
 namespace {
@@ -216,6 +217,7 @@ class Restart {
     bool strict = false;
     int it = 0;
     while (it < opt_.max_iterations) {
+      throw_if_cancelled();  // an aborted call stops between Lloyd iterations
       update_norms(w_.centres);
       if (bounded) {
         if (it == 0) {

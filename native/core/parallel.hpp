@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "cancel.hpp"
+
 namespace p2sam::core {
 
 // Number of worker threads used when the caller passes threads <= 0.
@@ -48,7 +50,10 @@ void parallel_for(std::size_t begin, std::size_t end, int threads, Fn&& fn,
   std::mutex error_mutex;
   std::atomic<std::size_t> next_chunk{0};
   const std::size_t chunk = (n + workers - 1) / workers;
+  // The task's cancel token travels with its work onto the helper threads.
+  CancelToken* const token = current_cancel_token();
   auto run_chunks = [&]() {
+    CancelScope scope(token);
     for (std::size_t w; (w = next_chunk.fetch_add(1)) < workers;) {
       std::size_t b = begin + w * chunk;
       std::size_t e = std::min(end, b + chunk);

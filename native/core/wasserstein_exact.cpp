@@ -36,6 +36,7 @@
 #include "cost_matrix.hpp"
 #include "errors.hpp"
 #include "wasserstein.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::core {
 namespace {
@@ -208,6 +209,8 @@ class TransportSimplex {
     bool tree_arc_retry = false;
     const std::size_t refresh_every = 4 * (n_ + m_) + 1000;
     for (;;) {
+      // Checked every 256 pivots: an atomic load per pivot would be measurable here.
+      if ((pivots_ & 255) == 0) throw_if_cancelled();
       int ei, ej;
       double rc;
       if (!find_entering(ei, ej, rc)) {

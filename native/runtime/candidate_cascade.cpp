@@ -12,6 +12,7 @@
 #include "mask_ops.hpp"
 #include "parallel.hpp"
 #include "wasserstein.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::runtime {
 
@@ -224,6 +225,7 @@ std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Em
   core::parallel_for(0, req.candidates.size(), std::max(1, req.parallel_candidates),
                      [&](std::size_t b, std::size_t e, std::size_t) {
                        for (std::size_t i = b; i < e; ++i) {
+                         core::throw_if_cancelled();  // an aborted call stops between candidates
                          outcomes[i] = run_one(decoder, target, req, req.candidates[i]);
                          settle(i);
                        }

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <thread>
 
+#include "cancel.hpp"
 #include "errors.hpp"
 #include "ort_api.hpp"
 
@@ -79,6 +81,30 @@ void saturate_logits(std::vector<float>& logits, const char* output) {
     if (v > kSaturatedLogit) v = kSaturatedLogit;
     else if (v < -kSaturatedLogit) v = -kSaturatedLogit;
   }
+}
+
+// One ONNX Runtime Run that an aborted call can stop mid-graph: the task's cancel token
+// (core/cancel.hpp) gets a hook that sets RunOptions' terminate flag while the Run is in
+// progress, and a terminated Run is reported as ABORTED, not as an inference failure.
+std::vector<Ort::Value> cancellable_run(Ort::Session& session, const char* const* in_names, const Ort::Value* inputs,
+                                        std::size_t n_in, const char* const* out_names, std::size_t n_out,
+                                        const char* what) {
+  core::throw_if_cancelled();
+  Ort::RunOptions options;
+  core::CancelToken* token = core::current_cancel_token();
+  std::optional<core::CancelToken::Hook> hook;
+  if (token) hook = token->add_hook([&options] { options.SetTerminate(); });
+  std::vector<Ort::Value> out;
+  try {
+    out = session.Run(options, in_names, inputs, n_in, out_names, n_out);
+  } catch (const Ort::Exception& e) {
+    if (hook) token->remove_hook(*hook);
+    core::throw_if_cancelled();
+    throw run_error(e, what);
+  }
+  if (hook) token->remove_hook(*hook);
+  core::throw_if_cancelled();
+  return out;
 }
 
 // ONNX Runtime reports a refused pthread_create (pids limit, ulimit -u) as a load error.
@@ -159,12 +185,7 @@ std::vector<float> SamEncoder::run(const float* input, int h, int w) const {
   Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(input), count, shape.data(), shape.size());
   const char* in_names[] = {input_name_.c_str()};
   const char* out_names[] = {output_name_.c_str()};
-  std::vector<Ort::Value> out;
-  try {
-    out = session_->Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
-  } catch (const Ort::Exception& e) {
-    throw run_error(e, "the encoder");
-  }
+  std::vector<Ort::Value> out = cancellable_run(*session_, in_names, &in, 1, out_names, 1, "the encoder");
   auto got = out[0].GetTensorTypeAndShapeInfo().GetShape();
   if (got != std::vector<int64_t>{1, 256, 64, 64})
     throw core::CoreError("MODEL_OUTPUT_INVALID",
@@ -224,12 +245,8 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
     throw core::CoreError("MODEL_UNSUPPORTED", "this decoder export has no `masks` output (full-resolution logits)");
   std::vector<const char*> out_names = {"iou_predictions", "low_res_masks"};
   if (want_full_masks) out_names.push_back("masks");
-  std::vector<Ort::Value> out;
-  try {
-    out = session_->Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), out_names.data(), out_names.size());
-  } catch (const Ort::Exception& e) {
-    throw run_error(e, "the decoder");
-  }
+  std::vector<Ort::Value> out =
+      cancellable_run(*session_, in_names, inputs.data(), inputs.size(), out_names.data(), out_names.size(), "the decoder");
   DecoderResult r;
   auto iou_shape = out[0].GetTensorTypeAndShapeInfo().GetShape();
   auto low_shape = out[1].GetTensorTypeAndShapeInfo().GetShape();
