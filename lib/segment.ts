@@ -125,7 +125,9 @@ export async function runRetrieval(
 
   o.onProgress?.({ stage: 'decode', fraction: 0.4 });
   const tCand = performance.now();
-  // Cancellable: an abort stops the cascade between candidates and inside the solvers.
+  // Cancellable (lib/cancellable.ts): an abort stops the cascade between candidates and
+  // decoder passes, inside each pass's ONNX Runtime Run, between Sinkhorn sweeps and
+  // inside the exact simplex; the call then rejects with the signal's ABORTED error.
   const outcomes = await cancellable(o.signal, () =>
     handle.runCandidates(embedding.handle, {
       candidates,

@@ -7,6 +7,7 @@
  * `process.exit()` so stdout (often a pipe) is flushed before the process ends.
  */
 import { Command, CommanderError } from 'commander';
+import { convertCommand } from './convert';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { describeError, exitCodeOf } from './exit-codes';
@@ -32,6 +33,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     demoCommand(io, setExit),
     testkitModelCommand(io, setExit),
     inspectCommand(io, setExit),
+    convertCommand(io, setExit),
   ]) {
     // addCommand() does not pass settings down the way command() does; copy them so
     // usage errors in subcommands also throw instead of calling process.exit().

@@ -24,6 +24,8 @@ class CancelToken {
   using Hook = std::list<std::function<void()>>::iterator;
 
   bool requested() const { return flag_.load(std::memory_order_relaxed); }
+  // For code that polls a plain flag (wasserstein_exact's options.cancel).
+  const std::atomic<bool>* flag() const { return &flag_; }
 
   // From any thread (the JS thread, on abort): sets the flag and runs the hooks once.
   void cancel() {
