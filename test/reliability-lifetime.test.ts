@@ -278,7 +278,7 @@ describe('cancellation', () => {
       }),
     );
     expect(r.status).toBe('rejected');
-    expect((r as PromiseRejectedResult).reason).toBe(why);
+    expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'ABORTED', cause: why });
     // The cancel flag stopped the native loop between decoder passes: fewer runs than a
     // whole segment's cascade.
     expect(model.stats().decoderRuns - before.decoderRuns).toBeLessThan(perSegment);
