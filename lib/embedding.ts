@@ -65,17 +65,25 @@ export class Embedding {
       if (!Number.isFinite(data[i]))
         throw new RangeError(`data must contain only finite values; element ${i} (channel ${Math.floor(i / 4096)}, cell ${i % 4096}) is ${data[i]}`);
     if (!isPlainObject(meta)) fail('type', 'meta', '{ origWidth, origHeight, inputWidth, inputHeight }', meta);
+    // Each field is read exactly once, into the snapshot that is checked and passed on: a
+    // getter or Proxy cannot pass the checks with one value and reach native code with another.
+    const m: EmbeddingMeta = {
+      origWidth: meta.origWidth,
+      origHeight: meta.origHeight,
+      inputWidth: meta.inputWidth,
+      inputHeight: meta.inputHeight,
+    };
     // The original size drives the size of every mask the decoder returns, so it gets the
     // same bounds as an image (a forged 10⁶×10⁶ would otherwise ask for terabytes).
-    integer('meta.origWidth', meta.origWidth, 1, MAX_IMAGE_SIDE);
-    integer('meta.origHeight', meta.origHeight, 1, MAX_IMAGE_SIDE);
-    if (meta.origWidth * meta.origHeight > MAX_IMAGE_PIXELS)
-      throw new RangeError(`meta must describe at most ${MAX_IMAGE_PIXELS} pixels; received ${meta.origWidth}×${meta.origHeight}`);
-    integer('meta.inputWidth', meta.inputWidth, 1, 1024);
-    integer('meta.inputHeight', meta.inputHeight, 1, 1024);
-    if (Math.max(meta.inputWidth, meta.inputHeight) !== 1024)
-      throw new RangeError(`meta.inputWidth/inputHeight must have a longest side of 1024; received ${meta.inputWidth}×${meta.inputHeight}`);
-    return new Embedding(new (native().NativeEmbedding)(data, meta));
+    integer('meta.origWidth', m.origWidth, 1, MAX_IMAGE_SIDE);
+    integer('meta.origHeight', m.origHeight, 1, MAX_IMAGE_SIDE);
+    if (m.origWidth * m.origHeight > MAX_IMAGE_PIXELS)
+      throw new RangeError(`meta must describe at most ${MAX_IMAGE_PIXELS} pixels; received ${m.origWidth}×${m.origHeight}`);
+    integer('meta.inputWidth', m.inputWidth, 1, 1024);
+    integer('meta.inputHeight', m.inputHeight, 1, 1024);
+    if (Math.max(m.inputWidth, m.inputHeight) !== 1024)
+      throw new RangeError(`meta.inputWidth/inputHeight must have a longest side of 1024; received ${m.inputWidth}×${m.inputHeight}`);
+    return new Embedding(new (native().NativeEmbedding)(data, m));
   }
 
   /** True once {@link Embedding.dispose} was called. */

@@ -1,15 +1,14 @@
 /**
  * Where P2SAM.load gets its two models from: a path (checked to exist) or the .onnx /
- * TorchScript bytes, and the pruned copy of the decoder its cascade runs on.
+ * TorchScript bytes, and the lean-attention copy of the encoder. (The pruned copy of the
+ * decoder its cascade runs on is made on the helper thread: lib/onnx/pruned-decoder.ts.)
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { argumentError, P2SamError } from './errors';
 import type { NativeModelSource } from './native';
 import { leanAttentionOffThread } from './onnx/lean-attention-thread';
-import { graphOutputs, pruneOutputs } from './onnx/prune';
 import * as v from './validate';
 
 /**
@@ -28,21 +27,6 @@ export function modelSource(name: string, value: unknown): { native: NativeModel
     return { native: { bytes: value }, label: `<${value.length}-byte buffer>` };
   }
   return v.fail('type', name, 'a path to an .onnx or TorchScript .pt file, or a Uint8Array with its bytes', value);
-}
-
-/**
- * @internal The decoder without its full-resolution `masks` branch, or undefined when there is
- * nothing to prune or the file cannot be read/parsed here (the native side then simply
- * runs the cascade on the full decoder).
- */
-export async function prunedDecoder(source: NativeModelSource): Promise<Uint8Array | undefined> {
-  try {
-    const bytes = 'path' in source ? new Uint8Array(await readFile(source.path)) : source.bytes;
-    if (!graphOutputs(bytes).includes('masks')) return undefined;
-    return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

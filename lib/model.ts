@@ -8,11 +8,13 @@
  * then frees the sessions — a call can never see a freed session.
  */
 import { backends, resolveDevices, type Backends } from './backends';
+import { cancellable } from './cancellable';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
+import * as path from 'node:path';
 import { isTorchScriptModel, loadTorchRunners, resolveTorchDevice } from './torch';
-import { leanEncoder, modelSource, prunedDecoder } from './model-source';
+import { leanEncoder, modelSource } from './model-source';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
@@ -24,6 +26,7 @@ import type { ImageData, LoadedModelInfo, MaskData } from './types';
 import * as v from './validate';
 import type { MaskVolume, Volume } from './clinical/volume';
 import { segmentVolume, type SegmentVolumeOptions, type VolumeSegmentation } from './volume/segment-volume';
+import { offload } from './worker/offload';
 
 export type { PredictPrompt, PredictResult } from './predict';
 
@@ -127,8 +130,24 @@ export class P2SAM {
     const allTorch = torchEncoder && torchDecoder;
     const device = resolveDevices(config.device, allTorch ? 'cpu' : config.modelDevice);
     const torchDevice = torchEncoder || torchDecoder ? resolveTorchDevice(config.modelDevice, config.modelDevice === config.device ? 'options.device' : 'options.modelDevice') : undefined;
+    // An ONNX buffer whose weights live in external-data files would have them looked up
+    // in the working directory: only with a folder named by the caller.
+    for (const [name, src, torch] of [
+      ['options.encoder', encoder, torchEncoder],
+      ['options.decoder', decoder, torchDecoder],
+    ] as const) {
+      if (torch || !('bytes' in src.native) || !(await offload('externalData', { bytes: src.native.bytes }))) continue;
+      if (!config.externalDataFolder)
+        throw new P2SamError(
+          'MODEL_UNSUPPORTED',
+          `${name} is a buffer whose weights live in external-data files; ONNX Runtime would look for them in the current working directory. Pass options.externalDataFolder (the folder holding those files) or load the model by path`,
+        );
+      src.native = { bytes: src.native.bytes, externalDataFolder: config.externalDataFolder };
+    }
     const noLean = { path: undefined, note: torchEncoder && config.leanAttention ? 'not applied: a TorchScript encoder' : 'off', cleanup: undefined };
-    const [runners, cascade, lean] = await Promise.all([
+    // Pruning reads and rewrites the whole decoder and the lean rewrite the whole encoder:
+    // both run on helper threads, beside the torch runners' load.
+    const [runners, pruned, lean] = await Promise.all([
       torchDevice
         ? loadTorchRunners({
             ...(torchEncoder ? { encoder: encoder.native } : {}),
@@ -137,16 +156,21 @@ export class P2SAM {
             threads: config.threads,
           })
         : undefined,
-      config.pruneDecoder && !torchDecoder ? prunedDecoder(decoder.native) : undefined,
+      config.pruneDecoder && !torchDecoder ? offload('pruneDecoder', decoder.native) : undefined,
       config.leanAttention && !torchEncoder ? leanEncoder(encoder.native) : noLean,
     ]);
+    // The pruned copy is bytes, so its external data (if any) is resolved in the decoder's own folder.
+    const cascadeFolder = 'path' in decoder.native ? path.dirname(path.resolve(decoder.native.path)) : config.externalDataFolder;
+    const cascade = pruned?.model
+      ? { bytes: pruned.model, ...(pruned.externalData && cascadeFolder ? { externalDataFolder: cascadeFolder } : {}) }
+      : undefined;
     const load = (enc: typeof encoder.native) =>
       call(
         native().loadModels({
           encoder: enc,
           decoder: decoder.native,
           ...(runners ? { runners } : {}),
-          ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
+          ...(cascade ? { decoderCascade: cascade } : {}),
           threads: config.threads,
           graphOptimization: config.graphOptimization,
           memoryPattern: config.memoryPattern,
@@ -247,8 +271,11 @@ export class P2SAM {
     if (!this.#native || this.#disposing !== undefined) throw new P2SamError('DISPOSED', 'this model has been disposed');
   }
 
-  async #encode(handle: NativeModel, image: ImageData): Promise<Embedding> {
-    const r = await call(handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads));
+  async #encode(handle: NativeModel, image: ImageData, signal?: AbortSignal): Promise<Embedding> {
+    // Cancellable: an abort terminates the encoder's ONNX Runtime Run.
+    const r = await cancellable(signal, () =>
+      handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads),
+    );
     this.#stats.encoderRuns++;
     return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
   }
@@ -273,7 +300,7 @@ export class P2SAM {
     const o = v.optionsObject('options', options);
     const signal = v.abortSignal('options.signal', o.signal);
     return this.#track(signal, async (h) => {
-      const embedding = await this.#encode(h, img);
+      const embedding = await this.#encode(h, img, signal);
       // An abort that arrived while the encoder ran still wins: the caller has stopped
       // waiting for this embedding, so free it rather than hand it back.
       try {
@@ -322,7 +349,7 @@ export class P2SAM {
         embedding = req.embedding;
         this.#checkEmbedding('input.image', embedding);
       } else {
-        embedding = await this.#encode(handle, req.image!);
+        embedding = await this.#encode(handle, req.image!, req.options.signal);
       }
       try {
         opt.throwIfAborted(req.options.signal);
@@ -431,7 +458,7 @@ export class P2SAM {
         embedding = target as Embedding;
         this.#checkEmbedding('target', embedding);
       } else {
-        embedding = await this.#encode(handle, img!);
+        embedding = await this.#encode(handle, img!, o.signal);
       }
       try {
         const encodeMs = performance.now() - t0;
@@ -481,7 +508,7 @@ export class P2SAM {
     const signal = v.abortSignal('options.signal', o.signal);
     return this.#track(signal, async (handle) => {
       if (embedding.disposed) throw new P2SamError('DISPOSED', 'embedding has been disposed');
-      const r = await call(handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true));
+      const r = await cancellable(signal, () => handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true));
       this.#stats.decoderRuns++;
       return predictResult(r);
     });

@@ -76,6 +76,7 @@ export interface NativeCandidateRequest {
 export type NativeCancelToken = { readonly __brand: 'NativeCancelToken' };
 
 export interface NativeCandidateOutcome {
+  /** H×W 0/1 for the winning candidate (lib/segment.ts pickCandidate); empty for all others. */
   mask: Uint8Array;
   area: number;
   empty: boolean;
@@ -160,7 +161,8 @@ export interface NativeModel {
   release(): void;
 }
 
-export type NativeModelSource = { path: string } | { bytes: Uint8Array };
+/** A model file, or its bytes with the folder their external-data files are resolved in. */
+export type NativeModelSource = { path: string } | { bytes: Uint8Array; externalDataFolder?: string };
 
 export interface NativeLoadOptions {
   encoder: NativeModelSource;
@@ -289,7 +291,11 @@ export interface NativeAddon {
   selectReferencePoints(embedding: NativeEmbedding, reference: NativeReference, threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
   /** Bytes the addon has copied in from JS buffers so far (diagnostic for tests). */
   copiedInBytes(): number;
+  /** lib/cancellable.ts: arm() before the call to make cancellable, then disarm(); cancel() on abort. */
+  NativeCancelToken: new () => { arm(): void; disarm(): void; cancel(): void };
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
+  /** Bytes of native memory reported to V8 (napi_adjust_external_memory's total). */
+  externalMemory(): number;
   inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: ModelKind; maskOutputs: number; reason: string }>;
   backends(): {
     ortVersion: string;

@@ -3,6 +3,8 @@
  * Defaults follow the authors' published settings (SPEC §2.6): natural mode tries 1..5
  * parts with one negative point; medical mode 1..5 parts with 1..1 background parts.
  */
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
 import { argumentError, P2SamError } from './errors';
 import type { Reference } from './reference';
 import * as v from './validate';
@@ -85,6 +87,17 @@ export interface LoadOptions {
    * (`info.encoder.leanAttention` says which happened; `p2sam optimize` writes a lean copy).
    */
   leanAttention?: boolean;
+  /**
+   * For an encoder or decoder passed as bytes whose weights live in external-data files:
+   * the folder those files are in. Without it such a model is refused
+   * (`MODEL_UNSUPPORTED`) — ONNX Runtime would look for the files in the current working
+   * directory, i.e. read whatever happens to be there. Models loaded by path always use
+   * their own folder.
+   *
+   * @example
+   * await P2SAM.load({ encoder: await readFile('vit_h/encoder.onnx'), decoder, externalDataFolder: 'vit_h' });
+   */
+  externalDataFolder?: string;
   /** How many segment/createReference/encode calls may run at once (default 2); more wait their turn. */
   concurrency?: number;
   onWarning?: (warning: Warning) => void;
@@ -155,8 +168,22 @@ export interface ResolvedLoad {
   cpuArena: boolean;
   pruneDecoder: boolean;
   leanAttention: boolean;
+  externalDataFolder?: string;
   concurrency: number;
   onWarning?: (w: Warning) => void;
+}
+
+function folder(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) v.fail('type', name, 'a path to a folder', value);
+  let isDir = false;
+  try {
+    isDir = statSync(value).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a folder`);
+  return path.resolve(value);
 }
 
 export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
@@ -173,6 +200,7 @@ export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
     cpuArena: v.boolean('options.cpuArena', o.cpuArena, true),
     pruneDecoder: v.boolean('options.pruneDecoder', o.pruneDecoder, true),
     leanAttention: v.boolean('options.leanAttention', o.leanAttention, true),
+    externalDataFolder: folder('options.externalDataFolder', o.externalDataFolder),
     concurrency: v.optionalInteger('options.concurrency', o.concurrency, 1, 64, 2),
     onWarning: v.func('options.onWarning', o.onWarning),
   };
@@ -239,10 +267,16 @@ export function resolveSegment(o: Record<string, unknown>): ResolvedSegment {
   };
 }
 
-/** Rejects with the signal's reason (as AbortSignal.throwIfAborted does), wrapped when it is not an Error. */
+/**
+ * Throws P2SamError `ABORTED` when the signal has been aborted, whatever its reason: the
+ * code the README lists for an aborted call, so callers branch on one thing. The
+ * signal's reason — the default `DOMException` named AbortError, an Error of the
+ * caller's, or any other value — is the error's `cause`, and its message is quoted.
+ */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
   const reason: unknown = signal.reason;
-  if (reason instanceof Error) throw reason;
-  throw new P2SamError('ABORTED', `the operation was aborted${reason === undefined ? '' : `: ${String(reason)}`}`, { cause: reason });
+  if (reason instanceof P2SamError && reason.code === 'ABORTED') throw reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  throw new P2SamError('ABORTED', `the operation was aborted${why ? `: ${why}` : ''}`, { cause: reason });
 }

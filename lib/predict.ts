@@ -44,39 +44,43 @@ export interface DecoderPrompt {
 export function decoderPrompt(embedding: Embedding, prompt: unknown): DecoderPrompt {
   if (!v.isPlainObject(prompt)) v.fail('type', 'prompt', '{ points?, box?, maskInput? }', prompt);
   const p = prompt as PredictPrompt;
-  const points = p.points ?? [];
+  // Every value is read once, into what is checked and sent: a getter or Proxy cannot
+  // pass the checks with one value and reach the decoder with another (NaN, label 7).
+  const points: unknown = p.points ?? [];
   if (!Array.isArray(points)) v.fail('type', 'prompt.points', 'an array of { x, y, label }', points);
   const sx = embedding.inputWidth / embedding.width;
   const sy = embedding.inputHeight / embedding.height;
   const coords: number[] = [];
   const labels: number[] = [];
-  points.forEach((pt, i) => {
+  [...(points as unknown[])].forEach((pt, i) => {
     if (!v.isPlainObject(pt)) v.fail('type', `prompt.points[${i}]`, '{ x, y, label }', pt);
-    coords.push(v.finiteNumber(`prompt.points[${i}].x`, pt.x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, pt.y, -1e6, 1e6) * sy);
-    if (pt.label !== 0 && pt.label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', pt.label);
-    labels.push(pt.label);
+    const { x, y, label } = pt;
+    coords.push(v.finiteNumber(`prompt.points[${i}].x`, x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, y, -1e6, 1e6) * sy);
+    if (label !== 0 && label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', label);
+    labels.push(label);
   });
-  if (p.box !== undefined) {
-    const b = p.box;
-    if (!Array.isArray(b) || b.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', b);
-    b.forEach((x, i) => {
-      v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6);
-    });
-    if (b[0] > b[2] || b[1] > b[3]) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
-    coords.push(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy);
+  const boxIn: unknown = p.box;
+  if (boxIn !== undefined) {
+    if (!Array.isArray(boxIn) || boxIn.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', boxIn);
+    const b = [...(boxIn as unknown[])].map((x, i) => v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6));
+    const [x0, y0, x1, y1] = b as [number, number, number, number];
+    if (x0 > x1 || y0 > y1) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
+    coords.push(x0 * sx, y0 * sy, x1 * sx, y1 * sy);
     labels.push(2, 3);
   } else {
     // SAM's ONNX decoder marks "no box" with a padding point (0,0) labelled −1.
     coords.push(0, 0);
     labels.push(-1);
   }
-  if (labels.length === 1 && p.maskInput === undefined)
+  const maskIn: unknown = p.maskInput;
+  if (labels.length === 1 && maskIn === undefined)
     throw new RangeError('prompt must contain at least one point, a box or a maskInput; received none');
   let maskInput: Float32Array | null = null;
-  if (p.maskInput !== undefined) {
-    if (!(p.maskInput instanceof Float32Array) || p.maskInput.length !== 256 * 256)
-      v.fail('type', 'prompt.maskInput', 'a Float32Array of 256×256 low-res logits', p.maskInput);
-    maskInput = p.maskInput;
+  if (maskIn !== undefined) {
+    if (!(maskIn instanceof Float32Array) || maskIn.length !== 256 * 256)
+      v.fail('type', 'prompt.maskInput', 'a Float32Array of 256×256 low-res logits', maskIn);
+    // A copy: the decoder runs later, the caller may reuse its array meanwhile.
+    maskInput = new Float32Array(maskIn as Float32Array);
   }
   return { coords: Float32Array.from(coords), labels: Float32Array.from(labels), maskInput };
 }

@@ -3,9 +3,10 @@
  * encoder pass is spent) and the one native call that makes the reference
  * (grid → features → every prototype set, native/runtime/reference.cpp).
  */
+import { cancellable } from './cancellable';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
-import { call, native, type MathsDevice, type NativeModelInfo } from './native';
+import { native, type MathsDevice, type NativeModelInfo } from './native';
 import * as opt from './options';
 import { Reference } from './reference';
 import type { ImageData, MaskData } from './types';
@@ -62,7 +63,8 @@ export async function buildReference(
 ): Promise<Reference> {
   const o = req.options;
   const t0 = performance.now();
-  const r = await call(
+  // Cancellable: an abort stops k-means between Lloyd iterations.
+  const r = await cancellable(o.signal, () =>
     native().buildReference(embedding.handle, req.mask, req.width, req.height, {
       mode: o.mode,
       partsMin: o.parts.min,

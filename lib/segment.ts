@@ -3,6 +3,8 @@
  * candidate (k parts × kb negatives), the cascaded decoder passes, the Wasserstein
  * score of each candidate against the reference distribution, and the argmin.
  */
+import { cancellable } from './cancellable';
+import { P2SamError } from './errors';
 import type { Embedding } from './embedding';
 import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativeReference } from './native';
 import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
@@ -123,13 +125,10 @@ export async function runRetrieval(
 
   o.onProgress?.({ stage: 'decode', fraction: 0.4 });
   const tCand = performance.now();
-  // An abort during the cascade reaches the native loops (between decoder passes and
-  // inside the exact simplex) through a shared cancel flag.
-  throwIfAborted(o.signal);
-  const cancel = native().cancelToken();
-  const onAbort = () => native().cancel(cancel);
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  const outcomes = await call(
+  // Cancellable (lib/cancellable.ts): an abort stops the cascade between candidates and
+  // decoder passes, inside each pass's ONNX Runtime Run, between Sinkhorn sweeps and
+  // inside the exact simplex; the call then rejects with the signal's ABORTED error.
+  const outcomes = await cancellable(o.signal, () =>
     handle.runCandidates(embedding.handle, {
       candidates,
       reference: refHandle,
@@ -142,14 +141,8 @@ export async function runRetrieval(
       threads,
       parallelCandidates: o.parallelCandidates,
       device: maths.scoring,
-      cancel,
     }),
-  )
-    .catch((e: unknown) => {
-      throwIfAborted(o.signal); // cancelled by the signal: report its reason, as between stages
-      throw e;
-    })
-    .finally(() => o.signal?.removeEventListener('abort', onAbort));
+  );
   const candidatesMs = performance.now() - tCand;
   throwIfAborted(o.signal);
   o.onProgress?.({ stage: 'retrieval', fraction: 0.95 });
@@ -199,8 +192,12 @@ export async function runRetrieval(
       warnings,
     };
   }
+  // Native code keeps only the winner's full-size mask, chosen by this same rule.
+  const mask = outcomes[best].mask;
+  if (mask.length !== meta.width * meta.height)
+    throw new P2SamError('INTERNAL', `the native cascade kept no mask for candidate ${best}, which lib/segment.ts picked`);
   return {
-    mask: outcomes[best].mask,
+    mask,
     width: meta.width,
     height: meta.height,
     parts: results[best].parts,

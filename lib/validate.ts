@@ -130,7 +130,10 @@ export function image(name: string, value: unknown): ImageData {
     throw new RangeError(
       `${name}.data must hold width×height×channels = ${width}×${height}×${channels} = ${expected} bytes; received ${(data as Uint8Array).length}`,
     );
-  return value as unknown as ImageData;
+  // A snapshot, taken at the call: the native work starts later (after a concurrency
+  // slot, on another thread), and the caller may reuse its buffer as soon as the call
+  // returns. Each field was read once above, so a getter cannot change it after the checks.
+  return { data: new Uint8Array(data as Uint8Array), width: width as number, height: height as number, channels: channels as 1 | 3 | 4 };
 }
 
 export function mask(name: string, value: unknown): MaskData {
@@ -141,7 +144,8 @@ export function mask(name: string, value: unknown): MaskData {
   const expected = (width as number) * (height as number);
   if ((data as Uint8Array).length !== expected)
     throw new RangeError(`${name}.data must hold width×height = ${width}×${height} = ${expected} bytes; received ${(data as Uint8Array).length}`);
-  return value as unknown as MaskData;
+  // A snapshot, as for images.
+  return { data: new Uint8Array(data as Uint8Array), width: width as number, height: height as number };
 }
 
 /** A Float32Array of n×d finite values. */

@@ -8,6 +8,7 @@
 //     P2SAM_CUDA=OFF).
 // Environment: P2SAM_CUDA=AUTO|ON|OFF, P2SAM_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES),
 //              P2SAM_TORCH=AUTO|ON|OFF (p2sam_torch.node; Torch_DIR picks a libtorch),
+//              P2SAM_SANITIZE=1 / P2SAM_SANITIZE_ADDON=1 (ASan + UBSan builds),
 //              P2SAM_ORT_INCLUDE_DIR, P2SAM_BUILD_TESTS=OFF,
 // P2SAM_BUILD_DIR (default build), P2SAM_SKIP_NATIVE_BUILD=1 (skip entirely).
 import { spawnSync } from 'node:child_process';
@@ -59,6 +60,8 @@ const defines = {
   P2SAM_SANITIZE: process.env.P2SAM_SANITIZE === '1' ? 'ON' : 'OFF',
   // p2sam_torch.node (TorchScript models): AUTO builds it when CMake finds libtorch.
   P2SAM_TORCH: process.env.P2SAM_TORCH || 'AUTO',
+  // scripts/asan-addon-tests.sh: the loadable addon itself sanitised.
+  P2SAM_SANITIZE_ADDON: process.env.P2SAM_SANITIZE_ADDON === '1' ? 'ON' : 'OFF',
   // GPUs other than Hopper (e.g. "86-real;89-real;90-real;90-virtual"); the default is
   // CMakeLists.txt's sm_90 + compute_90 PTX.
   ...(process.env.P2SAM_CUDA_ARCHS ? { CMAKE_CUDA_ARCHITECTURES: process.env.P2SAM_CUDA_ARCHS } : {}),

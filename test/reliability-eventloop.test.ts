@@ -1,23 +1,28 @@
 /**
- * Issue 6 — the JS thread stays responsive while P2SAM works (an Electron UI calls it
- * from its main thread): event-loop lag < 50 ms during a full createReference and
- * segment.
+ * Issues 6 and 15 — the JS thread stays responsive while P2SAM works (an Electron UI
+ * calls it from its main thread).
+ *
+ * What is asserted is what our code does on the JS thread: its own CPU time during a
+ * full createReference and segment (test/js-thread-time.ts), which bounds the longest
+ * stretch it can block the loop for. That does not depend on how loaded the machine is,
+ * so it fails only when our code blocks. Wall-clock lag is still measured, but only
+ * compared with the lag of an idle loop measured in the same run (a loaded machine
+ * delays both alike): lag during the work may not exceed the idle lag by more than the
+ * limit.
  *
  * The model runs with threads: 1 and concurrency: 1 so one of this machine's two cores
- * stays free for the JS thread; then any lag we see comes from work done on the JS
- * thread itself (argument copies, result conversion, JS loops), not from a starved core.
- *
- * A shared, noisy machine can deschedule the process for tens of milliseconds at any
- * moment, which is not what this test is about. Lag caused by our code happens on every
- * run, so each measurement is repeated (up to 3 times) and the best run must pass.
+ * stays free for the JS thread.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P2SAM, type Reference } from '../lib';
 import { makeScene } from '../lib/testkit/scenes';
 import { testkitModel } from './helpers';
+import { jsThreadBusyMs } from './js-thread-time';
 
 const LAG_LIMIT_MS = 50;
+/** JS-thread CPU per call: validation, argument copies, result conversion. */
+const BUSY_LIMIT_MS = 40;
 const ATTEMPTS = 3;
 
 let model: P2SAM;
@@ -57,19 +62,36 @@ async function lagDuring(work: () => Promise<unknown>): Promise<{ timerMs: numbe
   return { timerMs: worst, histogramMs: hist.max / 1e6, workMs };
 }
 
-async function bestOf(label: string, work: () => Promise<unknown>): Promise<number> {
-  const runs: { timerMs: number; histogramMs: number; workMs: number }[] = [];
+/** The loop's lag with nothing of ours running, over `ms`. */
+async function idleLag(ms: number): Promise<number> {
+  const r = await lagDuring(() => new Promise((resolve) => setTimeout(resolve, ms)));
+  return Math.max(r.timerMs, r.histogramMs);
+}
+
+interface Measured {
+  busyMs: number;
+  excessLagMs: number;
+}
+
+async function measure(label: string, work: () => Promise<unknown>): Promise<Measured> {
+  const runs: (Measured & { lag: number; idle: number; wallMs: number })[] = [];
   for (let i = 0; i < ATTEMPTS; i++) {
-    const r = await lagDuring(work);
-    runs.push(r);
-    if (Math.max(r.timerMs, r.histogramMs) < LAG_LIMIT_MS) break;
+    let lag = 0;
+    const busy = await jsThreadBusyMs(async () => {
+      const r = await lagDuring(work);
+      lag = Math.max(r.timerMs, r.histogramMs);
+    });
+    const idle = await idleLag(Math.min(2000, Math.max(200, busy.wallMs)));
+    runs.push({ busyMs: busy.busyMs, excessLagMs: lag - idle, lag, idle, wallMs: busy.wallMs });
+    if (busy.busyMs < BUSY_LIMIT_MS && lag - idle < LAG_LIMIT_MS) break;
   }
-  const best = Math.min(...runs.map((r) => Math.max(r.timerMs, r.histogramMs)));
   console.log(
-    `event-loop lag, ${label}: ` +
-      runs.map((r) => `timer ${r.timerMs.toFixed(1)} ms / histogram ${r.histogramMs.toFixed(1)} ms over ${r.workMs.toFixed(0)} ms`).join('; '),
+    `${label}: ` +
+      runs
+        .map((r) => `JS-thread busy ${r.busyMs.toFixed(1)} ms, lag ${r.lag.toFixed(1)} ms (idle ${r.idle.toFixed(1)} ms) over ${r.wallMs.toFixed(0)} ms`)
+        .join('; '),
   );
-  return best;
+  return { busyMs: Math.min(...runs.map((r) => r.busyMs)), excessLagMs: Math.min(...runs.map((r) => r.excessLagMs)) };
 }
 
 describe('event loop stays responsive', () => {
@@ -77,19 +99,21 @@ describe('event loop stays responsive', () => {
     [640, 480],
     [1920, 1080],
   ] as const) {
-    it(`createReference + segment on ${w}×${h}: lag < ${LAG_LIMIT_MS} ms`, async () => {
+    it(`createReference + segment on ${w}×${h}: JS-thread busy < ${BUSY_LIMIT_MS} ms, lag within ${LAG_LIMIT_MS} ms of idle`, async () => {
       const ref = makeScene({ width: w, height: h, seed: 8, scale: 0.5 });
       const target = makeScene({ width: w, height: h, seed: 8, noiseSeed: 3, center: [0.55, 0.5], scale: 0.5 });
       let reference: Reference | undefined;
-      const refLag = await bestOf(`createReference ${w}×${h}`, async () => {
+      const refM = await measure(`createReference ${w}×${h}`, async () => {
         reference = await model.createReference({ image: ref.image, mask: ref.mask }, { parts: { min: 1, max: 5 } });
       });
-      expect(refLag).toBeLessThan(LAG_LIMIT_MS);
-      const segLag = await bestOf(`segment ${w}×${h}`, async () => {
+      expect(refM.busyMs).toBeLessThan(BUSY_LIMIT_MS);
+      expect(refM.excessLagMs).toBeLessThan(LAG_LIMIT_MS);
+      const segM = await measure(`segment ${w}×${h}`, async () => {
         const r = await model.segment(target.image, { reference: reference! });
         expect(r.mask.length).toBe(w * h);
       });
-      expect(segLag).toBeLessThan(LAG_LIMIT_MS);
-    }, 120_000);
+      expect(segM.busyMs).toBeLessThan(BUSY_LIMIT_MS);
+      expect(segM.excessLagMs).toBeLessThan(LAG_LIMIT_MS);
+    }, 180_000);
   }
 });

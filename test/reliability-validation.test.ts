@@ -311,7 +311,7 @@ describe('images and masks', () => {
         expect(r.ok).toBe(false);
         if (!r.ok) {
           if (failures.length) expectOneOf(r.error, failures);
-          else expect(r.error).toBe(REASON);
+          else expect(r.error).toMatchObject({ code: 'ABORTED', cause: REASON });
         }
       }),
       { numRuns: 400 },
@@ -363,7 +363,7 @@ describe('images and masks', () => {
           expect(r.error).toMatchObject({ code: 'MASK_SIZE_MISMATCH' });
           expect((r.error as Error).message).toContain(`${m.width}×${m.height}`);
         } else if (m.data.every((v) => v === 0)) expect(r.error).toMatchObject({ code: 'EMPTY_REFERENCE' });
-        else expect(r.error).toBe(REASON);
+        else expect(r.error).toMatchObject({ code: 'ABORTED', cause: REASON });
       }),
       { numRuns: 200 },
     );
@@ -492,7 +492,7 @@ describe('createReference and segment options', () => {
           expect(r.ok).toBe(false);
           if (!r.ok) {
             if (failures.length) expectOneOf(r.error, failures);
-            else expect(r.error).toBe(REASON);
+            else expect(r.error).toMatchObject({ code: 'ABORTED', cause: REASON });
           }
         },
       ),
@@ -558,7 +558,7 @@ describe('createReference and segment options', () => {
           expect(r.ok).toBe(false);
           if (!r.ok) {
             if (failures.length) expectOneOf(r.error, failures);
-            else expect(r.error).toBe(REASON);
+            else expect(r.error).toMatchObject({ code: 'ABORTED', cause: REASON });
           }
         },
       ),
@@ -614,7 +614,7 @@ describe('createReference and segment options', () => {
           expect(r.ok).toBe(false);
           if (!r.ok) {
             if (failures.length) expectOneOf(r.error, failures);
-            else expect(r.error).toBe(REASON);
+            else expect(r.error).toMatchObject({ code: 'ABORTED', cause: REASON });
           }
         },
       ),

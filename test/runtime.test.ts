@@ -10,6 +10,7 @@ import { P2SAM, P2SamError } from '../lib';
 import { inspectModel } from '../lib/inspect';
 import { testkitDecoderBytes, testkitEncoderBytes, testkitFixtureBytes } from '../lib/testkit';
 import { area, maskIou, paintImage, rectMask, tempDir, testkitModel } from './helpers';
+import { jsThreadBusyMs } from './js-thread-time';
 
 const RED: [number, number, number] = [220, 30, 30];
 const GREEN: [number, number, number] = [30, 200, 40];
@@ -137,29 +138,20 @@ describe('encoder + decoder semantics (docs/testkit.md)', () => {
 });
 
 describe('off the JS thread', () => {
-  it('keeps the event loop responsive (lag < 50 ms) while encoders run', async () => {
-    // A 1024×1024 image keeps the encoder busy; run several back to back. One ONNX
-    // Runtime thread so that on a 2-core machine a core stays free for the JS thread
-    // (what is measured is whether the JS thread is blocked, not CPU contention).
+  it('leaves the JS thread free while encoders run (its own CPU < 15 ms per encode)', async () => {
+    // A 1024×1024 image keeps the encoder busy; run several back to back. What is
+    // measured is the JS thread's own CPU time (test/js-thread-time.ts) — what our code
+    // costs the event loop — not wall-clock lag, which a loaded machine inflates.
     const single = await P2SAM.load({ encoder: paths.encoder, decoder: paths.decoder, threads: 1, concurrency: 1 });
     const big = paintImage(1024, 1024, GREY, [{ x0: 100, y0: 100, x1: 600, y1: 700, color: RED }]);
-    let maxLag = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxLag = Math.max(maxLag, now - last - 5);
-      last = now;
-    }, 5);
-    const t0 = performance.now();
-    let runs = 0;
-    while (performance.now() - t0 < 800) {
-      (await single.encode(big)).dispose();
-      runs++;
-    }
-    clearInterval(timer);
+    (await single.encode(big)).dispose();
+    const runs = 5;
+    const { busyMs } = await jsThreadBusyMs(async () => {
+      for (let i = 0; i < runs; i++) (await single.encode(big)).dispose();
+    });
     await single.dispose();
-    expect(runs).toBeGreaterThan(0);
-    expect(maxLag).toBeLessThan(50);
+    console.log(`encode 1024×1024: JS-thread busy ${(busyMs / runs).toFixed(1)} ms per call`);
+    expect(busyMs / runs).toBeLessThan(15);
   });
 });
 

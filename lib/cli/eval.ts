@@ -19,7 +19,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { readMask } from '../io/image';
+import { P2SamError } from '../errors';
+import { readMaskInfo } from '../io/image';
+import { MAX_MASK_LEVELS } from '../io/image-decode';
 import { DEFAULT_IMAGE_EXTENSIONS, naturalCompare } from './targets';
 import { confusion, diceFromCounts, iouFromCounts, persegMiouDetailed, sequenceMeans } from '../metrics';
 import { requireDir } from './args';
@@ -68,6 +70,8 @@ export interface EvalResult {
   /** Sequence protocol: mean over classes of the per-class means. */
   sequenceMean?: { dice: number; iou: number };
   unmatched: { gt: string[]; pred: string[] };
+  /** Pairs not scored because a file could not be read: the file and why. */
+  unreadable: { file: string; error: string }[];
 }
 
 const IMAGE_EXT = new Set(DEFAULT_IMAGE_EXTENSIONS);
@@ -146,10 +150,31 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     );
 
   const images: ImageScore[] = [];
+  const unreadable: { file: string; error: string }[] = [];
+  // An unreadable file costs its pair, not the run: the rest is scored and the bad files
+  // are listed (exit 1). A ground truth that is no mask at all — a photo or CT slice
+  // given as --gt — is a usage error: scoring it would report a meaningless Dice.
+  const read = async (file: string, expected?: { width: number; height: number }) => {
+    try {
+      return await readMaskInfo(file, expected);
+    } catch (err) {
+      if (err instanceof P2SamError && err.code === 'IMAGE_READ_FAILED') {
+        unreadable.push({ file, error: err.message });
+        return undefined;
+      }
+      throw err;
+    }
+  };
   for (const p of pairs) {
-    const gt = await readMask(p.gt);
+    const gt = await read(p.gt);
+    if (!gt) continue;
+    if (gt.levels > MAX_MASK_LEVELS)
+      throw new UsageError(
+        `--gt: '${p.gt}' is not a binary mask or a label map (more than ${MAX_MASK_LEVELS} distinct values): it looks like an image; point --gt at the ground-truth masks`,
+      );
     // readMask names both sizes and the file when the prediction does not fit.
-    const pred = await readMask(p.pred, { width: gt.width, height: gt.height });
+    const pred = await read(p.pred, { width: gt.width, height: gt.height });
+    if (!pred) continue;
     const c = confusion(pred, gt);
     images.push({
       name: p.name,
@@ -165,6 +190,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       iou: iouFromCounts(c, rule),
     });
   }
+  if (images.length === 0)
+    throw new P2SamError('IMAGE_READ_FAILED', `no pair could be scored: ${unreadable.map((u) => u.error).join('; ')}`);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const result: EvalResult = {
     pred: o.pred,
@@ -173,6 +200,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     images,
     mean: { images: images.length, dice: mean(images.map((i) => i.dice)), iou: mean(images.map((i) => i.iou)) },
     unmatched,
+    unreadable,
   };
   if (o.classesFromDirs) {
     const perseg = persegMiouDetailed(
@@ -223,6 +251,10 @@ export function formatEval(r: EvalResult): string {
     if (r.unmatched.gt.length) out.push(`not scored, no prediction: ${r.unmatched.gt.join(', ')}`);
     if (r.unmatched.pred.length) out.push(`not scored, no ground truth: ${r.unmatched.pred.join(', ')}`);
   }
+  if (r.unreadable.length) {
+    out.push('');
+    out.push(`not scored, unreadable: ${r.unreadable.map((u) => u.file).join(', ')}`);
+  }
   out.push(`(both masks empty counts as ${r.emptyEmpty})`);
   return `${out.join('\n')}\n`;
 }
@@ -243,6 +275,7 @@ export function evalCommand(io: CliIO, setExit: (code: number) => void): Command
         emptyEmpty: flags.emptyEmpty === '0' ? 0 : 1,
       });
       io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : formatEval(r));
-      setExit(0);
+      for (const u of r.unreadable) io.stderr.write(`p2sam: not scored: ${u.error} [IMAGE_READ_FAILED]\n`);
+      setExit(r.unreadable.length ? 1 : 0);
     });
 }

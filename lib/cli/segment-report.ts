@@ -147,8 +147,9 @@ export function finalizeReport(report: SegmentReport, exitCode: number, t0: numb
   const segs = report.targets.map((r) => r.timings?.segmentMs).filter((x): x is number => typeof x === 'number');
   if (segs.length) t.meanTargetMs = round(segs.reduce((a, b) => a + b, 0) / segs.length);
   t.totalMs = round(performance.now() - t0);
-  report.interrupted = exitCode === EXIT_INTERRUPTED;
-  report.status = exitCode === EXIT_OK ? 'ok' : exitCode === EXIT_INTERRUPTED ? 'interrupted' : 'failed';
+  // 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP): 128 + the signal that stopped the run.
+  report.interrupted = exitCode === EXIT_INTERRUPTED || exitCode === 143 || exitCode === 129;
+  report.status = exitCode === EXIT_OK ? 'ok' : report.interrupted ? 'interrupted' : 'failed';
   report.exitCode = exitCode;
   report.finishedAt = new Date().toISOString();
 }

@@ -13,20 +13,23 @@
  * finished and stops (exit 130). report.json is written in every case once the output
  * directory is known, by the `finally` of the run.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { P2SamError } from '../errors';
-import { readImage, readMask, writeMaskPng } from '../io/image';
+import { writeFileAtomicSync } from '../io/atomic-file';
+import { readImageInfo, readMaskInfo, writeMaskPng } from '../io/image';
+import { MAX_MASK_LEVELS } from '../io/image-decode';
 import { writeOverlayPng } from '../io/overlay';
 import { P2SAM } from '../model';
 import * as opt from '../options';
 import type { Reference, ReferenceSummary } from '../reference';
 import type { SegmentResult } from '../segment';
-import type { ImageData, MaskData } from '../types';
+import type { ImageData } from '../types';
 import { outputDir, requireFile } from './args';
 import { describeWarning, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exitCodeOf, UsageError } from './exit-codes';
 import { packageVersion, type CliIO } from './io';
 import { ProgressReporter } from './progress';
+import type { DecodedImage, DecodedMask } from '../io/image-decode';
 import {
   errorRecord,
   finalizeReport,
@@ -116,7 +119,8 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   requireFile('--ref-mask', o.refMask);
   outputDir('--out', o.out);
   if (o.targets.length === 0) throw new UsageError('TARGET: give at least one target image, directory or glob');
-  const files = await expandTargets(o.targets);
+  const skipped: string[] = [];
+  const files = await expandTargets(o.targets, { onSkipped: (f) => skipped.push(...f) });
   const names = outputNames(files);
   const inputs = [...files, o.refImage, o.refMask, o.encoder, o.decoder];
   // Every output path is checked now, so a refused one stops the run before any work.
@@ -126,9 +130,16 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   }));
   const reportPath = safeOutputPath(o.out, 'report.json', inputs);
   const shown = (abs: string) => path.join(o.out, path.basename(abs));
-  mkdirSync(o.out, { recursive: true });
+  checkWritable(o.out);
 
   const progress = ProgressReporter.auto(o.quiet === true, io.stderr);
+  if (skipped.length)
+    progress.log(
+      `p2sam: warning: left out ${plural(skipped.length, 'file')} that look like masks or overlays (${skipped
+        .slice(0, 3)
+        .map((f) => path.basename(f))
+        .join(', ')}${skipped.length > 3 ? ', …' : ''}); name them explicitly to segment them`,
+    );
   signal?.addEventListener(
     'abort',
     () => progress.log('p2sam: interrupted; abandoning the current target and writing report.json (Ctrl-C again to quit at once)'),
@@ -179,6 +190,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   };
   const aborted = () => signal?.aborted === true;
   let fatal: unknown;
+  let writeFailure: OutputWriteError | undefined;
   if (live) {
     live.report = report;
     live.reportPath = reportPath;
@@ -186,10 +198,11 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   }
   const readOpts = o.window ? { window: o.window } : {};
   try {
-    const refImage = await readImage(o.refImage, readOpts);
-    let refMask: MaskData;
+    const refImage = await readImageInfo(o.refImage, readOpts);
+    checkBitDepth(o.refImage, refImage, o.window, progress);
+    let refMask: DecodedMask;
     try {
-      refMask = await readMask(o.refMask, { width: refImage.width, height: refImage.height });
+      refMask = await readMaskInfo(o.refMask, { width: refImage.width, height: refImage.height });
     } catch (err) {
       if (err instanceof P2SamError && err.code === 'MASK_SIZE_MISMATCH') {
         const m = /^mask (\d+)×(\d+)/.exec(err.message);
@@ -200,6 +213,16 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
         );
       }
       throw err;
+    }
+    if (refMask.levels > MAX_MASK_LEVELS) {
+      // A mask has a few values; an image hundreds. If the "image" is the one with few,
+      // the two arguments were most likely given the wrong way round.
+      const swapped = distinctValues(refImage.data, refImage.channels, 3) <= 2;
+      throw new UsageError(
+        swapped
+          ? `--ref-mask '${o.refMask}' is an image (more than ${MAX_MASK_LEVELS} distinct values) and --ref-image '${o.refImage}' looks like a mask: were --ref-image and --ref-mask swapped?`
+          : `--ref-mask '${o.refMask}' is not a binary mask or a label map (more than ${MAX_MASK_LEVELS} distinct values); give the reference object's mask`,
+      );
     }
     if (!refMask.data.some((v) => v !== 0))
       throw new P2SamError('EMPTY_REFERENCE', `--ref-mask '${o.refMask}' has no non-zero pixel: there is no object to learn from`);
@@ -243,7 +266,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
 
     const tTargets = performance.now();
     progress.start(files.length);
-    const read = (i: number) => settle(readImage(files[i]!, readOpts));
+    const read = (i: number) => settle(readImageInfo(files[i]!, readOpts));
     let pending = files.length > 0 ? read(0) : undefined;
     for (let i = 0; i < files.length; i++) {
       if (aborted()) break;
@@ -259,6 +282,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       try {
         if (!loaded.ok) throw loaded.error;
         const image: ImageData = loaded.value;
+        checkBitDepth(file, loaded.value, o.window, progress);
         const tSeg = performance.now();
         const r: SegmentResult = await model.segment(image, {
           reference,
@@ -271,10 +295,14 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
         const tWrite = performance.now();
         const maskData = { data: r.mask, width: r.width, height: r.height };
         const out = outPaths[i]!;
-        await Promise.all([
-          writeMaskPng(out.mask, maskData),
-          out.overlay ? writeOverlayPng(out.overlay, image, maskData, r.points) : Promise.resolve(),
-        ]);
+        try {
+          await Promise.all([
+            writeMaskPng(out.mask, maskData),
+            out.overlay ? writeOverlayPng(out.overlay, image, maskData, r.points) : Promise.resolve(),
+          ]);
+        } catch (err) {
+          throw new OutputWriteError(out.mask, err);
+        }
         let area = 0;
         for (let p = 0; p < r.mask.length; p++) area += r.mask[p] !== 0 ? 1 : 0;
         Object.assign(record, {
@@ -309,6 +337,9 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
         record.status = 'error';
         record.error = errorRecord(err);
         exitCode = EXIT_FAILURE;
+        // A failed write (full disk, quota, file-size limit) would fail every later target
+        // the same way, after minutes of model work each: stop now and say why.
+        if (err instanceof OutputWriteError) writeFailure = err;
       }
       report.targets.push(record);
       if (o.json) progress.print(io.stdout, JSON.stringify(record));
@@ -320,13 +351,16 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
             ? 'empty mask'
             : `${plural(record.parts ?? 0, 'part')} in ${((record.timings?.segmentMs as number) / 1000).toFixed(2)} s`;
       progress.targetDone(path.basename(file), note);
+      if (writeFailure) throw writeFailure;
     }
     report.totals.targetsMs = round(performance.now() - tTargets);
     // A read of the next image still in flight is settled-wrapped; its result is dropped.
     if (aborted()) throw new P2SamError('ABORTED', 'interrupted');
   } catch (err) {
     if (aborted()) {
-      exitCode = EXIT_INTERRUPTED;
+      // 128 + the signal's number (130 SIGINT, 143 SIGTERM, 129 SIGHUP), set by the command.
+      const byReason = (signal?.reason as { exitCode?: unknown } | undefined)?.exitCode;
+      exitCode = typeof byReason === 'number' ? byReason : EXIT_INTERRUPTED;
     } else {
       exitCode = exitCodeOf(err);
       // ABORTED can only come from our own signal; anything else that maps to it is a failure.
@@ -340,7 +374,16 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
     await model?.dispose();
   }
   finalizeReport(report, exitCode, t0);
-  writeJsonAtomic(reportPath, report);
+  try {
+    writeJsonAtomic(reportPath, report);
+  } catch (err) {
+    // The targets' own outcome is the better error to report; this one is said too.
+    io.stderr.write(`p2sam: error: could not write ${shown(reportPath)}: ${(err as Error).message}\n`);
+    if (fatal === undefined) {
+      fatal = new OutputWriteError(reportPath, err);
+      exitCode = EXIT_FAILURE;
+    }
+  }
   if (live) live.report = undefined;
   if (fatal !== undefined) {
     // main() prints this after the error message itself.
@@ -358,4 +401,66 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   if (!o.json) io.stdout.write(`${line}\n`);
   else if (o.quiet !== true || report.interrupted) io.stderr.write(`${line}\n`);
   return { exitCode, report, reportPath };
+}
+
+/** A result that could not be written; the run stops on the first one. */
+class OutputWriteError extends Error {
+  constructor(file: string, cause: unknown) {
+    super(`cannot write ${file}: ${(cause as Error)?.message ?? String(cause)}; stopping (is the disk full?)`, { cause });
+    this.name = 'OutputWriteError';
+  }
+}
+
+/**
+ * --out must take files before any model work: creating it, then a probe file in it
+ * (the same no-follow, write-then-rename path the results take).
+ */
+function checkWritable(out: string): void {
+  const probe = path.join(out, `.p2sam-write-check.${process.pid}`);
+  try {
+    mkdirSync(out, { recursive: true });
+    writeFileAtomicSync(probe, 'p2sam\n');
+    unlinkSync(probe);
+  } catch (err) {
+    throw new UsageError(`--out '${out}' is not writable: ${(err as Error).message}`);
+  }
+}
+
+/** Distinct values of the first channel, counted up to `cap` + 1. */
+function distinctValues(data: Uint8Array | Uint8ClampedArray, channels: number, cap: number): number {
+  const seen = new Uint8Array(256);
+  let n = 0;
+  for (let i = 0; i < data.length && n <= cap; i += channels) {
+    if (!seen[data[i]!]) {
+      seen[data[i]!] = 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+const warnedDepth = new Set<string>();
+
+/**
+ * Bit-depth mistakes that silently wreck a run: 12-bit CT in a 16-bit PNG without
+ * --window is scaled by 1/257 into 0..16 (nearly black, "nothing similar"), and
+ * --window on 8-bit data is applied in 8-bit units, which is rarely what was meant.
+ * Each is said once per run.
+ */
+function checkBitDepth(file: string, img: DecodedImage, window: [number, number] | undefined, progress: ProgressReporter): void {
+  const once = (key: string, text: string) => {
+    if (warnedDepth.has(key)) return;
+    warnedDepth.add(key);
+    progress.log(`p2sam: warning: ${text}`);
+  };
+  if (img.bitDepth === 16 && window === undefined && img.maxSample <= 4095)
+    once(
+      '12-bit',
+      `'${file}' is a 16-bit image whose values only reach ${img.maxSample} (12-bit data such as CT?): scaled over the full 16-bit range it becomes nearly black; pass --window 0,4095 (or the CT window you want)`,
+    );
+  if (img.bitDepth === 8 && window !== undefined)
+    once(
+      'window-8-bit',
+      `--window ${window.join(',')} is meant for 16-bit images, but '${file}' is 8-bit: the window was applied in 8-bit units (0..255)`,
+    );
 }

@@ -4,6 +4,7 @@
  * which abandons the target in flight and writes report.json; a second one writes the
  * report synchronously from what the run has so far and exits at once.
  */
+import { constants as osConstants } from 'node:os';
 import { Command, Option } from 'commander';
 import { P2SamError } from '../errors';
 import type * as opt from '../options';
@@ -12,6 +13,8 @@ import { EXIT_INTERRUPTED } from './exit-codes';
 import type { CliIO } from './io';
 import { emergencyReport, type LiveRun } from './segment-report';
 import { runSegment } from './segment-run';
+
+const INTERRUPT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export function segmentCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('segment')
@@ -46,16 +49,21 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
       const controller = new AbortController();
       const live: LiveRun = {};
       let interrupts = 0;
-      const onSigint = () => {
+      // SIGTERM and SIGHUP (systemd, docker stop, Kubernetes, a closed terminal) end the
+      // run like Ctrl-C: abandon the target in flight, write an interrupted report. The
+      // exit code is the shell's 128 + signal number.
+      const onSignal = (sig: NodeJS.Signals) => {
         interrupts++;
+        const code = 128 + (osConstants.signals[sig] ?? EXIT_INTERRUPTED - 128);
         if (interrupts === 1) {
-          controller.abort(new P2SamError('ABORTED', 'interrupted by SIGINT'));
+          controller.abort(Object.assign(new P2SamError('ABORTED', `interrupted by ${sig}`), { exitCode: code }));
         } else {
           emergencyReport(live);
-          process.exit(EXIT_INTERRUPTED);
+          process.exit(code);
         }
       };
-      process.on('SIGINT', onSigint);
+      const handlers = INTERRUPT_SIGNALS.map((sig) => [sig, () => onSignal(sig)] as const);
+      for (const [sig, h] of handlers) process.on(sig, h);
       try {
         const r = await runSegment(
           {
@@ -93,7 +101,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
         );
         setExit(r.exitCode);
       } finally {
-        process.off('SIGINT', onSigint);
+        for (const [sig, h] of handlers) process.off(sig, h);
       }
     });
 }

@@ -26,6 +26,8 @@ export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jp
 export interface ExpandTargetsOptions {
   /** Extensions (with or without the dot, any case) that count as images. */
   extensions?: string[];
+  /** Told about files of a directory left out because they look like masks (looksLikeMaskFile). */
+  onSkipped?: (files: string[]) => void;
 }
 
 /**
@@ -227,6 +229,11 @@ function safeRealpath(p: string): string {
  *
  * @throws P2SamError `TARGET_NOT_FOUND` naming the first argument that yields no file.
  */
+/** `<name>.mask.<ext>` and `<name>.overlay.<ext>`: what `p2sam segment` writes, and the usual ground-truth naming. */
+export function looksLikeMaskFile(file: string): boolean {
+  return /\.(mask|overlay)\.[^./\\]+$/i.test(path.basename(file));
+}
+
 export async function expandTargets(args: string[], opts: ExpandTargetsOptions = {}): Promise<string[]> {
   if (!Array.isArray(args)) throw new TypeError(`args: expected an array of paths, received ${typeof args}`);
   args.forEach((a, i) => {
@@ -252,7 +259,11 @@ export async function expandTargets(args: string[], opts: ExpandTargetsOptions =
     if (kind === 'file') {
       found = [arg];
     } else if (kind === 'dir') {
-      found = await listDirectory(arg, exts);
+      // A folder that holds masks next to its images (ground truth, or an earlier run's
+      // output) must not have the masks segmented as targets.
+      const listed = await listDirectory(arg, exts);
+      found = listed.filter((f) => !looksLikeMaskFile(f));
+      if (found.length < listed.length) opts.onSkipped?.(listed.filter(looksLikeMaskFile));
       if (found.length === 0) {
         throw new P2SamError(
           'TARGET_NOT_FOUND',
@@ -356,8 +367,9 @@ export function safeOutputPath(outDir: string, name: string, inputs: string[] = 
  * group by group: first by the fewest trailing folder names that make every label in the
  * group distinct (`a__frame1`, `b__frame1`), then, for files in the same folder, by their
  * extension too (`x_png`, `x_jpg`); whatever still collides (e.g. `X.png` and `x.png`)
- * gets a counter in list order (`x-2`). Depends only on the list, so reruns name files
- * the same way.
+ * gets the first counter in list order (`x-2`, `x-3`, …) that is no other target's name
+ * — with `X.png`, `x.png` and `x-2.png` the second becomes `x-3`. Depends only on the
+ * list, so reruns name files the same way. report.json maps each target to its files.
  */
 export function outputNames(files: string[]): string[] {
   const abs = files.map((f) => path.resolve(f));
@@ -387,10 +399,17 @@ export function outputNames(files: string[]): string[] {
       }
     }
   }
-  const seen = new Map<string, number>();
+  // Counters last, unique by construction: a generated `x-2` may not be any other
+  // target's name (a real `x-2.png` keeps its own), nor a name already handed out.
+  const wanted = new Set(out.map(key));
+  const used = new Set<string>();
   return out.map((n) => {
-    const count = (seen.get(key(n)) ?? 0) + 1;
-    seen.set(key(n), count);
-    return count === 1 ? n : `${n}-${count}`;
+    let name = n;
+    for (let k = 2; used.has(key(name)); k++) {
+      name = `${n}-${k}`;
+      while (wanted.has(key(name)) && key(name) !== key(n)) name = `${n}-${++k}`;
+    }
+    used.add(key(name));
+    return name;
   });
 }

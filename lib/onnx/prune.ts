@@ -143,6 +143,26 @@ export function graphOutputs(model: Uint8Array): string[] {
 }
 
 /**
+ * Whether any initializer of the main graph keeps its payload in an external-data file
+ * (TensorProto field 14 `data_location` = 1, EXTERNAL). Such a model can only be run
+ * with a folder to resolve the file names in.
+ */
+export function hasExternalData(model: Uint8Array): boolean {
+  const bytes = checkModel(model);
+  const { graphs } = graphField(bytes);
+  try {
+    for (const g of graphs)
+      for (const init of lenFields(bytes, g, 5))
+        for (const f of readFields(bytes, init.dataStart, init.dataEnd))
+          if (f.field === 14 && f.wire === WireType.VARINT && readVarint(bytes, readVarint(bytes, f.start, f.end).next, f.end).value === 1) return true;
+    return false;
+  } catch (e) {
+    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    throw e;
+  }
+}
+
+/**
  * Returns a copy of `model` whose main graph no longer declares the outputs named in
  * `remove` and (by default) no longer contains the nodes that only they needed.
  *

@@ -3,7 +3,8 @@
  * generated in-process so the project can be built and tested without SAM weights.
  */
 
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic-file';
 import * as path from 'node:path';
 
 import { buildTestkitEncoderGraph, type EncoderForm, type TestkitEncoderVariant } from './encoder';
@@ -113,12 +114,14 @@ export async function writeTestkitModel(
     external ? { location: TESTKIT_ENCODER_DATA_FILE, minBytes: 1024 } : undefined,
   );
   if (external) {
-    await writeFile(dataPath, enc.externalData ?? new Uint8Array(0));
+    await writeFileAtomic(dataPath, enc.externalData ?? new Uint8Array(0));
   } else {
     await rm(dataPath, { force: true });
   }
-  await writeFile(encoderPath, enc.model);
-  await writeFile(decoderPath, testkitDecoderBytes({ variant }));
+  // Atomic and link-safe: a symbolic link already at one of these names is replaced,
+  // never written through, and an interrupted write leaves no half model.
+  await writeFileAtomic(encoderPath, enc.model);
+  await writeFileAtomic(decoderPath, testkitDecoderBytes({ variant }));
   return { encoder: encoderPath, decoder: decoderPath };
 }
 

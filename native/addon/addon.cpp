@@ -2,6 +2,7 @@
 // TypeScript layer (lib/native.ts) is the only caller and validates every argument first.
 #include <napi.h>
 
+#include "addon/cancel_token.hpp"
 #include "addon/core_bindings.hpp"
 #include "addon/gpu_bindings.hpp"
 #include "addon/instance_data.hpp"
@@ -30,6 +31,12 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// The native memory this isolate has been told about (napi_adjust_external_memory's
+// running total), for tests: V8's own statistics do not include it in Node 20.
+Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new InstanceData();
   Napi::Function model = ModelWrap::Define(env);
@@ -39,9 +46,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<InstanceData>(data);
   exports.Set("NativeModel", model);
   exports.Set("NativeEmbedding", embedding);
+  Napi::Function cancel_token = CancelTokenWrap::Define(env);
+  data->cancel_token_ctor = Napi::Persistent(cancel_token);
+  exports.Set("NativeCancelToken", cancel_token);
   exports.Set("loadModels", Napi::Function::New(env, LoadModels, "loadModels"));
   exports.Set("inspectModel", Napi::Function::New(env, InspectModel, "inspectModel"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
   RegisterReferenceBindings(env, exports);
   RegisterCoreBindings(env, exports);
   RegisterGpuBindings(env, exports);

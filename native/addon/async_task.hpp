@@ -17,6 +17,8 @@
 #include <utility>
 
 #include "addon/error_codes.hpp"
+#include "addon/instance_data.hpp"
+#include "cancel.hpp"
 #include "errors.hpp"
 
 namespace p2sam::addon {
@@ -37,6 +39,8 @@ class PromiseTask : public Napi::AsyncWorker {
 
   static Napi::Promise Start(Napi::Env env, Work work, Done done) {
     auto* task = new PromiseTask(env, std::move(work), std::move(done));
+    // An armed cancel token belongs to this task (see instance_data.hpp).
+    task->cancel_ = std::move(instance_data(env).pending_cancel);
     Napi::Promise promise = task->deferred_.Promise();
     task->Queue();
     return promise;
@@ -44,6 +48,7 @@ class PromiseTask : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    core::CancelScope scope(cancel_.get());
     try {
       result_ = std::make_unique<Result>(work_());
     } catch (const core::CoreError& e) {
@@ -59,23 +64,36 @@ class PromiseTask : public Napi::AsyncWorker {
     }
   }
 
+  // Completion runs on the JS thread — or, when the work finished after its environment
+  // began tearing down (a worker_threads Worker terminated mid-call), at a moment when
+  // no N-API call can succeed. Nothing may escape from here then: an exception leaving a
+  // completion callback is std::terminate. The result is dropped quietly instead; the
+  // promise it would settle belongs to an environment that no longer runs JS.
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
     try {
-      deferred_.Resolve(done_(env, *result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(coded_error(env, "INTERNAL", e.what()).Value());
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      try {
+        deferred_.Resolve(done_(env, *result_));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      } catch (const std::exception& e) {
+        deferred_.Reject(coded_error(env, "INTERNAL", e.what()).Value());
+      }
+    } catch (...) {
+      // Environment gone (see above).
     }
     result_.reset();
   }
 
   void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    deferred_.Reject(coded_error(env, code_, message_).Value());
+    try {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      deferred_.Reject(coded_error(env, code_, message_).Value());
+    } catch (...) {
+      // Environment gone (see OnOK).
+    }
   }
 
  private:
@@ -94,6 +112,7 @@ class PromiseTask : public Napi::AsyncWorker {
   Done done_;
   std::unique_ptr<Result> result_;
   std::string code_, message_;
+  std::shared_ptr<core::CancelToken> cancel_;
 };
 
 template <typename Result, typename WorkFn, typename DoneFn>

@@ -8,6 +8,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -16,12 +17,39 @@
 
 namespace p2sam::addon {
 
-template <typename T, typename ArrayT = Napi::TypedArrayOf<T>>
+// The typed-array element type that holds T (Uint8ClampedArray also holds bytes).
+template <typename T>
+bool holds(napi_typedarray_type t);
+template <>
+inline bool holds<float>(napi_typedarray_type t) { return t == napi_float32_array; }
+template <>
+inline bool holds<double>(napi_typedarray_type t) { return t == napi_float64_array; }
+template <>
+inline bool holds<int32_t>(napi_typedarray_type t) { return t == napi_int32_array; }
+template <>
+inline bool holds<uint8_t>(napi_typedarray_type t) { return t == napi_uint8_array || t == napi_uint8_clamped_array; }
+
+template <typename T>
+const char* element_name();
+template <>
+inline const char* element_name<float>() { return "a Float32Array"; }
+template <>
+inline const char* element_name<double>() { return "a Float64Array"; }
+template <>
+inline const char* element_name<int32_t>() { return "an Int32Array"; }
+template <>
+inline const char* element_name<uint8_t>() { return "a Uint8Array"; }
+
+// Copies a typed array of exactly T's element type. The element type is checked: a
+// Uint8Array of n elements read as n floats would run 3n bytes past its end.
+template <typename T>
 std::vector<T> copy_in(const Napi::Value& value, const char* what) {
-  if (!value.IsTypedArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a typed array");
-  auto arr = value.As<ArrayT>();
+  if (!value.IsTypedArray() || !holds<T>(value.As<Napi::TypedArray>().TypedArrayType()))
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be " + element_name<T>());
+  auto arr = value.As<Napi::TypedArray>();
   instance_data(value.Env()).copied_in_bytes += arr.ElementLength() * sizeof(T);
-  return std::vector<T>(arr.Data(), arr.Data() + arr.ElementLength());
+  const T* data = reinterpret_cast<const T*>(static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+  return std::vector<T>(data, data + arr.ElementLength());
 }
 
 template <typename T>
@@ -36,24 +64,34 @@ Napi::TypedArrayOf<T> copy_out(Napi::Env env, const std::vector<T>& v) {
   return copy_out<T>(env, v.data(), v.size());
 }
 
-inline int get_int(const Napi::Object& o, const char* key, int fallback) {
+// Option getters: a missing (undefined) key gives the fallback; a key that is present
+// with another type is an error — silently using the default would run something else
+// than what the caller asked for.
+inline Napi::Value option(const Napi::Object& o, const char* key, bool (Napi::Value::*is)() const, const char* expected) {
   Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+  if (v.IsUndefined()) return v;
+  if (!(v.*is)()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be " + expected);
+  return v;
+}
+
+inline int get_int(const Napi::Object& o, const char* key, int fallback) {
+  Napi::Value v = option(o, key, &Napi::Value::IsNumber, "a number");
+  return v.IsUndefined() ? fallback : v.As<Napi::Number>().Int32Value();
 }
 
 inline double get_double(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+  Napi::Value v = option(o, key, &Napi::Value::IsNumber, "a number");
+  return v.IsUndefined() ? fallback : v.As<Napi::Number>().DoubleValue();
 }
 
 inline bool get_bool(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : fallback;
+  Napi::Value v = option(o, key, &Napi::Value::IsBoolean, "a boolean");
+  return v.IsUndefined() ? fallback : v.As<Napi::Boolean>().Value();
 }
 
 inline std::string get_string(const Napi::Object& o, const char* key, const std::string& fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
+  Napi::Value v = option(o, key, &Napi::Value::IsString, "a string");
+  return v.IsUndefined() ? fallback : v.As<Napi::String>().Utf8Value();
 }
 
 }  // namespace p2sam::addon

@@ -4,6 +4,10 @@
 
 #include <napi.h>
 
+#include <memory>
+
+#include "cancel.hpp"
+
 #include <cstdint>
 
 namespace p2sam::addon {
@@ -15,6 +19,10 @@ struct InstanceData {
   // Bytes copy_in has copied out of JS buffers in this env: a diagnostic that lets the
   // tests show a segment() call ships handles, not the reference's features.
   std::uint64_t copied_in_bytes = 0;
+  // The cancel token the next queued task takes (NativeCancelToken.arm(), lib/native.ts
+  // cancellable()): set and consumed synchronously on the JS thread around one call.
+  std::shared_ptr<core::CancelToken> pending_cancel;
+  Napi::FunctionReference cancel_token_ctor;
 };
 
 inline InstanceData& instance_data(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }

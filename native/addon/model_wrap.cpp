@@ -23,6 +23,9 @@ runtime::ModelSource read_source(const Napi::Value& v, const char* label) {
     s.path = o.Get("path").As<Napi::String>().Utf8Value();
   } else {
     s.bytes = copy_in<uint8_t>(o.Get("bytes"), "model bytes");
+    // Where the bytes' external-data locations are resolved (see ModelSource).
+    if (o.Has("externalDataFolder") && o.Get("externalDataFolder").IsString())
+      s.external_data_folder = o.Get("externalDataFolder").As<Napi::String>().Utf8Value();
   }
   return s;
 }
@@ -67,6 +70,34 @@ Napi::Object GraphToJs(Napi::Env env, const runtime::GraphInfo& g) {
 
 // ---- EmbeddingWrap ----------------------------------------------------------------------
 
+// Node-API type tag of every NativeEmbedding: an argument must carry it before it is
+// unwrapped. `instanceof` alone is not enough — Object.create(NativeEmbedding.prototype)
+// or another wrapped object with its prototype swapped passes it, and unwrapping either
+// would read memory as an EmbeddingWrap that is not one.
+const napi_type_tag kEmbeddingTag = {0x7032'7361'6d2d'656dULL, 0x6265'6464'696e'6701ULL};
+
+void EmbeddingWrap::hold(Napi::Env env, std::shared_ptr<const runtime::Embedding> embedding) {
+  drop();
+  embedding_ = std::move(embedding);
+  if (!embedding_) return;
+  env_ = env;
+  reported_bytes_ = static_cast<int64_t>(embedding_->data.size() * sizeof(float));
+  Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
+}
+
+void EmbeddingWrap::drop() {
+  embedding_.reset();
+  if (reported_bytes_ && env_) {
+    // Also reached from the finalizer, where an exception has nowhere to go; Node
+    // refuses a null result pointer, so one is given.
+    int64_t total = 0;
+    napi_adjust_external_memory(env_, -reported_bytes_, &total);
+  }
+  reported_bytes_ = 0;
+}
+
+EmbeddingWrap::~EmbeddingWrap() { drop(); }
+
 Napi::Function EmbeddingWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeEmbedding",
                      {InstanceMethod("meta", &EmbeddingWrap::Meta), InstanceMethod("data", &EmbeddingWrap::Data),
@@ -74,6 +105,7 @@ Napi::Function EmbeddingWrap::Define(Napi::Env env) {
 }
 
 EmbeddingWrap::EmbeddingWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EmbeddingWrap>(info) {
+  info.This().As<Napi::Object>().TypeTag(&kEmbeddingTag);
   // new NativeEmbedding(Float32Array(256*4096), { origWidth, origHeight, inputWidth, inputHeight })
   // lets users restore an embedding they stored; the wrapper created by encode() passes nothing.
   if (info.Length() >= 2 && info[0].IsTypedArray() && info[1].IsObject()) {
@@ -92,19 +124,19 @@ EmbeddingWrap::EmbeddingWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     if (e->orig_w < 1 || e->orig_h < 1 || e->orig_w > 32768 || e->orig_h > 32768 || e->input_w < 1 || e->input_h < 1 ||
         e->input_w > 1024 || e->input_h > 1024)
       throw Napi::RangeError::New(info.Env(), "embedding meta: sizes out of range");
-    embedding_ = std::move(e);
+    hold(info.Env(), std::move(e));
   }
 }
 
 Napi::Object EmbeddingWrap::Create(Napi::Env env, std::shared_ptr<const runtime::Embedding> embedding) {
   Napi::Object obj = instance_data(env).embedding_ctor.New({});
-  Napi::ObjectWrap<EmbeddingWrap>::Unwrap(obj)->embedding_ = std::move(embedding);
+  Napi::ObjectWrap<EmbeddingWrap>::Unwrap(obj)->hold(env, std::move(embedding));
   return obj;
 }
 
 std::shared_ptr<const runtime::Embedding> EmbeddingWrap::Get(const Napi::Value& value) {
   Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(instance_data(env).embedding_ctor.Value()))
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kEmbeddingTag))
     throw Napi::TypeError::New(env, "expected a NativeEmbedding");
   auto* self = Napi::ObjectWrap<EmbeddingWrap>::Unwrap(value.As<Napi::Object>());
   if (!self->embedding_) throw coded_error(env, "DISPOSED", "this embedding has been disposed");
@@ -128,7 +160,7 @@ Napi::Value EmbeddingWrap::Data(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EmbeddingWrap::Release(const Napi::CallbackInfo& info) {
-  embedding_.reset();
+  drop();
   return info.Env().Undefined();
 }
 

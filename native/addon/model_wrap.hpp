@@ -32,12 +32,19 @@ class EmbeddingWrap : public Napi::ObjectWrap<EmbeddingWrap> {
   static Napi::Object Create(Napi::Env env, std::shared_ptr<const runtime::Embedding> embedding);
   static std::shared_ptr<const runtime::Embedding> Get(const Napi::Value& value);
   explicit EmbeddingWrap(const Napi::CallbackInfo& info);
+  ~EmbeddingWrap() override;
 
  private:
   Napi::Value Meta(const Napi::CallbackInfo& info);
   Napi::Value Data(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
+  // Holds `embedding`, telling V8 how much native memory this small object keeps alive
+  // (AdjustExternalMemory), so the GC weighs it when deciding to collect.
+  void hold(Napi::Env env, std::shared_ptr<const runtime::Embedding> embedding);
+  void drop();
   std::shared_ptr<const runtime::Embedding> embedding_;
+  int64_t reported_bytes_ = 0;
+  napi_env env_ = nullptr;
 };
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {

@@ -32,6 +32,7 @@
 #include "kmeans_random.hpp"
 #include "kmeans_sklearn.hpp"
 #include "parallel.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::core {
 namespace {
@@ -222,6 +223,7 @@ class Restart {
     bool strict = false;
     int it = 0;
     while (it < opt_.max_iterations) {
+      throw_if_cancelled();  // an aborted call stops between Lloyd iterations
       update_norms(w_.centres);
       if (bounded) {
         if (it == 0) {

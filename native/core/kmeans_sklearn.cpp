@@ -27,6 +27,7 @@
 
 #include "numpy_random.hpp"
 #include "parallel.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::core::detail {
 
@@ -360,6 +361,7 @@ class Restart {
     distances_to(row(draws.first), p_.norms[draws.first], closest.data());
     float potential = numpy_sum(closest.data(), n_);
     for (std::size_t c = 1; c < k_; ++c) {
+      throw_if_cancelled();  // an aborted call stops between seeds (k-means++ is O(n·k·trials))
       // stable_cumsum: np.cumsum in float64 of the float32 values.
       double running = 0.0;
       for (std::size_t i = 0; i < n_; ++i) {
@@ -476,6 +478,7 @@ class Restart {
     bool strict = false;
     int it = 0;
     for (; it < opt_.max_iterations; ++it) {
+      throw_if_cancelled();  // and between Lloyd iterations
       lloyd_step(centres_, &next, weight);
       for (std::size_t j = 0; j < k_; ++j) {
         const float s = std::sqrt(euclidean_sq_f32(next.data() + j * d_, centres_.data() + j * d_, d_));

@@ -6,11 +6,15 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "cancel.hpp"
 
 namespace p2sam::core {
 
@@ -20,10 +24,16 @@ inline int default_thread_count() {
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
-// Calls fn(begin_i, end_i, worker_index) on contiguous chunks of [begin, end).
-// Runs inline when one thread is asked for or the range is small. The first exception
-// thrown by any chunk is rethrown on the calling thread after all chunks finished,
-// so callers never see a half-joined pool.
+// Calls fn(begin_i, end_i, chunk_index) on contiguous chunks of [begin, end), one chunk
+// per requested worker. Runs inline when one thread is asked for or the range is small.
+// The first exception thrown by any chunk is rethrown on the calling thread after all
+// chunks finished, so callers never see a half-joined pool.
+//
+// Threads take chunks from a shared counter and the calling thread takes part, so when
+// the OS refuses a thread (container pids limit, ulimit -u: std::system_error from the
+// std::thread constructor) the chunks are simply run by the threads that did start —
+// at worst all by the caller. The chunk boundaries and indices do not depend on how many
+// threads ran, so results are identical either way.
 template <typename Fn>
 void parallel_for(std::size_t begin, std::size_t end, int threads, Fn&& fn,
                   std::size_t min_chunk = 1) {
@@ -38,22 +48,34 @@ void parallel_for(std::size_t begin, std::size_t end, int threads, Fn&& fn,
   }
   std::exception_ptr first_error;
   std::mutex error_mutex;
-  std::vector<std::thread> pool;
-  pool.reserve(workers - 1);
+  std::atomic<std::size_t> next_chunk{0};
   const std::size_t chunk = (n + workers - 1) / workers;
-  auto run = [&](std::size_t w) {
-    std::size_t b = begin + w * chunk;
-    std::size_t e = std::min(end, b + chunk);
-    if (b >= e) return;
-    try {
-      fn(b, e, w);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
+  // The task's cancel token travels with its work onto the helper threads.
+  CancelToken* const token = current_cancel_token();
+  auto run_chunks = [&]() {
+    CancelScope scope(token);
+    for (std::size_t w; (w = next_chunk.fetch_add(1)) < workers;) {
+      std::size_t b = begin + w * chunk;
+      std::size_t e = std::min(end, b + chunk);
+      if (b >= e) continue;
+      try {
+        fn(b, e, w);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+      }
     }
   };
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
-  run(0);
+  std::vector<std::thread> pool;
+  pool.reserve(workers - 1);
+  for (std::size_t t = 1; t < workers; ++t) {
+    try {
+      pool.emplace_back(run_chunks);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running (and this one) do the rest
+    }
+  }
+  run_chunks();
   for (auto& t : pool) t.join();
   if (first_error) std::rethrow_exception(first_error);
 }

@@ -9,6 +9,7 @@
 
 #include "parallel.hpp"
 #include "sinkhorn_kernels.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::core::sinkhorn_detail {
 
@@ -29,6 +30,7 @@ TransportResult log_domain(const Problem& pr, std::vector<double> f, std::vector
 
   double err = std::numeric_limits<double>::infinity();
   for (;;) {
+    throw_if_cancelled();  // an aborted call stops between sweeps
     ++it;
     // Row update. With f_old as the shift the exponents are those of the current plan;
     // if its row sum under- or overflows, the row maximum is used as the shift instead.

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "parallel.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::core::sinkhorn_detail {
 namespace {
@@ -349,6 +350,7 @@ TransportResult ScalingSolver::solve() {
 
   bool newton_next = false;
   for (;;) {
+    throw_if_cancelled();  // an aborted call stops between sweeps
     ++it_;
     const bool at_final = stage_ == final_stage_;
     const bool last = it_ >= pr_.max_iterations;

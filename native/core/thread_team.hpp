@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -18,8 +19,19 @@ namespace p2sam::core {
 // spinning (then sleeping) workers pick up.
 class ThreadTeam {
  public:
+  // When the OS refuses a thread (pids limit, ulimit -u) the team is the threads that
+  // did start; size() says how many, and callers partition the work by it. (A thread
+  // left joinable in a vector destroyed by the exception would be std::terminate.)
   explicit ThreadTeam(int workers) : workers_(std::max(1, workers)) {
-    for (int w = 1; w < workers_; ++w) threads_.emplace_back([this, w] { loop(w); });
+    threads_.reserve(static_cast<std::size_t>(workers_ - 1));
+    for (int w = 1; w < workers_; ++w) {
+      try {
+        threads_.emplace_back([this, w] { loop(w); });
+      } catch (const std::system_error&) {
+        workers_ = w;
+        break;
+      }
+    }
   }
   ~ThreadTeam() {
     {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <optional>
 
 #include "cuda/kernels.hpp"
@@ -11,6 +12,7 @@
 #include "mask_ops.hpp"
 #include "parallel.hpp"
 #include "wasserstein.hpp"
+#include "cancel.hpp"
 
 namespace p2sam::runtime {
 
@@ -68,9 +70,12 @@ void add_box(DecoderPrompt& p, const int box[4], const Embedding& e) {
   p.labels.insert(p.labels.end(), {2.0f, 3.0f});
 }
 
+// Two ways to be cancelled: the request's own flag (request.cancel, from cancelToken()),
+// or the task's cancel token (core/cancel.hpp, armed by lib/cancellable.ts).
 void throw_if_cancelled(const CandidateRequest& req) {
   if (req.cancel && req.cancel->load(std::memory_order_relaxed))
     throw core::CoreError("ABORTED", "candidate cascade cancelled");
+  core::throw_if_cancelled();
 }
 
 void score_candidate(const Embedding& target, const CandidateRequest& req, const float* low_res,
@@ -107,7 +112,8 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
   opts.tolerance = req.sinkhorn_tolerance;
   core::TransportResult r;
   core::ExactOptions exact;
-  exact.cancel = req.cancel.get();
+  core::CancelToken* token = core::current_cancel_token();
+  exact.cancel = req.cancel ? req.cancel.get() : token ? token->flag() : nullptr;
   if (req.solver == Solver::Exact && req.gpu_maths) {
     std::vector<double> costs(problem.n * problem.m);
     cuda::gpu_cost_matrix(problem.a, problem.n, problem.b, problem.m, problem.d, costs.data());
@@ -201,11 +207,41 @@ std::vector<CandidateOutcome> run_candidates(const DecoderRunner& decoder, const
                                            req.reference->foreground.size()))
     throw core::invalid_argument("scoring needs a reference with foreground_cells × 256 features");
   std::vector<CandidateOutcome> outcomes(req.candidates.size());
+  // Only the winning candidate's full-size mask is kept: the result holds one mask, and
+  // keeping all (and copying them to JS) cost +370 MB for 17 × 65 candidates on 640×480,
+  // ~13 GB on a 12 MP image. The winner is picked by the rule of lib/segment.ts
+  // pickCandidate — the lowest score among non-empty masks, unscored counting as +∞,
+  // ties to the lowest index — kept up to date as candidates finish (in any order when
+  // they run in parallel), so at most one finished mask per running candidate exists.
+  std::mutex best_mutex;
+  std::ptrdiff_t best = -1;
+  auto key = [](const CandidateOutcome& o) {
+    return o.scored && std::isfinite(o.score) ? o.score : std::numeric_limits<double>::infinity();
+  };
+  // (`mask = {}` would keep the capacity: the memory must actually go.)
+  auto release = [](CandidateOutcome& o) { std::vector<std::uint8_t>().swap(o.mask); };
+  auto settle = [&](std::size_t i) {
+    CandidateOutcome& o = outcomes[i];
+    std::lock_guard<std::mutex> lock(best_mutex);
+    if (o.empty) {
+      release(o);
+      return;
+    }
+    const bool wins = best < 0 || key(o) < key(outcomes[best]) ||
+                      (key(o) == key(outcomes[best]) && static_cast<std::ptrdiff_t>(i) < best);
+    if (!wins) {
+      release(o);
+      return;
+    }
+    if (best >= 0) release(outcomes[best]);
+    best = static_cast<std::ptrdiff_t>(i);
+  };
   core::parallel_for(0, req.candidates.size(), std::max(1, req.parallel_candidates),
                      [&](std::size_t b, std::size_t e, std::size_t) {
                        for (std::size_t i = b; i < e; ++i) {
                          throw_if_cancelled(req);
                          outcomes[i] = run_one(decoder, target, req, req.candidates[i]);
+                         settle(i);
                        }
                      });
   return outcomes;

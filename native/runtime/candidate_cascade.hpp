@@ -56,7 +56,7 @@ struct PassRecord {
 };
 
 struct CandidateOutcome {
-  std::vector<std::uint8_t> mask;  // H×W, 0/1
+  std::vector<std::uint8_t> mask;  // H×W, 0/1 — the winning candidate's only (see run_candidates)
   std::size_t area = 0;
   bool empty = true;
   double score = 0;                // +inf when empty or not scored

@@ -21,12 +21,17 @@
 namespace p2sam::runtime {
 
 // Bump whenever a class or struct in this header changes layout or gains a virtual.
-constexpr int kRunnerInterfaceVersion = 1;
+constexpr int kRunnerInterfaceVersion = 2;
 
 struct ModelSource {
   std::string path;            // load from a file (external data next to it works)
   std::vector<uint8_t> bytes;  // or from memory when path is empty
   std::string label;           // "encoder" / "decoder", for messages
+  // For bytes: the folder external-data locations are resolved in. ONNX Runtime would
+  // otherwise resolve them against the process's working directory, so lib/ refuses
+  // in-memory models with external data unless the caller names one (or, for a pruned
+  // decoder, passes the original file's folder).
+  std::string external_data_folder;
 };
 
 // A runner's own copy of an embedding in its device memory (a CUDA tensor), made by the

@@ -1,8 +1,12 @@
 #include "sam_models.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <thread>
 
+#include "cancel.hpp"
 #include "errors.hpp"
 #include "ort_api.hpp"
 
@@ -68,21 +72,90 @@ std::string shape_string(const std::vector<int64_t>& s) {
   return out + "]";
 }
 
+// ±Infinity logits (an fp16 export that saturates) still say "certainly inside/outside",
+// but they cannot be used as they are: bilinear upscaling multiplies them by zero
+// weights (0·Inf = NaN, so the mask gets holes), and a low-res pass fed back as the next
+// pass's mask_input turns into NaN inside the decoder. They are replaced by a value far
+// beyond any real logit (SAM's are within ±~50; sigmoid(±1e4) is exactly 1 or 0 in
+// float) yet small enough that the decoder's own convolutions cannot overflow on it.
+// NaN keeps no meaning and stays an error.
+constexpr float kSaturatedLogit = 1e4f;
+
+void saturate_logits(std::vector<float>& logits, const char* output) {
+  for (float& v : logits) {
+    if (std::isnan(v))
+      throw core::CoreError("MODEL_OUTPUT_INVALID", std::string("the decoder produced NaN in ") + output +
+                                                        "; the model file is probably broken or was exported incorrectly");
+    if (v > kSaturatedLogit) v = kSaturatedLogit;
+    else if (v < -kSaturatedLogit) v = -kSaturatedLogit;
+  }
+}
+
+// One ONNX Runtime Run that an aborted call can stop mid-graph: the task's cancel token
+// (core/cancel.hpp) gets a hook that sets RunOptions' terminate flag while the Run is in
+// progress, and a terminated Run is reported as ABORTED, not as an inference failure.
+std::vector<Ort::Value> cancellable_run(Ort::Session& session, const char* const* in_names, const Ort::Value* inputs,
+                                        std::size_t n_in, const char* const* out_names, std::size_t n_out,
+                                        const char* what) {
+  core::throw_if_cancelled();
+  Ort::RunOptions options;
+  core::CancelToken* token = core::current_cancel_token();
+  std::optional<core::CancelToken::Hook> hook;
+  if (token) hook = token->add_hook([&options] { options.SetTerminate(); });
+  std::vector<Ort::Value> out;
+  try {
+    out = session.Run(options, in_names, inputs, n_in, out_names, n_out);
+  } catch (const Ort::Exception& e) {
+    if (hook) token->remove_hook(*hook);
+    core::throw_if_cancelled();
+    throw run_error(e, what);
+  }
+  if (hook) token->remove_hook(*hook);
+  core::throw_if_cancelled();
+  return out;
+}
+
+// ONNX Runtime reports a refused pthread_create (pids limit, ulimit -u) as a load error.
+bool thread_creation_refused(const Ort::Exception& e) {
+  const std::string what = e.what();
+  return what.find("pthread_create failed") != std::string::npos ||
+         what.find("Resource temporarily unavailable") != std::string::npos;
+}
+
 }  // namespace
 
 OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : label_(source.label) {
   Ort::Env& env = ort_env();
-  Ort::SessionOptions opts = make_options(config, provider_);
+  // More intra-op threads than cores only adds contention; and each is a thread the OS
+  // may refuse. A request above the core count is capped to it.
+  SessionConfig cfg = config;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (cfg.intra_op_threads > cores) cfg.intra_op_threads = cores;
+  if (source.path.empty() && source.bytes.empty()) throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
+  const std::string where = "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'");
+  auto create = [&](const SessionConfig& c) {
+    Ort::SessionOptions opts = make_options(c, provider_);
+    if (source.path.empty() && !source.external_data_folder.empty())
+      opts.AddConfigEntry("session.model_external_initializers_file_folder_path", source.external_data_folder.c_str());
+    if (!source.path.empty()) session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
+    else session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
+  };
   try {
-    if (!source.path.empty()) {
-      session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
-    } else {
-      if (source.bytes.empty()) throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
-      session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
-    }
+    create(cfg);
   } catch (const Ort::Exception& e) {
-    throw load_error(
-        e, "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'"));
+    if (!thread_creation_refused(e)) throw load_error(e, where);
+    // The OS refused a pool thread: retry with the calling thread alone (one intra-op
+    // thread starts no pool), which always works if anything does.
+    SessionConfig single = cfg;
+    single.intra_op_threads = 1;
+    try {
+      create(single);
+    } catch (const Ort::Exception& e2) {
+      if (thread_creation_refused(e2))
+        throw core::CoreError("INTERNAL", where + " could not be loaded: the operating system refused to start a thread (" +
+                                              std::string(e2.what()) + "); raise the process or container thread limit");
+      throw load_error(e2, where);
+    }
   }
   graph_ = inspect_session(*session_);
   class_ = classify(graph_);
@@ -125,12 +198,7 @@ EncoderOutput SamEncoder::run(const float* input, int h, int w) const {
   Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(input), count, shape.data(), shape.size());
   const char* in_names[] = {input_name_.c_str()};
   const char* out_names[] = {output_name_.c_str()};
-  std::vector<Ort::Value> out;
-  try {
-    out = model_.session().Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
-  } catch (const Ort::Exception& e) {
-    throw run_error(e, "the encoder");
-  }
+  std::vector<Ort::Value> out = cancellable_run(model_.session(), in_names, &in, 1, out_names, 1, "the encoder");
   auto got = out[0].GetTensorTypeAndShapeInfo().GetShape();
   if (got != std::vector<int64_t>{1, 256, 64, 64})
     throw core::CoreError("MODEL_OUTPUT_INVALID", "the encoder produced " + output_name_ + " of shape " +
@@ -198,13 +266,8 @@ DecoderResult SamDecoder::run(const Embedding& target, const DecoderPrompt& p, b
     throw core::CoreError("MODEL_UNSUPPORTED", "this decoder export has no `masks` output (full-resolution logits)");
   std::vector<const char*> out_names = {"iou_predictions", "low_res_masks"};
   if (want_full_masks) out_names.push_back("masks");
-  std::vector<Ort::Value> out;
-  try {
-    out = model_.session().Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), out_names.data(),
-                               out_names.size());
-  } catch (const Ort::Exception& e) {
-    throw run_error(e, "the decoder");
-  }
+  std::vector<Ort::Value> out =
+      cancellable_run(model_.session(), in_names, inputs.data(), inputs.size(), out_names.data(), out_names.size(), "the decoder");
   DecoderResult r;
   auto iou_shape = out[0].GetTensorTypeAndShapeInfo().GetShape();
   auto low_shape = out[1].GetTensorTypeAndShapeInfo().GetShape();
@@ -230,11 +293,8 @@ DecoderResult SamDecoder::run(const Embedding& target, const DecoderPrompt& p, b
     if (!std::isfinite(v)) throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder iou_predictions contains NaN/Inf");
   // NaN logits would threshold to an empty mask and pass as "nothing found"; a broken
   // export must be an error instead.
-  for (float v : r.low_res)
-    if (std::isnan(v))
-      throw core::CoreError("MODEL_OUTPUT_INVALID",
-                            "the decoder produced NaN in low_res_masks; the model file is "
-                            "probably broken or was exported incorrectly");
+  saturate_logits(r.low_res, "low_res_masks");
+  saturate_logits(r.masks, "masks");
   return r;
 }
 
