@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `p2sam` command: segment, eval, demo, testkit-model, inspect.
+ * The `p2sam` command: segment, eval, demo, testkit-model, inspect, worker, enqueue.
  *
  * Exit codes (exit-codes.ts): 0 success, 1 runtime failure, 2 usage/validation error,
  * 130 interrupted. The exit status is set through `process.exitCode` rather than
@@ -9,11 +9,13 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
+import { enqueueCommand } from './enqueue';
 import { describeError, exitCodeOf } from './exit-codes';
 import { inspectCommand } from './inspect';
 import { packageVersion, type CliIO } from './io';
 import { segmentCommand } from './segment';
 import { testkitModelCommand } from './testkit-model';
+import { workerCommand } from './worker';
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('p2sam')
@@ -32,6 +34,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     demoCommand(io, setExit),
     testkitModelCommand(io, setExit),
     inspectCommand(io, setExit),
+    workerCommand(io, setExit),
+    enqueueCommand(io, setExit),
   ]) {
     // addCommand() does not pass settings down the way command() does; copy them so
     // usage errors in subcommands also throw instead of calling process.exit().
