@@ -1,7 +1,8 @@
 {
   # The CPU variant of the addon for node-gyp tool-chains (@electron/rebuild, prebuild).
   # Same sources as CMakeLists.txt minus the CUDA kernels. Requires the ONNX Runtime
-  # headers in deps/onnxruntime/include (scripts/fetch-ort-headers.sh).
+  # headers in deps/onnxruntime/include (scripts/fetch-ort-headers.sh). Flags and
+  # defines come from native/build-flags.json, shared with CMakeLists.txt.
   "targets": [
     {
       "target_name": "p2sam",
@@ -13,10 +14,10 @@
         "native/core",
         "native/cuda"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "ORT_API_MANUAL_INIT"],
+      "defines": ["<!@(node scripts/build-flags.js defines)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-fno-math-errno", "-march=x86-64-v2", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "<!@(node scripts/build-flags.js cflags)"],
       "libraries": ["<!(node scripts/ort-paths.js lib)", "-Wl,-rpath,'$$ORIGIN'", "-pthread"],
       "copies": [
         {

@@ -161,7 +161,7 @@ export async function sinkhornSection(a: { coverages: number[]; settings: Sinkho
   for (const c of a.coverages) {
     const rs = scene(c, 1, [0.45, 0.5]);
     const ref = await model.createReference({ image: rs.image, mask: rs.mask });
-    const A = ref.foreground;
+    const A = ref.contents().foreground;
     const n = ref.foregroundCells;
 
     // ---- A: problems ----

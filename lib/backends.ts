@@ -41,7 +41,17 @@ export function cudaProviderLibrary(): string {
   return path.join(path.dirname(nativeFile()), 'libonnxruntime_providers_cuda.so');
 }
 
-/** `available` = everything `device: 'cuda'` needs: kernels, a GPU, and ORT's CUDA provider. */
+/**
+ * What this build can run on here. `available` = everything `device: 'cuda'` needs:
+ * kernels, a GPU, and ORT's CUDA provider; each missing piece comes with its reason.
+ *
+ * @throws {P2SamError} `INTERNAL` when the native addon cannot be loaded at all.
+ * @example
+ * ```ts
+ * const b = backends();
+ * console.log(b.ortVersion, b.cuda.available ? b.cuda.deviceName : b.cuda.reason);
+ * ```
+ */
 export function backends(): Backends {
   const b = native().backends();
   const provider = existsSync(cudaProviderLibrary());

@@ -6,11 +6,21 @@
  */
 import { P2SamError } from './errors';
 import './reference'; // defines Symbol.dispose on Node < 20.4 before the class below uses it
-import { native, type NativeEmbedding, type NativeEmbeddingMeta } from './native';
+import { native, type NativeEmbedding } from './native';
+import type { EmbeddingMeta } from './types';
 import { fail, integer, isPlainObject, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './validate';
 
 export const EMBEDDING_LENGTH = 256 * 64 * 64;
 
+/**
+ * An encoded image, held in C++ (shared with running calls, like {@link Reference}).
+ *
+ * @example
+ * ```ts
+ * using embedding = await model.encode(frame);
+ * const { mask } = await model.segment(embedding, { reference });
+ * ```
+ */
 export class Embedding {
   /** @internal */
   #handle: NativeEmbedding | undefined;
@@ -33,8 +43,19 @@ export class Embedding {
     this.encodeMs = encodeMs;
   }
 
-  /** Restores an embedding saved with `toFloat32Array()` + its metadata. */
-  static fromData(data: Float32Array, meta: NativeEmbeddingMeta): Embedding {
+  /**
+   * Restores an embedding saved with `toFloat32Array()` + its metadata.
+   *
+   * @throws {TypeError | RangeError} `data` is not 256×64×64 finite float32 values, or
+   *   `meta` describes an impossible geometry.
+   * @example
+   * ```ts
+   * const meta = { origWidth: e.width, origHeight: e.height, inputWidth: e.inputWidth, inputHeight: e.inputHeight };
+   * const saved = e.toFloat32Array();
+   * const restored = Embedding.fromData(saved, meta);
+   * ```
+   */
+  static fromData(data: Float32Array, meta: EmbeddingMeta): Embedding {
     if (!(data instanceof Float32Array)) fail('type', 'data', `a Float32Array of ${EMBEDDING_LENGTH} values`, data);
     if (data.length !== EMBEDDING_LENGTH)
       throw new RangeError(`data must hold 256×64×64 = ${EMBEDDING_LENGTH} values; received ${data.length}`);
@@ -57,6 +78,7 @@ export class Embedding {
     return new Embedding(new (native().NativeEmbedding)(data, meta));
   }
 
+  /** True once {@link Embedding.dispose} was called. */
   get disposed(): boolean {
     return this.#handle === undefined;
   }
@@ -67,11 +89,20 @@ export class Embedding {
     return this.#handle;
   }
 
-  /** A copy of the raw [256, 64, 64] channel-major values. */
+  /**
+   * A copy of the raw [256, 64, 64] channel-major values.
+   *
+   * @throws {P2SamError} `DISPOSED` after {@link Embedding.dispose}.
+   * @example
+   * ```ts
+   * await writeFile('frame.emb', Buffer.from(embedding.toFloat32Array().buffer));
+   * ```
+   */
   toFloat32Array(): Float32Array {
     return this.handle.data();
   }
 
+  /** Frees the native data (a call already using it keeps its share). Safe to call twice. */
   dispose(): void {
     this.#handle?.release();
     this.#handle = undefined;

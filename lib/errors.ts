@@ -8,25 +8,23 @@
  * stable and safe to branch on; the message is for humans and may change.
  */
 
-export type P2SamErrorCode =
-  | 'MODEL_NOT_FOUND'
-  | 'MODEL_INVALID'
-  | 'MODEL_UNSUPPORTED'
-  | 'MODEL_MISMATCH'
-  | 'MODEL_OUTPUT_INVALID'
-  | 'INFERENCE_FAILED'
-  | 'EMPTY_REFERENCE'
-  | 'NON_FINITE_EMBEDDING'
-  | 'DISPOSED'
-  | 'ABORTED'
-  | 'BACKEND_UNAVAILABLE'
-  | 'IMAGE_READ_FAILED'
-  | 'MASK_SIZE_MISMATCH'
-  | 'TARGET_NOT_FOUND'
-  | 'OUTPUT_PATH_REFUSED'
-  | 'INVALID_ARGUMENT'
-  | 'INTERNAL';
+import type { P2SamErrorCode } from './error-codes';
 
+export { P2SAM_ERROR_CODES, type P2SamErrorCode } from './error-codes';
+
+/**
+ * An error with a stable {@link P2SamErrorCode} to branch on; the message is for humans.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.createReference({ image, mask });
+ * } catch (err) {
+ *   if (err instanceof P2SamError && err.code === 'EMPTY_REFERENCE') console.error('draw a larger mask');
+ *   else throw err;
+ * }
+ * ```
+ */
 export class P2SamError extends Error {
   readonly code: P2SamErrorCode;
 
@@ -35,6 +33,44 @@ export class P2SamError extends Error {
     this.name = 'P2SamError';
     this.code = code;
   }
+}
+
+/**
+ * The structured part of a TypeError/RangeError from argument validation: which
+ * parameter (as the API spells it, e.g. 'options.parts.min'), what it must be, and what
+ * was received. Front ends (the CLI) build their own wording from these fields.
+ */
+export interface ArgumentErrorData {
+  param: string;
+  expected: string;
+  received: string;
+}
+
+/** @internal A TypeError/RangeError carrying {@link ArgumentErrorData}; message "param must be expected; received received". */
+export function argumentError(kind: 'type' | 'range', data: ArgumentErrorData): TypeError | RangeError {
+  const message = `${data.param} must be ${data.expected}; received ${data.received}`;
+  const err = kind === 'type' ? new TypeError(message) : new RangeError(message);
+  return Object.assign(err, { param: data.param, expected: data.expected, received: data.received });
+}
+
+/**
+ * The {@link ArgumentErrorData} of a validation error, or undefined for any other value.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.createReference({ image, mask }, { parts: 99 });
+ * } catch (err) {
+ *   console.log(argumentErrorData(err)?.param); // 'options.parts'
+ * }
+ * ```
+ */
+export function argumentErrorData(err: unknown): ArgumentErrorData | undefined {
+  if (!(err instanceof TypeError || err instanceof RangeError)) return undefined;
+  const e = err as Error & Partial<ArgumentErrorData>;
+  return typeof e.param === 'string' && typeof e.expected === 'string' && typeof e.received === 'string'
+    ? { param: e.param, expected: e.expected, received: e.received }
+    : undefined;
 }
 
 /** Formats "expected X, received Y" the same way everywhere. */

@@ -1,13 +1,24 @@
 /**
  * p2sam-native — P2SAM (part-aware prompted Segment Anything) for Node.js.
  *
- *   const model = await P2SAM.load({ encoder: 'sam-encoder.onnx', decoder: 'sam-decoder.onnx' });
- *   const ref = await model.createReference({ image, mask });
- *   const { mask } = await model.segment(target, { reference: ref });
+ * Every export is documented where it is defined, with the error codes it throws and
+ * an example. Errors: TypeError/RangeError for malformed arguments (with `param`,
+ * `expected`, `received` fields, see {@link argumentErrorData}); {@link P2SamError} with a
+ * stable {@link P2SamErrorCode} for everything else. Namespaces: `core` (the native
+ * maths, for researchers), `testkit` (tiny real SAM-shaped ONNX models and scenes),
+ * `metrics` (IoU / Dice / J&F).
+ *
+ * @example
+ * ```ts
+ * import { P2SAM, readImage, readMask } from 'p2sam-native';
+ * const model = await P2SAM.load({ encoder: 'sam-encoder.onnx', decoder: 'sam-decoder.onnx' });
+ * const reference = await model.createReference({ image: await readImage('ref.png'), mask: await readMask('ref-mask.png') });
+ * const { mask } = await model.segment(await readImage('target.png'), { reference });
+ * ```
  */
 export { P2SAM, type ModelInfo, type PredictPrompt, type PredictResult } from './model';
 export { Embedding } from './embedding';
-export { Reference, type ReferenceSummary } from './reference';
+export { Reference, type ReferenceSummary, type ReferenceTimings } from './reference';
 export type { SegmentResult, CandidateResult, SegmentTimings } from './segment';
 export type {
   LoadOptions,
@@ -19,9 +30,21 @@ export type {
   Mode,
   Device,
   Normalization,
+  GpuStage,
+  GraphOptimization,
 } from './options';
-export { P2SamError, type P2SamErrorCode } from './errors';
-export type { ImageData, MaskData, PromptPoint } from './types';
+export { P2SamError, P2SAM_ERROR_CODES, argumentErrorData, type P2SamErrorCode, type ArgumentErrorData } from './errors';
+export type {
+  ImageData,
+  MaskData,
+  PromptPoint,
+  ModelKind,
+  TensorInfo,
+  GraphInfo,
+  LoadedModelInfo,
+  EmbeddingMeta,
+  DecoderPass,
+} from './types';
 export { backends, type Backends } from './backends';
 export { inspectModel, type ModelReport } from './inspect';
 export * as core from './core';

@@ -3,24 +3,37 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { P2SamError } from './errors';
-import { call, native, type NativeTensorInfo } from './native';
+import { call, native } from './native';
+import type { ModelKind, TensorInfo } from './types';
 import * as v from './validate';
 
+/** What {@link inspectModel} found in one file. */
 export interface ModelReport {
   file: string;
   bytes: number;
-  /** 'sam-encoder-image' | 'sam-encoder-preprocessed' | 'sam-decoder' | 'sam2-encoder' | 'sam2-decoder' | 'unknown' */
-  kind: string;
+  kind: ModelKind;
   role: 'encoder' | 'decoder' | 'unknown';
   usable: boolean;
   /** Why not usable, or notes (e.g. single-mask decoder). */
   reason: string;
   maskOutputs?: number;
-  inputs: NativeTensorInfo[];
-  outputs: NativeTensorInfo[];
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
   producer: string;
 }
 
+/**
+ * Classifies one .onnx file (SAM encoder / decoder, SAM 2, unknown) and says whether
+ * P2SAM can use it, without loading a pair.
+ *
+ * @throws {TypeError} `file` is not a non-empty string.
+ * @throws {P2SamError} `MODEL_NOT_FOUND` (no such file), `MODEL_INVALID` (not a loadable model).
+ * @example
+ * ```ts
+ * const r = await inspectModel('sam_vit_b_decoder.onnx');
+ * console.log(r.kind, r.usable, r.reason); // 'sam-decoder' true ''
+ * ```
+ */
 export async function inspectModel(file: string): Promise<ModelReport> {
   v.nonEmptyString('file', file);
   if (!existsSync(file) || !statSync(file).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `no model file at '${file}'`);

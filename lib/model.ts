@@ -7,23 +7,26 @@
  * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
  * then frees the sessions — a call can never see a freed session.
  */
-import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
-import { call, native, type NativeModel, type NativeModelInfo } from './native';
-import { graphOutputs, pruneOutputs } from './onnx/prune';
+import { call, native, type NativeModel } from './native';
+import { modelSource, prunedDecoder } from './model-source';
 import * as opt from './options';
+import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
 // (./reference also makes sure Symbol.asyncDispose exists on Node < 20.4.)
-import { Reference, type PrototypeSet } from './reference';
+import { Reference } from './reference';
+import { buildReference, encoderIdentity, referenceRequest } from './reference-builder';
 import { runRetrieval, type SegmentResult } from './segment';
-import type { ImageData, MaskData, PromptPoint } from './types';
+import { Semaphore } from './semaphore';
+import type { ImageData, LoadedModelInfo, MaskData } from './types';
 import * as v from './validate';
 
+export type { PredictPrompt, PredictResult } from './predict';
+
 export interface ModelInfo {
-  encoder: NativeModelInfo & { source: string };
-  decoder: NativeModelInfo & { source: string };
+  encoder: LoadedModelInfo & { source: string };
+  decoder: LoadedModelInfo & { source: string };
   /** Where the P2SAM maths runs (k-means, point selection, transport costs). */
   device: 'cpu' | 'cuda';
   /** Where the ONNX Runtime sessions (encoder, decoder) run. */
@@ -36,90 +39,19 @@ export interface ModelInfo {
   normalization: opt.Normalization;
 }
 
-export interface PredictPrompt {
-  points?: PromptPoint[];
-  /** [xmin, ymin, xmax, ymax] in original pixels, inclusive. */
-  box?: [number, number, number, number];
-  /** 256×256 low-res logits of an earlier pass (SAM's mask prompt). */
-  maskInput?: Float32Array;
-}
-
-export interface PredictResult {
-  /** One binary (0/1) width×height mask per decoder channel (logits > 0). */
-  masks: Uint8Array[];
-  /** channels × height × width logits at the original size. */
-  logits: Float32Array;
-  iou: Float32Array;
-  /** channels × 256 × 256 low-res logits (feed one back as maskInput). */
-  lowRes: Float32Array;
-  channels: number;
-  width: number;
-  height: number;
-}
-
 let nextModelId = 1;
 
-class Semaphore {
-  #free: number;
-  #waiting: (() => void)[] = [];
-  constructor(slots: number) {
-    this.#free = slots;
-  }
-  /** A slot now, or undefined when all are taken (no waiting, no microtask). */
-  tryAcquire(): (() => void) | undefined {
-    if (this.#free === 0) return undefined;
-    this.#free--;
-    return this.#releaser();
-  }
-  async acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.#free > 0) {
-      this.#free--;
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        const grant = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          this.#waiting = this.#waiting.filter((w) => w !== grant);
-          try {
-            opt.throwIfAborted(signal);
-          } catch (e) {
-            reject(e);
-          }
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#waiting.push(grant);
-      });
-    }
-    return this.#releaser();
-  }
-  #releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    };
-  }
-}
-
-function modelSource(name: string, value: unknown): { native: { path: string } | { bytes: Uint8Array }; label: string } {
-  if (typeof value === 'string') {
-    if (value.length === 0) v.fail('type', name, 'a path to an .onnx file or a Uint8Array', value);
-    if (!existsSync(value)) throw new P2SamError('MODEL_NOT_FOUND', `${name}: no file at '${value}'`);
-    if (!statSync(value).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a file`);
-    return { native: { path: value }, label: value };
-  }
-  if (value instanceof Uint8Array) {
-    if (value.length === 0) throw new RangeError(`${name} must be a non-empty buffer; received an empty ${value.constructor.name}`);
-    return { native: { bytes: value }, label: `<${value.length}-byte buffer>` };
-  }
-  return v.fail('type', name, 'a path to an .onnx file or a Uint8Array with its bytes', value);
-}
-
+/**
+ * A loaded P2SAM engine: a SAM image encoder and prompt decoder (two ONNX Runtime
+ * sessions) plus the P2SAM maths. One instance serves any number of concurrent calls.
+ *
+ * @example
+ * ```ts
+ * await using model = await P2SAM.load({ encoder: 'sam_vit_b_encoder.onnx', decoder: 'sam_vit_b_decoder.onnx' });
+ * using reference = await model.createReference({ image: refImage, mask: refMask });
+ * const { mask, score } = await model.segment(targetImage, { reference });
+ * ```
+ */
 export class P2SAM {
   readonly id = nextModelId++;
   readonly info: ModelInfo;
@@ -130,19 +62,50 @@ export class P2SAM {
   #disposing: Promise<void> | undefined;
   #warned = new Set<string>();
   #stats = { encoderRuns: 0, decoderRuns: 0, references: 0, segments: 0 };
+  #encoderIdentity: string;
 
   private constructor(handle: NativeModel, info: ModelInfo, config: opt.ResolvedLoad) {
     this.#native = handle;
     this.info = info;
     this.#config = config;
     this.#slots = new Semaphore(config.concurrency);
+    this.#encoderIdentity = encoderIdentity(handle.info().encoder, config.normalization);
   }
 
-  /** What this build can run on here (CPU always; CUDA with the reason when not). */
+  /**
+   * What this build can run on here (CPU always; CUDA with the reason when not).
+   *
+   * @example
+   * ```ts
+   * const { cuda } = P2SAM.backends();
+   * if (!cuda.available) console.log(`CPU only: ${cuda.reason}`);
+   * ```
+   */
   static backends(): Backends {
     return backends();
   }
 
+  /**
+   * Loads an encoder/decoder pair (paths or the .onnx bytes) and checks that they are a
+   * SAM image encoder and a SAM prompt decoder, in that order.
+   *
+   * @throws {TypeError | RangeError} an option of the wrong type or out of range; the
+   *   error's `param`, `expected` and `received` fields say which (see `argumentErrorData`).
+   * @throws {P2SamError} `MODEL_NOT_FOUND` (no such file), `MODEL_INVALID` (not a loadable
+   *   ONNX model), `MODEL_MISMATCH` (encoder and decoder swapped), `MODEL_UNSUPPORTED`
+   *   (e.g. a SAM 2 export, or `normalization: 'medsam'` with an encoder that normalises
+   *   inside its graph), `BACKEND_UNAVAILABLE` (`device: 'cuda'` without a usable GPU).
+   * @example
+   * ```ts
+   * const model = await P2SAM.load({
+   *   encoder: 'models/sam_vit_b_encoder.onnx',
+   *   decoder: 'models/sam_vit_b_decoder.onnx',
+   *   device: 'auto', // CUDA when this build and machine have it, else the CPU
+   *   onWarning: (w) => console.warn(w.code, w.message),
+   * });
+   * console.log(model.info.device, model.info.gpuStages);
+   * ```
+   */
   static async load(options: opt.LoadOptions): Promise<P2SAM> {
     if (!v.isPlainObject(options)) v.fail('type', 'options', '{ encoder, decoder, ... }', options);
     const o = options as unknown as Record<string, unknown>;
@@ -188,11 +151,21 @@ export class P2SAM {
     return this.info.gpuStages.includes(stage) ? 'cuda' : 'cpu';
   }
 
+  /** True once {@link P2SAM.dispose} was called. */
   get disposed(): boolean {
     return this.#native === undefined || this.#disposing !== undefined;
   }
 
-  /** Counters of model runs since load — e.g. to verify a reference is encoded once. */
+  /**
+   * Counters of model runs since load — e.g. to verify a reference is encoded once.
+   *
+   * @example
+   * ```ts
+   * const before = model.stats().encoderRuns;
+   * await model.segment(embedding, { reference });
+   * console.log(model.stats().encoderRuns - before); // 0: an Embedding target skips the encoder
+   * ```
+   */
   stats(): { encoderRuns: number; decoderRuns: number; references: number; segments: number } {
     return { ...this.#stats };
   }
@@ -243,7 +216,21 @@ export class P2SAM {
     return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
   }
 
-  /** Encodes an image once; the embedding can be passed to segment/createReference. */
+  /**
+   * Encodes an image once; the embedding can be passed to segment/createReference/predict
+   * in place of the image, so a frame segmented against several references is encoded once.
+   *
+   * @throws {TypeError | RangeError} `image` is not a valid {@link ImageData}.
+   * @throws {P2SamError} `DISPOSED` (model disposed), `ABORTED` (or the signal's own
+   *   reason), `INFERENCE_FAILED` / `MODEL_OUTPUT_INVALID` / `NON_FINITE_EMBEDDING` (the
+   *   encoder failed or produced garbage).
+   * @example
+   * ```ts
+   * using embedding = await model.encode(frame);
+   * const a = await model.segment(embedding, { reference: liver });
+   * const b = await model.segment(embedding, { reference: kidney });
+   * ```
+   */
   async encode(image: ImageData, options?: { signal?: AbortSignal }): Promise<Embedding> {
     const img = v.image('image', image);
     const o = v.optionsObject('options', options);
@@ -267,119 +254,97 @@ export class P2SAM {
   }
 
   /**
-   * Prepares a reference: one encoder pass (unless an Embedding is given), the
-   * foreground/background features, and every prototype set for the candidate counts.
+   * Prepares a reference: one encoder pass (unless an Embedding is given), then one
+   * native call that computes the feature grid, the foreground/background features and
+   * every prototype set for the candidate counts, kept in C++ behind the returned handle.
+   *
+   * @throws {TypeError | RangeError} malformed `input` or `options`.
+   * @throws {P2SamError} `MASK_SIZE_MISMATCH` (mask and image sizes differ),
+   *   `EMPTY_REFERENCE` (the mask is empty, covers the whole image, covers no 16×16 feature
+   *   cell, or has fewer cells than every part count), `DISPOSED` (model or embedding),
+   *   `ABORTED`, `BACKEND_UNAVAILABLE` (the 'kmeans' GPU stage failed to reach its
+   *   device), `INFERENCE_FAILED`.
+   * @example
+   * ```ts
+   * const reference = await model.createReference(
+   *   { image: await readImage('ref.png'), mask: await readMask('ref-mask.png') },
+   *   { mode: 'medical', parts: { min: 1, max: 5 }, negatives: { min: 1, max: 3 } },
+   * );
+   * console.log(reference.summary().parts);
+   * ```
    */
   async createReference(
     input: { image: ImageData | Embedding; mask: MaskData },
     options?: opt.ReferenceOptions,
   ): Promise<Reference> {
-    if (!v.isPlainObject(input)) v.fail('type', 'input', '{ image, mask }', input);
-    const m = v.mask('input.mask', input.mask);
-    const isEmbedding = input.image instanceof Embedding;
-    const img = isEmbedding ? undefined : v.image('input.image', input.image);
-    const width = isEmbedding ? (input.image as Embedding).width : img!.width;
-    const height = isEmbedding ? (input.image as Embedding).height : img!.height;
-    if (m.width !== width || m.height !== height)
-      throw new P2SamError('MASK_SIZE_MISMATCH', `input.mask is ${m.width}×${m.height} but the reference image is ${width}×${height}`);
-    const o = opt.resolveReference(v.optionsObject('options', options));
-    let foregroundPixels = 0;
-    for (let i = 0; i < m.data.length; i++) if (m.data[i] !== 0) foregroundPixels++;
-    if (foregroundPixels === 0)
-      throw new P2SamError('EMPTY_REFERENCE', 'the reference mask is empty (no non-zero pixel): there is nothing to learn the object from');
-
-    return this.#track(o.signal, async (handle) => {
+    const req = referenceRequest(input, options);
+    return this.#track(req.options.signal, async (handle) => {
       const t0 = performance.now();
       let embedding: Embedding;
-      if (isEmbedding) {
-        embedding = input.image as Embedding;
+      if (req.embedding) {
+        embedding = req.embedding;
         this.#checkEmbedding('input.image', embedding);
       } else {
-        embedding = await this.#encode(handle, img!);
+        embedding = await this.#encode(handle, req.image!);
       }
       try {
-        const t1 = performance.now();
-        opt.throwIfAborted(o.signal);
-        const mask01 = m.data instanceof Uint8Array ? m.data : new Uint8Array(m.data);
-        const feats = await call(native().referenceFeatures(embedding.handle, mask01, m.width, m.height, this.#config.threads));
-        if (feats.foregroundCount === 0 && foregroundPixels === m.width * m.height)
-          throw new P2SamError(
-            'EMPTY_REFERENCE',
-            'the reference mask covers the whole image: P2SAM centres the mask between its minimum and maximum (SPEC §2.2), so a mask with no background pixel selects no feature cell; crop the reference image so the object does not fill it',
-          );
-        if (feats.foregroundCount === 0)
-          throw new P2SamError(
-            'EMPTY_REFERENCE',
-            `the reference mask (${foregroundPixels} pixels) covers no 16×16 feature cell at SAM's 1024 scale once resized; use a larger mask or a tighter crop of the image`,
-          );
-        const t2 = performance.now();
-        opt.throwIfAborted(o.signal);
-        const kmeans = {
-          restarts: o.restarts,
-          maxIterations: 300,
-          tolerance: 1e-4,
-          seed: o.seed,
-          threads: this.#config.threads,
-          device: this.#stageDevice('kmeans'),
-        };
-        const partKs = range(o.parts.min, o.parts.max);
-        const partRaw = await call(native().prototypes(feats.foreground, feats.foregroundCount, 256, Int32Array.from(partKs), kmeans));
-        const partSets: PrototypeSet[] = partRaw.filter((s) => !s.skipped).map((s) => ({ k: s.k, prototypes: s.prototypes, inertia: s.inertia }));
-        const skippedParts = partRaw.filter((s) => s.skipped).map((s) => s.k);
-        let negativeSets: PrototypeSet[] = [];
-        let negativeCounts: number[] = [];
-        let skippedNegatives: number[] = [];
-        if (o.mode === 'medical') {
-          const kbs = range(o.negatives.min, o.negatives.max);
-          const positive = kbs.filter((k) => k > 0);
-          const bgRaw = positive.length
-            ? await call(native().prototypes(feats.background, feats.backgroundCount, 256, Int32Array.from(positive), kmeans))
-            : [];
-          negativeSets = bgRaw.filter((s) => !s.skipped).map((s) => ({ k: s.k, prototypes: s.prototypes, inertia: s.inertia }));
-          skippedNegatives = bgRaw.filter((s) => s.skipped).map((s) => s.k);
-          negativeCounts = kbs.filter((k) => k === 0 || negativeSets.some((s) => s.k === k));
-        } else {
-          negativeCounts = [o.negatives.min];
-        }
-        if (partSets.length === 0 || negativeCounts.length === 0)
-          throw new P2SamError(
-            'EMPTY_REFERENCE',
-            `the reference has ${feats.foregroundCount} foreground and ${feats.backgroundCount} background feature cells, fewer than every requested part count (${o.parts.min}..${o.parts.max}) or background count; lower options.parts / options.negatives`,
-          );
-        const t3 = performance.now();
-        // k-means is the longest stage; honour an abort that arrived during it.
-        opt.throwIfAborted(o.signal);
-        this.#stats.references++;
-        return new Reference({
+        opt.throwIfAborted(req.options.signal);
+        const reference = await buildReference(embedding, req, {
           modelId: this.id,
-          mode: o.mode,
-          width,
-          height,
-          grid: feats.grid,
-          foreground: feats.foreground,
-          foregroundCells: feats.foregroundCount,
-          backgroundCells: feats.backgroundCount,
-          partSets,
-          negativeSets,
-          negativeCounts,
-          skippedParts,
-          skippedNegatives,
-          seed: o.seed,
-          timings: { encodeMs: t1 - t0, featuresMs: t2 - t1, prototypesMs: t3 - t2, totalMs: t3 - t0 },
+          threads: this.#config.threads,
+          kmeansDevice: this.#stageDevice('kmeans'),
+          encoderIdentity: this.#encoderIdentity,
+          encodeMs: performance.now() - t0,
         });
+        // k-means is the longest stage; honour an abort that arrived during it.
+        try {
+          opt.throwIfAborted(req.options.signal);
+        } catch (err) {
+          reference.dispose();
+          throw err;
+        }
+        this.#stats.references++;
+        return reference;
       } finally {
-        if (!isEmbedding) embedding.dispose();
+        if (!req.embedding) embedding.dispose();
       }
     });
   }
 
-  /** Segments one target with a prepared reference (SPEC §2.5–2.8). */
+  /**
+   * Segments one target with a prepared reference (SPEC §2.5–2.8): prompts for every
+   * candidate, the cascaded decoder passes, the Wasserstein score of each candidate
+   * against the reference, and the best one. Only handles cross into the addon for the
+   * reference: its features never leave C++.
+   *
+   * @throws {TypeError | RangeError} malformed `target` or options (`options.reference`
+   *   must be a {@link Reference}).
+   * @throws {P2SamError} `MODEL_MISMATCH` (the reference was made by another model, or
+   *   restored from another encoder), `DISPOSED` (model, reference or embedding),
+   *   `ABORTED`, `BACKEND_UNAVAILABLE`, `INFERENCE_FAILED`.
+   * @example
+   * ```ts
+   * const result = await model.segment(await readImage('frame-12.png'), {
+   *   reference,
+   *   retrieval: { solver: 'sinkhorn' },
+   *   onProgress: (p) => console.log(p.stage, p.fraction),
+   * });
+   * if (!result.empty) await writeMaskPng('frame-12.mask.png', { data: result.mask, width: result.width, height: result.height });
+   * ```
+   */
   async segment(target: ImageData | Embedding, options: opt.SegmentOptions): Promise<SegmentResult> {
     if (!v.isPlainObject(options)) v.fail('type', 'options', '{ reference, retrieval?, signal?, onProgress? }', options);
     const ref = options.reference;
     if (!(ref instanceof Reference)) v.fail('type', 'options.reference', 'a Reference from model.createReference()', ref);
-    if (ref.modelId !== this.id)
-      throw new P2SamError('MODEL_MISMATCH', 'options.reference was created by a different P2SAM model; references are tied to the encoder that made them');
+    // A reference built here carries this model's id; a restored one (Reference.fromData)
+    // has none and must come from the same encoder graph and normalisation.
+    if (ref.modelId !== undefined ? ref.modelId !== this.id : ref.encoderIdentity !== this.#encoderIdentity)
+      throw new P2SamError(
+        'MODEL_MISMATCH',
+        ref.modelId !== undefined
+          ? 'options.reference was created by a different P2SAM model; references are tied to the encoder that made them'
+          : 'options.reference was saved from a model with a different encoder or normalisation; references are tied to the encoder that made them',
+      );
     ref.assertUsable();
     const isEmbedding = target instanceof Embedding;
     const img = isEmbedding ? undefined : v.image('target', target);
@@ -390,6 +355,9 @@ export class P2SAM {
         message:
           'the decoder export has one mask output: it picks its own token (0 with ≥3 prompt points, else the best of 1..3), so the authors\' single-mask/multimask pass choices cannot be reproduced exactly; each pass uses the one output',
       });
+    // Held from here to the end of the call: a dispose() of the reference meanwhile
+    // refuses later calls at once and frees the native side when this one is done.
+    const lease = ref.lease();
     return this.#track(o.signal, async (handle) => {
       const t0 = performance.now();
       o.onProgress?.({ stage: 'encode', fraction: 0 });
@@ -407,6 +375,7 @@ export class P2SAM {
           handle,
           embedding,
           ref,
+          lease.handle,
           o,
           { threads: this.#config.threads, points: this.#stageDevice('points'), scoring: this.#stageDevice('scoring') },
           encodeMs,
@@ -423,68 +392,46 @@ export class P2SAM {
       } finally {
         if (!isEmbedding) embedding.dispose();
       }
-    });
+    }).finally(lease.done);
   }
 
   /**
    * One plain SAM decoder pass on an embedding — the building block P2SAM cascades.
    * Points and box are in original-image pixels; `maskInput` is a previous pass's
    * 256×256 low-res logits. Returns every mask channel the decoder exports.
+   *
+   * @throws {TypeError | RangeError} malformed `embedding` or `prompt` (an empty prompt too).
+   * @throws {P2SamError} `DISPOSED`, `ABORTED`, `INFERENCE_FAILED`, `MODEL_OUTPUT_INVALID`.
+   * @example
+   * ```ts
+   * using embedding = await model.encode(image);
+   * const first = await model.predict(embedding, { points: [{ x: 120, y: 80, label: 1 }] });
+   * const refined = await model.predict(embedding, { box: [90, 50, 200, 160], maskInput: first.lowRes.subarray(0, 256 * 256) });
+   * ```
    */
   async predict(embedding: Embedding, prompt: PredictPrompt, options?: { signal?: AbortSignal }): Promise<PredictResult> {
     if (!(embedding instanceof Embedding)) v.fail('type', 'embedding', 'an Embedding from model.encode()', embedding);
-    if (!v.isPlainObject(prompt)) v.fail('type', 'prompt', '{ points?, box?, maskInput? }', prompt);
-    const points = prompt.points ?? [];
-    if (!Array.isArray(points)) v.fail('type', 'prompt.points', 'an array of { x, y, label }', points);
-    const sx = embedding.inputWidth / embedding.width;
-    const sy = embedding.inputHeight / embedding.height;
-    const coords: number[] = [];
-    const labels: number[] = [];
-    points.forEach((p, i) => {
-      if (!v.isPlainObject(p)) v.fail('type', `prompt.points[${i}]`, '{ x, y, label }', p);
-      coords.push(v.finiteNumber(`prompt.points[${i}].x`, p.x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, p.y, -1e6, 1e6) * sy);
-      if (p.label !== 0 && p.label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', p.label);
-      labels.push(p.label);
-    });
-    if (prompt.box !== undefined) {
-      const b = prompt.box;
-      if (!Array.isArray(b) || b.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', b);
-      b.forEach((x, i) => v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6));
-      if (b[0] > b[2] || b[1] > b[3]) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
-      coords.push(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy);
-      labels.push(2, 3);
-    } else {
-      // SAM's ONNX decoder marks "no box" with a padding point (0,0) labelled −1.
-      coords.push(0, 0);
-      labels.push(-1);
-    }
-    if (labels.length === 1 && prompt.maskInput === undefined)
-      throw new RangeError('prompt must contain at least one point, a box or a maskInput; received none');
-    let maskInput: Float32Array | null = null;
-    if (prompt.maskInput !== undefined) {
-      if (!(prompt.maskInput instanceof Float32Array) || prompt.maskInput.length !== 256 * 256)
-        v.fail('type', 'prompt.maskInput', 'a Float32Array of 256×256 low-res logits', prompt.maskInput);
-      maskInput = prompt.maskInput;
-    }
+    const p = decoderPrompt(embedding, prompt);
     const o = v.optionsObject('options', options);
     const signal = v.abortSignal('options.signal', o.signal);
     return this.#track(signal, async (handle) => {
       if (embedding.disposed) throw new P2SamError('DISPOSED', 'embedding has been disposed');
-      const r = await call(handle.decode(embedding.handle, Float32Array.from(coords), Float32Array.from(labels), maskInput, true));
+      const r = await call(handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true));
       this.#stats.decoderRuns++;
-      const plane = r.width * r.height;
-      const masks: Uint8Array[] = [];
-      for (let c = 0; c < r.channels; c++) {
-        const m = new Uint8Array(plane);
-        const logits = r.masks!;
-        for (let i = 0; i < plane; i++) m[i] = logits[c * plane + i] > 0 ? 1 : 0;
-        masks.push(m);
-      }
-      return { masks, logits: r.masks!, iou: r.iou, lowRes: r.lowRes, channels: r.channels, width: r.width, height: r.height };
+      return predictResult(r);
     });
   }
 
-  /** Refuses new calls, waits for calls in flight, then frees the ONNX Runtime sessions. */
+  /**
+   * Refuses new calls, waits for calls in flight, then frees the ONNX Runtime sessions.
+   * Idempotent: a second call returns the same promise.
+   *
+   * @example
+   * ```ts
+   * const model = await P2SAM.load(paths);
+   * try { await model.segment(target, { reference }); } finally { await model.dispose(); }
+   * ```
+   */
   dispose(): Promise<void> {
     if (this.#disposing) return this.#disposing;
     this.#disposing = (async () => {
@@ -499,25 +446,4 @@ export class P2SAM {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/**
- * The decoder without its full-resolution `masks` branch, or undefined when there is
- * nothing to prune or the file cannot be read/parsed here (the native side then simply
- * runs the cascade on the full decoder).
- */
-async function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Promise<Uint8Array | undefined> {
-  try {
-    const bytes = 'path' in source ? new Uint8Array(await readFile(source.path)) : source.bytes;
-    if (!graphOutputs(bytes).includes('masks')) return undefined;
-    return pruneOutputs(bytes, ['masks'], { removeDeadNodes: true }).model;
-  } catch {
-    return undefined;
-  }
-}
-
-function range(a: number, b: number): number[] {
-  const out: number[] = [];
-  for (let k = a; k <= b; k++) out.push(k);
-  return out;
 }

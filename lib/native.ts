@@ -8,36 +8,22 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { NATIVE_CODE_ALIASES, P2SAM_ERROR_CODES } from './error-codes';
 import { P2SamError, type P2SamErrorCode } from './errors';
+import type { DecoderPass, EmbeddingMeta, GraphInfo, LoadedModelInfo, ModelKind, TensorInfo } from './types';
 
-export interface NativeTensorInfo {
-  name: string;
-  type: string;
-  dims: (number | null)[];
-}
+// The public names of the shapes the addon returns (lib/types.ts), under the names the
+// glue below uses.
+export type NativeTensorInfo = TensorInfo;
+export type NativeGraphInfo = GraphInfo;
+export type NativeModelInfo = LoadedModelInfo;
+export type NativeEmbeddingMeta = EmbeddingMeta;
+export type NativePass = DecoderPass;
 
-export interface NativeGraphInfo {
-  inputs: NativeTensorInfo[];
-  outputs: NativeTensorInfo[];
-  producer: string;
-  graphName: string;
-}
 
-export interface NativeModelInfo extends NativeGraphInfo {
-  kind: string;
-  provider: string;
-  maskOutputs?: number;
-  /** Decoders: which session runs the P2SAM cascade — 'pruned' (full-resolution branch removed) or 'full'. */
-  cascade?: 'pruned' | 'full';
-  cascadeNote?: string;
-}
 
-export interface NativeEmbeddingMeta {
-  origWidth: number;
-  origHeight: number;
-  inputWidth: number;
-  inputHeight: number;
-}
+
+
 
 export interface NativeEmbedding {
   meta(): NativeEmbeddingMeta;
@@ -65,10 +51,11 @@ export interface NativeCandidateInput {
 export type MathsDevice = 'cpu' | 'cuda';
 
 export interface NativeCandidateRequest {
-  mode: 'natural' | 'medical';
+  /** Ignored when `reference` is given (the reference's own mode is used). */
+  mode?: 'natural' | 'medical';
   candidates: NativeCandidateInput[];
-  referenceFeatures?: Float32Array;
-  referenceCount: number;
+  /** The transport source; required when `score` is true. Passed as a handle, never copied. */
+  reference?: NativeReference;
   score: boolean;
   solver: 'exact' | 'sinkhorn';
   weights: 'uniform' | 'sigmoid';
@@ -81,12 +68,6 @@ export interface NativeCandidateRequest {
   device?: MathsDevice;
 }
 
-export interface NativePass {
-  token: number;
-  iou: number;
-  multimask: boolean;
-  ms: number;
-}
 
 export interface NativeCandidateOutcome {
   mask: Uint8Array;
@@ -101,6 +82,53 @@ export interface NativeCandidateOutcome {
   passes: [NativePass, NativePass, NativePass];
   scoreMs: number;
   note: string;
+}
+
+/** What a NativeReference tells JS about itself (small: no features). */
+export interface NativeReferenceSummary {
+  mode: 'natural' | 'medical';
+  width: number;
+  height: number;
+  grid: Uint8Array;
+  foregroundCells: number;
+  backgroundCells: number;
+  parts: number[];
+  skippedParts: number[];
+  negatives: number[];
+  skippedNegatives: number[];
+  seed: number;
+  encoderIdentity: string;
+}
+
+export interface NativeReferencePrototypes {
+  k: number;
+  prototypes: Float32Array;
+  inertia: number;
+}
+
+/** A reference held in C++ (runtime::Reference, immutable, shared with running tasks). */
+export interface NativeReference {
+  summary(): NativeReferenceSummary;
+  /** The versioned saved form (native/runtime/reference_format.hpp). */
+  toData(): Uint8Array;
+  /** Copies of the features and prototypes (tests, benchmarks). */
+  contents(): { foreground: Float32Array; partSets: NativeReferencePrototypes[]; negativeSets: NativeReferencePrototypes[] };
+  release(): void;
+}
+
+export interface NativeReferenceBuildOptions {
+  mode: 'natural' | 'medical';
+  partsMin: number;
+  partsMax: number;
+  negativesMin: number;
+  negativesMax: number;
+  restarts: number;
+  maxIterations: number;
+  tolerance: number;
+  seed: number;
+  threads: number;
+  device: MathsDevice;
+  encoderIdentity: string;
 }
 
 export interface NativeModel {
@@ -235,8 +263,22 @@ export interface GpuBindings {
 export interface NativeAddon {
   gpu: GpuBindings;
   NativeEmbedding: new (data: Float32Array, meta: NativeEmbeddingMeta) => NativeEmbedding;
+  /** Restores saved reference data; throws REFERENCE_DATA_INVALID / REFERENCE_VERSION_UNSUPPORTED. */
+  NativeReference: new (data: Uint8Array) => NativeReference;
+  /** Grid, features and every prototype set in one task. */
+  buildReference(
+    embedding: NativeEmbedding,
+    mask: Uint8Array,
+    width: number,
+    height: number,
+    options: NativeReferenceBuildOptions,
+  ): Promise<{ reference: NativeReference; featuresMs: number; prototypesMs: number }>;
+  /** selectPoints over the reference's own prototype sets (parts, then background sets). */
+  selectReferencePoints(embedding: NativeEmbedding, reference: NativeReference, threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
+  /** Bytes the addon has copied in from JS buffers so far (diagnostic for tests). */
+  copiedInBytes(): number;
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
-  inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: string; maskOutputs: number; reason: string }>;
+  inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: ModelKind; maskOutputs: number; reason: string }>;
   backends(): {
     ortVersion: string;
     cuda: {
@@ -315,7 +357,9 @@ export function fromNative(err: unknown): Error {
   if (err instanceof Error) {
     const code = (err as Error & { code?: string }).code;
     if (typeof code === 'string') {
-      const mapped: P2SamErrorCode = code === 'OUT_OF_MEMORY' || code === 'ORT_UNAVAILABLE' ? 'INTERNAL' : (code as P2SamErrorCode);
+      const mapped: P2SamErrorCode = (P2SAM_ERROR_CODES as readonly string[]).includes(code)
+        ? (code as P2SamErrorCode)
+        : (NATIVE_CODE_ALIASES[code] ?? 'INTERNAL');
       return new P2SamError(mapped, err.message, { cause: err });
     }
     return err;

@@ -3,11 +3,15 @@
  * Defaults follow the authors' published settings (SPEC §2.6): natural mode tries 1..5
  * parts with one negative point; medical mode 1..5 parts with 1..1 background parts.
  */
-import { P2SamError } from './errors';
+import { argumentError, P2SamError } from './errors';
+import type { Reference } from './reference';
 import * as v from './validate';
 
+/** 'natural': negatives from the target's similarity maps; 'medical': background-part prototypes (SPEC §2.6). */
 export type Mode = 'natural' | 'medical';
+/** Where work runs; 'auto' takes CUDA where usable and records why not. */
 export type Device = 'auto' | 'cpu' | 'cuda';
+/** Pixel normalisation before the encoder: SAM's ImageNet statistics, or MedSAM's min–max to [0, 1]. */
 export type Normalization = 'sam' | 'medsam';
 /**
  * Stages of the P2SAM maths that have CUDA kernels. With `device: 'cuda'` only the
@@ -23,13 +27,18 @@ export const GPU_STAGES: readonly GpuStage[] = ['points', 'kmeans', 'scoring'];
  * Newton steps on clustered features (0.06–0.09×, and short of the tolerance).
  */
 export const DEFAULT_GPU_STAGES: readonly GpuStage[] = ['points'];
+/** ONNX Runtime graph optimisation level of the sessions. */
 export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
+/** A non-fatal condition, reported once per model through `onWarning` and in results. */
 export interface Warning {
   code: 'SINGLE_MASK_DECODER' | 'CUDA_FALLBACK' | 'SINKHORN_NOT_CONVERGED';
   message: string;
+  /** The options that address it, as the API spells them (e.g. 'retrieval.maxIterations'). */
+  params?: string[];
 }
 
+/** Options of {@link P2SAM.load}. */
 export interface LoadOptions {
   /** Path to the encoder .onnx (external data files beside it are found), or its bytes. */
   encoder: string | Uint8Array;
@@ -69,6 +78,7 @@ export interface LoadOptions {
   onWarning?: (warning: Warning) => void;
 }
 
+/** Options of {@link P2SAM.createReference}. */
 export interface ReferenceOptions {
   mode?: Mode;
   /** Candidate part counts k (default 1..5). A number n means exactly n. */
@@ -82,6 +92,7 @@ export interface ReferenceOptions {
   signal?: AbortSignal;
 }
 
+/** How candidates are scored against the reference (SPEC §2.8). */
 export interface RetrievalOptions {
   solver?: 'exact' | 'sinkhorn';
   weights?: 'uniform' | 'sigmoid';
@@ -93,14 +104,17 @@ export interface RetrievalOptions {
   tolerance?: number;
 }
 
+/** A progress event of {@link P2SAM.segment}. */
 export interface Progress {
   stage: 'encode' | 'points' | 'decode' | 'retrieval' | 'done';
   /** 0..1 over the whole call. */
   fraction: number;
 }
 
+/** Options of {@link P2SAM.segment}. */
 export interface SegmentOptions {
-  reference: unknown;
+  /** From {@link P2SAM.createReference} or {@link Reference.fromData}. */
+  reference: Reference;
   retrieval?: RetrievalOptions;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
@@ -111,6 +125,7 @@ export interface SegmentOptions {
 export const MAX_PARTS = 16;
 export const MAX_NEGATIVES = 64;
 
+/** @internal */
 export interface ResolvedLoad {
   threads: number;
   normalization: Normalization;
@@ -143,6 +158,7 @@ export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
   };
 }
 
+/** @internal */
 export interface ResolvedReference {
   mode: Mode;
   parts: { min: number; max: number };
@@ -160,9 +176,11 @@ export function resolveReference(o: Record<string, unknown>): ResolvedReference 
       ? v.intRange('options.negatives', o.negatives, 0, 1, { min: 1, max: 1 })
       : v.intRange('options.negatives', o.negatives, 0, MAX_NEGATIVES, { min: 1, max: 1 });
   if (mode === 'natural' && negatives.min !== negatives.max)
-    throw new RangeError(
-      `options.negatives in natural mode must be a single value, 0 or 1 (natural mode has at most one negative point); received ${negatives.min}..${negatives.max}`,
-    );
+    throw argumentError('range', {
+      param: 'options.negatives',
+      expected: 'a single value in natural mode, 0 or 1 (natural mode has at most one negative point)',
+      received: `${negatives.min}..${negatives.max}`,
+    });
   return {
     mode,
     parts,
@@ -173,6 +191,7 @@ export function resolveReference(o: Record<string, unknown>): ResolvedReference 
   };
 }
 
+/** @internal */
 export interface ResolvedSegment {
   solver: 'exact' | 'sinkhorn';
   weights: 'uniform' | 'sigmoid';

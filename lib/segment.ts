@@ -4,11 +4,12 @@
  * score of each candidate against the reference distribution, and the argmin.
  */
 import type { Embedding } from './embedding';
-import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativePass } from './native';
+import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativeReference } from './native';
 import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
 import type { Reference } from './reference';
-import type { PromptPoint } from './types';
+import type { DecoderPass, PromptPoint } from './types';
 
+/** One prompt set (k parts × kb negatives) taken through the cascade and scored. */
 export interface CandidateResult {
   parts: number;
   negatives: number;
@@ -21,12 +22,13 @@ export interface CandidateResult {
   targetCells: number;
   /** Box prompt of pass 3 (inclusive pixel bounds), null when pass 2 was empty. */
   box: [number, number, number, number] | null;
-  passes: NativePass[];
+  passes: DecoderPass[];
   /** Sinkhorn only: whether it met its tolerance. */
   converged: boolean;
   note?: string;
 }
 
+/** Milliseconds per stage of one segment() call. */
 export interface SegmentTimings {
   encodeMs: number;
   pointsMs: number;
@@ -38,6 +40,10 @@ export interface SegmentTimings {
   totalMs: number;
 }
 
+/**
+ * What {@link P2SAM.segment} returns: the best candidate's mask and prompt, and every
+ * candidate with its score, so a caller can see why it won.
+ */
 export interface SegmentResult {
   /** width×height, 1 = object. */
   mask: Uint8Array;
@@ -79,6 +85,7 @@ export async function runRetrieval(
   handle: NativeModel,
   embedding: Embedding,
   ref: Reference,
+  refHandle: NativeReference,
   o: ResolvedSegment,
   maths: { threads: number; points: MathsDevice; scoring: MathsDevice },
   encodeMs: number,
@@ -87,27 +94,26 @@ export async function runRetrieval(
   const natural = ref.mode === 'natural';
   const tPoints = performance.now();
   o.onProgress?.({ stage: 'points', fraction: 0.3 });
-  const sets = [
-    ...ref.partSets.map((s) => ({ prototypes: s.prototypes, count: s.k, meanArgmin: natural })),
-    ...ref.negativeSets.map((s) => ({ prototypes: s.prototypes, count: s.k, meanArgmin: false })),
-  ];
-  const selected = await call(native().selectPoints(embedding.handle, sets, threads, maths.points));
+  // Points for the reference's part sets, then its background sets (medical mode),
+  // in the order of ref.parts / the sorted background counts.
+  const selected = await call(native().selectReferencePoints(embedding.handle, refHandle, threads, maths.points));
   const pointsMs = performance.now() - tPoints;
   throwIfAborted(o.signal);
 
   const candidates: NativeCandidateInput[] = [];
   const promptPoints: PromptPoint[][] = [];
-  ref.partSets.forEach((part, pi) => {
+  const backgroundCounts = ref.negativeCounts.filter((kb) => kb > 0);
+  ref.parts.forEach((k, pi) => {
     for (const kb of ref.negativeCounts) {
       const pts: PromptPoint[] = [];
       toPoints(selected[pi].argmax, 1, pts);
       if (kb > 0) {
         if (natural) toPoints(selected[pi].meanArgmin as Int32Array, 0, pts);
-        else toPoints(selected[ref.partSets.length + ref.negativeSets.findIndex((s) => s.k === kb)].argmax, 0, pts);
+        else toPoints(selected[ref.parts.length + backgroundCounts.indexOf(kb)].argmax, 0, pts);
       }
       promptPoints.push(pts);
       candidates.push({
-        parts: part.k,
+        parts: k,
         negatives: kb,
         xy: Float32Array.from(pts.flatMap((p) => [p.x, p.y])),
         labels: Float32Array.from(pts.map((p) => p.label)),
@@ -119,10 +125,8 @@ export async function runRetrieval(
   const tCand = performance.now();
   const outcomes = await call(
     handle.runCandidates(embedding.handle, {
-      mode: ref.mode,
       candidates,
-      referenceFeatures: ref.foreground,
-      referenceCount: ref.foregroundCells,
+      reference: refHandle,
       score: candidates.length > 1,
       solver: o.solver,
       weights: o.weights,
@@ -156,6 +160,7 @@ export async function runRetrieval(
     warnings.push({
       code: 'SINKHORN_NOT_CONVERGED',
       message: `Sinkhorn did not reach its tolerance within ${o.maxIterations} iterations for some candidates; scores are approximate (raise retrieval.maxIterations or epsilon, or use the exact solver)`,
+      params: ['retrieval.maxIterations', 'retrieval.epsilon', 'retrieval.solver'],
     });
   const decoderMs: [number, number, number] = [0, 0, 0];
   let retrievalMs = 0;

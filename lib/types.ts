@@ -25,3 +25,58 @@ export interface PromptPoint {
   y: number;
   label: 0 | 1;
 }
+
+/**
+ * What an ONNX graph is, by its inputs and outputs: a SAM (v1) image encoder taking
+ * raw pixels or a preprocessed tensor, a SAM prompt decoder, a SAM 2 graph (recognised,
+ * not supported), or none of these.
+ */
+export type ModelKind = 'sam-encoder-image' | 'sam-encoder-preprocessed' | 'sam-decoder' | 'sam2-encoder' | 'sam2-decoder' | 'unknown';
+
+/** One input or output of an ONNX graph. */
+export interface TensorInfo {
+  name: string;
+  /** Element type as ONNX names it, e.g. 'float32'. */
+  type: string;
+  /** null for a dynamic dimension. */
+  dims: (number | null)[];
+}
+
+/** The signature and provenance of an ONNX graph. */
+export interface GraphInfo {
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  producer: string;
+  graphName: string;
+}
+
+/** A loaded encoder or decoder (see {@link ModelInfo}). */
+export interface LoadedModelInfo extends GraphInfo {
+  kind: ModelKind;
+  /** The ONNX Runtime execution provider its session runs on. */
+  provider: string;
+  /** Decoders: mask channels per pass (1 or 4; 0 when dynamic). */
+  maskOutputs?: number;
+  /** Decoders: which session runs the P2SAM cascade — 'pruned' (full-resolution branch removed) or 'full'. */
+  cascade?: 'pruned' | 'full';
+  cascadeNote?: string;
+}
+
+/** Geometry of the image an embedding came from (stored next to {@link Embedding.toFloat32Array}'s data). */
+export interface EmbeddingMeta {
+  origWidth: number;
+  origHeight: number;
+  /** Size after SAM's resize of the longest side to 1024. */
+  inputWidth: number;
+  inputHeight: number;
+}
+
+/** One decoder pass of a candidate's cascade. */
+export interface DecoderPass {
+  /** The mask channel kept. */
+  token: number;
+  /** Its predicted IoU. */
+  iou: number;
+  multimask: boolean;
+  ms: number;
+}

@@ -5,7 +5,7 @@
  * `TypeError`, out-of-range values `RangeError`. Messages name the parameter, say what
  * was expected and what arrived, so a user can fix the call without reading our code.
  */
-import { describeValue } from './errors';
+import { argumentError, describeValue } from './errors';
 import type { ImageData, MaskData } from './types';
 
 /** Largest side we accept; SAM resizes to 1024 anyway, so bigger images are waste or a bug. */
@@ -14,8 +14,7 @@ export const MAX_IMAGE_SIDE = 32768;
 export const MAX_IMAGE_PIXELS = 200_000_000;
 
 export function fail(kind: 'type' | 'range', name: string, expected: string, value: unknown): never {
-  const message = `${name} must be ${expected}; received ${describeValue(value)}`;
-  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
+  throw argumentError(kind, { param: name, expected, received: describeValue(value) });
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -106,7 +105,7 @@ export function intRange(name: string, value: unknown, lo: number, hi: number, f
   if (!isPlainObject(value)) fail('type', name, `{ min, max } with integers in ${lo}..${hi}`, value);
   const min = integer(`${name}.min`, value.min, lo, hi);
   const max = integer(`${name}.max`, value.max, lo, hi);
-  if (min > max) throw new RangeError(`${name}.min must be ≤ ${name}.max; received min ${min}, max ${max}`);
+  if (min > max) throw argumentError('range', { param: `${name}.min`, expected: 'no greater than max (min ≤ max)', received: `min ${min}, max ${max}` });
   return { min, max };
 }
 

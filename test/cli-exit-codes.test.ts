@@ -1,8 +1,8 @@
-/** lib/cli/exit-codes.ts: the exit status each kind of error gives, and messages in flag names. */
+/** lib/cli/exit-codes.ts: the exit status each kind of error gives, and messages in the flag names a user typed. */
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { P2SamError } from '../lib/errors';
-import { exitCodeOf, toFlagNames, UsageError } from '../lib/cli/exit-codes';
+import { describeError, describeWarning, exitCodeOf, flagFor, UsageError } from '../lib/cli/exit-codes';
 
 describe('exit codes', () => {
   it('maps argument problems to 2, run failures to 1, aborts to 130', () => {
@@ -17,9 +17,22 @@ describe('exit codes', () => {
     expect(exitCodeOf(new Error('x'))).toBe(1);
   });
 
-  it('rewrites API option names to the flags a user typed', () => {
-    expect(toFlagNames('options.parts.min must be ≤ options.parts.max')).toBe('--parts must be ≤ --parts');
-    expect(toFlagNames("options.retrieval.solver must be 'exact' | 'sinkhorn'")).toBe("--solver must be 'exact' | 'sinkhorn'");
-    expect(toFlagNames('raise retrieval.maxIterations or epsilon')).toBe('raise --max-iterations or epsilon');
+  it("names the flag a user typed from an error's structured param, never from its message", () => {
+    expect(flagFor('options.parts.min')).toBe('--parts');
+    expect(flagFor('options.retrieval.solver')).toBe('--solver');
+    expect(flagFor('retrieval.maxIterations')).toBe('--max-iterations');
+    expect(flagFor('options.gpuStages[1]')).toBe('--gpu-stages[1]');
+    expect(flagFor('input.mask')).toBe('input.mask');
+    const err = Object.assign(new RangeError('options.parts must be an integer in 1..16; received 0'), {
+      param: 'options.parts',
+      expected: 'an integer in 1..16',
+      received: '0',
+    });
+    expect(describeError(err)).toBe('--parts must be an integer in 1..16; received 0');
+    // A message that merely mentions an option is left alone: only the fields count.
+    expect(describeError(new RangeError('options.parts is wrong'))).toBe('options.parts is wrong');
+    expect(describeWarning({ message: 'not converged', params: ['retrieval.maxIterations', 'retrieval.epsilon'] })).toBe(
+      'not converged (see --max-iterations, --epsilon)',
+    );
   });
 });

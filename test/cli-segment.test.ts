@@ -129,7 +129,7 @@ describe('p2sam segment', () => {
     [['--parts', '1..x'], /--parts.*'1\.\.x'.*invalid/],
     [['--parts', '0'], /--parts must be an integer in 1\.\.16; received 0/],
     [['--parts', '5..2'], /--parts.*min ≤ max/],
-    [['--negatives', '0..1'], /--negatives in natural mode must be a single value/],
+    [['--negatives', '0..1'], /--negatives must be a single value in natural mode/],
     [['--mode', 'surgical'], /--mode.*'surgical'.*natural, medical/],
     [['--solver', 'greedy'], /--solver.*'greedy'/],
     [['--threads', '0'], /--threads.*'0'.*1\.\.1024/],

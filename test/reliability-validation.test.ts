@@ -398,7 +398,7 @@ describe('images and masks', () => {
           }
           const rf = r.value as Reference;
           expect(rf.foregroundCells).toBeGreaterThan(0);
-          for (const s of rf.partSets) expect(s.prototypes.every(Number.isFinite)).toBe(true);
+          for (const s of rf.contents().partSets) expect(s.prototypes.every(Number.isFinite)).toBe(true);
         },
       ),
       { numRuns: 12 },

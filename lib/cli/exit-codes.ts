@@ -8,7 +8,7 @@
  * (128 + signal 2).
  */
 import { CommanderError } from 'commander';
-import { P2SamError, type P2SamErrorCode } from '../errors';
+import { argumentErrorData, P2SamError, type P2SamErrorCode } from '../errors';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -50,41 +50,55 @@ export function exitCodeOf(err: unknown): number {
 }
 
 /**
- * The library names options as the API spells them (`options.parts`); on the command
- * line the user typed `--parts`. Rewrites the known names so the message points at the
- * flag to change.
+ * The library names a parameter as the API spells it (`options.parts.min`,
+ * `options.gpuStages[1]`, `retrieval.solver`); on the command line the user typed a
+ * flag. Maps the structured `param` of an error or warning (never its message) to it.
  */
-const OPTION_FLAGS: ReadonlyArray<[RegExp, string]> = [
-  // Warnings say `retrieval.x` without the `options.` prefix.
-  [/\b(options\.)?retrieval\.solver\b/g, '--solver'],
-  [/\b(options\.)?retrieval\.weights\b/g, '--weights'],
-  [/\b(options\.)?retrieval\.epsilon\b/g, '--epsilon'],
-  [/\b(options\.)?retrieval\.maxIterations\b/g, '--max-iterations'],
-  [/\boptions\.parallelCandidates\b/g, '--parallel-candidates'],
-  [/\boptions\.parts(\.(min|max))?\b/g, '--parts'],
-  [/\boptions\.negatives(\.(min|max))?\b/g, '--negatives'],
-  [/\boptions\.mode\b/g, '--mode'],
-  [/\boptions\.seed\b/g, '--seed'],
-  [/\boptions\.restarts\b/g, '--restarts'],
-  [/\boptions\.threads\b/g, '--threads'],
-  [/\boptions\.normalization\b/g, '--normalization'],
-  [/\boptions\.device\b/g, '--device'],
-  [/\boptions\.modelDevice\b/g, '--model-device'],
-  [/\boptions\.gpuStages\b/g, '--gpu-stages'],
-  [/\boptions\.encoder\b/g, '--encoder'],
-  [/\boptions\.decoder\b/g, '--decoder'],
-  [/\boptions\.window\b/g, '--window'],
-];
+const PARAM_FLAGS: Readonly<Record<string, string>> = {
+  'retrieval.solver': '--solver',
+  'retrieval.weights': '--weights',
+  'retrieval.epsilon': '--epsilon',
+  'retrieval.maxIterations': '--max-iterations',
+  parallelCandidates: '--parallel-candidates',
+  parts: '--parts',
+  negatives: '--negatives',
+  mode: '--mode',
+  seed: '--seed',
+  restarts: '--restarts',
+  threads: '--threads',
+  normalization: '--normalization',
+  device: '--device',
+  modelDevice: '--model-device',
+  gpuStages: '--gpu-stages',
+  encoder: '--encoder',
+  decoder: '--decoder',
+  window: '--window',
+};
 
-export function toFlagNames(message: string): string {
-  let m = message;
-  for (const [re, flag] of OPTION_FLAGS) m = m.replace(re, flag);
-  return m;
+export function flagFor(param: string): string {
+  // 'options.' prefix, then the option, then an optional '.min'/'.max' of a range and an
+  // optional '[i]' of a list.
+  const m = /^(?:options\.)?(.+?)(?:\.(?:min|max))?(\[\d+\])?$/.exec(param);
+  const flag = m ? PARAM_FLAGS[m[1]!] : undefined;
+  return flag ? flag + (m![2] ?? '') : param;
+}
+
+/** A validation error in the flags' terms, from its structured fields; undefined for other errors. */
+export function describeArgumentError(err: unknown): string | undefined {
+  const arg = argumentErrorData(err);
+  return arg ? `${flagFor(arg.param)} must be ${arg.expected}; received ${arg.received}` : undefined;
+}
+
+/** A library warning for stderr, naming the flags that address it. */
+export function describeWarning(w: { message: string; params?: string[] }): string {
+  return w.params?.length ? `${w.message} (see ${w.params.map(flagFor).join(', ')})` : w.message;
 }
 
 /** One line for stderr: the message, with the error code when the library gave one. */
 export function describeError(err: unknown): string {
-  if (err instanceof P2SamError) return `${toFlagNames(err.message)} [${err.code}]`;
-  if (err instanceof Error) return toFlagNames(err.message);
+  const arg = describeArgumentError(err);
+  if (arg) return arg;
+  if (err instanceof P2SamError) return `${err.message} [${err.code}]`;
+  if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -19,7 +19,9 @@ import { formatOpsets, readOnnxHeader, type OnnxHeader } from '../onnx/header';
 
 /** A ModelReport (inputs/outputs/producer only when the file parsed) plus CLI extras. */
 type AlwaysKnown = 'file' | 'bytes' | 'kind' | 'role' | 'usable' | 'reason';
-export interface InspectEntry extends Pick<ModelReport, AlwaysKnown>, Partial<Omit<ModelReport, AlwaysKnown>> {
+export interface InspectEntry extends Pick<ModelReport, Exclude<AlwaysKnown, 'kind'>>, Partial<Omit<ModelReport, AlwaysKnown>> {
+  /** 'invalid' when the file could not be read as a model at all. */
+  kind: ModelReport['kind'] | 'invalid';
   /** How the model wants its input, in words. */
   inputForm: string;
   opsets?: OnnxHeader['opsets'];

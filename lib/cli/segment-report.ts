@@ -8,7 +8,7 @@ import { P2SamError } from '../errors';
 import type { ModelInfo } from '../model';
 import type { CandidateResult } from '../segment';
 import type { PromptPoint } from '../types';
-import { EXIT_INTERRUPTED, EXIT_OK, toFlagNames } from './exit-codes';
+import { describeArgumentError, EXIT_INTERRUPTED, EXIT_OK } from './exit-codes';
 
 /** A candidate as report.json records it: the library's CandidateResult (no masks in it). */
 export type CandidateRecord = CandidateResult;
@@ -79,7 +79,7 @@ export interface SegmentReport {
 /** The report's form of an error: the P2SamError code (else the JS error name) and the message in flag names. */
 export function errorRecord(err: unknown): { code: string; message: string } {
   const code = err instanceof P2SamError ? err.code : err instanceof Error ? err.name : 'ERROR';
-  const message = err instanceof Error ? toFlagNames(err.message) : String(err);
+  const message = describeArgumentError(err) ?? (err instanceof Error ? err.message : String(err));
   return { code, message };
 }
 

@@ -24,7 +24,7 @@ import type { Reference, ReferenceSummary } from '../reference';
 import type { SegmentResult } from '../segment';
 import type { ImageData, MaskData } from '../types';
 import { outputDir, requireFile } from './args';
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, exitCodeOf, toFlagNames } from './exit-codes';
+import { describeWarning, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exitCodeOf, UsageError } from './exit-codes';
 import { packageVersion, type CliIO } from './io';
 import { ProgressReporter } from './progress';
 import {
@@ -168,10 +168,10 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   let reference: Reference | undefined;
   let exitCode: number = EXIT_OK;
   const warned = new Set<string>();
-  const warn = (w: { code: string; message: string }) => {
+  const warn = (w: { code: string; message: string; params?: string[] }) => {
     if (warned.has(w.code)) return;
     warned.add(w.code);
-    progress.log(`p2sam: warning: ${toFlagNames(w.message)}`);
+    progress.log(`p2sam: warning: ${describeWarning(w)}`);
   };
   const aborted = () => signal?.aborted === true;
   let fatal: unknown;

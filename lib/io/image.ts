@@ -178,6 +178,10 @@ function checkWindow(win: unknown): asserts win is [number, number] {
  *
  * @throws P2SamError `IMAGE_READ_FAILED` when the file is missing, not an image,
  *   truncated or corrupt, or uses an unsupported sample format.
+ * @example
+ * ```ts
+ * const image = await readImage('scan-001.png'); // { data, width, height, channels }
+ * ```
  */
 export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): Promise<ImageData> {
   checkSource(src, 'src');
@@ -226,6 +230,10 @@ export async function readImage(src: ImageSource, opts: ReadImageOptions = {}): 
  * @param expected when given, the mask must have exactly this size (the image's).
  * @throws P2SamError `IMAGE_READ_FAILED` (unreadable), `MASK_SIZE_MISMATCH` (size differs
  *   from `expected`).
+ * @example
+ * ```ts
+ * const mask = await readMask('scan-001.mask.png', { width: image.width, height: image.height });
+ * ```
  */
 export async function readMask(src: ImageSource, expected?: { width: number; height: number }): Promise<MaskData> {
   checkSource(src, 'src');
@@ -313,7 +321,17 @@ async function ensureParentDir(file: string): Promise<void> {
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
 }
 
-/** Writes a mask as a 1-channel 8-bit PNG with values 0 and 255 (non-zero → 255). */
+/**
+ * Writes a mask as a 1-channel 8-bit PNG with values 0 and 255 (non-zero → 255),
+ * creating the parent directory.
+ *
+ * @throws {TypeError | RangeError} an empty path or a malformed mask.
+ * @example
+ * ```ts
+ * const r = await model.segment(target, { reference });
+ * await writeMaskPng('out/target.mask.png', { data: r.mask, width: r.width, height: r.height });
+ * ```
+ */
 export async function writeMaskPng(file: string, mask: MaskData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
   checkMaskData(mask, 'mask');
@@ -326,7 +344,16 @@ export async function writeMaskPng(file: string, mask: MaskData): Promise<void> 
     .toFile(file);
 }
 
-/** Writes an ImageData as PNG keeping its channel count (grey, RGB or RGBA). */
+/**
+ * Writes an ImageData as PNG keeping its channel count (grey, RGB or RGBA), creating
+ * the parent directory.
+ *
+ * @throws {TypeError | RangeError} an empty path or a malformed image.
+ * @example
+ * ```ts
+ * await writeImagePng('out/overlay.png', renderOverlay(image, mask));
+ * ```
+ */
 export async function writeImagePng(file: string, img: ImageData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
   checkImageData(img, 'image');

@@ -39,6 +39,11 @@ function checkRgb(v: unknown, param: string): asserts v is Rgb {
  *
  * @throws P2SamError `MASK_SIZE_MISMATCH` when mask and image sizes differ;
  *   TypeError/RangeError for malformed arguments or non-finite point coordinates.
+ * @example
+ * ```ts
+ * const r = await model.segment(image, { reference });
+ * const overlay = renderOverlay(image, { data: r.mask, width: r.width, height: r.height }, r.points);
+ * ```
  */
 export function renderOverlay(image: ImageData, mask: MaskData, points: PromptPoint[] = [], opts: OverlayOptions = {}): ImageData {
   checkImageData(image, 'image');
@@ -154,7 +159,15 @@ export function renderOverlay(image: ImageData, mask: MaskData, points: PromptPo
   return { data: out, width: w, height: h, channels: 3 };
 }
 
-/** Renders the overlay and writes it as an RGB PNG. */
+/**
+ * Renders the overlay ({@link renderOverlay}) and writes it as an RGB PNG.
+ *
+ * @throws the errors of {@link renderOverlay}; TypeError for an empty path.
+ * @example
+ * ```ts
+ * await writeOverlayPng('out/frame.overlay.png', image, { data: r.mask, width: r.width, height: r.height }, r.points);
+ * ```
+ */
 export async function writeOverlayPng(
   file: string,
   image: ImageData,

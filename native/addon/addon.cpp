@@ -6,6 +6,7 @@
 #include "addon/gpu_bindings.hpp"
 #include "addon/instance_data.hpp"
 #include "addon/model_wrap.hpp"
+#include "addon/reference_wrap.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "runtime/ort_api.hpp"
 
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModels", Napi::Function::New(env, LoadModels, "loadModels"));
   exports.Set("inspectModel", Napi::Function::New(env, InspectModel, "inspectModel"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  RegisterReferenceBindings(env, exports);
   RegisterCoreBindings(env, exports);
   RegisterGpuBindings(env, exports);
   return exports;

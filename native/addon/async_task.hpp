@@ -16,14 +16,16 @@
 #include <string>
 #include <utility>
 
+#include "addon/error_codes.hpp"
 #include "errors.hpp"
 
 namespace p2sam::addon {
 
 // Creates `new Error(message)` with `.code` set; the TS layer rewraps it as P2SamError.
+// The code goes through the one list (error_codes.hpp).
 inline Napi::Error coded_error(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
-  err.Value().Set("code", Napi::String::New(env, code));
+  err.Value().Set("code", Napi::String::New(env, listed_code(code.c_str())));
   return err;
 }
 

@@ -3,12 +3,13 @@
 #include <cmath>
 
 #include "addon/convert.hpp"
+#include "addon/reference_wrap.hpp"
 
 namespace p2sam::addon {
 
 // {
 //   mode: 'natural'|'medical', candidates: [{ parts, negatives, xy: Float32Array, labels: Float32Array }],
-//   referenceFeatures: Float32Array, referenceCount, score: boolean,
+//   reference: NativeReference (its features never cross back), score: boolean,
 //   solver: 'exact'|'sinkhorn', weights: 'uniform'|'sigmoid', epsilon, maxIterations,
 //   threads, parallelCandidates
 // }
@@ -28,8 +29,14 @@ runtime::CandidateRequest read_candidate_request(const Napi::Object& o) {
       throw Napi::RangeError::New(o.Env(), "candidate xy must hold two coordinates per label");
   }
   r.score = get_bool(o, "score", true);
-  if (o.Get("referenceFeatures").IsTypedArray()) r.reference_features = copy_in<float>(o.Get("referenceFeatures"), "referenceFeatures");
-  r.reference_count = static_cast<std::size_t>(get_int(o, "referenceCount", 0));
+  // Read after the candidates so a malformed candidate is reported first. The mode is
+  // the reference's own: it decides how its prototypes became these prompts.
+  if (!o.Get("reference").IsUndefined()) {
+    r.reference = ReferenceWrap::Get(o.Get("reference"));
+    r.mode = r.reference->mode;
+  } else if (r.score) {
+    throw Napi::TypeError::New(o.Env(), "runCandidates: scoring needs request.reference (a NativeReference)");
+  }
   r.solver = get_string(o, "solver", "exact") == "sinkhorn" ? runtime::Solver::Sinkhorn : runtime::Solver::Exact;
   r.weights = get_string(o, "weights", "uniform") == "sigmoid" ? runtime::TargetWeights::Sigmoid
                                                                : runtime::TargetWeights::Uniform;

@@ -12,12 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "addon/instance_data.hpp"
+
 namespace p2sam::addon {
 
 template <typename T, typename ArrayT = Napi::TypedArrayOf<T>>
 std::vector<T> copy_in(const Napi::Value& value, const char* what) {
   if (!value.IsTypedArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a typed array");
   auto arr = value.As<ArrayT>();
+  instance_data(value.Env()).copied_in_bytes += arr.ElementLength() * sizeof(T);
   return std::vector<T>(arr.Data(), arr.Data() + arr.ElementLength());
 }
 

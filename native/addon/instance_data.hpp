@@ -4,11 +4,17 @@
 
 #include <napi.h>
 
+#include <cstdint>
+
 namespace p2sam::addon {
 
 struct InstanceData {
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference embedding_ctor;
+  Napi::FunctionReference reference_ctor;
+  // Bytes copy_in has copied out of JS buffers in this env: a diagnostic that lets the
+  // tests show a segment() call ships handles, not the reference's features.
+  std::uint64_t copied_in_bytes = 0;
 };
 
 inline InstanceData& instance_data(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }

@@ -23,61 +23,12 @@
 #include <string>
 
 #include "errors.hpp"
+#include "kmeans_driver.hpp"
+#include "kmeans_random.hpp"
 #include "parallel.hpp"
 
 namespace p2sam::core {
 namespace {
-
-// ---------------------------------------------------------------- random numbers
-// splitmix64 (Steele, Lea, Flood 2014) expands seeds; xoshiro256** (Blackman, Vigna
-// 2018) is the stream. Both are fully specified, unlike std::*_distribution.
-inline std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-inline std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-class Xoshiro256StarStar {
- public:
-  explicit Xoshiro256StarStar(std::uint64_t seed) {
-    for (auto& w : s_) w = splitmix64(seed);
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, 1): the top 53 bits scaled by 2^-53, exactly representable.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  // Uniform index in [0, n), n >= 1.
-  std::size_t index(std::size_t n) {
-    auto i = static_cast<std::size_t>(uniform() * static_cast<double>(n));
-    return i < n ? i : n - 1;
-  }
-
- private:
-  std::uint64_t s_[4];
-};
-
-// Seed of restart r for part count k: chained splitmix64 so that neighbouring
-// (seed, k, r) triples give unrelated streams.
-std::uint64_t stream_seed(std::uint64_t seed, int k, int restart) {
-  std::uint64_t s = seed;
-  std::uint64_t a = splitmix64(s);
-  std::uint64_t t = a ^ (static_cast<std::uint64_t>(static_cast<std::uint32_t>(k)) << 32);
-  std::uint64_t b = splitmix64(t);
-  std::uint64_t u = b ^ static_cast<std::uint64_t>(static_cast<std::uint32_t>(restart));
-  return splitmix64(u);
-}
 
 // ---------------------------------------------------------------- kernels
 // Every kernel keeps 8 partial sums per output ("lanes": element t goes to lane t % 8)
@@ -173,13 +124,7 @@ inline double squared_distance(const float* __restrict x, const float* __restric
 }
 
 // ---------------------------------------------------------------- shared input
-struct Prepared {
-  std::size_t n = 0, d = 0;
-  std::vector<double> mean;    // d
-  std::vector<float> centred;  // n×d, x - mean
-  std::vector<float> norms;    // n, ||x - mean||² (same kernel as the centre norms)
-  double tolerance = 0.0;      // absolute: relative_tolerance × mean per-feature variance
-};
+using Prepared = KMeansInput;
 
 // Largest |x| accepted: centred values are at most 2|x|, and the worst intermediate,
 // 2 x·c over d terms, is then <= 8 d |x|²; keep 16 d |x|² <= FLT_MAX for headroom.
@@ -218,12 +163,7 @@ Prepared prepare(const float* x, std::size_t n, std::size_t d, double relative_t
 }
 
 // ---------------------------------------------------------------- one restart
-struct RestartResult {
-  std::vector<std::int32_t> labels;
-  std::vector<float> centres;  // centred coordinates
-  double inertia = 0.0;
-  int iterations = 0;
-};
+using RestartResult = KMeansRestartResult;
 
 // Scratch buffers of one worker, reused across the restarts it runs.
 struct Workspace {
@@ -641,9 +581,9 @@ std::string describe_ks(const std::vector<int>& ks, std::size_t bad) {
   return "ks[" + std::to_string(bad) + "] = " + std::to_string(ks[bad]);
 }
 
-void validate(const float* x, std::size_t n, std::size_t d, const std::vector<int>& ks,
-              const KMeansOptions& o) {
-  const std::string where = "kmeans: ";
+void validate(const char* fn, const float* x, std::size_t n, std::size_t d,
+              const std::vector<int>& ks, const KMeansOptions& o) {
+  const std::string where = std::string(fn) + ": ";
   if (d == 0) throw invalid_argument(where + "parameter 'd' (feature dimension) must be >= 1, got 0");
   if (n > 0 && x == nullptr)
     throw invalid_argument(where + "parameter 'features' must not be null when n = " +
@@ -699,10 +639,21 @@ KMeansResult closed_form_single_cluster(const float* x, const Prepared& p) {
 
 }  // namespace
 
-std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d,
-                                       const std::vector<int>& ks, const KMeansOptions& options) {
-  validate(features, n, d, ks, options);
+void validate_kmeans_arguments(const char* fn, const float* features, std::size_t n,
+                               std::size_t d, const std::vector<int>& ks,
+                               const KMeansOptions& options) {
+  validate(fn, features, n, d, ks, options);
+}
 
+KMeansInput prepare_kmeans_input(const float* features, std::size_t n, std::size_t d,
+                                 double relative_tolerance) {
+  return prepare(features, n, d, relative_tolerance);
+}
+
+std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n, std::size_t d,
+                                            const std::vector<int>& ks,
+                                            const KMeansOptions& options,
+                                            const KMeansRestartRunner& run) {
   std::vector<KMeansResult> out(ks.size());
   for (std::size_t q = 0; q < ks.size(); ++q) {
     out[q].k = ks[q];
@@ -712,38 +663,21 @@ std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std
 
   const Prepared prepared = prepare(features, n, d, options.relative_tolerance);
 
-  // One task per (k, restart). Heavier (larger k) tasks are handed out first and
-  // workers pull from a shared counter, so 2 cores stay balanced on k = 2..5.
-  struct Task {
-    std::size_t q;
-    int restart;
-  };
-  std::vector<Task> tasks;
+  // One task per (k, restart), heavier (larger k) tasks first.
+  std::vector<KMeansRestartTask> tasks;
   for (std::size_t q = 0; q < ks.size(); ++q) {
     if (out[q].skipped) continue;
     if (ks[q] == 1) {
       out[q] = closed_form_single_cluster(features, prepared);
       continue;
     }
-    for (int r = 0; r < options.restarts; ++r) tasks.push_back({q, r});
+    for (int r = 0; r < options.restarts; ++r) tasks.push_back({q, ks[q], r});
   }
   std::stable_sort(tasks.begin(), tasks.end(),
-                   [&](const Task& a, const Task& b) { return ks[a.q] > ks[b.q]; });
+                   [](const KMeansRestartTask& a, const KMeansRestartTask& b) { return a.k > b.k; });
 
-  std::vector<RestartResult> results(tasks.size());
-  if (!tasks.empty()) {
-    int threads = options.threads > 0 ? options.threads : default_thread_count();
-    const auto workers = std::min<std::size_t>(static_cast<std::size_t>(threads), tasks.size());
-    std::atomic<std::size_t> next{0};
-    parallel_for(0, workers, static_cast<int>(workers), [&](std::size_t, std::size_t, std::size_t) {
-      Workspace ws;
-      for (std::size_t t = next.fetch_add(1); t < tasks.size(); t = next.fetch_add(1)) {
-        const int k = ks[tasks[t].q];
-        Restart restart(prepared, k, options, ws);
-        results[t] = restart.run(stream_seed(options.seed, k, tasks[t].restart));
-      }
-    });
-  }
+  std::vector<RestartResult> results;
+  if (!tasks.empty()) results = run(prepared, tasks);
 
   // Pick the best restart per k in restart order (independent of scheduling).
   std::vector<std::vector<std::size_t>> by_q(ks.size());
@@ -774,6 +708,28 @@ std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std
             static_cast<float>(static_cast<double>(r.centres[j * d + t]) + prepared.mean[t]);
   }
   return out;
+}
+
+std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d,
+                                       const std::vector<int>& ks, const KMeansOptions& options) {
+  validate("kmeans", features, n, d, ks, options);
+  // The CPU restarts: workers pull tasks from a shared counter, so 2 cores stay
+  // balanced on k = 2..5.
+  return kmeans_batch_with(features, n, d, ks, options,
+                           [&](const Prepared& prepared, const std::vector<KMeansRestartTask>& tasks) {
+    std::vector<RestartResult> results(tasks.size());
+    int threads = options.threads > 0 ? options.threads : default_thread_count();
+    const auto workers = std::min<std::size_t>(static_cast<std::size_t>(threads), tasks.size());
+    std::atomic<std::size_t> next{0};
+    parallel_for(0, workers, static_cast<int>(workers), [&](std::size_t, std::size_t, std::size_t) {
+      Workspace ws;
+      for (std::size_t t = next.fetch_add(1); t < tasks.size(); t = next.fetch_add(1)) {
+        Restart restart(prepared, tasks[t].k, options, ws);
+        results[t] = restart.run(kmeans_stream_seed(options.seed, tasks[t].k, tasks[t].restart));
+      }
+    });
+    return results;
+  });
 }
 
 KMeansResult kmeans(const float* features, std::size_t n, std::size_t d, int k,

@@ -1,7 +1,9 @@
 // Batched k-means on the GPU: one thread block per (part count, restart).
 //
-// The restart itself is hd::kmeans_restart (hd_math.hpp), the same code the CPU tests
-// run serially against the core; here its execution policy is the block: loops stride
+// The restart itself is hd::kmeans_restart (hd_kmeans.hpp), the same code the CUDA-side
+// host tests run serially against the core, and the batch around it (checks, centring,
+// k = 1, choice of the best restart) is the core's kmeans_batch_with; here the restart's
+// execution policy is the block: loops stride
 // over the block's threads, sums are shared-memory trees, and the leader thread draws
 // the random numbers. Restarts of all part counts run concurrently (k = 2..5 with 10
 // restarts is 40 blocks), which is where the GPU wins over two CPU cores: each restart
@@ -12,7 +14,9 @@
 #include <vector>
 
 #include "device_util.cuh"
-#include "hd_math.hpp"
+#include "hd_kmeans.hpp"
+#include "kmeans_driver.hpp"
+#include "kmeans_random.hpp"
 #include "kernels.hpp"
 
 namespace p2sam::cuda {
@@ -77,7 +81,10 @@ std::vector<core::KMeansResult> gpu_kmeans_batch(const float* features, std::siz
                                                  const std::vector<int>& ks, const core::KMeansOptions& options) {
   const char* fn = "gpu_kmeans_batch";
   detail::require_device(fn);
-  return hd::km_batch(fn, features, n, d, ks, options, [&](const hd::KmPrepared& p, const std::vector<hd::KmTask>& tasks) {
+  core::validate_kmeans_arguments(fn, features, n, d, ks, options);
+  hd::km_check_gpu_limits(fn, n, d, ks);
+  return core::kmeans_batch_with(features, n, d, ks, options,
+                                 [&](const core::KMeansInput& p, const std::vector<core::KMeansRestartTask>& tasks) {
     auto x = detail::to_device(p.centred.data(), p.centred.size(), fn);
     auto norms = detail::to_device(p.norms.data(), p.norms.size(), fn);
 
@@ -127,7 +134,7 @@ std::vector<core::KMeansResult> gpu_kmeans_batch(const float* features, std::siz
                             reinterpret_cast<double*>(sb + o.best_trial),  sb + o.taken,
                             reinterpret_cast<int*>(sb + o.shared_int),     reinterpret_cast<double*>(sb + o.shared_dbl),
                             reinterpret_cast<double*>(rb + o.inertia),     reinterpret_cast<int*>(rb + o.iterations)};
-      dsc.seed = hd::kmeans_stream_seed(options.seed, tasks[t].k, tasks[t].restart);
+      dsc.seed = core::kmeans_stream_seed(options.seed, tasks[t].k, tasks[t].restart);
     }
     auto desc_dev = detail::to_device(desc.data(), desc.size(), fn);
     restarts_kernel<<<static_cast<unsigned>(tasks.size()), kThreads>>>(desc_dev.get());
@@ -135,7 +142,7 @@ std::vector<core::KMeansResult> gpu_kmeans_batch(const float* features, std::siz
 
     std::vector<unsigned char> host(results.used);
     result_mem.download(host.data(), host.size(), fn);
-    std::vector<hd::KmRestartResult> out(tasks.size());
+    std::vector<core::KMeansRestartResult> out(tasks.size());
     for (std::size_t t = 0; t < tasks.size(); ++t) {
       const Offsets& o = off[t];
       const std::size_t kd = static_cast<std::size_t>(tasks[t].k) * d;

@@ -90,8 +90,8 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
     return;
   }
   core::TransportProblem problem;
-  problem.a = req.reference_features.data();
-  problem.n = req.reference_count;
+  problem.a = req.reference->foreground.data();
+  problem.n = std::size_t(req.reference->foreground_cells);
   problem.b = features.data();
   problem.m = out.target_cells;
   problem.d = kChannels;
@@ -187,8 +187,9 @@ std::vector<std::uint8_t> upscale_mask(const float* low_res_256, const Embedding
 
 std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Embedding& target,
                                              const CandidateRequest& req) {
-  if (req.score && req.reference_count * kChannels != req.reference_features.size())
-    throw core::invalid_argument("reference features must be reference_count × 256 floats");
+  if (req.score && (!req.reference || std::size_t(req.reference->foreground_cells) * kChannels !=
+                                           req.reference->foreground.size()))
+    throw core::invalid_argument("scoring needs a reference with foreground_cells × 256 features");
   std::vector<CandidateOutcome> outcomes(req.candidates.size());
   core::parallel_for(0, req.candidates.size(), std::max(1, req.parallel_candidates),
                      [&](std::size_t b, std::size_t e, std::size_t) {

@@ -5,14 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "reference.hpp"
 #include "sam_models.hpp"
 
 namespace p2sam::runtime {
 
-enum class SegmentMode { Natural, Medical };
 enum class Solver { Exact, Sinkhorn };
 enum class TargetWeights { Uniform, Sigmoid };
 
@@ -25,8 +26,9 @@ struct CandidatePrompt {
 struct CandidateRequest {
   SegmentMode mode = SegmentMode::Natural;
   std::vector<CandidatePrompt> candidates;
-  std::vector<float> reference_features;  // N_ref × 256, unnormalised (SPEC §2.3)
-  std::size_t reference_count = 0;
+  // The reference whose foreground features are the transport source (SPEC §2.8);
+  // shared, never copied: the request only adds an owner for the task's lifetime.
+  std::shared_ptr<const Reference> reference;
   bool score = true;                       // false: skip retrieval (single candidate)
   Solver solver = Solver::Exact;
   TargetWeights weights = TargetWeights::Uniform;
