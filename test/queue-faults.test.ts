@@ -32,6 +32,8 @@ let redis: RedisServer | undefined;
 let redisUrl: string;
 let fx: JobFixture;
 const workers: WorkerProcess[] = [];
+// Queue names of this run, so a shared server (REDIS_URL) holding older runs' jobs does not skew the counts.
+const RUN = `${process.pid}-${Date.now()}`;
 
 beforeAll(async () => {
   ensureBuilt();
@@ -67,7 +69,7 @@ async function checkOutputs(result: SequenceJobResult, firstMasks: Map<string, U
 
 describe('two workers, one SIGKILLed mid-job', () => {
   it('completes each of 20 jobs exactly once with valid outputs', async () => {
-    const queue = 'kill';
+    const queue = `kill-${RUN}`;
     const q = new P2SamQueue({ redis: redisUrl, queue });
     const events = new QueueEvents(queue, { connection: redisOptions(redisUrl) });
     await events.waitUntilReady();
@@ -151,7 +153,7 @@ describe('Redis restarted mid-run', () => {
 
 describe('a poison job', () => {
   it('fails once with its code on the job and the worker goes on', async () => {
-    const queue = 'poison';
+    const queue = `poison-${RUN}`;
     const q = new P2SamQueue({ redis: redisUrl, queue });
     try {
       const w = await spawnWorker(redisUrl, queue);
@@ -199,7 +201,7 @@ describe('a poison job', () => {
   }, 180_000);
 
   it('is refused by the producer before it reaches Redis', async () => {
-    const q = new P2SamQueue({ redis: redisUrl, queue: 'refused' });
+    const q = new P2SamQueue({ redis: redisUrl, queue: `refused-${RUN}` });
     try {
       const job = fx.job('/tmp/x');
       await expect(q.enqueue({ ...job, targets: [] })).rejects.toMatchObject({

@@ -16,10 +16,10 @@ import { Command, Option } from 'commander';
 import { P2SamError } from '../errors';
 import { DEFAULT_REDIS_URL } from '../queue/connection';
 import { DEFAULT_QUEUE, type SequenceJobData } from '../queue/job-types';
-import { P2SamQueue } from '../queue/producer';
 import { intParser, parseRange } from './args';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
+import { loadQueueModule } from './queue-module';
 
 export function enqueueCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('enqueue')
@@ -58,6 +58,7 @@ export function enqueueCommand(io: CliIO, setExit: (code: number) => void): Comm
       const json = flags.json === true;
       const say = (obj: Record<string, unknown>, line: string) =>
         io.stdout.write(`${json ? JSON.stringify(obj) : line}\n`);
+      const { P2SamQueue } = await loadQueueModule();
       const q = new P2SamQueue({ redis: flags.redis as string, queue: flags.queue as string });
       try {
         const id = await q.enqueue(data, {

@@ -10,12 +10,13 @@
  * worker is connected.
  */
 import { Command, Option } from 'commander';
+// Neither module loads BullMQ (type-only imports), so building the command stays cheap.
 import { DEFAULT_REDIS_URL } from '../queue/connection';
 import { DEFAULT_QUEUE } from '../queue/job-types';
-import { startWorker } from '../queue/worker';
 import { intParser } from './args';
 import { EXIT_INTERRUPTED, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
+import { loadQueueModule } from './queue-module';
 
 /** The URL as it may be printed: the password replaced. */
 export function redactUrl(url: string): string {
@@ -48,6 +49,7 @@ export function workerCommand(io: CliIO, setExit: (code: number) => void): Comma
     )
     .action(async (flags: Record<string, unknown>) => {
       const log = (line: string) => io.stderr.write(`p2sam worker: ${line}\n`);
+      const { startWorker } = await loadQueueModule();
       const w = await startWorker({
         redis: flags.redis as string,
         queue: flags.queue as string,

@@ -9,6 +9,7 @@
  * (`IMAGE_READ_FAILED: …`) and parsed back by the producer (`jobError`).
  */
 import { UnrecoverableError } from 'bullmq';
+import { P2SAM_ERROR_CODES } from '../error-codes';
 import { P2SamError, type P2SamErrorCode } from '../errors';
 
 export const DEFAULT_ATTEMPTS = 3;
@@ -25,6 +26,8 @@ const PERMANENT: ReadonlySet<P2SamErrorCode> = new Set<P2SamErrorCode>([
   'MASK_SIZE_MISMATCH',
   'TARGET_NOT_FOUND',
   'OUTPUT_PATH_REFUSED',
+  'REFERENCE_DATA_INVALID',
+  'REFERENCE_VERSION_UNSUPPORTED',
   'INVALID_ARGUMENT',
 ]);
 
@@ -59,15 +62,7 @@ export function jobError(reason: string): Error {
   const m = /^([A-Z][A-Z_]+): ([\s\S]*)$/.exec(reason);
   if (m) {
     const code = m[1]!;
-    const known: readonly string[] = [
-      ...PERMANENT,
-      'INFERENCE_FAILED',
-      'INTERNAL',
-      'BACKEND_UNAVAILABLE',
-      'ABORTED',
-      'DISPOSED',
-    ];
-    if (known.includes(code)) return new P2SamError(code as P2SamErrorCode, m[2]!);
+    if ((P2SAM_ERROR_CODES as readonly string[]).includes(code)) return new P2SamError(code as P2SamErrorCode, m[2]!);
     return Object.assign(new Error(reason), { code });
   }
   return new Error(reason);
