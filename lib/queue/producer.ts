@@ -75,6 +75,7 @@ export class P2SamQueue {
         connection: redisOptions(this.#connection.redis),
       });
       this.#events.on('error', (err: Error) => this.#connection.onError?.(err));
+      this.#events.setMaxListeners(0);
       await this.#events.waitUntilReady();
     }
     return this.#events;
