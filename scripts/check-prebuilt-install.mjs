@@ -50,6 +50,12 @@ for (const f of [
 ])
   if (!listing.includes(f)) fail(`${path.basename(main)} lacks ${f}`);
 
+const manifest = JSON.parse(spawnSync('tar', ['xzOf', main, 'package/package.json'], { encoding: 'utf8' }).stdout);
+for (const hook of ['preinstall', 'install', 'postinstall', 'prepare'])
+  if (manifest.scripts?.[hook]) fail(`the packed manifest has a '${hook}' script`);
+if (manifest.optionalDependencies?.[cpu.name] !== manifest.version)
+  fail(`the packed manifest does not declare ${cpu.name}@${manifest.version} as an optional dependency`);
+
 // 2. A PATH with node, npm, npx, sh and nothing else.
 const bin = path.join(work, 'bin');
 mkdirSync(bin);

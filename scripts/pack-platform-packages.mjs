@@ -132,9 +132,15 @@ function stageMain() {
   const { scripts, devDependencies: _dev, allowScripts: _allow, ...manifest } = pkg;
   // Only the from-source fallback (docs: 'npm run build:native' inside node_modules/p2sam-native).
   const kept = { 'build:native': scripts['build:native'] };
+  // The CPU platform package is declared here, in the published manifest only: in the
+  // checkout's package.json an unpublished optional dependency would make `npm ci` fail
+  // (it is not in package-lock.json), and the checkout builds its own addon anyway. The
+  // CUDA variant is not declared: npm cannot tell a GPU machine, so it would be
+  // installed everywhere beside the CPU one; users add it explicitly (README).
+  const optionalDependencies = { [platformName('cpu')]: pkg.version };
   writeFileSync(
     path.join(dir, 'package.json'),
-    `${JSON.stringify({ ...manifest, scripts: kept }, null, 2)}\n`,
+    `${JSON.stringify({ ...manifest, scripts: kept, optionalDependencies }, null, 2)}\n`,
   );
   return dir;
 }
