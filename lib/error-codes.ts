@@ -20,6 +20,21 @@ export const P2SAM_ERROR_CODES = [
   'OUTPUT_PATH_REFUSED',
   'REFERENCE_DATA_INVALID',
   'REFERENCE_VERSION_UNSUPPORTED',
+  'DICOM_READ_FAILED',
+  'DICOM_UNSUPPORTED',
+  'DICOM_NO_SERIES',
+  'DICOM_SERIES_CHOICE',
+  'DICOM_SERIES_INVALID',
+  'RTSTRUCT_INVALID',
+  'RTSTRUCT_ROI_NOT_FOUND',
+  'RTSTRUCT_SERIES_MISMATCH',
+  'SEG_INVALID',
+  'SEG_SEGMENT_NOT_FOUND',
+  'SEG_SIZE_MISMATCH',
+  'NIFTI_READ_FAILED',
+  'NIFTI_UNSUPPORTED',
+  'NIFTI_LABEL_NOT_FOUND',
+  'MASK_GEOMETRY_MISMATCH',
   'INVALID_ARGUMENT',
   'INTERNAL',
 ] as const;
@@ -43,6 +58,21 @@ export const P2SAM_ERROR_CODES = [
  * - `OUTPUT_PATH_REFUSED`: a CLI output path would overwrite an input or is not writable
  * - `REFERENCE_DATA_INVALID`: Reference.fromData: the bytes are not a valid saved reference
  * - `REFERENCE_VERSION_UNSUPPORTED`: Reference.fromData: saved by a newer format version
+ * - `DICOM_READ_FAILED`: a DICOM file is unreadable: truncated, no DICOM data set, bad pixel data (TypeScript I/O)
+ * - `DICOM_UNSUPPORTED`: a DICOM file uses a transfer syntax or pixel format no decoder here handles (TypeScript clinical I/O)
+ * - `DICOM_NO_SERIES`: a folder or file holds no DICOM image series (TypeScript clinical I/O)
+ * - `DICOM_SERIES_CHOICE`: several series were found and none was chosen (the message lists them) (TypeScript clinical I/O)
+ * - `DICOM_SERIES_INVALID`: slices that cannot form a volume: mixed orientation or size, duplicates, gantry tilt (TypeScript clinical I/O)
+ * - `RTSTRUCT_INVALID`: an RT Structure Set that is malformed or whose contours cannot be placed (TypeScript clinical I/O)
+ * - `RTSTRUCT_ROI_NOT_FOUND`: the ROI asked for is not in the RT Structure Set (the message lists those present) (TypeScript clinical I/O)
+ * - `RTSTRUCT_SERIES_MISMATCH`: an RT Structure Set that references another series or frame of reference (TypeScript clinical I/O)
+ * - `SEG_INVALID`: a DICOM SEG that is malformed or not a supported segmentation type (TypeScript clinical I/O)
+ * - `SEG_SEGMENT_NOT_FOUND`: the segment asked for is not in the DICOM SEG (TypeScript clinical I/O)
+ * - `SEG_SIZE_MISMATCH`: a DICOM SEG whose frames do not match the volume's grid (TypeScript clinical I/O)
+ * - `NIFTI_READ_FAILED`: a NIfTI file is unreadable or malformed (TypeScript clinical I/O)
+ * - `NIFTI_UNSUPPORTED`: a NIfTI feature or geometry this library cannot represent (e.g. uneven slice spacing) (TypeScript clinical I/O)
+ * - `NIFTI_LABEL_NOT_FOUND`: the label asked for does not occur in the NIfTI labelmap (TypeScript clinical I/O)
+ * - `MASK_GEOMETRY_MISMATCH`: a mask volume's geometry differs from the volume it is used with (TypeScript clinical I/O)
  * - `INVALID_ARGUMENT`: an argument the TypeScript validation let through was refused natively
  * - `INTERNAL`: a bug or an unexpected native failure; the message says where
  */

@@ -52,3 +52,7 @@ export * as testkit from './testkit';
 export { readImage, readMask, writeMaskPng, writeImagePng } from './io/image';
 export { renderOverlay, writeOverlayPng } from './io/overlay';
 export * as metrics from './metrics';
+// Clinical formats (DICOM series, NIfTI, RTSTRUCT, SEG): the namespace plus the main entry points.
+export * as clinical from './clinical';
+export { readDicomSeries, readNifti, readRtstruct, writeRtstruct, readDicomSeg, writeDicomSeg, writeNifti, readNiftiLabelmap, writePhantomSeries } from './clinical';
+export type { Volume, MaskVolume, HuWindow } from './clinical';

@@ -39,7 +39,8 @@ function nativeRaised(): Map<string, string[]> {
 function tsRaised(): Set<string> {
   const raised = new Set<string>();
   for (const f of files(path.join(root, 'lib'), ['.ts']))
-    for (const m of readFileSync(f, 'utf8').matchAll(/new P2SamError\(\s*'([A-Z][A-Z0-9_]+)'/g)) raised.add(m[1]);
+    // `new P2SamError('CODE', …)` or a local raise helper called with the code first (`fail('CODE', …)`).
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:new P2SamError|\b[a-z]\w*)\(\s*'([A-Z][A-Z0-9_]+)'/g)) raised.add(m[1]);
   return raised;
 }
 

@@ -34,6 +34,11 @@ const USAGE_CODES: ReadonlySet<P2SamErrorCode> = new Set<P2SamErrorCode>([
   'MASK_SIZE_MISMATCH',
   'EMPTY_REFERENCE',
   'INVALID_ARGUMENT',
+  // Clinical: the name typed (series, ROI, segment, label) is not in the file.
+  'DICOM_SERIES_CHOICE',
+  'RTSTRUCT_ROI_NOT_FOUND',
+  'SEG_SEGMENT_NOT_FOUND',
+  'NIFTI_LABEL_NOT_FOUND',
 ]);
 
 export function exitCodeOf(err: unknown): number {

@@ -16,6 +16,7 @@ import { requireFile } from './args';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
 import { formatOpsets, readOnnxHeader, type OnnxHeader } from '../onnx/header';
+import { inspectClinical, isClinicalPath } from './inspect-clinical';
 
 /** A ModelReport (inputs/outputs/producer only when the file parsed) plus CLI extras. */
 type AlwaysKnown = 'file' | 'bytes' | 'kind' | 'role' | 'usable' | 'reason';
@@ -124,12 +125,17 @@ export function formatInspect(entries: InspectEntry[]): string {
 export function inspectCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('inspect')
     .description('what each .onnx file is (encoder/decoder, input form, mask outputs, opset, size) and whether P2SAM can use it')
-    .argument('<models...>', '.onnx files')
+    .argument('<models...>', '.onnx files; also DICOM folders/files, RTSTRUCT, SEG and NIfTI (.nii/.nii.gz)')
     .option('--json', 'print one JSON line per model')
-    .action(async (models: string[], flags: Record<string, unknown>) => {
+    .action(async (paths: string[], flags: Record<string, unknown>) => {
+      // Clinical files get their own report (inspect-clinical.ts); the rest are models.
+      const clinical = await inspectClinical(paths.filter(isClinicalPath));
+      for (const c of clinical) io.stdout.write(flags.json ? `${JSON.stringify(c.json)}\n` : `${c.lines.join('\n')}\n`);
+      const models = paths.filter((p) => !isClinicalPath(p));
+      if (!models.length) return setExit(clinical.some((c) => c.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
       const entries = await inspectFiles(models);
       if (flags.json) for (const e of entries) io.stdout.write(`${JSON.stringify(e)}\n`);
       else io.stdout.write(formatInspect(entries));
-      setExit(entries.some((e) => e.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
+      setExit(entries.some((e) => e.error !== undefined) || clinical.some((c) => c.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
     });
 }

@@ -7,6 +7,7 @@
  * `process.exit()` so stdout (often a pipe) is flushed before the process ends.
  */
 import { Command, CommanderError } from 'commander';
+import { convertCommand } from './convert';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { enqueueCommand } from './enqueue';
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     demoCommand(io, setExit),
     testkitModelCommand(io, setExit),
     inspectCommand(io, setExit),
+    convertCommand(io, setExit),
     workerCommand(io, setExit),
     enqueueCommand(io, setExit),
   ]) {
