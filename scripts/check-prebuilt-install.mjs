@@ -20,8 +20,19 @@ const fail = (msg) => {
   process.exit(1);
 };
 
-// 1. Tarballs.
-const variants = process.env.P2SAM_PACK_VARIANTS || 'cpu';
+// 1. Tarballs. The CUDA variant is packed too when build/ was compiled with nvcc.
+const cudaBuilt = (() => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `console.log(require(${JSON.stringify(path.join(root, 'build', 'Release', 'p2sam.node'))}).backends().cuda.compiled)`,
+    ],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0 && r.stdout.trim() === 'true';
+})();
+const variants = process.env.P2SAM_PACK_VARIANTS || (cudaBuilt ? 'cpu,cuda' : 'cpu');
 const packed = spawnSync(
   process.execPath,
   [
@@ -50,7 +61,9 @@ for (const f of [
 ])
   if (!listing.includes(f)) fail(`${path.basename(main)} lacks ${f}`);
 
-const manifest = JSON.parse(spawnSync('tar', ['xzOf', main, 'package/package.json'], { encoding: 'utf8' }).stdout);
+const manifest = JSON.parse(
+  spawnSync('tar', ['xzOf', main, 'package/package.json'], { encoding: 'utf8' }).stdout,
+);
 for (const hook of ['preinstall', 'install', 'postinstall', 'prepare'])
   if (manifest.scripts?.[hook]) fail(`the packed manifest has a '${hook}' script`);
 if (manifest.optionalDependencies?.[cpu.name] !== manifest.version)
@@ -108,9 +121,35 @@ const demo = spawnSync('npx', ['p2sam', 'demo', '--out', 'demo', '--json', '--qu
 if (demo.status !== 0) fail(`npx p2sam demo exited ${demo.status}:\n${demo.stdout}\n${demo.stderr}`);
 const result = JSON.parse(demo.stdout);
 if (!result.passed) fail(`demo did not pass: mean Dice ${result.meanDice}`);
+// Measured before the CUDA variant is added.
 const du = spawnSync('du', ['-sm', path.join(project, 'node_modules')], { encoding: 'utf8' }).stdout.split(
   '\t',
 )[0];
+// 4. The CUDA variant, added by hand as the README says, is preferred with P2SAM_VARIANT=cuda
+// (on a machine with an NVIDIA driver without it) and carries the kernels.
+let cudaVariant = 'not built';
+const cuda = packages.find((p) => p.variant === 'cuda');
+if (cuda) {
+  const add = spawnSync('npm', ['install', '--no-audit', '--no-fund', cuda.tarball], {
+    cwd: project,
+    env,
+    encoding: 'utf8',
+  });
+  if (add.status !== 0 || /script/i.test(`${add.stdout}${add.stderr}`))
+    fail(`installing the CUDA variant:\n${add.stdout}\n${add.stderr}`);
+  const js =
+    "const b = require('p2sam-native').backends(); console.log(JSON.stringify({ addon: b.addon, compiled: b.cuda.kernelsCompiled }))";
+  const r = spawnSync('node', ['-e', js], {
+    cwd: project,
+    env: { ...env, P2SAM_VARIANT: 'cuda' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) fail(`the CUDA variant did not load:\n${r.stderr}`);
+  const got = JSON.parse(r.stdout);
+  if (!got.addon.includes(`${path.sep}p2sam-native-linux-x64-gnu-cuda${path.sep}`) || !got.compiled)
+    fail(`CUDA variant: ${r.stdout}`);
+  cudaVariant = 'loaded with P2SAM_VARIANT=cuda, kernels compiled in';
+}
 console.log(
   JSON.stringify({
     installSeconds: Math.round(installSeconds * 10) / 10,
@@ -119,6 +158,7 @@ console.log(
     addon: backends.addon,
     demoSeconds: Math.round((performance.now() - t1) / 100) / 10,
     demoMeanDice: result.meanDice,
+    cudaVariant,
     tarballs: [main, ...packages.map((p) => p.tarball)].map((t) => path.basename(t)),
   }),
 );

@@ -120,6 +120,10 @@ if (!stageOnly) {
  * list the package as having install scripts. The files are exactly what `npm pack`
  * would take from the checkout (package.json `files`).
  */
+// binding.gyp is not in the package's files: npm treats a binding.gyp at a package's root
+// as an implicit `install: node-gyp rebuild` whenever it re-reads the installed tree (npm
+// 11 ignores "gypfile": false there), which would bring back the install-script warning on
+// the user's next `npm install`. The node-gyp variant is a checkout tool (npm run build:gyp).
 function stageMain() {
   const dir = path.join(out, 'stage', pkg.name);
   rmSync(dir, { recursive: true, force: true });
