@@ -13,6 +13,7 @@ import {
 
 export type { KMeansResult, PrototypeResult, WassersteinResult };
 import * as v from './validate';
+import { KMEANS_SEEDINGS, type KMeansSeeding } from './options';
 
 export interface KMeansOptions {
   /** Candidate cluster counts clustered in one batched call, e.g. [2, 3, 4, 5]. */
@@ -26,6 +27,13 @@ export interface KMeansOptions {
   /** Same seed → bit-identical result, whatever the thread count (default 0). */
   seed?: number;
   threads?: number;
+  /**
+   * Restart seeding (default 'sklearn'): 'sklearn' draws exactly what scikit-learn's
+   * `KMeans(n_clusters=k, random_state=seed, n_init=restarts)` draws (numpy's MT19937,
+   * greedy k-means++, float32 Lloyd), so a seed gives scikit-learn's partition;
+   * 'p2sam' uses this project's own per-restart streams (float64 sums, Hamerly bounds).
+   */
+  seeding?: KMeansSeeding;
 }
 
 function kmeansArgs(features: unknown, d: unknown, options: unknown) {
@@ -40,6 +48,7 @@ function kmeansArgs(features: unknown, d: unknown, options: unknown) {
     tolerance: v.optionalNumber('options.tolerance', o.tolerance, 0, 1, 1e-4),
     seed: v.optionalInteger('options.seed', o.seed, 0, Number.MAX_SAFE_INTEGER, 0),
     threads: v.optionalInteger('options.threads', o.threads, 1, 1024, 0),
+    seeding: v.oneOf('options.seeding', o.seeding, KMEANS_SEEDINGS, 'sklearn'),
   };
   return { f, dim, ks, opts };
 }
@@ -47,6 +56,11 @@ function kmeansArgs(features: unknown, d: unknown, options: unknown) {
 /**
  * k-means (greedy k-means++ seeding, restarts, Lloyd) on n×d row-major features, for
  * every k in `options.ks` at once. Deterministic for a seed; never an empty cluster.
+ * With the default seeding 'sklearn' the partition is scikit-learn's for the same seed.
+ *
+ * @example
+ * const [r] = await core.kmeans(features, 256, { ks: [3], seed: 0 });
+ * // r.labels: the partition sklearn.cluster.KMeans(n_clusters=3, random_state=0, n_init=10) finds
  */
 export async function kmeans(features: Float32Array, d: number, options: KMeansOptions): Promise<KMeansResult[]> {
   const { f, dim, ks, opts } = kmeansArgs(features, d, options);

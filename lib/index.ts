@@ -32,6 +32,7 @@ export type {
   Normalization,
   GpuStage,
   GraphOptimization,
+  KMeansSeeding,
 } from './options';
 export { P2SamError, P2SAM_ERROR_CODES, argumentErrorData, type P2SamErrorCode, type ArgumentErrorData } from './errors';
 export type {

@@ -207,7 +207,7 @@ export class P2SAM {
   }
 
   #assertOpen(): void {
-    if (!this.#native || this.#disposing) throw new P2SamError('DISPOSED', 'this model has been disposed');
+    if (!this.#native || this.#disposing !== undefined) throw new P2SamError('DISPOSED', 'this model has been disposed');
   }
 
   async #encode(handle: NativeModel, image: ImageData): Promise<Embedding> {
@@ -433,7 +433,7 @@ export class P2SAM {
    * ```
    */
   dispose(): Promise<void> {
-    if (this.#disposing) return this.#disposing;
+    if (this.#disposing !== undefined) return this.#disposing;
     this.#disposing = (async () => {
       await Promise.allSettled([...this.#inFlight]);
       this.#native?.release();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { NATIVE_CODE_ALIASES, P2SAM_ERROR_CODES } from './error-codes';
 import { P2SamError, type P2SamErrorCode } from './errors';
 import { loadAddonFrom } from './native-loader';
+import type { KMeansSeeding } from './options';
 import type { DecoderPass, EmbeddingMeta, GraphInfo, LoadedModelInfo, ModelKind, TensorInfo } from './types';
 
 // The public names of the shapes the addon returns (lib/types.ts), under the names the
@@ -66,8 +67,12 @@ export interface NativeCandidateRequest {
   parallelCandidates: number;
   /** 'cuda': cost matrices (and Sinkhorn) on the GPU; the exact simplex stays on the CPU. */
   device?: MathsDevice;
+  /** From cancelToken(): cancel(token) stops the request between passes and inside the exact simplex (rejects with ABORTED). */
+  cancel?: NativeCancelToken;
 }
 
+/** Opaque native cancel flag (cancelToken / cancel). */
+export type NativeCancelToken = { readonly __brand: 'NativeCancelToken' };
 
 export interface NativeCandidateOutcome {
   mask: Uint8Array;
@@ -126,6 +131,8 @@ export interface NativeReferenceBuildOptions {
   maxIterations: number;
   tolerance: number;
   seed: number;
+  /** k-means seeding: scikit-learn's draws or the project's streams (the only ones the CUDA k-means implements). */
+  seeding: KMeansSeeding;
   threads: number;
   device: MathsDevice;
   encoderIdentity: string;
@@ -173,7 +180,9 @@ export interface NativeKMeansOptions {
   tolerance: number;
   seed: number;
   threads: number;
-  /** 'cuda': the k-means of prototypes() runs on the GPU. */
+  /** 'sklearn' (default): scikit-learn's KMeans draws; 'p2sam': the project's own streams. */
+  seeding?: KMeansSeeding;
+  /** 'cuda': the k-means of prototypes() runs on the GPU (seeding 'p2sam' only; 'sklearn' stays on the CPU). */
   device?: MathsDevice;
 }
 
@@ -305,6 +314,8 @@ export interface NativeAddon {
   referenceFeatures(embedding: NativeEmbedding, mask: Uint8Array, width: number, height: number, threads: number): Promise<NativeReferenceFeatures>;
   /** device 'cuda' runs the maps and reductions on the GPU (identical points). */
   selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[], threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
+  cancelToken(): NativeCancelToken;
+  cancel(token: NativeCancelToken): void;
 }
 
 const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');

@@ -18,6 +18,9 @@ export type Normalization = 'sam' | 'medsam';
  * stages listed in `gpuStages` use them; the rest stay on the CPU core.
  */
 export type GpuStage = 'points' | 'kmeans' | 'scoring';
+/** k-means restart seeding: scikit-learn's draws (default) or the project's own streams. */
+export type KMeansSeeding = 'sklearn' | 'p2sam';
+export const KMEANS_SEEDINGS: readonly KMeansSeeding[] = ['sklearn', 'p2sam'];
 export const GPU_STAGES: readonly GpuStage[] = ['points', 'kmeans', 'scoring'];
 /**
  * Default: only the stage measured faster on the GPU end to end (H200 vs its 16-core
@@ -89,6 +92,12 @@ export interface ReferenceOptions {
   seed?: number;
   /** k-means restarts per k (default 10, as the authors). */
   restarts?: number;
+  /**
+   * k-means seeding (default 'sklearn'): 'sklearn' gives the partitions of the authors'
+   * `KMeans(n_clusters=k, random_state=seed)`; 'p2sam' the project's own streams (the
+   * only ones the CUDA k-means implements).
+   */
+  seeding?: KMeansSeeding;
   signal?: AbortSignal;
 }
 
@@ -165,6 +174,7 @@ export interface ResolvedReference {
   negatives: { min: number; max: number };
   seed: number;
   restarts: number;
+  seeding: KMeansSeeding;
   signal?: AbortSignal;
 }
 
@@ -187,6 +197,7 @@ export function resolveReference(o: Record<string, unknown>): ResolvedReference 
     negatives,
     seed: v.optionalInteger('options.seed', o.seed, 0, Number.MAX_SAFE_INTEGER, 0),
     restarts: v.optionalInteger('options.restarts', o.restarts, 1, 100, 10),
+    seeding: v.oneOf('options.seeding', o.seeding, KMEANS_SEEDINGS, 'sklearn'),
     signal: v.abortSignal('options.signal', o.signal),
   };
 }

@@ -73,6 +73,7 @@ export async function buildReference(
       maxIterations: 300,
       tolerance: 1e-4,
       seed: o.seed,
+      seeding: o.seeding,
       threads: ctx.threads,
       device: ctx.kmeansDevice,
       encoderIdentity: ctx.encoderIdentity,

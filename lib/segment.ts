@@ -123,6 +123,12 @@ export async function runRetrieval(
 
   o.onProgress?.({ stage: 'decode', fraction: 0.4 });
   const tCand = performance.now();
+  // An abort during the cascade reaches the native loops (between decoder passes and
+  // inside the exact simplex) through a shared cancel flag.
+  throwIfAborted(o.signal);
+  const cancel = native().cancelToken();
+  const onAbort = () => native().cancel(cancel);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   const outcomes = await call(
     handle.runCandidates(embedding.handle, {
       candidates,
@@ -136,8 +142,14 @@ export async function runRetrieval(
       threads,
       parallelCandidates: o.parallelCandidates,
       device: maths.scoring,
+      cancel,
     }),
-  );
+  )
+    .catch((e: unknown) => {
+      throwIfAborted(o.signal); // cancelled by the signal: report its reason, as between stages
+      throw e;
+    })
+    .finally(() => o.signal?.removeEventListener('abort', onAbort));
   const candidatesMs = performance.now() - tCand;
   throwIfAborted(o.signal);
   o.onProgress?.({ stage: 'retrieval', fraction: 0.95 });

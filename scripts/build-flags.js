@@ -1,8 +1,8 @@
 // Prints one list of native/build-flags.json for binding.gyp (node-gyp reads it with
 // <!@(...)): `cflags` (optimisation, warnings, the x86-64 level when building for x64,
 // the addon's visibility) or `defines`. CMakeLists.txt reads the same file itself.
-const fs = require('fs');
-const path = require('path');
+const fs = require('node:fs');
+const path = require('node:path');
 const flags = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'native', 'build-flags.json'), 'utf8'));
 const what = process.argv[2];
 let out;
@@ -12,4 +12,4 @@ else {
   process.stderr.write(`build-flags.js: expected 'cflags' or 'defines', got '${what}'\n`);
   process.exit(1);
 }
-process.stdout.write(out.join('\n') + '\n');
+process.stdout.write(`${out.join('\n')}\n`);

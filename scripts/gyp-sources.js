@@ -1,7 +1,7 @@
 // Prints the C++ sources of the CPU-only addon for binding.gyp (node-gyp has no glob),
 // so binding.gyp and CMakeLists.txt always compile the same files.
-const fs = require('fs');
-const path = require('path');
+const fs = require('node:fs');
+const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const dirs = ['native/core', 'native/runtime', 'native/addon'];
 const files = [];
@@ -9,4 +9,4 @@ for (const d of dirs) {
   for (const f of fs.readdirSync(path.join(root, d)).sort()) if (f.endsWith('.cpp')) files.push(`${d}/${f}`);
 }
 files.push('native/cuda/cuda_unavailable.cpp');
-process.stdout.write(files.join('\n') + '\n');
+process.stdout.write(`${files.join('\n')}\n`);

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { core } from '../lib';
+import { mulberry32 } from '../lib/testkit/prng';
 
 const D = 4;
 
@@ -171,8 +172,8 @@ describe('core.wasserstein (exact)', () => {
     const n = 4096;
     const a = new Float32Array(n * 256);
     const b = new Float32Array(n * 256);
-    let s = 7;
-    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const uniform = mulberry32(7);
+    const rnd = () => uniform() - 0.5;
     for (let i = 0; i < a.length; i++) {
       a[i] = rnd();
       b[i] = rnd() + 0.1;
@@ -231,8 +232,8 @@ describe('core.wasserstein (sinkhorn)', () => {
 describe('core.kmeans', () => {
   /** k well-separated blobs of `per` points each. */
   function blobs(k: number, per: number, d: number, seed: number): Float32Array {
-    let s = seed >>> 0;
-    const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+    const uniform = mulberry32(seed);
+    const rnd = () => uniform() - 0.5;
     const out = new Float32Array(k * per * d);
     for (let c = 0; c < k; c++)
       for (let p = 0; p < per; p++)

@@ -73,7 +73,7 @@ describe('long runs', () => {
       await Promise.all(
         [done, done + 1].map(async (i) => {
           const image = frames[i % frames.length];
-          let r;
+          let r: Awaited<ReturnType<typeof model.segment>>;
           if (i % 10 === 9) {
             const emb = await model.encode(image);
             r = await model.segment(emb, { reference: ref });

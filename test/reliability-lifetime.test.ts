@@ -261,6 +261,28 @@ describe('cancellation', () => {
     expect(done.mask.length).toBe(W * H);
   });
 
+  it('segment: an abort while the native candidate cascade runs stops it early', async () => {
+    const full = model.stats();
+    await model.segment(frames[5].image, { reference: ref });
+    const perSegment = model.stats().decoderRuns - full.decoderRuns;
+    const before = model.stats();
+    const c = new AbortController();
+    const why = reason('cascade');
+    const r = await settle(
+      model.segment(frames[5].image, {
+        reference: ref,
+        signal: c.signal,
+        // The cascade is queued right after this event; the abort arrives while it runs.
+        onProgress: (p) => p.stage === 'decode' && setImmediate(() => c.abort(why)),
+      }),
+    );
+    expect(r.status).toBe('rejected');
+    expect((r as PromiseRejectedResult).reason).toBe(why);
+    // The cancel flag stopped the native loop between decoder passes: fewer runs than a
+    // whole segment's cascade.
+    expect(model.stats().decoderRuns - before.decoderRuns).toBeLessThan(perSegment);
+  });
+
   it('createReference and encode: an abort while native work runs rejects with the reason', async () => {
     // Abort at 0 %, 25 % and 60 % of a typical run, wherever that falls on this machine.
     const t0 = performance.now();

@@ -225,7 +225,7 @@ interface Prompt {
 function decoderFeeds(emb: ort.Tensor, p: Prompt, embName = 'image_embeddings'): Record<string, ort.Tensor> {
   return {
     [embName]: emb,
-    point_coords: f32(p.points.flatMap(([x, y]) => [x, y]), [1, p.points.length, 2]),
+    point_coords: f32(p.points.flatMap((pt) => pt.slice(0, 2)), [1, p.points.length, 2]), // drop each label
     point_labels: f32(p.points.map(([, , l]) => l), [1, p.points.length]),
     mask_input: f32(p.mask ?? new Float32Array(256 * 256), [1, 1, 256, 256]),
     has_mask_input: f32([p.hasMask ?? 0], [1]),

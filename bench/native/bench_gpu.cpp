@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     const std::vector<int> ks = {1, 2, 3, 4, 5};
     core::KMeansOptions o;
     o.seed = 7;
+    o.seeding = core::KMeansSeeding::P2sam;  // the streams the GPU k-means implements
     Row r{"kmeans", "n=1500 d=256 ks=1..5 restarts=10"};
     std::vector<core::KMeansResult> c, g;
     r.cpu_ms = median_ms(reps, [&] { c = core::kmeans_batch(x.data(), n, d, ks, o); });

@@ -97,6 +97,14 @@ int main(int argc, char** argv) {
     else if (arg == "--data") data = value();
     else if (arg == "--json") json = true;
     else if (arg == "--plain") opt.accelerate = false;
+    else if (arg == "--seeding") {
+      const std::string s = value();
+      if (s != "sklearn" && s != "p2sam") {
+        std::fprintf(stderr, "--seeding must be sklearn or p2sam, got %s\n", s.c_str());
+        return 2;
+      }
+      opt.seeding = s == "p2sam" ? p2sam::core::KMeansSeeding::P2sam : p2sam::core::KMeansSeeding::Sklearn;
+    }
     else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;
@@ -124,8 +132,9 @@ int main(int argc, char** argv) {
   const double best = sorted.front();
 
   if (json) {
-    std::printf("{\"n\":%zu,\"d\":%zu,\"data\":\"%s\",\"accelerate\":%s,\"ks\":[", n, d,
-                data.c_str(), opt.accelerate ? "true" : "false");
+    std::printf("{\"n\":%zu,\"d\":%zu,\"data\":\"%s\",\"seeding\":\"%s\",\"accelerate\":%s,\"ks\":[", n, d,
+                data.c_str(), opt.seeding == p2sam::core::KMeansSeeding::P2sam ? "p2sam" : "sklearn",
+                opt.accelerate ? "true" : "false");
     for (std::size_t q = 0; q < ks.size(); ++q) std::printf("%s%d", q ? "," : "", ks[q]);
     std::printf("],\"restarts\":%d,\"threads\":%d,\"reps\":%d,\"ms\":%.3f,\"ms_min\":%.3f,\"per_k\":[",
                 opt.restarts, opt.threads, reps, median, best);

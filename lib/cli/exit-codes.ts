@@ -70,6 +70,7 @@ const PARAM_FLAGS: Readonly<Record<string, string>> = {
   mode: '--mode',
   seed: '--seed',
   restarts: '--restarts',
+  seeding: '--kmeans-seeding',
   threads: '--threads',
   normalization: '--normalization',
   device: '--device',

@@ -62,6 +62,8 @@ export interface SegmentRunOptions extends Pick<opt.RetrievalOptions, 'solver' |
   gpuStages?: opt.GpuStage[];
   seed?: number;
   restarts?: number;
+  /** k-means seeding: 'sklearn' (default) or 'p2sam'. */
+  kmeansSeeding?: opt.KMeansSeeding;
   parallelCandidates?: number;
   /** Intensity window for 16-bit images, in the file's sample units. */
   window?: [number, number];
@@ -95,6 +97,7 @@ function resolveOptions(o: SegmentRunOptions): { ref: opt.ResolvedReference; seg
     negatives: o.negatives,
     seed: o.seed,
     restarts: o.restarts,
+    seeding: o.kmeansSeeding,
   });
   const seg = opt.resolveSegment({
     retrieval: { solver: o.solver, weights: o.weights, epsilon: o.epsilon, maxIterations: o.maxIterations },
@@ -146,6 +149,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       negatives: refOpts.negatives,
       seed: refOpts.seed,
       restarts: refOpts.restarts,
+      seeding: refOpts.seeding,
       solver: segOpts.solver,
       weights: segOpts.weights,
       ...(segOpts.solver === 'sinkhorn' ? { epsilon: segOpts.epsilon, maxIterations: segOpts.maxIterations } : {}),
@@ -220,7 +224,7 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
     const tRef = performance.now();
     reference = await model.createReference(
       { image: refImage, mask: refMask },
-      { mode: refOpts.mode, parts: refOpts.parts, negatives: refOpts.negatives, seed: refOpts.seed, restarts: refOpts.restarts, signal },
+      { mode: refOpts.mode, parts: refOpts.parts, negatives: refOpts.negatives, seed: refOpts.seed, restarts: refOpts.restarts, seeding: refOpts.seeding, signal },
     );
     const summary: ReferenceSummary = reference.summary();
     report.reference = {

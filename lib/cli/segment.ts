@@ -36,6 +36,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
     .option('--gpu-stages <list>', "with the maths on CUDA: comma-separated stages using the GPU kernels, of points,kmeans,scoring (default points)", (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
+    .addOption(new Option('--kmeans-seeding <seeding>', "k-means seeding: scikit-learn's KMeans draws or the project's own streams").choices(['sklearn', 'p2sam']).default('sklearn'))
     .option('--parallel-candidates <n>', 'candidates whose decoder cascades run at once (default 1)', intParser(1, 16))
     .option('--window <lo,hi>', 'intensity window for 16-bit images (CT), in sample units, e.g. 0,4095', parseWindow)
     .option('--no-overlay', 'do not write <name>.overlay.png')
@@ -78,6 +79,7 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
             gpuStages: flags.gpuStages as opt.GpuStage[] | undefined,
             seed: flags.seed as number | undefined,
             restarts: flags.restarts as number | undefined,
+            kmeansSeeding: flags.kmeansSeeding as opt.KMeansSeeding,
             parallelCandidates: flags.parallelCandidates as number | undefined,
             window: flags.window as [number, number] | undefined,
             overlay: flags.overlay as boolean,

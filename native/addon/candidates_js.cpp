@@ -1,6 +1,8 @@
 #include "candidates_js.hpp"
 
+#include <atomic>
 #include <cmath>
+#include <memory>
 
 #include "addon/convert.hpp"
 #include "addon/reference_wrap.hpp"
@@ -46,6 +48,9 @@ runtime::CandidateRequest read_candidate_request(const Napi::Object& o) {
   r.threads = get_int(o, "threads", 0);
   r.parallel_candidates = get_int(o, "parallelCandidates", 1);
   r.gpu_maths = get_string(o, "device", "cpu") == "cuda";
+  // cancel: a token from cancelToken(); the request shares its flag.
+  if (o.Has("cancel") && o.Get("cancel").IsExternal())
+    r.cancel = *o.Get("cancel").As<Napi::External<std::shared_ptr<std::atomic<bool>>>>().Data();
   return r;
 }
 

@@ -1,5 +1,8 @@
 #include "core_bindings.hpp"
 
+#include <atomic>
+#include <memory>
+
 #include "addon/async_task.hpp"
 #include "addon/convert.hpp"
 #include "addon/maths_js.hpp"
@@ -23,7 +26,13 @@ Napi::Value Prototypes(const Napi::CallbackInfo& info) {
   return queue_task<std::vector<core::PrototypeSet>>(
       info.Env(),
       [a]() {
-        if (!a->gpu) return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
+        // The CUDA k-means implements only the P2sam streams; scikit-learn's seeding
+        // runs on the CPU — but a 'cuda' request on a machine without a usable device
+        // still fails as every GPU call does.
+        if (a->gpu && !cuda::device_status().available)
+          throw core::CoreError("BACKEND_UNAVAILABLE", "prototypes: " + cuda::device_status().reason);
+        if (!a->gpu || a->options.seeding == core::KMeansSeeding::Sklearn)
+          return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
         return core::prototypes_from_clusters(a->features.data(), a->n, a->d,
                                               cuda::gpu_kmeans_batch(a->features.data(), a->n, a->d, a->ks, a->options));
       },
@@ -120,9 +129,27 @@ Napi::Value SelectPoints(const Napi::CallbackInfo& info) {
       [](Napi::Env env, std::vector<core::PointSet>& ps) { return point_sets_to_js(env, ps); });
 }
 
+// cancelToken() → an opaque token owning a cancel flag (std::atomic<bool>) that native
+// work shares (runCandidates' request.cancel); cancel(token) sets it. The token's
+// finalizer drops JS's share; running work keeps its own.
+using CancelFlag = std::shared_ptr<std::atomic<bool>>;
+Napi::Value CancelToken(const Napi::CallbackInfo& info) {
+  auto* flag = new CancelFlag(std::make_shared<std::atomic<bool>>(false));
+  return Napi::External<CancelFlag>::New(info.Env(), flag, [](Napi::Env, CancelFlag* f) { delete f; });
+}
+
+Napi::Value Cancel(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "cancel: argument 'token' must come from cancelToken()");
+  (*info[0].As<Napi::External<CancelFlag>>().Data())->store(true);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterCoreBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("cancelToken", Napi::Function::New(env, CancelToken, "cancelToken"));
+  exports.Set("cancel", Napi::Function::New(env, Cancel, "cancel"));
   exports.Set("prototypes", Napi::Function::New(env, Prototypes, "prototypes"));
   exports.Set("kmeans", Napi::Function::New(env, KMeans, "kmeans"));
   exports.Set("wasserstein", Napi::Function::New(env, Wasserstein, "wasserstein"));

@@ -35,6 +35,9 @@ std::shared_ptr<FeatureArgs> read_feature_args(const Napi::CallbackInfo& info, c
   a->options.relative_tolerance = get_double(o, "tolerance", a->options.relative_tolerance);
   a->options.seed = static_cast<std::uint64_t>(get_double(o, "seed", 0));
   a->options.threads = get_int(o, "threads", 0);
+  // 'sklearn' (default) or 'p2sam'; the TypeScript layer validates the name.
+  a->options.seeding = get_string(o, "seeding", "sklearn") == "p2sam" ? core::KMeansSeeding::P2sam
+                                                                      : core::KMeansSeeding::Sklearn;
   a->gpu = get_string(o, "device", "cpu") == "cuda";
   if (a->n * a->d != a->features.size())
     throw Napi::RangeError::New(info.Env(), std::string(fn) + ": features length must be n×d (" +

@@ -60,6 +60,9 @@ Napi::Value BuildReference(const Napi::CallbackInfo& info) {
   opts->kmeans.max_iterations = get_int(o, "maxIterations", opts->kmeans.max_iterations);
   opts->kmeans.relative_tolerance = get_double(o, "tolerance", opts->kmeans.relative_tolerance);
   opts->kmeans.seed = static_cast<std::uint64_t>(get_double(o, "seed", 0));
+  // 'sklearn' (default) or 'p2sam'; the TypeScript layer validates the name.
+  opts->kmeans.seeding = get_string(o, "seeding", "sklearn") == "p2sam" ? core::KMeansSeeding::P2sam
+                                                                      : core::KMeansSeeding::Sklearn;
   opts->kmeans.threads = get_int(o, "threads", 0);
   opts->threads = opts->kmeans.threads;
   opts->gpu_kmeans = get_string(o, "device", "cpu") == "cuda";

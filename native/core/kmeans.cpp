@@ -25,6 +25,7 @@
 #include "errors.hpp"
 #include "kmeans_driver.hpp"
 #include "kmeans_random.hpp"
+#include "kmeans_sklearn.hpp"
 #include "parallel.hpp"
 
 namespace p2sam::core {
@@ -713,6 +714,7 @@ std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n
 std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d,
                                        const std::vector<int>& ks, const KMeansOptions& options) {
   validate("kmeans", features, n, d, ks, options);
+  if (options.seeding == KMeansSeeding::Sklearn) return detail::kmeans_batch_sklearn(features, n, d, ks, options);
   // The CPU restarts: workers pull tasks from a shared counter, so 2 cores stay
   // balanced on k = 2..5.
   return kmeans_batch_with(features, n, d, ks, options,

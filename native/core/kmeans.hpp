@@ -11,7 +11,8 @@
 //   * after a tolerance stop one more assignment so that labels belong to the final
 //     centres; inertia = sum of squared distances of points to their labelled centre;
 //   * an empty cluster during Lloyd is moved onto the point farthest from its centre.
-// Deliberate differences (all only reachable with ties / duplicated points):
+// Deliberate differences of KMeansSeeding::P2sam (Sklearn follows scikit-learn's own
+// relocation; see kmeans_sklearn.hpp), all only reachable with ties / duplicated points:
 //   * relocation never takes the only point of a cluster, so it cannot empty another;
 //   * if the final labelling leaves a cluster empty (possible when fewer than k distinct
 //     points exist, or when a tolerance stop lands on an emptying step), the farthest
@@ -19,7 +20,7 @@
 //     recomputed as the means of their labels. Hence every returned cluster has at
 //     least one point and every centroid is finite.
 //
-// Determinism: restart r of part count k draws from an xoshiro256** stream seeded from
+// Determinism (KMeansSeeding::P2sam): restart r of part count k draws from an xoshiro256** stream seeded from
 // (seed, k, r) through splitmix64, uniform doubles are (next >> 11) * 2^-53, and each
 // restart runs single-threaded; threads only spread restarts. Results are therefore
 // bit-identical for any thread count, and restart r is the same whether restarts is 1
@@ -32,6 +33,14 @@
 
 namespace p2sam::core {
 
+// Which random streams and seeding the restarts use.
+//   Sklearn (default): scikit-learn's KMeans(n_clusters=k, random_state=seed,
+//     n_init=restarts) draw for draw, float32 like scikit-learn on float32 data; see
+//     kmeans_sklearn.hpp (the semantics below apply, its numerics differ).
+//   P2sam: this project's own xoshiro256** streams, one per (seed, k, restart), float64
+//     cluster sums and Hamerly-accelerated Lloyd, as described in this header.
+enum class KMeansSeeding { Sklearn, P2sam };
+
 struct KMeansOptions {
   int restarts = 10;                  // n_init; >= 1
   int max_iterations = 300;           // Lloyd iterations per restart; >= 1
@@ -42,6 +51,7 @@ struct KMeansOptions {
   // a label. false runs plain Lloyd; both agree except on rounding-level ties (kept as
   // a switch for testing and benchmarking).
   bool accelerate = true;
+  KMeansSeeding seeding = KMeansSeeding::Sklearn;
 };
 
 struct KMeansResult {

@@ -18,6 +18,7 @@
 // float64. Invalid input throws CoreError("INVALID_ARGUMENT") naming the parameter.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 namespace p2sam::core {
@@ -48,16 +49,36 @@ struct TransportResult {
   double marginal_error = 0.0;
 };
 
-// Exact optimal-transport cost. threads <= 0 uses all hardware threads (only the cost
-// matrix is computed in parallel; the simplex itself is sequential). max_pivots = 0
-// means the default cap of 50·(n+m)·ceil(log2(n+m)) + 100000 pivots, which real
-// problems stay far below.
-// Memory: the n×m float64 cost matrix (134 MB at 4096²) plus O((n+m)·d).
+struct ExactOptions {
+  // 0: the default cap of 50·(n+m)·ceil(log2(n+m)) + 100000 pivots, which real
+  // problems stay far below.
+  std::size_t max_pivots = 0;
+  // Polled before the cost matrix, every 256 pivots and every 256 rows of a pricing
+  // pass over the full matrix (a few ms apart at 4096²); once it reads true the solver
+  // throws CoreError("ABORTED"). The flag must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
+  // transport_exact_from_costs only (wasserstein_exact takes its threads argument):
+  // threads for the shortlist scans; <= 0 all hardware threads. Default 1.
+  int threads = 1;
+};
+
+// Exact optimal-transport cost. threads <= 0 uses all hardware threads (for the cost
+// matrix and the shortlist scans; the pivots are sequential; the result does not
+// depend on the thread count). The simplex prices
+// a shortlist of near arcs and certifies optimality over all n·m arcs (see
+// wasserstein_exact.cpp).
+// Memory: the n×m float64 cost matrix (134 MB at 4096²) plus O((n+m)·d) plus the
+// shortlist (~2.5 MB at 4096²).
+TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
+                                  const ExactOptions& options);
 TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
                                   std::size_t max_pivots = 0);
 
 // Same solver on a precomputed cost matrix (n×m row-major, finite, >= 0 not required
 // but every entry must be finite). Weights as in TransportProblem.
+TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
+                                           const double* wa, const double* wb,
+                                           const ExactOptions& options);
 TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
                                            const double* wa, const double* wb,
                                            std::size_t max_pivots = 0);

@@ -68,6 +68,11 @@ void add_box(DecoderPrompt& p, const int box[4], const Embedding& e) {
   p.labels.insert(p.labels.end(), {2.0f, 3.0f});
 }
 
+void throw_if_cancelled(const CandidateRequest& req) {
+  if (req.cancel && req.cancel->load(std::memory_order_relaxed))
+    throw core::CoreError("ABORTED", "candidate cascade cancelled");
+}
+
 void score_candidate(const Embedding& target, const CandidateRequest& req, const float* low_res,
                      CandidateOutcome& out) {
   auto t0 = std::chrono::steady_clock::now();
@@ -101,12 +106,14 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
   opts.max_iterations = req.sinkhorn_iterations;
   opts.tolerance = req.sinkhorn_tolerance;
   core::TransportResult r;
+  core::ExactOptions exact;
+  exact.cancel = req.cancel.get();
   if (req.solver == Solver::Exact && req.gpu_maths) {
     std::vector<double> costs(problem.n * problem.m);
     cuda::gpu_cost_matrix(problem.a, problem.n, problem.b, problem.m, problem.d, costs.data());
-    r = core::transport_exact_from_costs(costs.data(), problem.n, problem.m, problem.wa, problem.wb);
+    r = core::transport_exact_from_costs(costs.data(), problem.n, problem.m, problem.wa, problem.wb, exact);
   } else if (req.solver == Solver::Exact) {
-    r = core::wasserstein_exact(problem, req.threads);
+    r = core::wasserstein_exact(problem, req.threads, exact);
   } else if (req.gpu_maths) {
     r = cuda::gpu_sinkhorn(problem, opts);
   } else {
@@ -134,6 +141,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
   out.passes[0].ms = ms_since(t);
   const float* low1 = r1.low_res.data() + kLowRes * out.passes[0].token;
 
+  throw_if_cancelled(req);
   // Pass 2: points + pass-1 logits as mask prompt; multimask in natural mode.
   t = std::chrono::steady_clock::now();
   DecoderPrompt p2 = base_prompt(cand, target, true);
@@ -146,6 +154,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
   std::optional<core::BoundingBox> box = core::bounding_box(mask2.data(), target.orig_w, target.orig_h);
   out.passes[1].ms = ms_since(t);
 
+  throw_if_cancelled(req);
   // Pass 3: points + box of the pass-2 mask + pass-2 logits. An empty pass-2 mask has
   // no box; the authors' natural-mode code crashes there, medical mode drops the box.
   t = std::chrono::steady_clock::now();
@@ -175,6 +184,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
     out.note = out.note.empty() ? "the final mask is empty; scored as worst" : out.note + "; the final mask is empty";
     return out;
   }
+  throw_if_cancelled(req);
   if (req.score) score_candidate(target, req, low3, out);
   return out;
 }
@@ -193,7 +203,10 @@ std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Em
   std::vector<CandidateOutcome> outcomes(req.candidates.size());
   core::parallel_for(0, req.candidates.size(), std::max(1, req.parallel_candidates),
                      [&](std::size_t b, std::size_t e, std::size_t) {
-                       for (std::size_t i = b; i < e; ++i) outcomes[i] = run_one(decoder, target, req, req.candidates[i]);
+                       for (std::size_t i = b; i < e; ++i) {
+                         throw_if_cancelled(req);
+                         outcomes[i] = run_one(decoder, target, req, req.candidates[i]);
+                       }
                      });
   return outcomes;
 }

@@ -4,6 +4,7 @@
 // the TypeScript retrieval loop — which sees every candidate's score.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,6 +42,10 @@ struct CandidateRequest {
   // n×m cost matrix is computed on the GPU and the network simplex — sequential pivots —
   // runs on the CPU over it (cuda::gpu_cost_matrix + core::transport_exact_from_costs).
   bool gpu_maths = false;
+  // Set (from the JS thread, on AbortSignal) to stop the request: checked before each
+  // candidate and decoder pass and inside the exact simplex; the call then throws
+  // CoreError("ABORTED"). Sinkhorn runs to its end (no cancel point yet).
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 struct PassRecord {

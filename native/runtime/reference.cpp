@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "cuda/cuda_backend.hpp"
 #include "cuda/kernels.hpp"
 #include "errors.hpp"
 #include "prototypes.hpp"
@@ -28,8 +29,14 @@ void cluster(const std::vector<float>& features, int n, const std::vector<int>& 
              std::vector<ReferencePrototypes>& kept, std::vector<int>& skipped) {
   if (ks.empty()) return;
   const std::size_t d = core::kEmbedDim;
+  // The CUDA k-means implements only the project's own streams; scikit-learn's seeding
+  // runs on the CPU. A 'cuda' request on a machine without a usable device still fails,
+  // as every GPU call does.
+  if (o.gpu_kmeans && !cuda::device_status().available)
+    throw core::CoreError("BACKEND_UNAVAILABLE", "createReference: " + cuda::device_status().reason);
+  const bool on_gpu = o.gpu_kmeans && o.kmeans.seeding == core::KMeansSeeding::P2sam;
   std::vector<core::PrototypeSet> sets =
-      o.gpu_kmeans ? core::prototypes_from_clusters(features.data(), std::size_t(n), d,
+      on_gpu ? core::prototypes_from_clusters(features.data(), std::size_t(n), d,
                                                     cuda::gpu_kmeans_batch(features.data(), std::size_t(n), d, ks, o.kmeans))
                    : core::part_prototypes(features.data(), std::size_t(n), d, ks, o.kmeans);
   for (core::PrototypeSet& s : sets) {

@@ -236,6 +236,7 @@ TEST_CASE(kmeans_hamerly_agrees_with_plain_lloyd) {
   std::vector<int> truth;
   auto x = blobs(n, d, 6, 0.02, 3, &truth);  // heavily overlapping: many iterations
   KMeansOptions fast, plain;
+  fast.seeding = plain.seeding = p2sam::core::KMeansSeeding::P2sam;  // Hamerly is P2sam's
   plain.accelerate = false;
   for (int k : {2, 3, 5, 8}) {
     auto a = p2sam::core::kmeans(x.data(), n, d, k, fast);

@@ -6,6 +6,10 @@
 // copies of equal mass (integer weights), which has the same optimum (Birkhoff).
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -319,6 +323,69 @@ TEST_CASE(wasserstein_exact_from_costs_with_ties_matches_hungarian) {
   // Negative costs are allowed on this entry point.
   std::vector<double> c = {-1.0, 2.0, 3.0, -4.0};
   CHECK_NEAR(transport_exact_from_costs(c.data(), 2, 2, nullptr, nullptr).cost, -2.5, 1e-15);
+}
+
+// The shortlist (8 cheapest sinks per source, cheapest source per sink) misses the
+// optimal plan on purpose here: every source's cheapest sinks are the same few columns,
+// so almost all optimal arcs must come from the full-matrix pricing passes.
+TEST_CASE(wasserstein_exact_optimum_outside_the_shortlist_matches_hungarian) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (std::size_t n : {30u, 90u}) {
+    std::vector<double> c(n * n);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) c[i * n + j] = (j < 8 ? 0.0 : 5.0) + u(rng);
+    const double ref = hungarian(c, n) / static_cast<double>(n);
+    const TransportResult r = transport_exact_from_costs(c.data(), n, n, nullptr, nullptr);
+    CHECK(r.converged);
+    CHECK_NEAR(r.cost, ref, 1e-12);
+  }
+}
+
+// The shortlist scans split rows over threads; the pivots must not notice.
+TEST_CASE(wasserstein_exact_is_identical_for_every_thread_count) {
+  const std::size_t n = 700, m = 500, d = 24;
+  auto a = random_cloud(n, d, 71);
+  auto b = random_cloud(m, d, 72, 0.2f);
+  TransportProblem p{a.data(), n, b.data(), m, d};
+  const TransportResult one = wasserstein_exact(p, 1);
+  for (int t : {2, 3, 5}) {
+    const TransportResult r = wasserstein_exact(p, t);
+    CHECK(r.cost == one.cost);
+    CHECK(r.iterations == one.iterations);
+  }
+}
+
+TEST_CASE(wasserstein_exact_cancel_flag_aborts) {
+  const std::size_t n = 1500, d = 32;
+  auto a = random_cloud(n, d, 61);
+  auto b = random_cloud(n, d, 62, 0.3f);
+  TransportProblem p{a.data(), n, b.data(), n, d};
+  std::atomic<bool> cancel{true};
+  ExactOptions o;
+  o.cancel = &cancel;
+  auto code_of = [&](const std::function<void()>& fn) -> std::string {
+    try {
+      fn();
+    } catch (const CoreError& e) {
+      return e.code();
+    }
+    return "none";
+  };
+  CHECK(code_of([&] { wasserstein_exact(p, 1, o); }) == "ABORTED");
+  // Set while the simplex runs: the solve stops with ABORTED instead of finishing.
+  cancel = false;
+  const TransportResult full = wasserstein_exact(p, 1, o);  // flag clear: solves normally
+  CHECK(full.converged);
+  std::string code;
+  std::thread worker([&] { code = code_of([&] { wasserstein_exact(p, 1, o); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  cancel = true;
+  worker.join();
+  // Either the flag arrived in time (ABORTED) or this machine finished first ("none").
+  CHECK(code == "ABORTED" || code == "none");
+  std::vector<double> costs(16, 1.0);
+  CHECK(code_of([&] { transport_exact_from_costs(costs.data(), 4, 4, nullptr, nullptr, o); }) == "ABORTED");
 }
 
 TEST_CASE(wasserstein_exact_pivot_cap_reports_not_converged) {

@@ -107,6 +107,7 @@ TEST_CASE(hd_kmeans_serial_equals_core_plain_lloyd) {
     o.seed = c.seed;
     o.threads = 2;
     o.accelerate = false;
+    o.seeding = p2sam::core::KMeansSeeding::P2sam;  // the streams the GPU implements
     const auto ref = kmeans_batch(x.data(), c.n, c.d, c.ks, o);
     const auto mine = hdt::kmeans_batch_serial(x.data(), c.n, c.d, c.ks, o);
     CHECK(ref.size() == mine.size());
@@ -140,6 +141,7 @@ TEST_CASE(hd_kmeans_serial_empty_clusters_and_edges) {
   o.restarts = 5;
   o.seed = 3;
   o.accelerate = false;
+  o.seeding = p2sam::core::KMeansSeeding::P2sam;  // the streams the GPU implements
   const std::vector<int> ks = {2, 3, 4, 6, 13};
   const auto ref = kmeans_batch(x.data(), 12, 3, ks, o);
   const auto mine = hdt::kmeans_batch_serial(x.data(), 12, 3, ks, o);
