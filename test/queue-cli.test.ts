@@ -90,7 +90,7 @@ describe('p2sam enqueue', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
-      /^queued job \d+\njob \d+ failed: (IMAGE_READ_FAILED|ENOENT|TARGET_NOT_FOUND): .*missing\.png/m,
+      /^queued job \d+\njob \d+ failed: IMAGE_READ_FAILED: .*missing\.png.*file does not exist/m,
     );
   }, 150_000);
 
