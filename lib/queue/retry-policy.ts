@@ -62,7 +62,8 @@ export function jobError(reason: string): Error {
   const m = /^([A-Z][A-Z_]+): ([\s\S]*)$/.exec(reason);
   if (m) {
     const code = m[1]!;
-    if ((P2SAM_ERROR_CODES as readonly string[]).includes(code)) return new P2SamError(code as P2SamErrorCode, m[2]!);
+    if ((P2SAM_ERROR_CODES as readonly string[]).includes(code))
+      return new P2SamError(code as P2SamErrorCode, m[2]!);
     return Object.assign(new Error(reason), { code });
   }
   return new Error(reason);
