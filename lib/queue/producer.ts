@@ -55,6 +55,11 @@ export class P2SamQueue {
     this.queue = new Queue<P2SamJobData, SequenceJobResult>(c.queue ?? DEFAULT_QUEUE, {
       connection: redisOptions(c.redis),
     });
+    // An 'error' event without a listener is printed by BullMQ; reconnecting is ioredis' job.
+    this.queue.on('error', (err: Error) => c.onError?.(err));
+    // Every wait() in flight listens on the queue and its events stream (BullMQ's
+    // waitUntilFinished); hundreds of concurrent waits are normal for a producer.
+    this.queue.setMaxListeners(0);
   }
 
   /** Validates and adds a job; resolves to its id. */
