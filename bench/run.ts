@@ -29,9 +29,10 @@ import {
 } from './engine';
 import { microSection, type MicroResult } from './micro';
 import { sinkhornSection, type SinkhornResult, type SinkhornSetting } from './sinkhorn';
+import { runVolumeBench, volumeSection, type VolumeBenchResult } from './volume';
 import { fmt, machineInfo, ROOT, round, runChild, table } from './util';
 
-const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'sinkhorn', 'ort-memory', 'models'] as const;
+const SECTIONS = ['micro', 'decoder', 'sequence', 'memory', 'coverage', 'sinkhorn', 'ort-memory', 'models', 'volume'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -98,6 +99,8 @@ async function child(section: string, args: Record<string, unknown>): Promise<un
       return decoderSection(args as Parameters<typeof decoderSection>[0]);
     case 'models':
       return userModelSection(args as Parameters<typeof userModelSection>[0]);
+    case 'volume':
+      return volumeSection(args as Parameters<typeof volumeSection>[0]);
     default:
       throw new Error(`unknown child section ${section}`);
   }
@@ -244,6 +247,12 @@ async function main(): Promise<void> {
     sections.userModels = user;
   }
 
+  let volume: VolumeBenchResult | undefined;
+  if (want('volume')) {
+    volume = runVolumeBench(T, a.quick, step);
+    sections.volume = volume;
+  }
+
   // ---- tables -------------------------------------------------------------------------
   if (micro) {
     const w = nativeRows(micro, 'wasserstein');
@@ -345,6 +354,14 @@ async function main(): Promise<void> {
   if (engineShipped && enginePruned) {
     const ratio = (engineShipped.pass1Ms + engineShipped.pass2Ms + engineShipped.pass3Ms) / (enginePruned.pass1Ms + enginePruned.pass2Ms + enginePruned.pass3Ms);
     check('sam-sized, engine passes shipped / pruned decoder', 'informational', ratio, () => true, '×');
+  }
+  if (volume) {
+    check('volume: naive/ours wall, 40-slice 512² visit', a.quick ? 'informational (basic pair)' : '≥ 1.8', volume.naiveOverOurs ?? undefined, (x) => a.quick || x >= 1.8, '×');
+    check('volume: naive/ours CPU time, same runs', 'informational', volume.naiveOverOursCpu ?? undefined, () => true, '×');
+    const w20 = volume.workingMiBAt['20'];
+    const w80 = volume.workingMiBAt['80'];
+    // The output mask grows 1 byte per voxel (60 × 512² ≈ 15 MiB from 20 to 80 slices); nothing else may.
+    check('volume: working memory 80 − 20 slices', '≤ 15 MiB (output mask) + 25 MiB', w20 !== undefined && w80 !== undefined ? w80 - w20 : undefined, (x) => x <= 40, 'MiB');
   }
   table('Targets', ['target', 'limit', 'measured', 'pass'], checks.map((c) => [c.target, c.limit, c.measured, c.pass === null ? '—' : c.pass ? 'yes' : 'NO']));
 

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { P2SamError } from './errors';
 import { native, nativeFile } from './native';
+import { torchBuildStatus } from './torch';
 import type { Device } from './options';
 
 export interface BackendStatus {
@@ -35,6 +36,12 @@ export interface Backends {
   };
   onnxRuntime: string;
   addon: string;
+  /**
+   * TorchScript models (p2sam_torch.node, libtorch). Reported without loading libtorch:
+   * `available` says the addon was built; {@link torchStatus} loads it and tells libtorch's
+   * version and whether it has CUDA.
+   */
+  torch: BackendStatus & { addon: string };
 }
 
 export function cudaProviderLibrary(): string {
@@ -54,6 +61,7 @@ export function cudaProviderLibrary(): string {
  */
 export function backends(): Backends {
   const b = native().backends();
+  const torchBuild = torchBuildStatus();
   const provider = existsSync(cudaProviderLibrary());
   let kernelsReason: string | undefined;
   if (!b.cuda.compiled) kernelsReason = b.cuda.reason;
@@ -75,6 +83,7 @@ export function backends(): Backends {
     },
     onnxRuntime: b.ortVersion,
     addon: nativeFile(),
+    torch: { available: torchBuild.built, ...(torchBuild.reason ? { reason: torchBuild.reason } : {}), addon: torchBuild.file },
   };
 }
 

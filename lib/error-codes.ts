@@ -35,6 +35,10 @@ export const P2SAM_ERROR_CODES = [
   'NIFTI_UNSUPPORTED',
   'NIFTI_LABEL_NOT_FOUND',
   'MASK_GEOMETRY_MISMATCH',
+  'VOLUME_GEOMETRY_MISMATCH',
+  'VOLUME_PATIENT_MISMATCH',
+  'VOLUME_ALIGNMENT_FAILED',
+  'VOLUME_NO_OVERLAP',
   'INVALID_ARGUMENT',
   'INTERNAL',
 ] as const;
@@ -42,16 +46,16 @@ export const P2SAM_ERROR_CODES = [
 /**
  * The stable `code` of a {@link P2SamError}:
  * - `MODEL_NOT_FOUND`: a model path does not exist or is not a file
- * - `MODEL_INVALID`: the bytes are not an ONNX model ONNX Runtime can load
+ * - `MODEL_INVALID`: the bytes are not an ONNX model / TorchScript archive the runtime can load
  * - `MODEL_UNSUPPORTED`: a valid ONNX model of a kind or export this library cannot run
  * - `MODEL_MISMATCH`: encoder and decoder swapped, or a reference used with another encoder
  * - `MODEL_OUTPUT_INVALID`: a model produced outputs of the wrong type, shape or NaN
- * - `INFERENCE_FAILED`: ONNX Runtime failed while running a model
+ * - `INFERENCE_FAILED`: ONNX Runtime or libtorch failed while running a model
  * - `EMPTY_REFERENCE`: the reference mask selects no feature cell, or too few for any part count
  * - `NON_FINITE_EMBEDDING`: the encoder produced NaN or Inf
  * - `DISPOSED`: a model, embedding or reference was used after dispose()
  * - `ABORTED`: the call's AbortSignal fired (raised by the TypeScript layer)
- * - `BACKEND_UNAVAILABLE`: CUDA was asked for but is not compiled in or has no usable GPU
+ * - `BACKEND_UNAVAILABLE`: CUDA (or the libtorch addon) was asked for but is not built or usable
  * - `IMAGE_READ_FAILED`: an image file could not be decoded (TypeScript I/O)
  * - `MASK_SIZE_MISMATCH`: a mask's size differs from its image's
  * - `TARGET_NOT_FOUND`: a CLI target path matches no image
@@ -73,6 +77,10 @@ export const P2SAM_ERROR_CODES = [
  * - `NIFTI_UNSUPPORTED`: a NIfTI feature or geometry this library cannot represent (e.g. uneven slice spacing) (TypeScript clinical I/O)
  * - `NIFTI_LABEL_NOT_FOUND`: the label asked for does not occur in the NIfTI labelmap (TypeScript clinical I/O)
  * - `MASK_GEOMETRY_MISMATCH`: a mask volume's geometry differs from the volume it is used with (TypeScript clinical I/O)
+ * - `VOLUME_GEOMETRY_MISMATCH`: reference and target series whose slices are not parallel (TypeScript volumes)
+ * - `VOLUME_PATIENT_MISMATCH`: reference and target volumes of different patients (TypeScript volumes)
+ * - `VOLUME_ALIGNMENT_FAILED`: the z offset between two visits could not be estimated from the images
+ * - `VOLUME_NO_OVERLAP`: no target slice lies within the reference ROI's extent (± margin) after alignment
  * - `INVALID_ARGUMENT`: an argument the TypeScript validation let through was refused natively
  * - `INTERNAL`: a bug or an unexpected native failure; the message says where
  */

@@ -47,6 +47,7 @@ export type {
   DecoderPass,
 } from './types';
 export { backends, type Backends } from './backends';
+export { isTorchScriptModel, torchStatus, type TorchAddonStatus } from './torch';
 export { inspectModel, type ModelReport } from './inspect';
 export * as core from './core';
 export * as testkit from './testkit';
@@ -57,3 +58,6 @@ export * as metrics from './metrics';
 export * as clinical from './clinical';
 export { readDicomSeries, readNifti, readRtstruct, writeRtstruct, readDicomSeg, writeDicomSeg, writeNifti, readNiftiLabelmap, writePhantomSeries } from './clinical';
 export type { Volume, MaskVolume, HuWindow } from './clinical';
+// Patient-adaptive volumes (lib/volume): the namespace plus the main entry point.
+export * as volume from './volume';
+export { segmentVolume, type SegmentVolumeOptions, type VolumeSegmentation } from './volume';

@@ -1,9 +1,11 @@
 /**
- * What an .onnx file is and whether P2SAM can use it (SPEC §3), without loading a pair.
+ * What an .onnx or TorchScript file is and whether P2SAM can use it (SPEC §3), without
+ * loading a pair.
  */
 import { existsSync, statSync } from 'node:fs';
 import { P2SamError } from './errors';
 import { call, native } from './native';
+import { isTorchScriptModel, torchAddon } from './torch';
 import type { ModelKind, TensorInfo } from './types';
 import * as v from './validate';
 
@@ -37,7 +39,9 @@ export interface ModelReport {
 export async function inspectModel(file: string): Promise<ModelReport> {
   v.nonEmptyString('file', file);
   if (!existsSync(file) || !statSync(file).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `no model file at '${file}'`);
-  const r = await call(native().inspectModel({ path: file }));
+  // TorchScript files are read by the torch addon (loaded only for them).
+  const torchScript = isTorchScriptModel(file);
+  const r = await call(torchScript ? torchAddon().inspectModel({ path: file }) : native().inspectModel({ path: file }));
   const role = r.kind.includes('encoder') ? 'encoder' : r.kind.includes('decoder') ? 'decoder' : 'unknown';
   let usable = r.kind.startsWith('sam-');
   let reason = r.reason;

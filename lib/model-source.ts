@@ -1,6 +1,6 @@
 /**
- * Where P2SAM.load gets its two models from: a path (checked to exist) or the .onnx
- * bytes, and the pruned copy of the decoder its cascade runs on.
+ * Where P2SAM.load gets its two models from: a path (checked to exist) or the .onnx /
+ * TorchScript bytes, and the pruned copy of the decoder its cascade runs on.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import * as v from './validate';
  */
 export function modelSource(name: string, value: unknown): { native: NativeModelSource; label: string } {
   if (typeof value === 'string') {
-    if (value.length === 0) v.fail('type', name, 'a path to an .onnx file or a Uint8Array', value);
+    if (value.length === 0) v.fail('type', name, 'a path to an .onnx or TorchScript .pt file, or a Uint8Array', value);
     if (!existsSync(value)) throw new P2SamError('MODEL_NOT_FOUND', `${name}: no file at '${value}'`);
     if (!statSync(value).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a file`);
     return { native: { path: value }, label: value };
@@ -24,7 +24,7 @@ export function modelSource(name: string, value: unknown): { native: NativeModel
     if (value.length === 0) throw argumentError('range', { param: name, expected: 'a non-empty buffer', received: `an empty ${value.constructor.name}` });
     return { native: { bytes: value }, label: `<${value.length}-byte buffer>` };
   }
-  return v.fail('type', name, 'a path to an .onnx file or a Uint8Array with its bytes', value);
+  return v.fail('type', name, 'a path to an .onnx or TorchScript .pt file, or a Uint8Array with its bytes', value);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The public engine: `P2SAM.load` → `createReference` → `segment`.
  *
- * Thread safety: one P2SAM instance (its two ONNX Runtime sessions) is shared by all
+ * Thread safety: one P2SAM instance (its two model runners) is shared by all
  * calls; calls run on libuv's pool, never on the JS thread. `concurrency` bounds how
  * many run at once (each encoder run already uses every core, so a small number keeps
  * latency predictable). `dispose()` refuses new calls, waits for the ones in flight,
@@ -11,6 +11,7 @@ import { backends, resolveDevices, type Backends } from './backends';
 import { Embedding } from './embedding';
 import { P2SamError } from './errors';
 import { call, native, type NativeModel } from './native';
+import { isTorchScriptModel, loadTorchRunners, resolveTorchDevice } from './torch';
 import { modelSource, prunedDecoder } from './model-source';
 import * as opt from './options';
 import { decoderPrompt, predictResult, type PredictPrompt, type PredictResult } from './predict';
@@ -21,6 +22,8 @@ import { runRetrieval, type SegmentResult } from './segment';
 import { Semaphore } from './semaphore';
 import type { ImageData, LoadedModelInfo, MaskData } from './types';
 import * as v from './validate';
+import type { MaskVolume, Volume } from './clinical/volume';
+import { segmentVolume, type SegmentVolumeOptions, type VolumeSegmentation } from './volume/segment-volume';
 
 export type { PredictPrompt, PredictResult } from './predict';
 
@@ -86,15 +89,19 @@ export class P2SAM {
   }
 
   /**
-   * Loads an encoder/decoder pair (paths or the .onnx bytes) and checks that they are a
-   * SAM image encoder and a SAM prompt decoder, in that order.
+   * Loads an encoder/decoder pair (paths or the bytes) and checks that they are a
+   * SAM image encoder and a SAM prompt decoder, in that order. Each may be ONNX (ONNX
+   * Runtime) or TorchScript (libtorch; `p2sam_torch.node` is required only then,
+   * docs/torchscript.md); `p2sam export` makes both from a checkpoint.
    *
    * @throws {TypeError | RangeError} an option of the wrong type or out of range; the
    *   error's `param`, `expected` and `received` fields say which (see `argumentErrorData`).
    * @throws {P2SamError} `MODEL_NOT_FOUND` (no such file), `MODEL_INVALID` (not a loadable
    *   ONNX model), `MODEL_MISMATCH` (encoder and decoder swapped), `MODEL_UNSUPPORTED`
    *   (e.g. a SAM 2 export, or `normalization: 'medsam'` with an encoder that normalises
-   *   inside its graph), `BACKEND_UNAVAILABLE` (`device: 'cuda'` without a usable GPU).
+   *   inside its graph, or a PyTorch checkpoint that is not TorchScript),
+   *   `BACKEND_UNAVAILABLE` (`device: 'cuda'` without a usable GPU; a TorchScript model
+   *   without the torch addon, or one whose code needs CUDA on a CPU-only libtorch).
    * @example
    * ```ts
    * const model = await P2SAM.load({
@@ -112,12 +119,27 @@ export class P2SAM {
     const encoder = modelSource('options.encoder', o.encoder);
     const decoder = modelSource('options.decoder', o.decoder);
     const config = opt.resolveLoad(o);
-    const device = resolveDevices(config.device, config.modelDevice);
-    const cascade = config.pruneDecoder ? await prunedDecoder(decoder.native) : undefined;
+    // TorchScript members of the pair are loaded by p2sam_torch.node (required only
+    // now) and adopted by p2sam.node; an ONNX pair never touches libtorch.
+    const torchEncoder = isTorchScriptModel(o.encoder as string | Uint8Array);
+    const torchDecoder = isTorchScriptModel(o.decoder as string | Uint8Array);
+    const allTorch = torchEncoder && torchDecoder;
+    const device = resolveDevices(config.device, allTorch ? 'cpu' : config.modelDevice);
+    const torchDevice = torchEncoder || torchDecoder ? resolveTorchDevice(config.modelDevice, config.modelDevice === config.device ? 'options.device' : 'options.modelDevice') : undefined;
+    const runners = torchDevice
+      ? await loadTorchRunners({
+          ...(torchEncoder ? { encoder: encoder.native } : {}),
+          ...(torchDecoder ? { decoder: decoder.native } : {}),
+          device: torchDevice.device,
+          threads: config.threads,
+        })
+      : undefined;
+    const cascade = config.pruneDecoder && !torchDecoder ? await prunedDecoder(decoder.native) : undefined;
     const handle = await call(
       native().loadModels({
         encoder: encoder.native,
         decoder: decoder.native,
+        ...(runners ? { runners } : {}),
         ...(cascade ? { decoderCascade: { bytes: cascade } } : {}),
         threads: config.threads,
         graphOptimization: config.graphOptimization,
@@ -131,9 +153,9 @@ export class P2SAM {
       encoder: { ...raw.encoder, source: encoder.label },
       decoder: { ...raw.decoder, source: decoder.label },
       device: device.device,
-      modelDevice: device.modelDevice,
+      modelDevice: allTorch && torchDevice ? torchDevice.device : device.modelDevice,
       gpuStages: device.device === 'cuda' ? config.gpuStages : [],
-      deviceReason: device.reason,
+      deviceReason: [device.reason, torchDevice?.reason].filter(Boolean).join('; ') || undefined,
       threads: config.threads,
       normalization: config.normalization,
     };
@@ -309,6 +331,34 @@ export class P2SAM {
         if (!req.embedding) embedding.dispose();
       }
     });
+  }
+
+  /**
+   * Segments a new visit (a CT {@link Volume}) from an annotated earlier visit of the same
+   * patient: the visits are aligned along the patient axis, each target slice within the
+   * reference ROI's extent is paired with the nearest annotated reference slice (one
+   * cached reference per reference slice), and each slice is decided present or absent
+   * (docs/volume.md). The same as the standalone `segmentVolume(model, …)`.
+   *
+   * @throws {TypeError | RangeError} malformed volumes, mask or options.
+   * @throws {P2SamError} `VOLUME_GEOMETRY_MISMATCH`, `VOLUME_PATIENT_MISMATCH`,
+   *   `VOLUME_ALIGNMENT_FAILED`, `VOLUME_NO_OVERLAP`, `MASK_SIZE_MISMATCH`, `ABORTED`,
+   *   and the codes of {@link P2SAM.segment}.
+   * @example
+   * ```ts
+   * const planning = await clinical.readDicomSeries('patient7/ct-planning');
+   * const gtv = clinical.readRtstruct('patient7/rtstruct.dcm', planning, { roi: 'GTV' });
+   * const visit = await clinical.readDicomSeries('patient7/ct-week3');
+   * const r = await model.segmentVolume(visit, { volume: planning, mask: gtv }, { window: 'mediastinum' });
+   * clinical.writeRtstruct('week3-gtv.dcm', visit, [{ name: 'GTV (P2SAM)', mask: r.mask }]);
+   * ```
+   */
+  segmentVolume(
+    target: Volume,
+    reference: { volume: Volume; mask: MaskVolume },
+    options?: SegmentVolumeOptions,
+  ): Promise<VolumeSegmentation> {
+    return segmentVolume(this, target, reference, options);
   }
 
   /**

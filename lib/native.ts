@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NATIVE_CODE_ALIASES, P2SAM_ERROR_CODES } from './error-codes';
+import type { TorchRunnerHandoff } from './torch';
 import { P2SamError, type P2SamErrorCode } from './errors';
 import { loadAddonFrom } from './native-loader';
 import type { KMeansSeeding } from './options';
@@ -166,6 +167,8 @@ export interface NativeLoadOptions {
   decoder: NativeModelSource;
   /** The decoder with its `masks` branch pruned, for the cascade (optional). */
   decoderCascade?: NativeModelSource;
+  /** TorchScript runners from p2sam_torch.node; they replace the encoder / decoder sources. */
+  runners?: TorchRunnerHandoff;
   threads: number;
   graphOptimization: number;
   memoryPattern: boolean;

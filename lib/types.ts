@@ -53,8 +53,10 @@ export interface GraphInfo {
 /** A loaded encoder or decoder (see {@link ModelInfo}). */
 export interface LoadedModelInfo extends GraphInfo {
   kind: ModelKind;
-  /** The ONNX Runtime execution provider its session runs on. */
+  /** Where it runs: the ONNX Runtime execution provider, or libtorch's device ('cpu' / 'cuda'). */
   provider: string;
+  /** What runs it: 'onnxruntime' (.onnx) or 'libtorch' (TorchScript .pt). */
+  runtime: 'onnxruntime' | 'libtorch';
   /** Decoders: mask channels per pass (1 or 4; 0 when dynamic). */
   maskOutputs?: number;
   /** Decoders: which session runs the P2SAM cascade — 'pruned' (full-resolution branch removed) or 'full'. */

@@ -9,6 +9,7 @@
 // (3) cmake-js compile into build/ (CUDA kernels when nvcc is found, unless
 //     P2SAM_CUDA=OFF).
 // Environment: P2SAM_CUDA=AUTO|ON|OFF, P2SAM_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES),
+//              P2SAM_TORCH=AUTO|ON|OFF (p2sam_torch.node; Torch_DIR picks a libtorch),
 //              P2SAM_ORT_INCLUDE_DIR, P2SAM_BUILD_TESTS=OFF,
 // P2SAM_BUILD_DIR (default build), P2SAM_SKIP_NATIVE_BUILD=1 (skip entirely).
 import { spawnSync } from 'node:child_process';
@@ -76,6 +77,8 @@ const defines = {
   // an installed copy of the package builds just the addon.
   P2SAM_BUILD_TESTS: process.env.P2SAM_BUILD_TESTS || (existsSync(path.join(root, 'test')) ? 'ON' : 'OFF'),
   P2SAM_SANITIZE: process.env.P2SAM_SANITIZE === '1' ? 'ON' : 'OFF',
+  // p2sam_torch.node (TorchScript models): AUTO builds it when CMake finds libtorch.
+  P2SAM_TORCH: process.env.P2SAM_TORCH || 'AUTO',
   // GPUs other than Hopper (e.g. "86-real;89-real;90-real;90-virtual"); the default is
   // CMakeLists.txt's sm_90 + compute_90 PTX.
   ...(process.env.P2SAM_CUDA_ARCHS ? { CMAKE_CUDA_ARCHITECTURES: process.env.P2SAM_CUDA_ARCHS } : {}),

@@ -6,7 +6,10 @@ const root = path.resolve(__dirname, '..');
 const dirs = ['native/core', 'native/runtime', 'native/addon'];
 const files = [];
 for (const d of dirs) {
-  for (const f of fs.readdirSync(path.join(root, d)).sort()) if (f.endsWith('.cpp')) files.push(`${d}/${f}`);
+  for (const f of fs.readdirSync(path.join(root, d)).sort()) {
+    // The libtorch runners are built only into p2sam_torch.node (CMake), never into p2sam.node.
+    if (f.endsWith('.cpp') && !f.startsWith('torch_')) files.push(`${d}/${f}`);
+  }
 }
 files.push('native/cuda/cuda_unavailable.cpp');
 process.stdout.write(`${files.join('\n')}\n`);

@@ -24,6 +24,7 @@ import { evaluate, formatEval, type EvalResult } from './eval';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import type { CliIO } from './io';
 import { runSegment, type SegmentRunSummary } from './segment-run';
+import { runVolumeDemo } from './volume-demo';
 
 /** Swallows the per-frame lines of `demo --json --quiet`. */
 const discard = new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as NodeJS.WriteStream;
@@ -142,7 +143,13 @@ export function demoCommand(io: CliIO, setExit: (code: number) => void): Command
     .option('--seed <n>', 'seed of the synthetic scene (default 7)', intParser(0, 2 ** 31 - 1))
     .option('--json', 'print the result as one JSON object on stdout')
     .option('-q, --quiet', 'no progress on stderr')
+    .option('--volume', 'the volume pipeline instead: a two-visit DICOM CT phantom, planning visit → follow-up visit, 3-D Dice')
     .action(async (flags: Record<string, unknown>) => {
+      if (flags.volume === true) {
+        const sz = flags.size as { width: number; height: number } | undefined;
+        setExit(await runVolumeDemo({ out: flags.out as string, size: sz?.width, seed: flags.seed as number | undefined, threads: flags.threads as number | undefined, json: flags.json === true, quiet: flags.quiet === true }, io));
+        return;
+      }
       const size = flags.size as { width: number; height: number } | undefined;
       const { exitCode } = await runDemo(
         {

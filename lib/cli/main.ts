@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `p2sam` command: segment, eval, demo, testkit-model, inspect, worker, enqueue.
+ * The `p2sam` command: segment, eval, demo, testkit-model, inspect, export, volume,
+ * eval-volume, worker, enqueue.
  *
  * Exit codes (exit-codes.ts): 0 success, 1 runtime failure, 2 usage/validation error,
  * 130 interrupted. The exit status is set through `process.exitCode` rather than
@@ -10,12 +11,15 @@ import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
+import { exportCommand } from './export';
 import { enqueueCommand } from './enqueue';
 import { describeError, exitCodeOf } from './exit-codes';
 import { inspectCommand } from './inspect';
 import { packageVersion, type CliIO } from './io';
 import { segmentCommand } from './segment';
 import { testkitModelCommand } from './testkit-model';
+import { volumeCommand } from './volume';
+import { evalVolumeCommand } from './eval-volume';
 import { workerCommand } from './worker';
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
@@ -35,7 +39,10 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     demoCommand(io, setExit),
     testkitModelCommand(io, setExit),
     inspectCommand(io, setExit),
+    exportCommand(io, setExit),
     convertCommand(io, setExit),
+    volumeCommand(io, setExit),
+    evalVolumeCommand(io, setExit),
     workerCommand(io, setExit),
     enqueueCommand(io, setExit),
   ]) {

@@ -124,3 +124,4 @@ export async function writeTestkitModel(
 
 export * from './fixtures';
 export { makeScene, sequence, objectCoverage, scaleForCoverage, type Scene, type SceneOptions } from './scenes';
+export { writeTorchTestkitModels, type TorchTestkitPaths } from './torchscript';

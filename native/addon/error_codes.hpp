@@ -16,16 +16,16 @@
 // clang-format off
 #define P2SAM_ERROR_CODES(X)                                                                                   \
   X(MODEL_NOT_FOUND, MODEL_NOT_FOUND, "a model path does not exist or is not a file")                          \
-  X(MODEL_INVALID, MODEL_INVALID, "the bytes are not an ONNX model ONNX Runtime can load")                      \
+  X(MODEL_INVALID, MODEL_INVALID, "the bytes are not an ONNX model / TorchScript archive the runtime can load")\
   X(MODEL_UNSUPPORTED, MODEL_UNSUPPORTED, "a valid ONNX model of a kind or export this library cannot run")     \
   X(MODEL_MISMATCH, MODEL_MISMATCH, "encoder and decoder swapped, or a reference used with another encoder")    \
   X(MODEL_OUTPUT_INVALID, MODEL_OUTPUT_INVALID, "a model produced outputs of the wrong type, shape or NaN")      \
-  X(INFERENCE_FAILED, INFERENCE_FAILED, "ONNX Runtime failed while running a model")                            \
+  X(INFERENCE_FAILED, INFERENCE_FAILED, "ONNX Runtime or libtorch failed while running a model")              \
   X(EMPTY_REFERENCE, EMPTY_REFERENCE, "the reference mask selects no feature cell, or too few for any part count") \
   X(NON_FINITE_EMBEDDING, NON_FINITE_EMBEDDING, "the encoder produced NaN or Inf")                              \
   X(DISPOSED, DISPOSED, "a model, embedding or reference was used after dispose()")                            \
   X(ABORTED, ABORTED, "the call's AbortSignal fired (raised by the TypeScript layer)")                         \
-  X(BACKEND_UNAVAILABLE, BACKEND_UNAVAILABLE, "CUDA was asked for but is not compiled in or has no usable GPU")  \
+  X(BACKEND_UNAVAILABLE, BACKEND_UNAVAILABLE, "CUDA (or the libtorch addon) was asked for but is not built or usable")\
   X(IMAGE_READ_FAILED, IMAGE_READ_FAILED, "an image file could not be decoded (TypeScript I/O)")               \
   X(MASK_SIZE_MISMATCH, MASK_SIZE_MISMATCH, "a mask's size differs from its image's")                           \
   X(TARGET_NOT_FOUND, TARGET_NOT_FOUND, "a CLI target path matches no image")                                   \
@@ -47,6 +47,10 @@
   X(NIFTI_UNSUPPORTED, NIFTI_UNSUPPORTED, "a NIfTI feature or geometry this library cannot represent (e.g. uneven slice spacing) (TypeScript clinical I/O)") \
   X(NIFTI_LABEL_NOT_FOUND, NIFTI_LABEL_NOT_FOUND, "the label asked for does not occur in the NIfTI labelmap (TypeScript clinical I/O)") \
   X(MASK_GEOMETRY_MISMATCH, MASK_GEOMETRY_MISMATCH, "a mask volume's geometry differs from the volume it is used with (TypeScript clinical I/O)") \
+  X(VOLUME_GEOMETRY_MISMATCH, VOLUME_GEOMETRY_MISMATCH, "reference and target series whose slices are not parallel (TypeScript volumes)") \
+  X(VOLUME_PATIENT_MISMATCH, VOLUME_PATIENT_MISMATCH, "reference and target volumes of different patients (TypeScript volumes)") \
+  X(VOLUME_ALIGNMENT_FAILED, VOLUME_ALIGNMENT_FAILED, "the z offset between two visits could not be estimated from the images") \
+  X(VOLUME_NO_OVERLAP, VOLUME_NO_OVERLAP, "no target slice lies within the reference ROI's extent (± margin) after alignment") \
   X(INVALID_ARGUMENT, INVALID_ARGUMENT, "an argument the TypeScript validation let through was refused natively") \
   X(INTERNAL, INTERNAL, "a bug or an unexpected native failure; the message says where")                       \
   X(OUT_OF_MEMORY, INTERNAL, "native allocation failed (native only)")                                          \

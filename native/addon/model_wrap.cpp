@@ -6,6 +6,7 @@
 #include "addon/candidates_js.hpp"
 #include "addon/convert.hpp"
 #include "addon/instance_data.hpp"
+#include "addon/runner_handle.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "runtime/candidate_cascade.hpp"
 #include "runtime/encoder_input.hpp"
@@ -44,10 +45,11 @@ Napi::Array tensors_to_js(Napi::Env env, const std::vector<runtime::TensorInfo>&
   return a;
 }
 
-Napi::Object model_to_js(Napi::Env env, const runtime::OrtModel& m, int mask_outputs) {
+Napi::Object model_to_js(Napi::Env env, const runtime::ModelRunner& m, int mask_outputs) {
   Napi::Object o = GraphToJs(env, m.graph());
   o.Set("kind", runtime::kind_name(m.classification().kind));
   o.Set("provider", m.execution_provider());
+  o.Set("runtime", m.runtime_name());
   if (mask_outputs >= 0) o.Set("maskOutputs", mask_outputs);
   return o;
 }
@@ -87,8 +89,8 @@ EmbeddingWrap::EmbeddingWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     // short buffer here would become an out-of-bounds read on a worker thread.
     if (e->data.size() != std::size_t(256) * 64 * 64)
       throw Napi::RangeError::New(info.Env(), "embedding data must hold 256×64×64 floats");
-    if (e->orig_w < 1 || e->orig_h < 1 || e->orig_w > 32768 || e->orig_h > 32768 || e->input_w < 1 ||
-        e->input_h < 1 || e->input_w > 1024 || e->input_h > 1024)
+    if (e->orig_w < 1 || e->orig_h < 1 || e->orig_w > 32768 || e->orig_h > 32768 || e->input_w < 1 || e->input_h < 1 ||
+        e->input_w > 1024 || e->input_h > 1024)
       throw Napi::RangeError::New(info.Env(), "embedding meta: sizes out of range");
     embedding_ = std::move(e);
   }
@@ -133,11 +135,11 @@ Napi::Value EmbeddingWrap::Release(const Napi::CallbackInfo& info) {
 // ---- ModelWrap --------------------------------------------------------------------------
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
-  return DefineClass(env, "NativeModel",
-                     {InstanceMethod("info", &ModelWrap::Info), InstanceMethod("encode", &ModelWrap::Encode),
-                      InstanceMethod("decode", &ModelWrap::Decode),
-                      InstanceMethod("runCandidates", &ModelWrap::RunCandidates),
-                      InstanceMethod("release", &ModelWrap::Release)});
+  return DefineClass(
+      env, "NativeModel",
+      {InstanceMethod("info", &ModelWrap::Info), InstanceMethod("encode", &ModelWrap::Encode),
+       InstanceMethod("decode", &ModelWrap::Decode), InstanceMethod("runCandidates", &ModelWrap::RunCandidates),
+       InstanceMethod("release", &ModelWrap::Release)});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
@@ -184,15 +186,16 @@ Napi::Value ModelWrap::Encode(const Napi::CallbackInfo& info) {
   args->width = info[1].As<Napi::Number>().Int32Value();
   args->height = info[2].As<Napi::Number>().Int32Value();
   args->channels = info[3].As<Napi::Number>().Int32Value();
-  args->norm = info[4].As<Napi::String>().Utf8Value() == "medsam" ? runtime::Normalization::MedSam
-                                                                   : runtime::Normalization::Sam;
+  args->norm =
+      info[4].As<Napi::String>().Utf8Value() == "medsam" ? runtime::Normalization::MedSam : runtime::Normalization::Sam;
   args->threads = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
   // The resize reads width×height×channels bytes; the TS layer checks this, the addon
   // must not trust it (it can be loaded directly).
   if (args->width < 1 || args->height < 1 || args->width > 32768 || args->height > 32768 ||
       (args->channels != 1 && args->channels != 3 && args->channels != 4) ||
       args->pixels.size() != std::size_t(args->width) * std::size_t(args->height) * std::size_t(args->channels))
-    throw Napi::RangeError::New(env, "image data must hold width×height×channels bytes (1..32768 per side, 1/3/4 channels)");
+    throw Napi::RangeError::New(env,
+                                "image data must hold width×height×channels bytes (1..32768 per side, 1/3/4 channels)");
   struct Out {
     std::shared_ptr<const runtime::Embedding> embedding;
     double prepare_ms, encode_ms;
@@ -201,12 +204,14 @@ Napi::Value ModelWrap::Encode(const Napi::CallbackInfo& info) {
       env,
       [p, args]() {
         auto t0 = std::chrono::steady_clock::now();
-        runtime::PreparedInput in = runtime::prepare_encoder_input(args->pixels.data(), args->width, args->height,
-                                                                   args->channels, p->encoder->form(), args->norm,
-                                                                   args->threads);
+        runtime::PreparedInput in =
+            runtime::prepare_encoder_input(args->pixels.data(), args->width, args->height, args->channels,
+                                           p->encoder->form(), args->norm, args->threads);
         auto t1 = std::chrono::steady_clock::now();
         auto e = std::make_shared<runtime::Embedding>();
-        e->data = p->encoder->run(in.tensor.data(), in.input_h, in.input_w);
+        runtime::EncoderOutput encoded = p->encoder->run(in.tensor.data(), in.input_h, in.input_w);
+        e->data = std::move(encoded.data);
+        e->device = std::move(encoded.device);
         e->orig_w = args->width;
         e->orig_h = args->height;
         e->input_w = in.input_w;
@@ -249,7 +254,7 @@ Napi::Value ModelWrap::Decode(const Napi::CallbackInfo& info) {
       env,
       [p, emb, args]() {
         args->prompt.mask_input = args->mask.empty() ? nullptr : args->mask.data();
-        return p->decoder->run(emb->data.data(), args->prompt, args->full);
+        return p->decoder->run(*emb, args->prompt, args->full);
       },
       [emb](Napi::Env env, runtime::DecoderResult& r) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -284,10 +289,19 @@ Napi::Value LoadModels(const Napi::CallbackInfo& info) {
     runtime::ModelSource encoder, decoder, cascade;
     bool has_cascade = false;
     runtime::SessionConfig config;
+    // TorchScript runners already loaded by p2sam_torch.node; an ONNX model fills
+    // whichever of the two it leaves empty.
+    std::shared_ptr<const runtime::EncoderRunner> given_encoder;
+    std::shared_ptr<const runtime::DecoderRunner> given_decoder;
   };
   auto args = std::make_shared<Args>();
-  args->encoder = read_source(o.Get("encoder"), "encoder");
-  args->decoder = read_source(o.Get("decoder"), "decoder");
+  if (!o.Get("runners").IsUndefined()) {
+    const RunnerHandoff& h = UnwrapHandoff(o.Get("runners"));
+    args->given_encoder = h.encoder;
+    args->given_decoder = h.decoder;
+  }
+  if (!args->given_encoder) args->encoder = read_source(o.Get("encoder"), "encoder");
+  if (!args->given_decoder) args->decoder = read_source(o.Get("decoder"), "decoder");
   if (o.Get("decoderCascade").IsObject()) {
     args->cascade = read_source(o.Get("decoderCascade"), "pruned decoder");
     args->has_cascade = true;
@@ -302,17 +316,25 @@ Napi::Value LoadModels(const Napi::CallbackInfo& info) {
       [args]() {
         auto pair = std::make_shared<ModelPair>();
         pair->config = args->config;
-        pair->encoder = std::make_shared<runtime::SamEncoder>(args->encoder, args->config);
-        pair->decoder = std::make_shared<runtime::SamDecoder>(args->decoder, args->config);
+        if (args->given_encoder)
+          pair->encoder = args->given_encoder;
+        else
+          pair->encoder = std::make_shared<runtime::SamEncoder>(args->encoder, args->config);
+        if (args->given_decoder)
+          pair->decoder = args->given_decoder;
+        else
+          pair->decoder = std::make_shared<runtime::SamDecoder>(args->decoder, args->config);
         pair->cascade = pair->decoder;
-        if (args->has_cascade) {
+        if (args->has_cascade && !args->given_decoder) {
           // Best effort: a pruned copy that fails to load (e.g. its weights live in an
           // external data file that cannot be found from a buffer) just means the full
           // decoder runs the cascade, at the cost of its unused full-resolution branch.
           try {
             auto pruned = std::make_shared<runtime::SamDecoder>(args->cascade, args->config);
-            if (pruned->mask_outputs() == pair->decoder->mask_outputs()) pair->cascade = std::move(pruned);
-            else pair->cascade_note = "the pruned decoder's mask outputs differ from the original; using the original";
+            if (pruned->mask_outputs() == pair->decoder->mask_outputs())
+              pair->cascade = std::move(pruned);
+            else
+              pair->cascade_note = "the pruned decoder's mask outputs differ from the original; using the original";
           } catch (const std::exception& e) {
             pair->cascade_note = std::string("the pruned decoder could not be loaded, using the original: ") + e.what();
           }

@@ -14,12 +14,14 @@
 
 namespace p2sam::addon {
 
+// The runners are ONNX Runtime sessions, or TorchScript modules handed over by
+// p2sam_torch.node (addon/runner_handle.hpp); the engine does not know which.
 struct ModelPair {
-  std::shared_ptr<const runtime::SamEncoder> encoder;
-  std::shared_ptr<const runtime::SamDecoder> decoder;
-  // The session the P2SAM cascade runs: the decoder with its unused full-resolution
+  std::shared_ptr<const runtime::EncoderRunner> encoder;
+  std::shared_ptr<const runtime::DecoderRunner> decoder;
+  // The runner the P2SAM cascade uses: the decoder with its unused full-resolution
   // branch pruned away when that was possible (else the same object as `decoder`).
-  std::shared_ptr<const runtime::SamDecoder> cascade;
+  std::shared_ptr<const runtime::DecoderRunner> cascade;
   std::string cascade_note;
   runtime::SessionConfig config;
 };

@@ -126,7 +126,7 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
   out.score_ms = ms_since(t0);
 }
 
-CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, const CandidateRequest& req,
+CandidateOutcome run_one(const DecoderRunner& decoder, const Embedding& target, const CandidateRequest& req,
                          const CandidatePrompt& cand) {
   CandidateOutcome out;
   const bool natural = req.mode == SegmentMode::Natural;
@@ -135,7 +135,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
   // Pass 1: points only, single-mask answer.
   auto t = std::chrono::steady_clock::now();
   DecoderPrompt p1 = base_prompt(cand, target, true);
-  DecoderResult r1 = decoder.run(target.data.data(), p1, false);
+  DecoderResult r1 = decoder.run(target, p1, false);
   out.passes[0] = {choose_token(r1, false), 0, false, 0};
   out.passes[0].iou = r1.iou[out.passes[0].token];
   out.passes[0].ms = ms_since(t);
@@ -146,7 +146,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
   t = std::chrono::steady_clock::now();
   DecoderPrompt p2 = base_prompt(cand, target, true);
   p2.mask_input = low1;
-  DecoderResult r2 = decoder.run(target.data.data(), p2, false);
+  DecoderResult r2 = decoder.run(target, p2, false);
   int tok2 = choose_token(r2, natural);
   out.passes[1] = {tok2, r2.iou[tok2], natural && r2.channels > 1, 0};
   const float* low2 = r2.low_res.data() + kLowRes * tok2;
@@ -170,7 +170,7 @@ CandidateOutcome run_one(const SamDecoder& decoder, const Embedding& target, con
     out.note = "pass-2 mask was empty, pass 3 ran without a box";
   }
   p3.mask_input = low2;
-  DecoderResult r3 = decoder.run(target.data.data(), p3, false);
+  DecoderResult r3 = decoder.run(target, p3, false);
   int tok3 = choose_token(r3, natural);
   out.passes[2] = {tok3, r3.iou[tok3], natural && r3.channels > 1, 0};
   const float* low3 = r3.low_res.data() + kLowRes * tok3;
@@ -195,7 +195,7 @@ std::vector<std::uint8_t> upscale_mask(const float* low_res_256, const Embedding
   return core::upscale_low_res_mask(low_res_256, core::ResizeInfo{e.orig_w, e.orig_h, e.input_w, e.input_h}, threads);
 }
 
-std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Embedding& target,
+std::vector<CandidateOutcome> run_candidates(const DecoderRunner& decoder, const Embedding& target,
                                              const CandidateRequest& req) {
   if (req.score && (!req.reference || std::size_t(req.reference->foreground_cells) * kChannels !=
                                            req.reference->foreground.size()))

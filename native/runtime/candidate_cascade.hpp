@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "model_runner.hpp"
 #include "reference.hpp"
-#include "sam_models.hpp"
 
 namespace p2sam::runtime {
 
@@ -71,7 +71,7 @@ struct CandidateOutcome {
   std::string note;                // why empty / what was approximated
 };
 
-std::vector<CandidateOutcome> run_candidates(const SamDecoder& decoder, const Embedding& target,
+std::vector<CandidateOutcome> run_candidates(const DecoderRunner& decoder, const Embedding& target,
                                              const CandidateRequest& request);
 
 // SAM's postprocess_masks for one low-res channel: 256² → 1024² (bilinear) → crop to the

@@ -5,14 +5,14 @@
 #include <vector>
 
 #include "geometry.hpp"
-#include "model_graph.hpp"
+#include "model_signature.hpp"
 
 namespace p2sam::runtime {
 
 enum class Normalization { Sam, MedSam };
 
 struct PreparedInput {
-  std::vector<float> tensor;  // [input_h,input_w,3] HWC or [1,3,1024,1024] CHW
+  std::vector<float> tensor;     // [input_h,input_w,3] HWC or [1,3,1024,1024] CHW
   int input_w = 0, input_h = 0;  // size after resize-longest-side
 };
 

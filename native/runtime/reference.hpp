@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "kmeans.hpp"
-#include "sam_models.hpp"
+#include "model_runner.hpp"
 
 namespace p2sam::runtime {
 

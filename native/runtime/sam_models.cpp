@@ -17,10 +17,18 @@ Ort::SessionOptions make_options(const SessionConfig& config, std::string& provi
   // add a second pool of spinning threads.
   opts.SetInterOpNumThreads(1);
   switch (config.graph_optimization) {
-    case 0: opts.SetGraphOptimizationLevel(ORT_DISABLE_ALL); break;
-    case 1: opts.SetGraphOptimizationLevel(ORT_ENABLE_BASIC); break;
-    case 2: opts.SetGraphOptimizationLevel(ORT_ENABLE_EXTENDED); break;
-    default: opts.SetGraphOptimizationLevel(ORT_ENABLE_ALL); break;
+    case 0:
+      opts.SetGraphOptimizationLevel(ORT_DISABLE_ALL);
+      break;
+    case 1:
+      opts.SetGraphOptimizationLevel(ORT_ENABLE_BASIC);
+      break;
+    case 2:
+      opts.SetGraphOptimizationLevel(ORT_ENABLE_EXTENDED);
+      break;
+    default:
+      opts.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
+      break;
   }
   if (!config.memory_pattern) opts.DisableMemPattern();
   if (!config.cpu_arena) opts.DisableCpuMemArena();
@@ -73,38 +81,44 @@ OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : lab
       session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
     }
   } catch (const Ort::Exception& e) {
-    throw load_error(e, "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'"));
+    throw load_error(
+        e, "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'"));
   }
   graph_ = inspect_session(*session_);
   class_ = classify(graph_);
 }
 
-SamEncoder::SamEncoder(const ModelSource& source, const SessionConfig& config) : OrtModel(source, config) {
-  switch (class_.kind) {
+SamEncoder::SamEncoder(const ModelSource& source, const SessionConfig& config) : OrtRunner(source, config) {
+  const Classification& cls = model_.classification();
+  const GraphInfo& graph = model_.graph();
+  switch (cls.kind) {
     case ModelKind::SamEncoderImage:
     case ModelKind::SamEncoderPreprocessed:
       break;
     case ModelKind::SamDecoder:
-      throw core::CoreError("MODEL_MISMATCH", "the model given as the encoder is a SAM decoder (it takes image_embeddings "
-                                              "and prompts); pass it as the decoder");
+      throw core::CoreError("MODEL_MISMATCH",
+                            "the model given as the encoder is a SAM decoder (it takes image_embeddings "
+                            "and prompts); pass it as the decoder");
     case ModelKind::Sam2Encoder:
     case ModelKind::Sam2Decoder:
       throw core::CoreError("MODEL_UNSUPPORTED", std::string("the encoder is a SAM 2 ") +
-                                                     (class_.kind == ModelKind::Sam2Encoder ? "encoder" : "decoder") +
+                                                     (cls.kind == ModelKind::Sam2Encoder ? "encoder" : "decoder") +
                                                      " (high_res_feats/image_embed); SAM 2 exports are not supported "
                                                      "yet — use a SAM v1 family export (SAM, MobileSAM, MedSAM)");
     default:
-      throw core::CoreError("MODEL_UNSUPPORTED", "the encoder is not a SAM image encoder: " + class_.reason);
+      throw core::CoreError("MODEL_UNSUPPORTED", "the encoder is not a SAM image encoder: " + cls.reason);
   }
-  input_name_ = graph_.inputs[0].name;
-  output_name_ = graph_.outputs.size() == 1 ? graph_.outputs[0].name : "image_embeddings";
+  input_name_ = graph.inputs[0].name;
+  output_name_ = graph.outputs.size() == 1 ? graph.outputs[0].name : "image_embeddings";
 }
 
-std::vector<float> SamEncoder::run(const float* input, int h, int w) const {
+EncoderOutput SamEncoder::run(const float* input, int h, int w) const {
   Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   std::vector<int64_t> shape;
-  if (class_.kind == ModelKind::SamEncoderImage) shape = {h, w, 3};
-  else shape = {1, 3, 1024, 1024};
+  if (form() == ModelKind::SamEncoderImage)
+    shape = {h, w, 3};
+  else
+    shape = {1, 3, 1024, 1024};
   size_t count = 1;
   for (auto d : shape) count *= static_cast<size_t>(d);
   // ORT does not write to inputs; the const_cast only satisfies the C API signature.
@@ -113,42 +127,47 @@ std::vector<float> SamEncoder::run(const float* input, int h, int w) const {
   const char* out_names[] = {output_name_.c_str()};
   std::vector<Ort::Value> out;
   try {
-    out = session_->Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
+    out = model_.session().Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names, 1);
   } catch (const Ort::Exception& e) {
     throw run_error(e, "the encoder");
   }
   auto got = out[0].GetTensorTypeAndShapeInfo().GetShape();
   if (got != std::vector<int64_t>{1, 256, 64, 64})
-    throw core::CoreError("MODEL_OUTPUT_INVALID",
-                          "the encoder produced " + output_name_ + " of shape " + shape_string(got) + ", expected [1,256,64,64]");
-  std::vector<float> emb = copy_tensor(out[0], "encoder output " + output_name_);
-  for (float v : emb)
+    throw core::CoreError("MODEL_OUTPUT_INVALID", "the encoder produced " + output_name_ + " of shape " +
+                                                      shape_string(got) + ", expected [1,256,64,64]");
+  EncoderOutput result;
+  result.data = copy_tensor(out[0], "encoder output " + output_name_);
+  for (float v : result.data)
     if (!std::isfinite(v))
       throw core::CoreError("NON_FINITE_EMBEDDING",
                             "the encoder produced NaN or infinite values in its embedding; the model file is probably "
                             "broken or was exported incorrectly");
-  return emb;
+  return result;
 }
 
-SamDecoder::SamDecoder(const ModelSource& source, const SessionConfig& config) : OrtModel(source, config) {
-  switch (class_.kind) {
+SamDecoder::SamDecoder(const ModelSource& source, const SessionConfig& config) : OrtRunner(source, config) {
+  const Classification& cls = model_.classification();
+  const GraphInfo& graph = model_.graph();
+  switch (cls.kind) {
     case ModelKind::SamDecoder:
       break;
     case ModelKind::SamEncoderImage:
     case ModelKind::SamEncoderPreprocessed:
       throw core::CoreError("MODEL_MISMATCH", "the model given as the decoder is a SAM image encoder (input " +
-                                                  graph_.inputs[0].name + "); pass it as the encoder");
+                                                  graph.inputs[0].name + "); pass it as the encoder");
     case ModelKind::Sam2Encoder:
     case ModelKind::Sam2Decoder:
-      throw core::CoreError("MODEL_UNSUPPORTED", "the decoder is a SAM 2 graph (image_embed/high_res_feats); SAM 2 exports "
-                                                 "are not supported yet — use a SAM v1 family decoder export");
+      throw core::CoreError("MODEL_UNSUPPORTED",
+                            "the decoder is a SAM 2 graph (image_embed/high_res_feats); SAM 2 exports "
+                            "are not supported yet — use a SAM v1 family decoder export");
     default:
-      throw core::CoreError("MODEL_UNSUPPORTED", "the decoder is not a SAM v1 prompt decoder: " + class_.reason);
+      throw core::CoreError("MODEL_UNSUPPORTED", "the decoder is not a SAM v1 prompt decoder: " + cls.reason);
   }
-  mask_outputs_ = class_.mask_outputs;
+  mask_outputs_ = cls.mask_outputs;
 }
 
-DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bool want_full_masks) const {
+DecoderResult SamDecoder::run(const Embedding& target, const DecoderPrompt& p, bool want_full_masks) const {
+  const float* embedding = target.data.data();
   const int64_t n = static_cast<int64_t>(p.labels.size());
   if (n == 0 || p.coords.size() != static_cast<size_t>(n) * 2)
     throw core::invalid_argument("decoder prompt needs N>0 points with N×2 coordinates");
@@ -165,20 +184,24 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
   std::vector<Ort::Value> inputs;
   inputs.reserve(6);
   inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(embedding), 256 * 64 * 64, emb_shape, 4));
-  inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p.coords.data()), p.coords.size(), coord_shape, 3));
-  inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p.labels.data()), p.labels.size(), label_shape, 2));
+  inputs.push_back(
+      Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p.coords.data()), p.coords.size(), coord_shape, 3));
+  inputs.push_back(
+      Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p.labels.data()), p.labels.size(), label_shape, 2));
   inputs.push_back(Ort::Value::CreateTensor<float>(
       mem, const_cast<float*>(p.mask_input ? p.mask_input : zero_mask.data()), 256 * 256, mask_shape, 4));
   inputs.push_back(Ort::Value::CreateTensor<float>(mem, &has_mask, 1, one_shape, 1));
   inputs.push_back(Ort::Value::CreateTensor<float>(mem, orig, 2, orig_shape, 1));
-  const char* in_names[] = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"};
-  if (want_full_masks && !class_.has_full_masks)
+  const char* in_names[] = {"image_embeddings", "point_coords",   "point_labels",
+                            "mask_input",       "has_mask_input", "orig_im_size"};
+  if (want_full_masks && !classification().has_full_masks)
     throw core::CoreError("MODEL_UNSUPPORTED", "this decoder export has no `masks` output (full-resolution logits)");
   std::vector<const char*> out_names = {"iou_predictions", "low_res_masks"};
   if (want_full_masks) out_names.push_back("masks");
   std::vector<Ort::Value> out;
   try {
-    out = session_->Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), out_names.data(), out_names.size());
+    out = model_.session().Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), out_names.data(),
+                               out_names.size());
   } catch (const Ort::Exception& e) {
     throw run_error(e, "the decoder");
   }
@@ -186,8 +209,8 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
   auto iou_shape = out[0].GetTensorTypeAndShapeInfo().GetShape();
   auto low_shape = out[1].GetTensorTypeAndShapeInfo().GetShape();
   if (iou_shape.size() != 2 || iou_shape[0] != 1 || (iou_shape[1] != 1 && iou_shape[1] != 4))
-    throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder iou_predictions has shape " + shape_string(iou_shape) +
-                                                      ", expected [1,4] or [1,1]");
+    throw core::CoreError("MODEL_OUTPUT_INVALID",
+                          "decoder iou_predictions has shape " + shape_string(iou_shape) + ", expected [1,4] or [1,1]");
   r.channels = static_cast<int>(iou_shape[1]);
   if (low_shape != std::vector<int64_t>{1, r.channels, 256, 256})
     throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder low_res_masks has shape " + shape_string(low_shape) +
@@ -199,8 +222,8 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
     auto ms = out[2].GetTensorTypeAndShapeInfo().GetShape();
     if (ms != std::vector<int64_t>{1, r.channels, p.orig_h, p.orig_w})
       throw core::CoreError("MODEL_OUTPUT_INVALID", "decoder masks has shape " + shape_string(ms) + ", expected [1," +
-                                                        std::to_string(r.channels) + "," + std::to_string(p.orig_h) + "," +
-                                                        std::to_string(p.orig_w) + "]");
+                                                        std::to_string(r.channels) + "," + std::to_string(p.orig_h) +
+                                                        "," + std::to_string(p.orig_w) + "]");
     r.masks = copy_tensor(out[2], "decoder masks");
   }
   for (float v : r.iou)
@@ -209,8 +232,9 @@ DecoderResult SamDecoder::run(const float* embedding, const DecoderPrompt& p, bo
   // export must be an error instead.
   for (float v : r.low_res)
     if (std::isnan(v))
-      throw core::CoreError("MODEL_OUTPUT_INVALID", "the decoder produced NaN in low_res_masks; the model file is "
-                                                    "probably broken or was exported incorrectly");
+      throw core::CoreError("MODEL_OUTPUT_INVALID",
+                            "the decoder produced NaN in low_res_masks; the model file is "
+                            "probably broken or was exported incorrectly");
   return r;
 }
 
