@@ -15,7 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P2SamError } from '../lib/errors';
 import { readMask } from '../lib/io/image';
 import { dice } from '../lib/metrics';
-import { P2SamQueue, RESULT_FILE, redisOptions, type SequenceJobResult } from '../lib/queue';
+import {
+  type P2SamJobResult,
+  P2SamQueue,
+  RESULT_FILE,
+  redisOptions,
+  type SequenceJobResult,
+} from '../lib/queue';
 import { STAGING_DIR } from '../lib/queue/staged-output';
 import {
   ensureBuilt,
@@ -51,7 +57,9 @@ afterAll(async () => {
 });
 
 /** Each mask decodes at the frame's size, matches its ground truth, and equals the first job's (same inputs). */
-async function checkOutputs(result: SequenceJobResult, firstMasks: Map<string, Uint8Array>): Promise<void> {
+async function checkOutputs(r: P2SamJobResult, firstMasks: Map<string, Uint8Array>): Promise<void> {
+  if (r.kind !== 'sequence') throw new Error(`expected a sequence result, got ${r.kind}`);
+  const result: SequenceJobResult = r;
   expect(readdirSync(result.out).sort()).toEqual(
     ['frame1.mask.png', 'frame2.mask.png', 'frame3.mask.png', RESULT_FILE].sort(),
   );

@@ -81,7 +81,7 @@ export function enqueueCommand(io: CliIO, setExit: (code: number) => void): Comm
           });
           say(
             { event: 'completed', jobId: id, result },
-            `job ${id} completed on ${result.worker.host}:${result.worker.pid} (attempt ${result.attempt}): ${result.targets.length} masks in ${result.out}`,
+            `job ${id} completed on ${result.worker.host}:${result.worker.pid} (attempt ${result.attempt}): ${result.kind === 'sequence' ? `${result.targets.length} masks` : result.rtstruct} in ${result.out}`,
           );
           setExit(EXIT_OK);
         } catch (err) {

@@ -9,8 +9,11 @@ export {
   type JobSegmentOptions,
   type JobTargetResult,
   type P2SamJobData,
+  type P2SamJobResult,
   type SequenceJobData,
   type SequenceJobResult,
+  type VolumeJobData,
+  type VolumeJobResult,
 } from './job-types';
 export { P2SamQueue, type EnqueueOptions, type QueueConnection, type WaitOptions } from './producer';
 export { jobError } from './retry-policy';

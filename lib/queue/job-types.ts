@@ -3,6 +3,7 @@
  * output folder): the queue moves instructions, not pixels, so every worker needs the
  * same view of the files (a shared mount, or the same paths on each machine).
  */
+import type { HuWindow } from '../clinical/window';
 import type { Mode } from '../options';
 
 /** The default queue name of `p2sam worker` and `p2sam enqueue`. */
@@ -34,8 +35,31 @@ export interface SequenceJobData {
   options?: JobSegmentOptions;
 }
 
-/** Job kinds this build runs ('volume' visits join once lib/volume is part of it). */
-export type P2SamJobData = SequenceJobData;
+/** One CT visit contoured from an annotated earlier visit, as `p2sam volume` does for one visit. */
+export interface VolumeJobData {
+  kind: 'volume';
+  encoder: string;
+  decoder: string;
+  normalization?: 'sam' | 'medsam';
+  /** The annotated visit: its DICOM series folder and RT Structure Set, and the ROI name in it. */
+  refSeries: string;
+  refRtstruct: string;
+  roi: string;
+  /** The new visit's DICOM series folder. */
+  targetSeries: string;
+  /** Output folder of this job alone: `rtstruct.dcm` and `result.json`. */
+  out: string;
+  options?: {
+    /** HU window preset or [low, high] (default mediastinum). */
+    window?: HuWindow;
+    /** How far beyond the reference ROI's extent target slices are tried (mm, default 10). */
+    marginMm?: number;
+    /** ROI name in the written structure set (default: `roi`). */
+    outputRoi?: string;
+  };
+}
+
+export type P2SamJobData = SequenceJobData | VolumeJobData;
 
 /** What one target of a sequence job produced (recorded on the job and in result.json). */
 export interface JobTargetResult {
@@ -62,6 +86,22 @@ export interface SequenceJobResult {
   targets: JobTargetResult[];
   ms: number;
 }
+
+/** A volume job's return value (also `<out>/result.json`, committed after rtstruct.dcm). */
+export interface VolumeJobResult {
+  kind: 'volume';
+  jobId: string;
+  attempt: number;
+  worker: { host: string; pid: number };
+  out: string;
+  rtstruct: string;
+  /** Target slices with the ROI, and its volume. */
+  presentSlices: number;
+  volumeMl: number;
+  ms: number;
+}
+
+export type P2SamJobResult = SequenceJobResult | VolumeJobResult;
 
 /** Progress events a job reports while it runs (job.updateProgress). */
 export interface JobProgress {

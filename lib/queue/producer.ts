@@ -8,7 +8,7 @@
  */
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import { redisOptions } from './connection';
-import { DEFAULT_QUEUE, type JobProgress, type P2SamJobData, type SequenceJobResult } from './job-types';
+import { DEFAULT_QUEUE, type JobProgress, type P2SamJobData, type P2SamJobResult } from './job-types';
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, jobError } from './retry-policy';
 import { checkJobData } from './validate-job';
 
@@ -46,13 +46,13 @@ export interface WaitOptions {
  *   await q.close();
  */
 export class P2SamQueue {
-  readonly queue: Queue<P2SamJobData, SequenceJobResult, string>;
+  readonly queue: Queue<P2SamJobData, P2SamJobResult, string>;
   #events: QueueEvents | undefined;
   readonly #connection: QueueConnection;
 
   constructor(c: QueueConnection = {}) {
     this.#connection = c;
-    this.queue = new Queue<P2SamJobData, SequenceJobResult>(c.queue ?? DEFAULT_QUEUE, {
+    this.queue = new Queue<P2SamJobData, P2SamJobResult>(c.queue ?? DEFAULT_QUEUE, {
       connection: redisOptions(c.redis),
     });
     // An 'error' event without a listener is printed by BullMQ; reconnecting is ioredis' job.
@@ -90,7 +90,7 @@ export class P2SamQueue {
    * Resolves with the job's result once it completes; rejects with its recorded error
    * (a P2SamError with the worker's code, e.g. IMAGE_READ_FAILED) once it has failed for good.
    */
-  async wait(jobId: string, o: WaitOptions = {}): Promise<SequenceJobResult> {
+  async wait(jobId: string, o: WaitOptions = {}): Promise<P2SamJobResult> {
     const events = await this.#queueEvents();
     const onProgress = ({ jobId: id, data }: { jobId: string; data: unknown }) => {
       if (id === jobId) o.onProgress?.(data as JobProgress);
@@ -113,7 +113,7 @@ export class P2SamQueue {
   }
 
   /** The stored job (state, result, failure, attempts), for status queries. */
-  getJob(jobId: string): Promise<Job<P2SamJobData, SequenceJobResult> | undefined> {
+  getJob(jobId: string): Promise<Job<P2SamJobData, P2SamJobResult> | undefined> {
     return this.queue.getJob(jobId);
   }
 

@@ -16,26 +16,25 @@ export const DEFAULT_ATTEMPTS = 3;
 /** First retry after 1 s, then 2 s, 4 s … (BullMQ's exponential backoff). */
 export const DEFAULT_BACKOFF = { type: 'exponential' as const, delay: 1000 };
 
-const PERMANENT: ReadonlySet<P2SamErrorCode> = new Set<P2SamErrorCode>([
-  'MODEL_NOT_FOUND',
-  'MODEL_INVALID',
-  'MODEL_UNSUPPORTED',
-  'MODEL_MISMATCH',
-  'EMPTY_REFERENCE',
-  'IMAGE_READ_FAILED',
-  'MASK_SIZE_MISMATCH',
-  'TARGET_NOT_FOUND',
-  'OUTPUT_PATH_REFUSED',
-  'REFERENCE_DATA_INVALID',
-  'REFERENCE_VERSION_UNSUPPORTED',
-  'INVALID_ARGUMENT',
+/**
+ * The codes a retry may fix: a run-time failure of the model or the machine (ONNX
+ * Runtime erring, a GPU gone, an internal error, a call cut short). Every other code
+ * describes the job's input (files, images, DICOM, masks, models, arguments) and fails the
+ * same way each time; new codes therefore default to permanent.
+ */
+const RETRYABLE: ReadonlySet<P2SamErrorCode> = new Set<P2SamErrorCode>([
+  'INFERENCE_FAILED',
+  'INTERNAL',
+  'BACKEND_UNAVAILABLE',
+  'ABORTED',
+  'DISPOSED',
 ]);
 
 /** The error a failed job records: `CODE: message`, unrecoverable when no retry can help. */
 export function jobFailure(err: unknown): Error {
   if (err instanceof P2SamError) {
     const reason = `${err.code}: ${err.message}`;
-    return PERMANENT.has(err.code) ? new UnrecoverableError(reason) : new Error(reason, { cause: err });
+    return RETRYABLE.has(err.code) ? new Error(reason, { cause: err }) : new UnrecoverableError(reason);
   }
   // The library's validators throw these for values no retry will change.
   if (err instanceof TypeError || err instanceof RangeError)

@@ -7,7 +7,7 @@
 import { describeValue, P2SamError } from '../errors';
 import * as opt from '../options';
 import { isPlainObject } from '../validate';
-import type { P2SamJobData, SequenceJobData } from './job-types';
+import type { P2SamJobData, SequenceJobData, VolumeJobData } from './job-types';
 
 function invalid(field: string, expected: string, received: unknown): never {
   throw new P2SamError(
@@ -33,13 +33,8 @@ function pathField(field: string, value: unknown): string {
 export function checkJobData(data: unknown): P2SamJobData {
   if (!isPlainObject(data)) invalid('', 'an object', data);
   if (data.kind === 'sequence') return checkSequence(data);
-  // Volume visits (lib/volume) are not part of this build yet: refused by name, not run half-way.
-  if (data.kind === 'volume')
-    throw new P2SamError(
-      'INVALID_ARGUMENT',
-      "job.kind: 'volume' jobs need lib/volume, which this build does not include yet",
-    );
-  return invalid('kind', "'sequence'", data.kind);
+  if (data.kind === 'volume') return checkVolume(data);
+  return invalid('kind', "'sequence' or 'volume'", data.kind);
 }
 
 function checkSequence(d: Record<string, unknown>): SequenceJobData {
@@ -74,4 +69,33 @@ function checkSequence(d: Record<string, unknown>): SequenceJobData {
     }
   }
   return d as unknown as SequenceJobData;
+}
+
+function checkVolume(d: Record<string, unknown>): VolumeJobData {
+  for (const f of ['encoder', 'decoder', 'refSeries', 'refRtstruct', 'targetSeries', 'out'])
+    pathField(f, d[f]);
+  if (typeof d.roi !== 'string' || d.roi.length === 0) invalid('roi', 'a non-empty ROI name', d.roi);
+  if (d.normalization !== undefined && d.normalization !== 'sam' && d.normalization !== 'medsam')
+    invalid('normalization', "'sam' or 'medsam'", d.normalization);
+  if (d.options !== undefined) {
+    if (!isPlainObject(d.options)) invalid('options', 'an object', d.options);
+    const o = d.options;
+    if (
+      o.marginMm !== undefined &&
+      !(typeof o.marginMm === 'number' && Number.isFinite(o.marginMm) && o.marginMm >= 0)
+    )
+      invalid('options.marginMm', 'a finite number ≥ 0', o.marginMm);
+    if (o.outputRoi !== undefined && (typeof o.outputRoi !== 'string' || o.outputRoi.length === 0))
+      invalid('options.outputRoi', 'a non-empty ROI name', o.outputRoi);
+    const w = o.window;
+    const presets = ['lung', 'mediastinum', 'soft-tissue', 'p2sam'];
+    const pair =
+      Array.isArray(w) &&
+      w.length === 2 &&
+      w.every((x) => typeof x === 'number' && Number.isFinite(x)) &&
+      w[0] < w[1];
+    if (w !== undefined && !(typeof w === 'string' && presets.includes(w)) && !pair)
+      invalid('options.window', `one of ${presets.join(', ')} or [low, high] with low < high`, w);
+  }
+  return d as unknown as VolumeJobData;
 }

@@ -17,6 +17,7 @@ import { ModelCache, type WorkerLoadSettings } from './model-cache';
 import { jobFailure } from './retry-policy';
 import { runSequenceJob } from './sequence-job';
 import { checkJobData } from './validate-job';
+import { runVolumeJob } from './volume-job';
 
 export interface WorkerOptions extends WorkerLoadSettings {
   /** Default redis://127.0.0.1:6379 (connection.ts). */
@@ -70,7 +71,8 @@ export async function startWorker(o: WorkerOptions = {}): Promise<P2SamWorker> {
         ...(signal ? { signal } : {}),
         onProgress: (p: JobProgress) => job.updateProgress(p as unknown as object),
       };
-      const result = await runSequenceJob(data, ctx);
+      const result =
+        data.kind === 'sequence' ? await runSequenceJob(data, ctx) : await runVolumeJob(data, ctx);
       log(`job ${job.id} completed in ${result.ms} ms`);
       return result;
     } catch (err) {
