@@ -1,9 +1,8 @@
 /**
  * Loads the compiled addon and gives it a TypeScript shape.
  *
- * Search order: `P2SAM_NATIVE_PATH` (an explicit .node file), then the cmake-js build
- * (`build/Release/p2sam.node`, CPU + CUDA when nvcc was present), then the node-gyp
- * build (`build-gyp/Release/p2sam.node`, CPU only — what Electron tool-chains compile).
+ * Where the addon is looked for (P2SAM_NATIVE_PATH, a local build, a prebuilt platform
+ * package, Electron's unpacked asar) is native-loader.ts.
  * Every function here is unvalidated glue: callers in this package validate first.
  */
 import { existsSync } from 'node:fs';
@@ -11,6 +10,7 @@ import path from 'node:path';
 import { NATIVE_CODE_ALIASES, P2SAM_ERROR_CODES } from './error-codes';
 import type { TorchRunnerHandoff } from './torch';
 import { P2SamError, type P2SamErrorCode } from './errors';
+import { loadAddonFrom } from './native-loader';
 import type { KMeansSeeding } from './options';
 import type { DecoderPass, EmbeddingMeta, GraphInfo, LoadedModelInfo, ModelKind, TensorInfo } from './types';
 
@@ -329,46 +329,21 @@ export interface NativeAddon {
 
 const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');
 
-export function addonCandidates(): string[] {
-  const list: string[] = [];
-  if (process.env.P2SAM_NATIVE_PATH) list.push(path.resolve(process.env.P2SAM_NATIVE_PATH));
-  list.push(path.join(packageRoot, 'build', 'Release', 'p2sam.node'));
-  list.push(path.join(packageRoot, 'build-gyp', 'Release', 'p2sam.node'));
-  return list;
-}
-
 let cached: { addon: NativeAddon; file: string } | undefined;
 
-/** The loaded addon; throws P2SamError('NATIVE_UNAVAILABLE'-like INTERNAL) with the paths tried. */
+/** The loaded addon (native-loader.ts says where it is looked for); throws P2SamError INTERNAL with what was tried. */
 export function native(): NativeAddon {
   return loadAddon().addon;
 }
 
+/** The path of the loaded p2sam.node. */
 export function nativeFile(): string {
   return loadAddon().file;
 }
 
 function loadAddon(): { addon: NativeAddon; file: string } {
-  if (cached) return cached;
-  const tried: string[] = [];
-  for (const file of addonCandidates()) {
-    if (!existsSync(file)) {
-      tried.push(`${file} (missing)`);
-      continue;
-    }
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const addon = require(file) as NativeAddon;
-      cached = { addon, file };
-      return cached;
-    } catch (err) {
-      tried.push(`${file} (${(err as Error).message})`);
-    }
-  }
-  throw new P2SamError(
-    'INTERNAL',
-    `the p2sam native addon could not be loaded; run 'npm run build:native'. Tried: ${tried.join('; ')}`,
-  );
+  cached ??= loadAddonFrom<NativeAddon>(packageRoot);
+  return cached;
 }
 
 /** Rewraps an error from the addon (plain Error with .code) as a P2SamError. */

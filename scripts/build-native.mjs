@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Builds the native addon with cmake-js. Runs as the package's `install` script, so
-// `npm ci` / `npm install` alone produce a working build.
+// Builds the native addon with cmake-js. Runs from `prepare` in a checkout, so `npm ci`
+// alone produces a working build; an installed package normally uses a prebuilt
+// platform package instead, and runs this by hand (`npm run build:native`) only on a
+// platform without one, after installing the build-only tools it needs (below).
 //
 // Steps: (1) ONNX Runtime headers into deps/ (scripts/fetch-ort-headers.sh),
 // (2) locate libonnxruntime.so.1 inside the pinned onnxruntime-node package,
@@ -35,6 +37,24 @@ if (process.env.P2SAM_SKIP_NATIVE_BUILD === '1') {
 }
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(`p2sam-native: native build supports linux-x64 only (this is ${process.platform}-${process.arch})`);
+  process.exit(1);
+}
+
+// Build-only tools: devDependencies of the checkout, absent from an installed package.
+const missing = ['cmake-js', 'node-addon-api', 'onnxruntime-node'].filter((m) => {
+  try {
+    require.resolve(`${m}/package.json`);
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (missing.length > 0) {
+  console.error(
+    `p2sam-native: building from source needs ${missing.join(', ')} (not installed with the package). Run:\n` +
+      `  npm install --no-save cmake-js@8.0.0 node-addon-api@8.9.2 onnxruntime-node@1.30.0 && npm run build:native\n` +
+      `in ${root} (a C++17 compiler and CMake >= 3.18 are needed too; see CONTRIBUTING.md).`,
+  );
   process.exit(1);
 }
 

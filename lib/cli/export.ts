@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import * as ort from 'onnxruntime-node';
+import type * as OrtModule from 'onnxruntime-node';
 import { P2SamError } from '../errors';
 import { findTorchPython, PYTHON_DIR } from '../torch-python';
 import type { CliIO } from './io';
@@ -76,6 +76,24 @@ function runPython(args: string[], io: CliIO): Promise<number> {
  * Runs the exported ONNX files on the probe with ONNX Runtime; returns false when any
  * output is further from PyTorch's than EXPORT_TOLERANCE.
  */
+/**
+ * onnxruntime-node's JS API, loaded only here: it is a devDependency / optional peer of the
+ * published package (288 MB; the addon carries its own ONNX Runtime), needed only to check
+ * exports independently of the addon.
+ */
+function loadOnnxRuntimeJs(): typeof OrtModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('onnxruntime-node') as typeof OrtModule;
+  } catch (err) {
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      "p2sam export checks the ONNX files it writes with onnxruntime-node, which is not installed: run 'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0'",
+      { cause: err },
+    );
+  }
+}
+
 export async function checkOnnxExports(
   outDir: string,
   manifest: ExportManifest,
@@ -85,6 +103,7 @@ export async function checkOnnxExports(
   const files = manifest.files.onnx ?? {};
   const p = manifest.probe;
   if (!p) return true;
+  const ort = loadOnnxRuntimeJs();
   let ok = true;
   const report = (what: string, errors: Record<string, number>) => {
     const worst = Math.max(...Object.values(errors));
@@ -101,7 +120,7 @@ export async function checkOnnxExports(
   const embedding = readF32(probeDir, p.embedding);
   const pixels = readFileSync(path.join(probeDir, p.image));
   const [h, w] = p.imageShape;
-  const run = async (file: string, feeds: Record<string, ort.Tensor>) => {
+  const run = async (file: string, feeds: Record<string, OrtModule.Tensor>) => {
     const session = await ort.InferenceSession.create(path.join(outDir, file));
     try {
       return await session.run(feeds);
@@ -109,7 +128,7 @@ export async function checkOnnxExports(
       await session.release();
     }
   };
-  const out = (r: ort.InferenceSession.OnnxValueMapType, name: string) => r[name].data as Float32Array;
+  const out = (r: OrtModule.InferenceSession.OnnxValueMapType, name: string) => r[name].data as Float32Array;
   if (files.encoder) {
     const input = new ort.Tensor('float32', Float32Array.from(pixels), [h, w, 3]);
     const r = await run(files.encoder, { input_image: input });
@@ -130,7 +149,7 @@ export async function checkOnnxExports(
     });
   }
   const n = p.labels.length;
-  const feeds: Record<string, ort.Tensor> = {
+  const feeds: Record<string, OrtModule.Tensor> = {
     image_embeddings: new ort.Tensor('float32', embedding, [1, 256, 64, 64]),
     point_coords: tensor(p.point_coords, [1, n, 2]),
     point_labels: tensor(p.point_labels, [1, n]),

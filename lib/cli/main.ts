@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `p2sam` command: segment, eval, demo, testkit-model, inspect, export, optimize, convert, volume, eval-volume.
+ * The `p2sam` command: segment, eval, demo, testkit-model, inspect, export, optimize,
+ * convert, volume, eval-volume, worker, enqueue.
  *
  * Exit codes (exit-codes.ts): 0 success, 1 runtime failure, 2 usage/validation error,
  * 130 interrupted. The exit status is set through `process.exitCode` rather than
@@ -11,6 +12,7 @@ import { convertCommand } from './convert';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { exportCommand } from './export';
+import { enqueueCommand } from './enqueue';
 import { describeError, exitCodeOf } from './exit-codes';
 import { inspectCommand } from './inspect';
 import { packageVersion, type CliIO } from './io';
@@ -19,6 +21,7 @@ import { segmentCommand } from './segment';
 import { testkitModelCommand } from './testkit-model';
 import { volumeCommand } from './volume';
 import { evalVolumeCommand } from './eval-volume';
+import { workerCommand } from './worker';
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('p2sam')
@@ -42,6 +45,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     volumeCommand(io, setExit),
     evalVolumeCommand(io, setExit),
     optimizeCommand(io, setExit),
+    workerCommand(io, setExit),
+    enqueueCommand(io, setExit),
   ]) {
     // addCommand() does not pass settings down the way command() does; copy them so
     // usage errors in subcommands also throw instead of calling process.exit().

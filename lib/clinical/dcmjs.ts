@@ -8,6 +8,7 @@
  * and build. Sequences become arrays of naturalized objects; PixelData becomes an array
  * of ArrayBuffers (one per frame for encapsulated data, one in all for native data).
  */
+import { P2SamError } from '../errors';
 /* eslint-disable @typescript-eslint/no-require-imports */
 
 export type NaturalDataset = Record<string, unknown>;
@@ -40,7 +41,18 @@ let loaded: DcmjsApi | undefined;
  */
 export default function dcmjs(): DcmjsApi {
   if (!loaded) {
-    loaded = require('dcmjs') as DcmjsApi;
+    try {
+      loaded = require('dcmjs') as DcmjsApi;
+    } catch (err) {
+      // An optional peer dependency of the published package: its babel runtime pulls in
+      // core-js-pure, whose postinstall script every installer would be warned about.
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+      throw new P2SamError(
+        'DICOM_UNSUPPORTED',
+        "DICOM support needs the optional package dcmjs, which is not installed: run 'npm install dcmjs@0.51.1'",
+        { cause: err },
+      );
+    }
     // dcmjs logs parser notes ("Invalid vr type xs - using US") on the console; the
     // reader turns real problems into P2SamErrors itself.
     loaded.log.setLevel('error');
