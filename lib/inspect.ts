@@ -1,5 +1,5 @@
 /**
- * What an .onnx or TorchScript file is and whether P2SAM can use it (SPEC §3), without
+ * What an .onnx or TorchScript file is and whether P2SAM can use it (docs/algorithm.md §3), without
  * loading a pair.
  */
 import { existsSync, statSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Segmentation metrics as the field reports them (SPEC §4).
+ * Segmentation metrics as the field reports them (docs/algorithm.md §4).
  *
  * Empty/empty convention: when prediction and ground truth are both empty there is
  * nothing to disagree about, so Dice and IoU are defined as 1 (perfect agreement).

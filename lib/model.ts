@@ -404,7 +404,7 @@ export class P2SAM {
   }
 
   /**
-   * Segments one target with a prepared reference (SPEC §2.5–2.8): prompts for every
+   * Segments one target with a prepared reference (docs/algorithm.md §2.5–2.8): prompts for every
    * candidate, the cascaded decoder passes, the Wasserstein score of each candidate
    * against the reference, and the best one. Only handles cross into the addon for the
    * reference: its features never leave C++.

@@ -196,7 +196,7 @@ export interface NativePrototypeSet {
   k: number;
   /** True when there are fewer points than k: nothing else is filled in. */
   skipped: boolean;
-  /** k × d unit-norm rows: the normalised mean of each cluster's members (SPEC §2.4). */
+  /** k × d unit-norm rows: the normalised mean of each cluster's members (docs/algorithm.md §2.4). */
   prototypes: Float32Array;
   labels: Int32Array;
   inertia: number;

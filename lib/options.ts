@@ -1,6 +1,6 @@
 /**
  * The public option types of the engine and their validated, defaulted forms.
- * Defaults follow the authors' published settings (SPEC §2.6): natural mode tries 1..5
+ * Defaults follow the authors' published settings (docs/algorithm.md §2.6): natural mode tries 1..5
  * parts with one negative point; medical mode 1..5 parts with 1..1 background parts.
  */
 import { statSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { argumentError, P2SamError } from './errors';
 import type { Reference } from './reference';
 import * as v from './validate';
 
-/** 'natural': negatives from the target's similarity maps; 'medical': background-part prototypes (SPEC §2.6). */
+/** 'natural': negatives from the target's similarity maps; 'medical': background-part prototypes (docs/algorithm.md §2.6). */
 export type Mode = 'natural' | 'medical';
 /** Where work runs; 'auto' takes CUDA where usable and records why not. */
 export type Device = 'auto' | 'cpu' | 'cuda';
@@ -123,7 +123,7 @@ export interface ReferenceOptions {
   signal?: AbortSignal;
 }
 
-/** How candidates are scored against the reference (SPEC §2.8). */
+/** How candidates are scored against the reference (docs/algorithm.md §2.8). */
 export interface RetrievalOptions {
   solver?: 'exact' | 'sinkhorn';
   weights?: 'uniform' | 'sigmoid';

@@ -1,6 +1,6 @@
 /**
  * A prepared reference: the reference image's foreground features and every prototype
- * set P2SAM will try, computed once (SPEC §2.4: "depends only on the reference: compute
+ * set P2SAM will try, computed once (docs/algorithm.md §2.4: "depends only on the reference: compute
  * once per reference and cache") and reused for any number of targets. The authors'
  * code recomputes all of this — encoder pass included — per target.
  *
@@ -84,7 +84,7 @@ export class Reference {
   /** Size of the reference image, original pixels. */
   readonly width: number;
   readonly height: number;
-  /** 64×64 reference grid, 1 = foreground cell (SPEC §2.2). */
+  /** 64×64 reference grid, 1 = foreground cell (docs/algorithm.md §2.2). */
   readonly grid: Uint8Array;
   readonly foregroundCells: number;
   readonly backgroundCells: number;

@@ -1,5 +1,5 @@
 /**
- * The retrieval loop of P2SAM (SPEC §2.5–2.8) for one target: prompts for every
+ * The retrieval loop of P2SAM (docs/algorithm.md §2.5–2.8) for one target: prompts for every
  * candidate (k parts × kb negatives), the cascaded decoder passes, the Wasserstein
  * score of each candidate against the reference distribution, and the argmin.
  */
@@ -67,7 +67,7 @@ function toPoints(xy: Int32Array, label: 0 | 1, out: PromptPoint[]): void {
   for (let i = 0; i + 1 < xy.length; i += 2) out.push({ x: xy[i], y: xy[i + 1], label });
 }
 
-/** SPEC §2.8.5: smallest score wins; ties keep the earlier candidate; unscored/empty are worst. */
+/** docs/algorithm.md §2.8.5: smallest score wins; ties keep the earlier candidate; unscored/empty are worst. */
 export function pickCandidate(candidates: { score: number | null; empty: boolean }[]): number {
   let best = -1;
   let bestScore = Infinity;

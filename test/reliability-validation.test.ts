@@ -373,7 +373,7 @@ describe('images and masks', () => {
     const empty = await model.createReference({ image: scene.image, mask: { data: new Uint8Array(W * H), width: W, height: H } }).catch((e: unknown) => e);
     expect(empty).toBeInstanceOf(P2SamError);
     expect(empty).toMatchObject({ code: 'EMPTY_REFERENCE' });
-    // Square: nothing is padded, so the centred mask (SPEC §2.2) is 0 everywhere. (On a
+    // Square: nothing is padded, so the centred mask (docs/algorithm.md §2.2) is 0 everywhere. (On a
     // non-square image the padding is background and a full mask is a valid reference.)
     const sq = makeScene({ width: 128, height: 128, seed: 2 });
     const full = await model

@@ -1,9 +1,9 @@
 // Per-stage GPU vs CPU times of the P2SAM maths (issue 5), on one target's worth of work:
-//   kmeans        ks 1..5, 10 restarts, n foreground features × 256 (SPEC §2.4)
+//   kmeans        ks 1..5, 10 restarts, n foreground features × 256 (docs/algorithm.md §2.4)
 //   select_points normalise the target + 5 part maps + a 3-map mean group, full chain
-//                 to a 1024×768 image (SPEC §2.5/§2.6)
-//   cost_matrix   n×m squared distances, d = 256 (SPEC §2.8.4)
-//   sinkhorn      log-domain, fixed iteration count (tolerance 0) (SPEC §2.8)
+//                 to a 1024×768 image (docs/algorithm.md §2.5/§2.6)
+//   cost_matrix   n×m squared distances, d = 256 (docs/algorithm.md §2.8.4)
+//   sinkhorn      log-domain, fixed iteration count (tolerance 0) (docs/algorithm.md §2.8)
 // Each stage runs on the CPU core and on the GPU with identical inputs; the GPU column
 // includes the host<->device copies and allocations (what a caller pays per target).
 // The parity columns say whether the GPU reproduced the CPU (points identical, inertia

@@ -1,4 +1,4 @@
-// Benchmark of the similarity chain and point selection (SPEC §2.5/2.6) plus the image
+// Benchmark of the similarity chain and point selection (docs/algorithm.md §2.5/2.6) plus the image
 // geometry around it. Standalone: synthetic embeddings from a fixed seed, no models.
 //
 // Build (from the repository root):

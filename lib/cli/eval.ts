@@ -1,5 +1,5 @@
 /**
- * `p2sam eval`: the field's metrics (SPEC §4) over a folder of predictions and a folder
+ * `p2sam eval`: the field's metrics (docs/algorithm.md §4) over a folder of predictions and a folder
  * of ground truth.
  *
  * Pairing is by name: ground truth `<name>.<ext>` (any image extension) is matched by

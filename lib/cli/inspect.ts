@@ -1,6 +1,6 @@
 /**
  * `p2sam inspect MODEL.onnx…`: what each file is and whether P2SAM can use it, without
- * loading a pair (SPEC §3). Detection itself is the library's `inspectModel`; this adds
+ * loading a pair (docs/algorithm.md §3). Detection itself is the library's `inspectModel`; this adds
  * the opset (read from the file header, see lib/onnx/header.ts), a plain-words input form,
  * and a table.
  *

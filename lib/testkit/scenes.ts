@@ -13,7 +13,7 @@
  *
  * Why parts must not be too small. P2SAM looks at the reference mask on SAM's 64×64
  * feature grid, i.e. in 16-pixel cells after the image is resized to long side 1024
- * (SPEC §2.2). A part thinner than about two cells either vanishes from the grid or
+ * (docs/algorithm.md §2.2). A part thinner than about two cells either vanishes from the grid or
  * only shows up in cells mixed with its neighbours, so the part prototypes would be
  * meaningless. Scenes therefore require every part to measure at least
  * MIN_PART_EXTENT_1024 = 32 px in both directions at that scale; `allowSmallParts`

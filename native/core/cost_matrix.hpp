@@ -1,4 +1,4 @@
-// Dense squared-Euclidean cost matrices for optimal transport (SPEC §2.8.4).
+// Dense squared-Euclidean cost matrices for optimal transport (docs/algorithm.md §2.8.4).
 #pragma once
 
 #include <cstddef>

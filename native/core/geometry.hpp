@@ -1,7 +1,7 @@
 // SAM-family image geometry: the longest-side resize, the two bilinear kernels the
 // reference implementation goes through (PIL for uint8 images, PyTorch for float maps),
 // encoder input preparation and point mapping between original pixels and the 1024
-// frame. SPEC §2.1, §2.5, §2.7, §3.
+// frame. docs/algorithm.md §2.1, §2.5, §2.7, §3.
 //
 // Two different "bilinear" resizes exist on purpose:
 //  * pil_resize_bilinear mirrors PIL's Image.resize(BILINEAR) on uint8 images. PIL

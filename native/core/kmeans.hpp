@@ -1,4 +1,4 @@
-// k-means for part prototypes (SPEC §2.4) and medical-mode background parts (§2.6).
+// k-means for part prototypes (docs/algorithm.md §2.4) and medical-mode background parts (§2.6).
 //
 // Semantics follow scikit-learn's KMeans(algorithm="lloyd", init="k-means++",
 // n_init=restarts) so results are comparable with the authors' Python code:

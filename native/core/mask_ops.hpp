@@ -1,4 +1,4 @@
-// Small operations on decoder outputs (SPEC §2.7 box prompt, §2.8.1 target cells).
+// Small operations on decoder outputs (docs/algorithm.md §2.7 box prompt, §2.8.1 target cells).
 #pragma once
 
 #include <cstddef>
@@ -25,7 +25,7 @@ std::optional<BoundingBox> bounding_box(const std::uint8_t* mask, int width, int
 std::size_t mask_area(const std::uint8_t* mask, std::size_t count);
 
 // A single-channel logit map (height×width, e.g. the decoder's 256² low-res logits)
-// PyTorch-bilinear resized to grid×grid, then > 0: the target cells of SPEC §2.8.1
+// PyTorch-bilinear resized to grid×grid, then > 0: the target cells of docs/algorithm.md §2.8.1
 // (grid*grid entries, row-major, 1 = inside).
 std::vector<std::uint8_t> logits_to_cells(const float* logits, int height, int width, int grid = 64,
                                           int threads = 1);

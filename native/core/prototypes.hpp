@@ -1,4 +1,4 @@
-// Part prototypes of a reference (SPEC §2.4) and of background features in medical
+// Part prototypes of a reference (docs/algorithm.md §2.4) and of background features in medical
 // mode (§2.6): for each part count k, k unit-length rows.
 //   k = 1 : normalise(mean of all features), no clustering;
 //   k > 1 : k-means (kmeans.hpp), then prototype c = normalise(mean of the ORIGINAL

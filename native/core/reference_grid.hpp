@@ -1,4 +1,4 @@
-// Reference mask -> 64x64 feature-grid cells (SPEC §2.2) and feature gathering (§2.3).
+// Reference mask -> 64x64 feature-grid cells (docs/algorithm.md §2.2) and feature gathering (§2.3).
 #pragma once
 
 #include <cstdint>

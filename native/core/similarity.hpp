@@ -1,5 +1,5 @@
 // Cosine-similarity maps between part prototypes and target features, and the prompt
-// points read off them (SPEC §2.3 target normalisation, §2.5 positives, §2.6 negatives).
+// points read off them (docs/algorithm.md §2.3 target normalisation, §2.5 positives, §2.6 negatives).
 //
 // The chain per map, as the authors run it with PyTorch (all bilinear, align_corners
 // false, no antialias, float32):
@@ -57,7 +57,7 @@ struct PointSet {
 // Runs the chain for every prototype of every request and returns, per request in
 // order, the argmax point of each map and optionally the argmin of the mean map.
 // The mean is taken over the final H×W maps (sum in prototype order, then divided by
-// count in float32), i.e. exactly "the mean of the part maps" of SPEC §2.6, not a mean
+// count in float32), i.e. exactly "the mean of the part maps" of docs/algorithm.md §2.6, not a mean
 // formed at 64×64 first. A request with count == 0 (e.g. kb = 0) yields an empty set;
 // want_mean_argmin with count == 0 is an error.
 // info is the target's longest_side(W, H). target_normalized comes from

@@ -1,9 +1,9 @@
-// Optimal-transport costs between two weighted point clouds (SPEC §2.8).
+// Optimal-transport costs between two weighted point clouds (docs/algorithm.md §2.8).
 //
 // Both solvers minimise <P, C> over transport plans P (n×m, P >= 0, row sums = wa,
 // column sums = wb) with C_ij = ||a_i - b_j||² (squared Euclidean, float64). The
 // weights are normalised to sum 1 in float64 before anything else, so the source and
-// target masses balance exactly up to float64 rounding (SPEC §2.8.3). Points of weight
+// target masses balance exactly up to float64 rounding (docs/algorithm.md §2.8.3). Points of weight
 // zero carry no mass and are removed before solving: they cannot change the optimum.
 //
 // * wasserstein_exact: the exact optimum (the value a network-simplex EMD solver such as

@@ -158,7 +158,7 @@ P2SAM_HD inline float resize_value(const float* src, int stride, int in_h, int i
   return bilinear_value(ra[tx.i0], ra[tx.i1], rb[tx.i0], rb[tx.i1], ty, tx, uses_combined_weights(out_h, out_w));
 }
 
-// The SPEC chain after the ×4 stage, for one pixel (y, x) of the H×W output: the 1024
+// The upsampling chain of docs/algorithm.md §2.5 after the ×4 stage, for one pixel (y, x) of the H×W output: the 1024
 // frame crop values it needs are evaluated on the fly from the 256×256 plane `s256`
 // (each by the same float expression the core's streamed chain uses), so no 1024-frame
 // plane is ever stored.

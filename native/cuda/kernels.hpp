@@ -1,4 +1,4 @@
-// Host API of the GPU maths (SPEC §2.4–2.8 on CUDA). Each function takes and returns the
+// Host API of the GPU maths (docs/algorithm.md §2.4–2.8 on CUDA). Each function takes and returns the
 // same types as its CPU counterpart in native/core, so callers and tests can run both
 // on the same inputs and compare:
 //   gpu_kmeans_batch              <-> core::kmeans_batch (accelerate = false semantics)
@@ -42,7 +42,7 @@ std::vector<core::KMeansResult> gpu_kmeans_batch(const float* features, std::siz
 // embedding: channel-major [256, 64, 64]. Bit-identical to the core.
 std::vector<float> gpu_normalize_target_features(const float* embedding);
 
-// Similarity maps, the SPEC upsampling chain and the per-map argmax / mean-map argmin
+// Similarity maps, the upsampling chain of docs/algorithm.md §2.5 and the per-map argmax / mean-map argmin
 // on the device. Points (and values) are identical to core::select_points.
 std::vector<core::PointSet> gpu_select_points(const float* target_normalized, const core::ResizeInfo& info,
                                               const std::vector<core::PointRequest>& requests);

@@ -1,5 +1,5 @@
-// Target normalisation, similarity maps, the SPEC upsampling chain and the per-map
-// extreme points on the GPU (SPEC §2.3, §2.5, §2.6).
+// Target normalisation, similarity maps, the upsampling chain of docs/algorithm.md §2.5 and the per-map
+// extreme points on the GPU (docs/algorithm.md §2.3, §2.5, §2.6).
 //
 // Layout: maps64 [M, 4096] -> s256 [M, 256, 256] (the ×4 stage, materialised: 256 KiB a
 // map) -> final H×W values evaluated per pixel straight from s256 (hd::chain_value

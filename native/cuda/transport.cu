@@ -1,4 +1,4 @@
-// Squared-Euclidean cost matrices and log-domain Sinkhorn on the GPU (SPEC §2.8).
+// Squared-Euclidean cost matrices and log-domain Sinkhorn on the GPU (docs/algorithm.md §2.8).
 //
 // Cost: 16×16 output tiles, features staged through shared memory in chunks of 32; each
 // thread accumulates its dot product in float64 in feature order (products of float32

@@ -51,7 +51,7 @@ DecoderPrompt base_prompt(const CandidatePrompt& c, const Embedding& e, bool add
     p.labels.push_back(c.labels[i]);
   }
   // SAM's ONNX decoder has no notion of "no box": a padding point (0,0) with label −1
-  // stands in for it (SPEC §3).
+  // stands in for it (docs/algorithm.md §3).
   if (add_padding) {
     p.coords.push_back(0.0f);
     p.coords.push_back(0.0f);
@@ -81,7 +81,7 @@ void throw_if_cancelled(const CandidateRequest& req) {
 void score_candidate(const Embedding& target, const CandidateRequest& req, const float* low_res,
                      CandidateOutcome& out) {
   auto t0 = std::chrono::steady_clock::now();
-  // SPEC §2.8.1: chosen pass-3 low-res logits 256 → 64 (bilinear), target cells = > 0.
+  // docs/algorithm.md §2.8.1: chosen pass-3 low-res logits 256 → 64 (bilinear), target cells = > 0.
   std::vector<float> logits64 = core::torch_resize_bilinear(low_res, 1, 256, 256, 64, 64, 1);
   std::vector<float> features;
   std::vector<double> weights;

@@ -1,6 +1,6 @@
 // One P2SAM candidate = one prompt set (k part positives + negatives) taken through the
-// three cascaded decoder passes of SPEC §2.7 and scored by the Wasserstein distance of
-// SPEC §2.8. The argmin over candidates (with SPEC's tie rules) is left to the caller —
+// three cascaded decoder passes of docs/algorithm.md §2.7 and scored by the Wasserstein distance of
+// docs/algorithm.md §2.8. The argmin over candidates (with the tie rules of docs/algorithm.md §2.8.5) is left to the caller —
 // the TypeScript retrieval loop — which sees every candidate's score.
 #pragma once
 
@@ -27,7 +27,7 @@ struct CandidatePrompt {
 struct CandidateRequest {
   SegmentMode mode = SegmentMode::Natural;
   std::vector<CandidatePrompt> candidates;
-  // The reference whose foreground features are the transport source (SPEC §2.8);
+  // The reference whose foreground features are the transport source (docs/algorithm.md §2.8);
   // shared, never copied: the request only adds an owner for the task's lifetime.
   std::shared_ptr<const Reference> reference;
   bool score = true;                       // false: skip retrieval (single candidate)

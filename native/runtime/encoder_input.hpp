@@ -1,4 +1,4 @@
-// Turns a user's 8-bit image into the tensor a given SAM encoder form expects (SPEC §2.1).
+// Turns a user's 8-bit image into the tensor a given SAM encoder form expects (docs/algorithm.md §2.1).
 #pragma once
 
 #include <cstdint>

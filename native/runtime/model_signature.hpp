@@ -1,4 +1,4 @@
-// What a loaded model is, told from its inputs and outputs (SPEC §3) — independent of
+// What a loaded model is, told from its inputs and outputs (docs/algorithm.md §3) — independent of
 // the runtime that loaded it, so ONNX Runtime graphs and TorchScript modules are
 // described and classified in the same words.
 //

@@ -66,7 +66,7 @@ std::shared_ptr<const Reference> build_reference(const Embedding& embedding, con
   if (grid.fg_count == 0 && foreground_pixels == pixels)
     throw core::CoreError(
         "EMPTY_REFERENCE",
-        "the reference mask covers the whole image: P2SAM centres the mask between its minimum and maximum (SPEC §2.2), "
+        "the reference mask covers the whole image: P2SAM centres the mask between its minimum and maximum (docs/algorithm.md §2.2), "
         "so a mask with no background pixel selects no feature cell; crop the reference image so the object does not fill it");
   if (grid.fg_count == 0)
     throw core::CoreError("EMPTY_REFERENCE", "the reference mask (" + std::to_string(foreground_pixels) +

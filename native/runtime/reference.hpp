@@ -1,4 +1,4 @@
-// A prepared P2SAM reference (SPEC §2.2–2.4, §2.6): the reference image's 64×64 cell
+// A prepared P2SAM reference (docs/algorithm.md §2.2–2.4, §2.6): the reference image's 64×64 cell
 // grid, its N_ref × 256 foreground features (the retrieval distribution of §2.8) and
 // every prototype set the retrieval loop will try.
 //
@@ -24,7 +24,7 @@ enum class SegmentMode { Natural, Medical };
 
 struct ReferencePrototypes {
   int k = 0;
-  std::vector<float> prototypes;  // k × 256, unit-norm rows (SPEC §2.4)
+  std::vector<float> prototypes;  // k × 256, unit-norm rows (docs/algorithm.md §2.4)
   double inertia = 0.0;           // k-means inertia of the kept restart
 };
 
@@ -32,7 +32,7 @@ struct Reference {
   SegmentMode mode = SegmentMode::Natural;
   int width = 0, height = 0;          // the reference image, original pixels
   std::vector<std::uint8_t> grid;     // 64×64 cells, 1 = foreground
-  std::vector<float> foreground;      // foreground_cells × 256, unnormalised (SPEC §2.3)
+  std::vector<float> foreground;      // foreground_cells × 256, unnormalised (docs/algorithm.md §2.3)
   int foreground_cells = 0;
   int background_cells = 0;
   std::vector<ReferencePrototypes> part_sets;      // ascending k

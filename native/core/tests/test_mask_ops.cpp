@@ -1,4 +1,4 @@
-// Mask operations, the reference-mask grid (SPEC §2.2) and feature gathering (§2.3).
+// Mask operations, the reference-mask grid (docs/algorithm.md §2.2) and feature gathering (§2.3).
 #include <cmath>
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// Similarity maps and point selection (SPEC §2.3, §2.5, §2.6).
+// Similarity maps and point selection (docs/algorithm.md §2.3, §2.5, §2.6).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

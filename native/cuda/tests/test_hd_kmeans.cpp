@@ -96,7 +96,7 @@ TEST_CASE(hd_kmeans_serial_equals_core_plain_lloyd) {
     std::uint64_t seed;
   };
   const std::vector<Case> cases = {
-      {400, 256, 4, {1, 2, 3, 4, 5}, 3, 1},  // the SPEC's shape: d = 256, k = 1..5
+      {400, 256, 4, {1, 2, 3, 4, 5}, 3, 1},  // the shape of docs/algorithm.md §2.4: d = 256, k = 1..5
       {257, 13, 3, {2, 3, 7}, 4, 42},        // d not a multiple of 8: the scalar tail
       {60, 8, 2, {2, 9}, 2, 7},              // more parts than blobs
   };
