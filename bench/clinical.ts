@@ -30,7 +30,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-bench-clinical-'));
   const info = machineInfo(1);
   try {
-    const phantom = await time(() => clinical.writePhantomSeries(path.join(dir, 'ct'), { columns: size, rows: size, slices, pixelSpacing: [0.8, 0.8], noiseHu: 15, seed: 'bench' }));
+    const phantom = await time(() =>
+      clinical.writePhantomSeries(path.join(dir, 'ct'), {
+        columns: size,
+        rows: size,
+        slices,
+        pixelSpacing: [0.8, 0.8],
+        noiseHu: 15,
+        seed: 'bench',
+      }),
+    );
     const read = await time(() => clinical.readDicomSeries(path.join(dir, 'ct')));
     const ct = read.value;
     // Lungs: two large blobs per slice with a tumour hole cut out, plus speckle islands.
@@ -42,7 +51,8 @@ async function main(): Promise<void> {
     const plane = size * size;
     const trace = await time(() => {
       let loops = 0;
-      for (let k = 0; k < slices; k++) loops += clinical.traceContours(mask.data.subarray(k * plane, (k + 1) * plane), size, size).length;
+      for (let k = 0; k < slices; k++)
+        loops += clinical.traceContours(mask.data.subarray(k * plane, (k + 1) * plane), size, size).length;
       return loops;
     });
     const rsFile = path.join(dir, 'rs.dcm');
@@ -54,7 +64,9 @@ async function main(): Promise<void> {
     const niiFile = path.join(dir, 'lungs.nii.gz');
     const niiWrite = await time(() => clinical.writeNifti(niiFile, mask, ct));
     const niiRead = await time(() => clinical.readNiftiLabelmap(niiFile, ct));
-    const exact = [rsRead.value, segRead.value, niiRead.value].every((m) => Buffer.from(m.data).equals(Buffer.from(mask.data)));
+    const exact = [rsRead.value, segRead.value, niiRead.value].every((m) =>
+      Buffer.from(m.data).equals(Buffer.from(mask.data)),
+    );
     const report = {
       date: new Date().toISOString(),
       machine: info,
@@ -77,7 +89,8 @@ async function main(): Promise<void> {
     };
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    for (const [k, v] of Object.entries(report.ms)) console.log(`${k.padEnd(14)} ${String(v).padStart(9)} ms`);
+    for (const [k, v] of Object.entries(report.ms))
+      console.log(`${k.padEnd(14)} ${String(v).padStart(9)} ms`);
     console.log(`contours ${trace.value}, exact round trips: ${exact}, report: ${out}`);
     if (!exact) process.exitCode = 1;
   } finally {

@@ -34,7 +34,11 @@ function feeds(h: number, w: number): Record<string, ort.Tensor> {
 
 async function optimisedNodeCount(bytes: Uint8Array, dir: string, name: string): Promise<number> {
   const file = path.join(dir, name);
-  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
+  const s = await ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: file,
+    logSeverityLevel: 3,
+  });
   await s.release();
   const opt = new Uint8Array(readFileSync(file));
   return pruneOutputs(opt, [graphOutputs(opt)[0]!], { removeDeadNodes: false }).nodes;
@@ -48,7 +52,13 @@ export interface DecoderVariantResult {
   fullLowResOnly: Summary;
   declarationRemoved: Summary;
   pruned: Summary;
-  nodes: { source: number; removedByPrune: number; ortOptimisedFull: number; ortOptimisedDeclRemoved: number; ortOptimisedPruned: number };
+  nodes: {
+    source: number;
+    removedByPrune: number;
+    ortOptimisedFull: number;
+    ortOptimisedDeclRemoved: number;
+    ortOptimisedPruned: number;
+  };
   /** Whether ONNX Runtime skipped the masks branch when only low-res outputs were fetched. */
   ortSkipsUnfetchedBranch: boolean;
   /**

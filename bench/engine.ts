@@ -38,14 +38,28 @@ export function modelLabel(m: ModelChoice): string {
 
 const quietWarn = () => undefined;
 
-export async function loadTestkit(m: ModelChoice, threads: number, extra: Record<string, unknown> = {}): Promise<P2SAM> {
+export async function loadTestkit(
+  m: ModelChoice,
+  threads: number,
+  extra: Record<string, unknown> = {},
+): Promise<P2SAM> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-bench-'));
   const paths = await writeTestkitModel(dir, { encoder: m.encoder, decoder: m.decoder });
-  const model = await P2SAM.load({ encoder: paths.encoder, decoder: paths.decoder, threads, pruneDecoder: m.pruneDecoder, onWarning: quietWarn, ...extra });
+  const model = await P2SAM.load({
+    encoder: paths.encoder,
+    decoder: paths.decoder,
+    threads,
+    pruneDecoder: m.pruneDecoder,
+    onWarning: quietWarn,
+    ...extra,
+  });
   // The report says which decoder the cascade really ran on; a silent fallback to the
   // full decoder would make the shipped/pruned comparison meaningless.
   const cascade = (model.info.decoder as { cascade?: string }).cascade;
-  if (m.pruneDecoder && cascade !== 'pruned') throw new Error(`bench: asked for a pruned decoder, the engine reports cascade ${JSON.stringify(cascade)}`);
+  if (m.pruneDecoder && cascade !== 'pruned')
+    throw new Error(
+      `bench: asked for a pruned decoder, the engine reports cascade ${JSON.stringify(cascade)}`,
+    );
   return model;
 }
 
@@ -84,10 +98,16 @@ function stages(r: SegmentResult): StageRow {
 
 function summarise(rows: StageRow[]): Record<keyof StageRow, Summary> {
   const keys = Object.keys(rows[0] ?? {}) as (keyof StageRow)[];
-  return Object.fromEntries(keys.map((k) => [k, summary(rows.map((r) => r[k]))])) as Record<keyof StageRow, Summary>;
+  return Object.fromEntries(keys.map((k) => [k, summary(rows.map((r) => r[k]))])) as Record<
+    keyof StageRow,
+    Summary
+  >;
 }
 
-function problemSizes(referenceCells: number, results: SegmentResult[]): { n: number; m: Summary; largest: [number, number] } {
+function problemSizes(
+  referenceCells: number,
+  results: SegmentResult[],
+): { n: number; m: Summary; largest: [number, number] } {
   const ms = results.flatMap((r) => r.candidates.filter((c) => c.score !== null).map((c) => c.targetCells));
   return { n: referenceCells, m: summary(ms), largest: [referenceCells, ms.length ? Math.max(...ms) : 0] };
 }
@@ -141,7 +161,9 @@ export async function sequenceSection(a: {
   const t0 = performance.now();
   const ref = await model.createReference({ image: refScene.image, mask: refScene.mask });
   let oursMs = performance.now() - t0;
-  const refP = a.parallel ? await model.createReference({ image: refScene.image, mask: refScene.mask }) : undefined;
+  const refP = a.parallel
+    ? await model.createReference({ image: refScene.image, mask: refScene.mask })
+    : undefined;
   let parallelMs = a.parallel ? performance.now() - t0 - oursMs : 0;
   let naiveMs = 0;
   const refMs: number[] = [];
@@ -161,15 +183,25 @@ export async function sequenceSection(a: {
     }
     if (refP) {
       t = performance.now();
-      cand.push((await model.segment(f.image, { reference: refP, parallelCandidates: 2 })).timings.candidatesMs);
+      cand.push(
+        (await model.segment(f.image, { reference: refP, parallelCandidates: 2 })).timings.candidatesMs,
+      );
       parallelMs += performance.now() - t;
     }
   }
   const naive: SequenceResult['naive'] = a.naive
-    ? { wallMs: round(naiveMs), targetsPerSecond: round((1000 * frames.length) / naiveMs, 3), createReferenceMs: summary(refMs) }
+    ? {
+        wallMs: round(naiveMs),
+        targetsPerSecond: round((1000 * frames.length) / naiveMs, 3),
+        createReferenceMs: summary(refMs),
+      }
     : null;
   const parallel: SequenceResult['parallelCandidates2'] = refP
-    ? { wallMs: round(parallelMs), targetsPerSecond: round((1000 * frames.length) / parallelMs, 3), candidatesMs: summary(cand) }
+    ? {
+        wallMs: round(parallelMs),
+        targetsPerSecond: round((1000 * frames.length) / parallelMs, 3),
+        candidatesMs: summary(cand),
+      }
     : null;
   const s = ref.summary();
   const perTarget = summarise(results.map(stages));
@@ -180,7 +212,9 @@ export async function sequenceSection(a: {
     targets: frames.length,
     imageSize: [width, height],
     referenceCells: s.foregroundCells,
-    referenceMs: Object.fromEntries(Object.entries(ref.timings).map(([k, v]) => [k, round(v as number)])) as SequenceResult['referenceMs'],
+    referenceMs: Object.fromEntries(
+      Object.entries(ref.timings).map(([k, v]) => [k, round(v as number)]),
+    ) as SequenceResult['referenceMs'],
     ours: { wallMs: round(oursMs), targetsPerSecond: round((1000 * frames.length) / oursMs, 3), perTarget },
     naive,
     ratioNaiveOverOurs: naive ? round(naive.wallMs / oursMs, 3) : null,
@@ -204,7 +238,11 @@ export interface MemoryResult {
 }
 
 /** RSS over a long sequence (frames cycled), sampled after a GC every few targets. */
-export async function memorySection(a: { targets: number; threads: number; model: ModelChoice }): Promise<MemoryResult> {
+export async function memorySection(a: {
+  targets: number;
+  threads: number;
+  model: ModelChoice;
+}): Promise<MemoryResult> {
   const model = await loadTestkit(a.model, a.threads);
   const refScene = referenceScene();
   const frames = sequence(30, { width: WIDTH, height: HEIGHT, seed: SEED });
@@ -246,7 +284,12 @@ export interface CoverageRow {
  * Reference masks covering 2 %..40 % of the image; per target, the non-model time with
  * the exact solver and with Sinkhorn (same embedding, parts 1..5).
  */
-export async function coverageSection(a: { coverages: number[]; targetsPer: number; threads: number; model: ModelChoice }): Promise<CoverageRow[]> {
+export async function coverageSection(a: {
+  coverages: number[];
+  targetsPer: number;
+  threads: number;
+  model: ModelChoice;
+}): Promise<CoverageRow[]> {
   const model = await loadTestkit(a.model, a.threads);
   const rows: CoverageRow[] = [];
   {
@@ -260,7 +303,14 @@ export async function coverageSection(a: { coverages: number[]; targetsPer: numb
     const exact: SegmentResult[] = [];
     const sink: SegmentResult[] = [];
     for (let i = 0; i < a.targetsPer; i++) {
-      const t = makeScene({ width: WIDTH, height: HEIGHT, seed: SEED + 1, noiseSeed: 100 + i, coverage: c, center: [0.5 + 0.03 * i, 0.5 - 0.02 * i] });
+      const t = makeScene({
+        width: WIDTH,
+        height: HEIGHT,
+        seed: SEED + 1,
+        noiseSeed: 100 + i,
+        coverage: c,
+        center: [0.5 + 0.03 * i, 0.5 - 0.02 * i],
+      });
       const emb: Embedding = await model.encode(t.image);
       exact.push(await model.segment(emb, { reference: ref }));
       sink.push(await model.segment(emb, { reference: ref, retrieval: { solver: 'sinkhorn' } }));
@@ -311,9 +361,20 @@ export async function ortMemorySection(a: {
 }): Promise<OrtMemoryResult> {
   let model: P2SAM;
   if (a.encoder && a.decoder) {
-    model = await P2SAM.load({ encoder: a.encoder, decoder: a.decoder, threads: a.threads, memoryPattern: a.memoryPattern, cpuArena: a.cpuArena, onWarning: quietWarn });
+    model = await P2SAM.load({
+      encoder: a.encoder,
+      decoder: a.decoder,
+      threads: a.threads,
+      memoryPattern: a.memoryPattern,
+      cpuArena: a.cpuArena,
+      onWarning: quietWarn,
+    });
   } else {
-    model = await loadTestkit({ encoder: a.testkitEncoder ?? 'basic', decoder: 'basic', pruneDecoder: true }, a.threads, { memoryPattern: a.memoryPattern, cpuArena: a.cpuArena });
+    model = await loadTestkit(
+      { encoder: a.testkitEncoder ?? 'basic', decoder: 'basic', pruneDecoder: true },
+      a.threads,
+      { memoryPattern: a.memoryPattern, cpuArena: a.cpuArena },
+    );
   }
   const rssAfterLoad = rssMiB();
   const img = referenceScene().image;
@@ -340,11 +401,26 @@ export async function ortMemorySection(a: {
 export interface DecoderSectionResult {
   raw: DecoderVariantResult[];
   /** Per-pass engine times (ms, median over targets, summed over the 5 candidates) with the shipped vs the pruned decoder. */
-  engine: { decoder: string; pruneDecoder: boolean; pass1Ms: number; pass2Ms: number; pass3Ms: number; candidatesMs: number; totalMs: number }[];
+  engine: {
+    decoder: string;
+    pruneDecoder: boolean;
+    pass1Ms: number;
+    pass2Ms: number;
+    pass3Ms: number;
+    candidatesMs: number;
+    totalMs: number;
+  }[];
 }
 
-export async function decoderSection(a: { threads: number; reps: number; targets: number }): Promise<DecoderSectionResult> {
-  const raw = [await measureDecoderVariant('sam-sized', a.threads, a.reps), await measureDecoderVariant('basic', a.threads, a.reps)];
+export async function decoderSection(a: {
+  threads: number;
+  reps: number;
+  targets: number;
+}): Promise<DecoderSectionResult> {
+  const raw = [
+    await measureDecoderVariant('sam-sized', a.threads, a.reps),
+    await measureDecoderVariant('basic', a.threads, a.reps),
+  ];
   const engine: DecoderSectionResult['engine'] = [];
   const frames = sequence(a.targets, { width: WIDTH, height: HEIGHT, seed: SEED });
   const refScene = referenceScene();
@@ -352,15 +428,28 @@ export async function decoderSection(a: { threads: number; reps: number; targets
     { encoder: 'basic', decoder: 'sam-sized', pruneDecoder: false },
     { encoder: 'basic', decoder: 'sam-sized', pruneDecoder: true },
   ];
-  const models: { d: ModelChoice; model: P2SAM; ref: Awaited<ReturnType<P2SAM['createReference']>>; rows: StageRow[] }[] = [];
+  const models: {
+    d: ModelChoice;
+    model: P2SAM;
+    ref: Awaited<ReturnType<P2SAM['createReference']>>;
+    rows: StageRow[];
+  }[] = [];
   for (const d of variants) {
     const model = await loadTestkit(d, a.threads);
-    models.push({ d, model, ref: await model.createReference({ image: refScene.image, mask: refScene.mask }), rows: [] as StageRow[] });
+    models.push({
+      d,
+      model,
+      ref: await model.createReference({ image: refScene.image, mask: refScene.mask }),
+      rows: [] as StageRow[],
+    });
   }
   // Both decoders see the same embeddings (the encoder is identical), alternating per target.
   const embs = [];
   for (const f of frames) embs.push(await models[0]!.model.encode(f.image));
-  const shared = embs.map((e) => ({ data: e.toFloat32Array(), meta: { origWidth: e.width, origHeight: e.height, inputWidth: e.inputWidth, inputHeight: e.inputHeight } }));
+  const shared = embs.map((e) => ({
+    data: e.toFloat32Array(),
+    meta: { origWidth: e.width, origHeight: e.height, inputWidth: e.inputWidth, inputHeight: e.inputHeight },
+  }));
   for (const e of embs) e.dispose();
   const segmentCopy = async (m: (typeof models)[number], e: (typeof shared)[number]) => {
     const emb = Embedding.fromData(e.data, e.meta);
@@ -374,7 +463,15 @@ export async function decoderSection(a: { threads: number; reps: number; targets
   for (const e of shared) for (const m of models) m.rows.push(stages(await segmentCopy(m, e)));
   for (const m of models) {
     const s = summarise(m.rows);
-    engine.push({ decoder: m.d.decoder, pruneDecoder: m.d.pruneDecoder, pass1Ms: s.pass1Ms.median, pass2Ms: s.pass2Ms.median, pass3Ms: s.pass3Ms.median, candidatesMs: s.candidatesMs.median, totalMs: s.totalMs.median });
+    engine.push({
+      decoder: m.d.decoder,
+      pruneDecoder: m.d.pruneDecoder,
+      pass1Ms: s.pass1Ms.median,
+      pass2Ms: s.pass2Ms.median,
+      pass3Ms: s.pass3Ms.median,
+      candidatesMs: s.candidatesMs.median,
+      totalMs: s.totalMs.median,
+    });
     await m.model.dispose();
   }
   return { raw, engine };
@@ -393,9 +490,20 @@ export interface UserModelResult {
 }
 
 /** The same breakdown for a user's exports (P2SAM_BENCH_ENCODER / P2SAM_BENCH_DECODER). */
-export async function userModelSection(a: { encoder: string; decoder: string; threads: number; targets: number; reps: number }): Promise<UserModelResult> {
+export async function userModelSection(a: {
+  encoder: string;
+  decoder: string;
+  threads: number;
+  targets: number;
+  reps: number;
+}): Promise<UserModelResult> {
   const t0 = performance.now();
-  const model = await P2SAM.load({ encoder: a.encoder, decoder: a.decoder, threads: a.threads, onWarning: quietWarn });
+  const model = await P2SAM.load({
+    encoder: a.encoder,
+    decoder: a.decoder,
+    threads: a.threads,
+    onWarning: quietWarn,
+  });
   const loadMs = performance.now() - t0;
   const refScene = referenceScene();
   const frames = sequence(a.targets, { width: WIDTH, height: HEIGHT, seed: SEED });
@@ -404,11 +512,22 @@ export async function userModelSection(a: { encoder: string; decoder: string; th
   for (const f of frames) results.push(await model.segment(f.image, { reference: ref }));
   const n = ref.summary().foregroundCells;
   const peak = peakRssMiB();
-  const info = { encoderKind: model.info.encoder.kind, decoderKind: model.info.decoder.kind, maskOutputs: model.info.decoder.maskOutputs };
+  const info = {
+    encoderKind: model.info.encoder.kind,
+    decoderKind: model.info.decoder.kind,
+    maskOutputs: model.info.decoder.maskOutputs,
+  };
   await model.dispose();
   let decoderPruning: UserModelResult['decoderPruning'];
   try {
-    decoderPruning = await measureDecoderVariant('basic', a.threads, a.reps, [HEIGHT, WIDTH], new Uint8Array(readFileSync(a.decoder)), path.basename(a.decoder));
+    decoderPruning = await measureDecoderVariant(
+      'basic',
+      a.threads,
+      a.reps,
+      [HEIGHT, WIDTH],
+      new Uint8Array(readFileSync(a.decoder)),
+      path.basename(a.decoder),
+    );
   } catch (e) {
     decoderPruning = { skipped: (e as Error).message };
   }
@@ -417,7 +536,12 @@ export async function userModelSection(a: { encoder: string; decoder: string; th
     decoder: a.decoder,
     loadMs: round(loadMs),
     info,
-    reference: { cells: n, encodeMs: round(ref.timings.encodeMs), prototypesMs: round(ref.timings.prototypesMs), totalMs: round(ref.timings.totalMs) },
+    reference: {
+      cells: n,
+      encodeMs: round(ref.timings.encodeMs),
+      prototypesMs: round(ref.timings.prototypesMs),
+      totalMs: round(ref.timings.totalMs),
+    },
     perTarget: summarise(results.map(stages)),
     wasserstein: problemSizes(n, results),
     decoderPruning,

@@ -106,7 +106,13 @@ async function main(): Promise<void> {
   const quiet = () => undefined;
   const cpu = await P2SAM.load({ ...paths, device: 'cpu', threads, onWarning: quiet });
   const gpuDevice = dryRun ? 'cpu' : 'cuda';
-  const gpu = await P2SAM.load({ ...paths, device: gpuDevice, modelDevice: 'cpu', threads, onWarning: quiet });
+  const gpu = await P2SAM.load({
+    ...paths,
+    device: gpuDevice,
+    modelDevice: 'cpu',
+    threads,
+    onWarning: quiet,
+  });
   const gpuAll = await P2SAM.load({
     ...paths,
     device: gpuDevice,
@@ -124,7 +130,15 @@ async function main(): Promise<void> {
       const a = await measure(gpuAll, coverage, solver, targets);
       const same = (x: Uint8Array[]) => c.masks.every((m, i) => Buffer.from(m).equals(Buffer.from(x[i])));
       const strip = ({ masks: _m, ...rest }: StageTimes & { masks: Uint8Array[] }) => rest;
-      sections.push({ coverage, solver, cpu: strip(c), gpu: strip(g), gpuAll: strip(a), sameMasks: same(g.masks), sameMasksAll: same(a.masks) });
+      sections.push({
+        coverage,
+        solver,
+        cpu: strip(c),
+        gpu: strip(g),
+        gpuAll: strip(a),
+        sameMasks: same(g.masks),
+        sameMasksAll: same(a.masks),
+      });
       for (const stage of ['prototypesMs', 'pointsMs', 'scoringMs', 'candidatesMs', 'totalMs'] as const)
         rows.push([
           `${coverage * 100}% ${solver}`,
@@ -152,13 +166,19 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: machineInfo(threads),
-    gpu: dryRun ? 'none: --cpu-both dry run' : { device: cuda.device, computeCapability: cuda.computeCapability },
+    gpu: dryRun
+      ? 'none: --cpu-both dry run'
+      : { device: cuda.device, computeCapability: cuda.computeCapability },
     note: 'ONNX sessions on the CPU in both columns (testkit basic encoder/decoder, 1024×768 scenes); medians; GPU times include host↔device copies',
     targets,
     sections,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  table(`segment() stages, maths on CPU vs GPU (${cuda.device}), ms`, ['section', 'stage', 'cpu', 'gpu', 'gpu-all', 'cpu/gpu', 'cpu/gpu-all'], rows);
+  table(
+    `segment() stages, maths on CPU vs GPU (${cuda.device}), ms`,
+    ['section', 'stage', 'cpu', 'gpu', 'gpu-all', 'cpu/gpu', 'cpu/gpu-all'],
+    rows,
+  );
   console.log(`wrote ${out}`);
 }
 

@@ -59,7 +59,13 @@ export interface LeanChildResult {
 /** One configuration, in this (child) process. */
 export async function leanChild(a: LeanChildArgs): Promise<LeanChildResult> {
   const t0 = performance.now();
-  const model = await P2SAM.load({ encoder: a.encoder, decoder: testkitDecoderBytes({ variant: 'sam-sized' }), threads: a.threads, leanAttention: a.leanAttention, onWarning: () => {} });
+  const model = await P2SAM.load({
+    encoder: a.encoder,
+    decoder: testkitDecoderBytes({ variant: 'sam-sized' }),
+    threads: a.threads,
+    leanAttention: a.leanAttention,
+    onWarning: () => {},
+  });
   const loadMs = performance.now() - t0;
   const rssAfterLoadMiB = rssMiB();
   const peakAfterLoadMiB = peakRssMiB();
@@ -108,7 +114,11 @@ export async function leanChild(a: LeanChildArgs): Promise<LeanChildResult> {
 }
 
 function segmentAnythingDir(): string | undefined {
-  const candidates = [process.env.P2SAM_SEGMENT_ANYTHING, path.resolve(ROOT, '../shared/vendor/segment-anything'), path.resolve(ROOT, '../../shared/vendor/segment-anything')];
+  const candidates = [
+    process.env.P2SAM_SEGMENT_ANYTHING,
+    path.resolve(ROOT, '../shared/vendor/segment-anything'),
+    path.resolve(ROOT, '../../shared/vendor/segment-anything'),
+  ];
   return candidates.find((d) => d !== undefined && existsSync(path.join(d, 'segment_anything')));
 }
 
@@ -121,7 +131,11 @@ export function vitEncoder(config: 'vit_b' | 'vit_h'): { file: string } | { skip
   if (!sa) return { skipped: 'segment_anything not found: set P2SAM_SEGMENT_ANYTHING' };
   mkdirSync(dir, { recursive: true });
   try {
-    execFileSync('/usr/bin/python3', [path.join(ROOT, 'python/p2sam_vit_encoder.py'), config, file], { env: { ...process.env, PYTHONPATH: sa }, stdio: ['ignore', 'inherit', 'pipe'], timeout: 1_800_000 });
+    execFileSync('/usr/bin/python3', [path.join(ROOT, 'python/p2sam_vit_encoder.py'), config, file], {
+      env: { ...process.env, PYTHONPATH: sa },
+      stdio: ['ignore', 'inherit', 'pipe'],
+      timeout: 1_800_000,
+    });
   } catch (e) {
     return { skipped: `export failed: ${(e as Error).message.split('\n').slice(-3).join(' ')}` };
   }

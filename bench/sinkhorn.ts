@@ -39,7 +39,8 @@ function cellsOf(mask: { data: Uint8Array; width: number; height: number }, frac
     for (let j = 0; j < GRID; j++) {
       let inside = 0;
       for (let y = 16 * i; y < Math.min(16 * i + 16, mask.height); y++)
-        for (let x = 16 * j; x < Math.min(16 * j + 16, mask.width); x++) inside += mask.data[y * mask.width + x] ? 1 : 0;
+        for (let x = 16 * j; x < Math.min(16 * j + 16, mask.width); x++)
+          inside += mask.data[y * mask.width + x] ? 1 : 0;
       if (inside > 0 && inside >= frac * 256) out.push(i * GRID + j);
     }
   return out;
@@ -70,7 +71,12 @@ function gather(emb: Float32Array, cells: number[]): Float32Array {
 }
 
 /** Mean squared distance over all pairs (= eps / epsilon) and, per target point, the distance to its nearest reference point. */
-function costScale(a: Float32Array, n: number, b: Float32Array, m: number): { mean: number; nearest: Summary } {
+function costScale(
+  a: Float32Array,
+  n: number,
+  b: Float32Array,
+  m: number,
+): { mean: number; nearest: Summary } {
   let total = 0;
   const nearest = new Array<number>(m).fill(Infinity);
   for (let i = 0; i < n; i++)
@@ -151,10 +157,21 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, performance.now() - t];
 }
 
-export async function sinkhornSection(a: { coverages: number[]; settings: SinkhornSetting[]; rankingEpsilons: number[]; rankingTargets: number; threads: number }): Promise<SinkhornResult> {
+export async function sinkhornSection(a: {
+  coverages: number[];
+  settings: SinkhornSetting[];
+  rankingEpsilons: number[];
+  rankingTargets: number;
+  threads: number;
+}): Promise<SinkhornResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-bench-sk-'));
   const paths = await writeTestkitModel(dir);
-  const model = await P2SAM.load({ encoder: paths.encoder, decoder: paths.decoder, threads: a.threads, onWarning: () => undefined });
+  const model = await P2SAM.load({
+    encoder: paths.encoder,
+    decoder: paths.decoder,
+    threads: a.threads,
+    onWarning: () => undefined,
+  });
   const problems: SinkhornProblem[] = [];
   const ranking: SinkhornRanking[] = [];
   const rows = Math.ceil(H / 16);
@@ -185,7 +202,9 @@ export async function sinkhornSection(a: { coverages: number[]; settings: Sinkho
       const scale = costScale(A, n, B, cells.length);
       const runs: SinkhornRun[] = [];
       for (const s of a.settings) {
-        const [sk, ms] = await timed(() => core.wasserstein(A, B, CH, { solver: 'sinkhorn', threads: a.threads, ...s }));
+        const [sk, ms] = await timed(() =>
+          core.wasserstein(A, B, CH, { solver: 'sinkhorn', threads: a.threads, ...s }),
+        );
         runs.push({
           setting: s,
           iterations: sk.iterations,
@@ -215,7 +234,10 @@ export async function sinkhornSection(a: { coverages: number[]; settings: Sinkho
       const t = scene(c, 200 + i, [0.5 + 0.03 * i, 0.5 - 0.02 * i]);
       const e: Embedding = await model.encode(t.image);
       exact.push(await model.segment(e, { reference: ref }));
-      for (const eps of a.rankingEpsilons) bySetting.get(eps)!.push(await model.segment(e, { reference: ref, retrieval: { solver: 'sinkhorn', epsilon: eps } }));
+      for (const eps of a.rankingEpsilons)
+        bySetting
+          .get(eps)!
+          .push(await model.segment(e, { reference: ref, retrieval: { solver: 'sinkhorn', epsilon: eps } }));
       e.dispose();
     }
     for (const eps of a.rankingEpsilons) {
@@ -227,8 +249,15 @@ export async function sinkhornSection(a: { coverages: number[]; settings: Sinkho
       sk.forEach((r, i) => {
         const x = exact[i]!;
         if (r.parts === x.parts && r.negatives === x.negatives) same++;
-        const idx = x.candidates.map((_, k) => k).filter((k) => x.candidates[k]!.score !== null && r.candidates[k]!.score !== null);
-        taus.push(kendall(idx.map((k) => x.candidates[k]!.score!), idx.map((k) => r.candidates[k]!.score!)));
+        const idx = x.candidates
+          .map((_, k) => k)
+          .filter((k) => x.candidates[k]!.score !== null && r.candidates[k]!.score !== null);
+        taus.push(
+          kendall(
+            idx.map((k) => x.candidates[k]!.score!),
+            idx.map((k) => r.candidates[k]!.score!),
+          ),
+        );
         for (const k of idx) {
           scored++;
           if (r.candidates[k]!.converged) conv++;

@@ -8,7 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** Repository root, from dist/bench/*.js or bench/*.ts. */
-export const ROOT = path.resolve(__dirname, '..', path.basename(path.resolve(__dirname, '..')) === 'dist' ? '..' : '');
+export const ROOT = path.resolve(
+  __dirname,
+  '..',
+  path.basename(path.resolve(__dirname, '..')) === 'dist' ? '..' : '',
+);
 
 export interface Summary {
   median: number;
@@ -90,7 +94,9 @@ export function machineInfo(threads: number): MachineInfo {
   const cpus = os.cpus();
   let ortVersion = 'unknown';
   try {
-    ortVersion = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version;
+    ortVersion = JSON.parse(
+      readFileSync(path.join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8'),
+    ).version;
   } catch {
     /* reported as unknown */
   }
@@ -112,27 +118,50 @@ export function machineInfo(threads: number): MachineInfo {
  */
 export function runChild<T>(section: string, args: Record<string, unknown>, timeoutMs: number): T {
   const script = path.join(__dirname, 'run.js');
-  const r = spawnSync(process.execPath, ['--expose-gc', script, '--child', section, '--child-args', JSON.stringify(args)], {
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, ORT_LOGGING_LEVEL: '3' },
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', script, '--child', section, '--child-args', JSON.stringify(args)],
+    {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, ORT_LOGGING_LEVEL: '3' },
+    },
+  );
   if (r.error) throw new Error(`bench section ${section}: ${r.error.message}`);
   const lines = r.stdout.trim().split('\n');
   const last = lines[lines.length - 1] ?? '';
   if (r.status !== 0 || !(last.startsWith('{') || last.startsWith('['))) {
-    throw new Error(`bench section ${section} failed (exit ${r.status}):\n${r.stderr.split('\n').filter((l) => !l.includes('onnxruntime')).slice(-15).join('\n')}`);
+    throw new Error(
+      `bench section ${section} failed (exit ${r.status}):\n${r.stderr
+        .split('\n')
+        .filter((l) => !l.includes('onnxruntime'))
+        .slice(-15)
+        .join('\n')}`,
+    );
   }
   return JSON.parse(last) as T;
 }
 
 /** A native bench executable's --json output, or a reason it could not run. */
-export function runNative(name: string, args: string[], timeoutMs: number): { ok: true; json: unknown } | { ok: false; reason: string } {
+export function runNative(
+  name: string,
+  args: string[],
+  timeoutMs: number,
+): { ok: true; json: unknown } | { ok: false; reason: string } {
   const exe = path.join(ROOT, 'build', 'Release', name);
-  const r = spawnSync(exe, [...args, '--json'], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
-  if (r.error) return { ok: false, reason: `${exe}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not built (run node scripts/build-native.mjs)' : r.error.message}` };
-  if (r.status !== 0) return { ok: false, reason: `${exe} exited ${r.status}: ${r.stderr.trim().slice(-300)}` };
+  const r = spawnSync(exe, [...args, '--json'], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.error)
+    return {
+      ok: false,
+      reason: `${exe}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not built (run node scripts/build-native.mjs)' : r.error.message}`,
+    };
+  if (r.status !== 0)
+    return { ok: false, reason: `${exe} exited ${r.status}: ${r.stderr.trim().slice(-300)}` };
   try {
     return { ok: true, json: JSON.parse(r.stdout) };
   } catch {
@@ -146,7 +175,15 @@ export function table(title: string, header: string[], rows: (string | number | 
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
   console.log(`\n${title}`);
   cells.forEach((r, j) => {
-    console.log(`  ${r.map((c, i) => String(c ?? '').padStart(i === 0 ? 0 : widths[i]!).padEnd(i === 0 ? widths[i]! : 0)).join('  ')}`);
+    console.log(
+      `  ${r
+        .map((c, i) =>
+          String(c ?? '')
+            .padStart(i === 0 ? 0 : widths[i]!)
+            .padEnd(i === 0 ? widths[i]! : 0),
+        )
+        .join('  ')}`,
+    );
     if (j === 0) console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
   });
 }

@@ -63,7 +63,12 @@ export interface VolumeBenchResult {
 }
 
 /** Child: one visit, one mode. */
-export async function volumeSection(a: { mode: VolumeRun['mode']; targetSlices: number; threads: number; model: ModelChoice }): Promise<VolumeRun> {
+export async function volumeSection(a: {
+  mode: VolumeRun['mode'];
+  targetSlices: number;
+  threads: number;
+  model: ModelChoice;
+}): Promise<VolumeRun> {
   const sliceMm = 100 / a.targetSlices;
   const study = phantomStudy({ size: 512, seed: 1, targetSlices: a.targetSlices, targetSliceMm: sliceMm });
   const model = await loadTestkit(a.model, a.threads);
@@ -84,7 +89,10 @@ export async function volumeSection(a: { mode: VolumeRun['mode']; targetSlices: 
   let mask: MaskVolume;
   const statsBefore = model.stats().encoderRuns;
   if (a.mode !== 'naive') {
-    const r = await segmentVolume(model, target, reference, { pipeline: a.mode === 'ours-pipelined', referenceSpacingMm: a.mode === 'ours-ref-spacing-10mm' ? 10 : 0 });
+    const r = await segmentVolume(model, target, reference, {
+      pipeline: a.mode === 'ours-pipelined',
+      referenceSpacingMm: a.mode === 'ours-ref-spacing-10mm' ? 10 : 0,
+    });
     ran = r.summary.ranSlices;
     refs = r.summary.referenceSlicesEncoded;
     encoderMs = r.summary.encoderMs;
@@ -95,19 +103,41 @@ export async function volumeSection(a: { mode: VolumeRun['mode']; targetSlices: 
     const window = DEFAULT_VOLUME_WINDOW;
     const al = alignVolumes(reference.volume, target);
     const pairing = pairSlices(reference.volume, reference.mask, target, al, { marginMm: 10 });
-    const crops = roiCrops(reference.volume, reference.mask, target, estimateInPlaneShift(reference.volume, target, al.offsetMm), 40)!;
+    const crops = roiCrops(
+      reference.volume,
+      reference.mask,
+      target,
+      estimateInPlaneShift(reference.volume, target, al.offsetMm),
+      40,
+    )!;
     const plane = target.columns * target.rows;
-    mask = { columns: target.columns, rows: target.rows, slices: target.slices, data: new Uint8Array(plane * target.slices) };
+    mask = {
+      columns: target.columns,
+      rows: target.rows,
+      slices: target.slices,
+      data: new Uint8Array(plane * target.slices),
+    };
     for (const p of pairing.pairs) {
       if (p.zone === 'outside') continue;
       const k = p.referenceCandidates[0]!;
-      const ref = await model.createReference({ image: sliceImage(reference.volume, k, window, crops.reference), mask: cropMask(maskSlice(reference.mask, k), crops.reference) }, { mode: 'medical' });
-      const seg = await model.segment(sliceImage(target, p.targetSlice, window, crops.target), { reference: ref });
+      const ref = await model.createReference(
+        {
+          image: sliceImage(reference.volume, k, window, crops.reference),
+          mask: cropMask(maskSlice(reference.mask, k), crops.reference),
+        },
+        { mode: 'medical' },
+      );
+      const seg = await model.segment(sliceImage(target, p.targetSlice, window, crops.target), {
+        reference: ref,
+      });
       encoderMs += ref.timings.encodeMs + seg.timings.encodeMs;
       ref.dispose();
       ran++;
       const c = crops.target;
-      for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) mask.data[p.targetSlice * plane + (c.y + y) * target.columns + c.x + x] = seg.mask[y * c.width + x]!;
+      for (let y = 0; y < c.height; y++)
+        for (let x = 0; x < c.width; x++)
+          mask.data[p.targetSlice * plane + (c.y + y) * target.columns + c.x + x] =
+            seg.mask[y * c.width + x]!;
     }
     refs = ran;
     encoderRuns = model.stats().encoderRuns - statsBefore;
@@ -144,13 +174,22 @@ function uptime(): string {
   try {
     return require('node:child_process').execFileSync('uptime', { encoding: 'utf8' }).trim();
   } catch {
-    return `load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+    return `load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`;
   }
 }
 
 /** Parent: every run above in its own process, the table, and the numbers for the targets. */
-export function runVolumeBench(threads: number, quick: boolean, step: (name: string) => void): VolumeBenchResult {
-  const model: ModelChoice = quick ? { encoder: 'basic', decoder: 'basic', pruneDecoder: true } : { encoder: 'sam-sized', decoder: 'sam-sized', pruneDecoder: true };
+export function runVolumeBench(
+  threads: number,
+  quick: boolean,
+  step: (name: string) => void,
+): VolumeBenchResult {
+  const model: ModelChoice = quick
+    ? { encoder: 'basic', decoder: 'basic', pruneDecoder: true }
+    : { encoder: 'sam-sized', decoder: 'sam-sized', pruneDecoder: true };
   const start = os.loadavg().map((x) => round(x));
   const up = uptime();
   console.log(`volume bench: ${up}`);
@@ -177,13 +216,47 @@ export function runVolumeBench(threads: number, quick: boolean, step: (name: str
   }
   table(
     `Volume: follow-up visit from the planning visit (512², ${model.encoder}/${model.decoder} pair; wall and RSS per visit)`,
-    ['mode', 'pair', 'slices', 'ran', 'ref enc', 'enc runs', 'wall s', 'CPU s', 'ms/slice', 'slices/s', 'enc share', 'working MiB', 'peak MiB', 'Dice'],
-    runs.map((r) => [r.mode, `${r.model.encoder}/${r.model.decoder}`, r.targetSlices, r.ranSlices, r.referenceSlicesEncoded, r.encoderRuns, round(r.wallMs / 1000, 1), round(r.cpuMs / 1000, 1), r.msPerSlice, r.slicesPerSecond, r.encoderShare, r.workingMiB, r.peakRssMiB, r.dice]),
+    [
+      'mode',
+      'pair',
+      'slices',
+      'ran',
+      'ref enc',
+      'enc runs',
+      'wall s',
+      'CPU s',
+      'ms/slice',
+      'slices/s',
+      'enc share',
+      'working MiB',
+      'peak MiB',
+      'Dice',
+    ],
+    runs.map((r) => [
+      r.mode,
+      `${r.model.encoder}/${r.model.decoder}`,
+      r.targetSlices,
+      r.ranSlices,
+      r.referenceSlicesEncoded,
+      r.encoderRuns,
+      round(r.wallMs / 1000, 1),
+      round(r.cpuMs / 1000, 1),
+      r.msPerSlice,
+      r.slicesPerSecond,
+      r.encoderShare,
+      r.workingMiB,
+      r.peakRssMiB,
+      r.dice,
+    ]),
   );
   const ours40 = runs.find((r) => r.mode === 'ours' && r.targetSlices === 40)!;
   // Working memory by slice count, from the runs on one pair (the basic memory pair).
   const naive40 = runs.find((r) => r.mode === 'naive')!;
-  const workingMiBAt = Object.fromEntries(runs.filter((r) => r.mode === 'ours' && r.model.encoder === 'basic' && r.targetSlices !== 40).map((r) => [String(r.targetSlices), r.workingMiB]));
+  const workingMiBAt = Object.fromEntries(
+    runs
+      .filter((r) => r.mode === 'ours' && r.model.encoder === 'basic' && r.targetSlices !== 40)
+      .map((r) => [String(r.targetSlices), r.workingMiB]),
+  );
   return {
     uptime: up,
     loadAverage: { start, end: os.loadavg().map((x) => round(x)) },

@@ -83,7 +83,11 @@ export function backends(): Backends {
     },
     onnxRuntime: b.ortVersion,
     addon: nativeFile(),
-    torch: { available: torchBuild.built, ...(torchBuild.reason ? { reason: torchBuild.reason } : {}), addon: torchBuild.file },
+    torch: {
+      available: torchBuild.built,
+      ...(torchBuild.reason ? { reason: torchBuild.reason } : {}),
+      addon: torchBuild.file,
+    },
   };
 }
 
@@ -118,7 +122,10 @@ export function resolveDevices(device: Device, modelDevice: Device = device): Re
         option === 'options.device' && cuda.kernelsAvailable
           ? "; pass modelDevice: 'cpu' to run only the P2SAM maths on the GPU"
           : '';
-      throw new P2SamError('BACKEND_UNAVAILABLE', `${option} 'cuda' is not available for ${what}: ${why}${hint}`);
+      throw new P2SamError(
+        'BACKEND_UNAVAILABLE',
+        `${option} 'cuda' is not available for ${what}: ${why}${hint}`,
+      );
     }
     fallbacks.push({ option, what });
     return 'cpu';
@@ -135,6 +142,8 @@ export function resolveDevices(device: Device, modelDevice: Device = device): Re
     fallbacks.length === 2 && fallbacks[0].option === fallbacks[1].option
       ? [{ ...fallbacks[0], what: `${fallbacks[0].what} and ${fallbacks[1].what}` }]
       : fallbacks;
-  const reason = merged.map((f) => `${f.option} 'auto' fell back to the CPU for ${f.what}: ${why}`).join('; ');
+  const reason = merged
+    .map((f) => `${f.option} 'auto' fell back to the CPU for ${f.what}: ${why}`)
+    .join('; ');
   return { device: maths, modelDevice: sessions, ...(reason ? { reason } : {}) };
 }

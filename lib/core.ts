@@ -40,7 +40,8 @@ function kmeansArgs(features: unknown, d: unknown, options: unknown) {
   const dim = v.integer('d', d, 1, 1 << 16);
   const f = v.featureMatrix('features', features, dim);
   const o = v.optionsObject('options', options);
-  if (!Array.isArray(o.ks) || o.ks.length === 0) v.fail('type', 'options.ks', 'a non-empty array of integers in 1..4096', o.ks);
+  if (!Array.isArray(o.ks) || o.ks.length === 0)
+    v.fail('type', 'options.ks', 'a non-empty array of integers in 1..4096', o.ks);
   const ks = (o.ks as unknown[]).map((k, i) => v.integer(`options.ks[${i}]`, k, 1, 4096));
   const opts = {
     restarts: v.optionalInteger('options.restarts', o.restarts, 1, 1000, 10),
@@ -62,13 +63,21 @@ function kmeansArgs(features: unknown, d: unknown, options: unknown) {
  * const [r] = await core.kmeans(features, 256, { ks: [3], seed: 0 });
  * // r.labels: the partition sklearn.cluster.KMeans(n_clusters=3, random_state=0, n_init=10) finds
  */
-export async function kmeans(features: Float32Array, d: number, options: KMeansOptions): Promise<KMeansResult[]> {
+export async function kmeans(
+  features: Float32Array,
+  d: number,
+  options: KMeansOptions,
+): Promise<KMeansResult[]> {
   const { f, dim, ks, opts } = kmeansArgs(features, d, options);
   return call(native().kmeans(f.data, f.n, dim, Int32Array.from(ks), opts));
 }
 
 /** P2SAM part prototypes: k = 1 → normalised mean; k > 1 → k-means then per-cluster normalised means. */
-export async function prototypes(features: Float32Array, d: number, options: KMeansOptions): Promise<PrototypeResult[]> {
+export async function prototypes(
+  features: Float32Array,
+  d: number,
+  options: KMeansOptions,
+): Promise<PrototypeResult[]> {
   const { f, dim, ks, opts } = kmeansArgs(features, d, options);
   return call(native().prototypes(f.data, f.n, dim, Int32Array.from(ks), opts));
 }
@@ -92,7 +101,12 @@ export interface WassersteinOptions {
  * Optimal-transport cost between two weighted point clouds a (n×d) and b (m×d) with
  * squared-Euclidean ground cost — the "EMD" P2SAM ranks candidates by.
  */
-export async function wasserstein(a: Float32Array, b: Float32Array, d: number, options: WassersteinOptions = {}): Promise<WassersteinResult> {
+export async function wasserstein(
+  a: Float32Array,
+  b: Float32Array,
+  d: number,
+  options: WassersteinOptions = {},
+): Promise<WassersteinResult> {
   const dim = v.integer('d', d, 1, 1 << 16);
   const A = v.featureMatrix('a', a, dim);
   const B = v.featureMatrix('b', b, dim);

@@ -56,15 +56,19 @@ export class Embedding {
    * ```
    */
   static fromData(data: Float32Array, meta: EmbeddingMeta): Embedding {
-    if (!(data instanceof Float32Array)) fail('type', 'data', `a Float32Array of ${EMBEDDING_LENGTH} values`, data);
+    if (!(data instanceof Float32Array))
+      fail('type', 'data', `a Float32Array of ${EMBEDDING_LENGTH} values`, data);
     if (data.length !== EMBEDDING_LENGTH)
       throw new RangeError(`data must hold 256×64×64 = ${EMBEDDING_LENGTH} values; received ${data.length}`);
     // A stored embedding is caller data: a NaN in it would only surface later as an
     // opaque native error (or, in the decoder, as a garbage mask), so refuse it here.
     for (let i = 0; i < data.length; i++)
       if (!Number.isFinite(data[i]))
-        throw new RangeError(`data must contain only finite values; element ${i} (channel ${Math.floor(i / 4096)}, cell ${i % 4096}) is ${data[i]}`);
-    if (!isPlainObject(meta)) fail('type', 'meta', '{ origWidth, origHeight, inputWidth, inputHeight }', meta);
+        throw new RangeError(
+          `data must contain only finite values; element ${i} (channel ${Math.floor(i / 4096)}, cell ${i % 4096}) is ${data[i]}`,
+        );
+    if (!isPlainObject(meta))
+      fail('type', 'meta', '{ origWidth, origHeight, inputWidth, inputHeight }', meta);
     // Each field is read exactly once, into the snapshot that is checked and passed on: a
     // getter or Proxy cannot pass the checks with one value and reach native code with another.
     const m: EmbeddingMeta = {
@@ -78,11 +82,15 @@ export class Embedding {
     integer('meta.origWidth', m.origWidth, 1, MAX_IMAGE_SIDE);
     integer('meta.origHeight', m.origHeight, 1, MAX_IMAGE_SIDE);
     if (m.origWidth * m.origHeight > MAX_IMAGE_PIXELS)
-      throw new RangeError(`meta must describe at most ${MAX_IMAGE_PIXELS} pixels; received ${m.origWidth}×${m.origHeight}`);
+      throw new RangeError(
+        `meta must describe at most ${MAX_IMAGE_PIXELS} pixels; received ${m.origWidth}×${m.origHeight}`,
+      );
     integer('meta.inputWidth', m.inputWidth, 1, 1024);
     integer('meta.inputHeight', m.inputHeight, 1, 1024);
     if (Math.max(m.inputWidth, m.inputHeight) !== 1024)
-      throw new RangeError(`meta.inputWidth/inputHeight must have a longest side of 1024; received ${m.inputWidth}×${m.inputHeight}`);
+      throw new RangeError(
+        `meta.inputWidth/inputHeight must have a longest side of 1024; received ${m.inputWidth}×${m.inputHeight}`,
+      );
     return new Embedding(new (native().NativeEmbedding)(data, m));
   }
 

@@ -78,10 +78,12 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
   if (typeof value === 'function') return 'a function';
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(length ${(value as unknown as { length?: number }).length ?? value.byteLength})`;
+  if (ArrayBuffer.isView(value))
+    return `${value.constructor.name}(length ${(value as unknown as { length?: number }).length ?? value.byteLength})`;
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }

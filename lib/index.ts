@@ -34,7 +34,13 @@ export type {
   GraphOptimization,
   KMeansSeeding,
 } from './options';
-export { P2SamError, P2SAM_ERROR_CODES, argumentErrorData, type P2SamErrorCode, type ArgumentErrorData } from './errors';
+export {
+  P2SamError,
+  P2SAM_ERROR_CODES,
+  argumentErrorData,
+  type P2SamErrorCode,
+  type ArgumentErrorData,
+} from './errors';
 export type {
   ImageData,
   MaskData,
@@ -56,7 +62,17 @@ export { renderOverlay, writeOverlayPng } from './io/overlay';
 export * as metrics from './metrics';
 // Clinical formats (DICOM series, NIfTI, RTSTRUCT, SEG): the namespace plus the main entry points.
 export * as clinical from './clinical';
-export { readDicomSeries, readNifti, readRtstruct, writeRtstruct, readDicomSeg, writeDicomSeg, writeNifti, readNiftiLabelmap, writePhantomSeries } from './clinical';
+export {
+  readDicomSeries,
+  readNifti,
+  readRtstruct,
+  writeRtstruct,
+  readDicomSeg,
+  writeDicomSeg,
+  writeNifti,
+  readNiftiLabelmap,
+  writePhantomSeries,
+} from './clinical';
 export type { Volume, MaskVolume, HuWindow } from './clinical';
 // Patient-adaptive volumes (lib/volume): the namespace plus the main entry point.
 export * as volume from './volume';

@@ -38,17 +38,22 @@ export interface ModelReport {
  */
 export async function inspectModel(file: string): Promise<ModelReport> {
   v.nonEmptyString('file', file);
-  if (!existsSync(file) || !statSync(file).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `no model file at '${file}'`);
+  if (!existsSync(file) || !statSync(file).isFile())
+    throw new P2SamError('MODEL_NOT_FOUND', `no model file at '${file}'`);
   // TorchScript files are read by the torch addon (loaded only for them).
   const torchScript = isTorchScriptModel(file);
-  const r = await call(torchScript ? torchAddon().inspectModel({ path: file }) : native().inspectModel({ path: file }));
+  const r = await call(
+    torchScript ? torchAddon().inspectModel({ path: file }) : native().inspectModel({ path: file }),
+  );
   const role = r.kind.includes('encoder') ? 'encoder' : r.kind.includes('decoder') ? 'decoder' : 'unknown';
   let usable = r.kind.startsWith('sam-');
   let reason = r.reason;
   if (r.kind.startsWith('sam2')) reason = 'SAM 2 exports are recognised but not supported yet';
   if (r.kind === 'sam-decoder' && r.maskOutputs === 1)
-    reason = 'single-mask decoder export: usable, but the multimask passes of P2SAM are approximated by its one output';
-  if (r.kind === 'sam-decoder' && r.maskOutputs === 0) reason = 'mask output count is dynamic; it is checked on the first run';
+    reason =
+      'single-mask decoder export: usable, but the multimask passes of P2SAM are approximated by its one output';
+  if (r.kind === 'sam-decoder' && r.maskOutputs === 0)
+    reason = 'mask output count is dynamic; it is checked on the first run';
   if (r.kind === 'unknown') usable = false;
   return {
     file,

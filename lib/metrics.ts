@@ -26,14 +26,24 @@ export interface EmptyRule {
 }
 
 function checkMask(m: unknown, param: string): asserts m is MaskData {
-  if (m === null || typeof m !== 'object') throw new TypeError(`${param}: expected a MaskData object, received ${m === null ? 'null' : typeof m}`);
+  if (m === null || typeof m !== 'object')
+    throw new TypeError(`${param}: expected a MaskData object, received ${m === null ? 'null' : typeof m}`);
   const { data, width, height } = m as Partial<MaskData>;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) <= 0 || (height as number) <= 0) {
-    throw new RangeError(`${param}: expected positive integer width and height, received ${String(width)}×${String(height)}`);
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    (width as number) <= 0 ||
+    (height as number) <= 0
+  ) {
+    throw new RangeError(
+      `${param}: expected positive integer width and height, received ${String(width)}×${String(height)}`,
+    );
   }
   if (!(data instanceof Uint8Array)) throw new TypeError(`${param}.data: expected a Uint8Array`);
   if (data.length !== (width as number) * (height as number)) {
-    throw new RangeError(`${param}.data: expected ${width}×${height} = ${(width as number) * (height as number)} bytes, received ${data.length}`);
+    throw new RangeError(
+      `${param}.data: expected ${width}×${height} = ${(width as number) * (height as number)} bytes, received ${data.length}`,
+    );
   }
 }
 
@@ -48,7 +58,9 @@ export function confusion(pred: MaskData, gt: MaskData): Confusion {
   checkMask(pred, 'pred');
   checkMask(gt, 'gt');
   if (pred.width !== gt.width || pred.height !== gt.height) {
-    throw new RangeError(`pred is ${pred.width}×${pred.height} but gt is ${gt.width}×${gt.height}; masks must have the same size`);
+    throw new RangeError(
+      `pred is ${pred.width}×${pred.height} but gt is ${gt.width}×${gt.height}; masks must have the same size`,
+    );
   }
   const a = pred.data;
   const b = gt.data;
@@ -127,17 +139,30 @@ export interface PersegResult {
  */
 export function persegMiouDetailed(entries: PersegEntry[], opts?: EmptyRule): PersegResult {
   if (!Array.isArray(entries) || entries.length === 0) {
-    throw new RangeError(`entries: expected a non-empty array of {cls, intersection, union}, received ${Array.isArray(entries) ? 'an empty array' : typeof entries}`);
+    throw new RangeError(
+      `entries: expected a non-empty array of {cls, intersection, union}, received ${Array.isArray(entries) ? 'an empty array' : typeof entries}`,
+    );
   }
   const empty = emptyValue(opts);
   const sums = new Map<string, { i: number; u: number }>();
   entries.forEach((e, k) => {
     if (e === null || typeof e !== 'object' || typeof e.cls !== 'string') {
-      throw new TypeError(`entries[${k}].cls: expected a string, received ${e === null ? 'null' : typeof e?.cls}`);
+      throw new TypeError(
+        `entries[${k}].cls: expected a string, received ${e === null ? 'null' : typeof e?.cls}`,
+      );
     }
     const { intersection: i, union: u } = e;
-    if (typeof i !== 'number' || typeof u !== 'number' || !Number.isFinite(i) || !Number.isFinite(u) || i < 0 || u < 0) {
-      throw new RangeError(`entries[${k}]: expected non-negative finite intersection and union, received ${String(i)} and ${String(u)}`);
+    if (
+      typeof i !== 'number' ||
+      typeof u !== 'number' ||
+      !Number.isFinite(i) ||
+      !Number.isFinite(u) ||
+      i < 0 ||
+      u < 0
+    ) {
+      throw new RangeError(
+        `entries[${k}]: expected non-negative finite intersection and union, received ${String(i)} and ${String(u)}`,
+      );
     }
     if (i > u) {
       throw new RangeError(`entries[${k}]: intersection ${i} exceeds union ${u}`);
@@ -189,7 +214,9 @@ export interface SequenceSummary {
  */
 export function sequenceMeans(scores: SequenceScore[]): SequenceSummary {
   if (!Array.isArray(scores) || scores.length === 0) {
-    throw new RangeError(`scores: expected a non-empty array of {sequence, value}, received ${Array.isArray(scores) ? 'an empty array' : typeof scores}`);
+    throw new RangeError(
+      `scores: expected a non-empty array of {sequence, value}, received ${Array.isArray(scores) ? 'an empty array' : typeof scores}`,
+    );
   }
   const acc = new Map<string, { sum: number; n: number }>();
   scores.forEach((s, k) => {

@@ -17,16 +17,28 @@ import * as v from './validate';
  */
 export function modelSource(name: string, value: unknown): { native: NativeModelSource; label: string } {
   if (typeof value === 'string') {
-    if (value.length === 0) v.fail('type', name, 'a path to an .onnx or TorchScript .pt file, or a Uint8Array', value);
+    if (value.length === 0)
+      v.fail('type', name, 'a path to an .onnx or TorchScript .pt file, or a Uint8Array', value);
     if (!existsSync(value)) throw new P2SamError('MODEL_NOT_FOUND', `${name}: no file at '${value}'`);
-    if (!statSync(value).isFile()) throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a file`);
+    if (!statSync(value).isFile())
+      throw new P2SamError('MODEL_NOT_FOUND', `${name}: '${value}' is not a file`);
     return { native: { path: value }, label: value };
   }
   if (value instanceof Uint8Array) {
-    if (value.length === 0) throw argumentError('range', { param: name, expected: 'a non-empty buffer', received: `an empty ${value.constructor.name}` });
+    if (value.length === 0)
+      throw argumentError('range', {
+        param: name,
+        expected: 'a non-empty buffer',
+        received: `an empty ${value.constructor.name}`,
+      });
     return { native: { bytes: value }, label: `<${value.length}-byte buffer>` };
   }
-  return v.fail('type', name, 'a path to an .onnx or TorchScript .pt file, or a Uint8Array with its bytes', value);
+  return v.fail(
+    'type',
+    name,
+    'a path to an .onnx or TorchScript .pt file, or a Uint8Array with its bytes',
+    value,
+  );
 }
 
 /**
@@ -40,7 +52,9 @@ export function modelSource(name: string, value: unknown): { native: NativeModel
  * the rewritten bytes instead kept ≈ 290 MiB more resident after load). The caller loads
  * that file and then calls `cleanup`.
  */
-export async function leanEncoder(source: NativeModelSource): Promise<{ path?: string; note: string; cleanup?: () => void }> {
+export async function leanEncoder(
+  source: NativeModelSource,
+): Promise<{ path?: string; note: string; cleanup?: () => void }> {
   let dir: string | undefined;
   const cleanup = () => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -48,16 +62,26 @@ export async function leanEncoder(source: NativeModelSource): Promise<{ path?: s
   try {
     dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-lean-'));
     const file = path.join(dir, 'encoder.lean.onnx');
-    const r = await leanAttentionOffThread('path' in source ? { path: source.path } : { bytes: source.bytes }, {}, file);
+    const r = await leanAttentionOffThread(
+      'path' in source ? { path: source.path } : { bytes: source.bytes },
+      {},
+      file,
+    );
     if (r.rewritten === 0) {
       cleanup();
       return { note: `not applied: ${r.reason}` };
     }
     if (r.externalData) {
       cleanup();
-      return { note: 'not applied: the weights are in external-data files; write a lean copy beside them with p2sam optimize' };
+      return {
+        note: 'not applied: the weights are in external-data files; write a lean copy beside them with p2sam optimize',
+      };
     }
-    return { path: file, cleanup, note: `${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks` };
+    return {
+      path: file,
+      cleanup,
+      note: `${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks`,
+    };
   } catch (e) {
     // No temporary directory, no worker, unreadable file: load the encoder as it is.
     cleanup();

@@ -129,14 +129,21 @@ export class P2SAM {
     const torchDecoder = isTorchScriptModel(o.decoder as string | Uint8Array);
     const allTorch = torchEncoder && torchDecoder;
     const device = resolveDevices(config.device, allTorch ? 'cpu' : config.modelDevice);
-    const torchDevice = torchEncoder || torchDecoder ? resolveTorchDevice(config.modelDevice, config.modelDevice === config.device ? 'options.device' : 'options.modelDevice') : undefined;
+    const torchDevice =
+      torchEncoder || torchDecoder
+        ? resolveTorchDevice(
+            config.modelDevice,
+            config.modelDevice === config.device ? 'options.device' : 'options.modelDevice',
+          )
+        : undefined;
     // An ONNX buffer whose weights live in external-data files would have them looked up
     // in the working directory: only with a folder named by the caller.
     for (const [name, src, torch] of [
       ['options.encoder', encoder, torchEncoder],
       ['options.decoder', decoder, torchDecoder],
     ] as const) {
-      if (torch || !('bytes' in src.native) || !(await offload('externalData', { bytes: src.native.bytes }))) continue;
+      if (torch || !('bytes' in src.native) || !(await offload('externalData', { bytes: src.native.bytes })))
+        continue;
       if (!config.externalDataFolder)
         throw new P2SamError(
           'MODEL_UNSUPPORTED',
@@ -144,7 +151,11 @@ export class P2SAM {
         );
       src.native = { bytes: src.native.bytes, externalDataFolder: config.externalDataFolder };
     }
-    const noLean = { path: undefined, note: torchEncoder && config.leanAttention ? 'not applied: a TorchScript encoder' : 'off', cleanup: undefined };
+    const noLean = {
+      path: undefined,
+      note: torchEncoder && config.leanAttention ? 'not applied: a TorchScript encoder' : 'off',
+      cleanup: undefined,
+    };
     // Pruning reads and rewrites the whole decoder and the lean rewrite the whole encoder:
     // both run on helper threads, beside the torch runners' load.
     const [runners, pruned, lean] = await Promise.all([
@@ -160,9 +171,13 @@ export class P2SAM {
       config.leanAttention && !torchEncoder ? leanEncoder(encoder.native) : noLean,
     ]);
     // The pruned copy is bytes, so its external data (if any) is resolved in the decoder's own folder.
-    const cascadeFolder = 'path' in decoder.native ? path.dirname(path.resolve(decoder.native.path)) : config.externalDataFolder;
+    const cascadeFolder =
+      'path' in decoder.native ? path.dirname(path.resolve(decoder.native.path)) : config.externalDataFolder;
     const cascade = pruned?.model
-      ? { bytes: pruned.model, ...(pruned.externalData && cascadeFolder ? { externalDataFolder: cascadeFolder } : {}) }
+      ? {
+          bytes: pruned.model,
+          ...(pruned.externalData && cascadeFolder ? { externalDataFolder: cascadeFolder } : {}),
+        }
       : undefined;
     const load = (enc: typeof encoder.native) =>
       call(
@@ -268,13 +283,21 @@ export class P2SAM {
   }
 
   #assertOpen(): void {
-    if (!this.#native || this.#disposing !== undefined) throw new P2SamError('DISPOSED', 'this model has been disposed');
+    if (!this.#native || this.#disposing !== undefined)
+      throw new P2SamError('DISPOSED', 'this model has been disposed');
   }
 
   async #encode(handle: NativeModel, image: ImageData, signal?: AbortSignal): Promise<Embedding> {
     // Cancellable: an abort terminates the encoder's ONNX Runtime Run.
     const r = await cancellable(signal, () =>
-      handle.encode(image.data, image.width, image.height, image.channels, this.#config.normalization, this.#config.threads),
+      handle.encode(
+        image.data,
+        image.width,
+        image.height,
+        image.channels,
+        this.#config.normalization,
+        this.#config.threads,
+      ),
     );
     this.#stats.encoderRuns++;
     return new Embedding(r.embedding, r.prepareMs + r.encodeMs);
@@ -425,9 +448,11 @@ export class P2SAM {
    * ```
    */
   async segment(target: ImageData | Embedding, options: opt.SegmentOptions): Promise<SegmentResult> {
-    if (!v.isPlainObject(options)) v.fail('type', 'options', '{ reference, retrieval?, signal?, onProgress? }', options);
+    if (!v.isPlainObject(options))
+      v.fail('type', 'options', '{ reference, retrieval?, signal?, onProgress? }', options);
     const ref = options.reference;
-    if (!(ref instanceof Reference)) v.fail('type', 'options.reference', 'a Reference from model.createReference()', ref);
+    if (!(ref instanceof Reference))
+      v.fail('type', 'options.reference', 'a Reference from model.createReference()', ref);
     // A reference built here carries this model's id; a restored one (Reference.fromData)
     // has none and must come from the same encoder graph and normalisation.
     if (ref.modelId !== undefined ? ref.modelId !== this.id : ref.encoderIdentity !== this.#encoderIdentity)
@@ -445,7 +470,7 @@ export class P2SAM {
       this.warn({
         code: 'SINGLE_MASK_DECODER',
         message:
-          'the decoder export has one mask output: it picks its own token (0 with ≥3 prompt points, else the best of 1..3), so the authors\' single-mask/multimask pass choices cannot be reproduced exactly; each pass uses the one output',
+          "the decoder export has one mask output: it picks its own token (0 with ≥3 prompt points, else the best of 1..3), so the authors' single-mask/multimask pass choices cannot be reproduced exactly; each pass uses the one output",
       });
     // Held from here to the end of the call: a dispose() of the reference meanwhile
     // refuses later calls at once and frees the native side when this one is done.
@@ -469,15 +494,25 @@ export class P2SAM {
           ref,
           lease.handle,
           o,
-          { threads: this.#config.threads, points: this.#stageDevice('points'), scoring: this.#stageDevice('scoring') },
+          {
+            threads: this.#config.threads,
+            points: this.#stageDevice('points'),
+            scoring: this.#stageDevice('scoring'),
+          },
           encodeMs,
         );
         this.#stats.segments++;
         this.#stats.decoderRuns += 3 * result.candidates.length;
         if (result.warnings.some((w) => w.code === 'SINKHORN_NOT_CONVERGED'))
           this.warn(result.warnings.find((w) => w.code === 'SINKHORN_NOT_CONVERGED')!);
-        if (this.info.decoder.maskOutputs === 1 && !result.warnings.some((w) => w.code === 'SINGLE_MASK_DECODER'))
-          result.warnings.push({ code: 'SINGLE_MASK_DECODER', message: 'single-mask decoder export: multimask passes approximated by its one output' });
+        if (
+          this.info.decoder.maskOutputs === 1 &&
+          !result.warnings.some((w) => w.code === 'SINGLE_MASK_DECODER')
+        )
+          result.warnings.push({
+            code: 'SINGLE_MASK_DECODER',
+            message: 'single-mask decoder export: multimask passes approximated by its one output',
+          });
         result.timings.totalMs = performance.now() - t0;
         o.onProgress?.({ stage: 'done', fraction: 1 });
         return result;
@@ -501,14 +536,21 @@ export class P2SAM {
    * const refined = await model.predict(embedding, { box: [90, 50, 200, 160], maskInput: first.lowRes.subarray(0, 256 * 256) });
    * ```
    */
-  async predict(embedding: Embedding, prompt: PredictPrompt, options?: { signal?: AbortSignal }): Promise<PredictResult> {
-    if (!(embedding instanceof Embedding)) v.fail('type', 'embedding', 'an Embedding from model.encode()', embedding);
+  async predict(
+    embedding: Embedding,
+    prompt: PredictPrompt,
+    options?: { signal?: AbortSignal },
+  ): Promise<PredictResult> {
+    if (!(embedding instanceof Embedding))
+      v.fail('type', 'embedding', 'an Embedding from model.encode()', embedding);
     const p = decoderPrompt(embedding, prompt);
     const o = v.optionsObject('options', options);
     const signal = v.abortSignal('options.signal', o.signal);
     return this.#track(signal, async (handle) => {
       if (embedding.disposed) throw new P2SamError('DISPOSED', 'embedding has been disposed');
-      const r = await cancellable(signal, () => handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true));
+      const r = await cancellable(signal, () =>
+        handle.decode(embedding.handle, p.coords, p.labels, p.maskInput, true),
+      );
       this.#stats.decoderRuns++;
       return predictResult(r);
     });

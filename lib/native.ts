@@ -22,11 +22,6 @@ export type NativeModelInfo = LoadedModelInfo;
 export type NativeEmbeddingMeta = EmbeddingMeta;
 export type NativePass = DecoderPass;
 
-
-
-
-
-
 export interface NativeEmbedding {
   meta(): NativeEmbeddingMeta;
   data(): Float32Array;
@@ -119,7 +114,11 @@ export interface NativeReference {
   /** The versioned saved form (native/runtime/reference_format.hpp). */
   toData(): Uint8Array;
   /** Copies of the features and prototypes (tests, benchmarks). */
-  contents(): { foreground: Float32Array; partSets: NativeReferencePrototypes[]; negativeSets: NativeReferencePrototypes[] };
+  contents(): {
+    foreground: Float32Array;
+    partSets: NativeReferencePrototypes[];
+    negativeSets: NativeReferencePrototypes[];
+  };
   release(): void;
 }
 
@@ -157,7 +156,10 @@ export interface NativeModel {
     maskInput: Float32Array | null,
     wantFullMasks: boolean,
   ): Promise<NativeDecodeResult>;
-  runCandidates(embedding: NativeEmbedding, request: NativeCandidateRequest): Promise<NativeCandidateOutcome[]>;
+  runCandidates(
+    embedding: NativeEmbedding,
+    request: NativeCandidateRequest,
+  ): Promise<NativeCandidateOutcome[]>;
   release(): void;
 }
 
@@ -260,7 +262,13 @@ export interface NativePointSet {
 
 /** CUDA kernels of the core maths (native/cuda); every call rejects with BACKEND_UNAVAILABLE without a GPU. */
 export interface GpuBindings {
-  kmeans(features: Float32Array, n: number, d: number, ks: Int32Array, options: Partial<NativeKMeansOptions>): Promise<NativeKMeansResult[]>;
+  kmeans(
+    features: Float32Array,
+    n: number,
+    d: number,
+    ks: Int32Array,
+    options: Partial<NativeKMeansOptions>,
+  ): Promise<NativeKMeansResult[]>;
   costMatrix(a: Float32Array, n: number, b: Float32Array, m: number, d: number): Promise<Float64Array>;
   sinkhorn(
     a: Float32Array,
@@ -278,7 +286,9 @@ export interface NativeAddon {
   gpu: GpuBindings;
   NativeEmbedding: new (data: Float32Array, meta: NativeEmbeddingMeta) => NativeEmbedding;
   /** Restores saved reference data; throws REFERENCE_DATA_INVALID / REFERENCE_VERSION_UNSUPPORTED. */
-  NativeReference: new (data: Uint8Array) => NativeReference;
+  NativeReference: new (
+    data: Uint8Array,
+  ) => NativeReference;
   /** Grid, features and every prototype set in one task. */
   buildReference(
     embedding: NativeEmbedding,
@@ -288,7 +298,12 @@ export interface NativeAddon {
     options: NativeReferenceBuildOptions,
   ): Promise<{ reference: NativeReference; featuresMs: number; prototypesMs: number }>;
   /** selectPoints over the reference's own prototype sets (parts, then background sets). */
-  selectReferencePoints(embedding: NativeEmbedding, reference: NativeReference, threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
+  selectReferencePoints(
+    embedding: NativeEmbedding,
+    reference: NativeReference,
+    threads: number,
+    device?: MathsDevice,
+  ): Promise<NativePointSet[]>;
   /** Bytes the addon has copied in from JS buffers so far (diagnostic for tests). */
   copiedInBytes(): number;
   /** lib/cancellable.ts: arm() before the call to make cancellable, then disarm(); cancel() on abort. */
@@ -296,7 +311,9 @@ export interface NativeAddon {
   loadModels(options: NativeLoadOptions): Promise<NativeModel>;
   /** Bytes of native memory reported to V8 (napi_adjust_external_memory's total). */
   externalMemory(): number;
-  inspectModel(source: NativeModelSource): Promise<NativeGraphInfo & { kind: ModelKind; maskOutputs: number; reason: string }>;
+  inspectModel(
+    source: NativeModelSource,
+  ): Promise<NativeGraphInfo & { kind: ModelKind; maskOutputs: number; reason: string }>;
   backends(): {
     ortVersion: string;
     cuda: {
@@ -308,8 +325,20 @@ export interface NativeAddon {
       reason: string;
     };
   };
-  prototypes(features: Float32Array, n: number, d: number, ks: Int32Array, options: NativeKMeansOptions): Promise<NativePrototypeSet[]>;
-  kmeans(features: Float32Array, n: number, d: number, ks: Int32Array, options: NativeKMeansOptions): Promise<NativeKMeansResult[]>;
+  prototypes(
+    features: Float32Array,
+    n: number,
+    d: number,
+    ks: Int32Array,
+    options: NativeKMeansOptions,
+  ): Promise<NativePrototypeSet[]>;
+  kmeans(
+    features: Float32Array,
+    n: number,
+    d: number,
+    ks: Int32Array,
+    options: NativeKMeansOptions,
+  ): Promise<NativeKMeansResult[]>;
   wasserstein(
     a: Float32Array,
     n: number,
@@ -320,14 +349,29 @@ export interface NativeAddon {
     wb: Float64Array | null,
     options: NativeTransportOptions,
   ): Promise<NativeTransportResult>;
-  referenceFeatures(embedding: NativeEmbedding, mask: Uint8Array, width: number, height: number, threads: number): Promise<NativeReferenceFeatures>;
+  referenceFeatures(
+    embedding: NativeEmbedding,
+    mask: Uint8Array,
+    width: number,
+    height: number,
+    threads: number,
+  ): Promise<NativeReferenceFeatures>;
   /** device 'cuda' runs the maps and reductions on the GPU (identical points). */
-  selectPoints(embedding: NativeEmbedding, sets: NativePointRequest[], threads: number, device?: MathsDevice): Promise<NativePointSet[]>;
+  selectPoints(
+    embedding: NativeEmbedding,
+    sets: NativePointRequest[],
+    threads: number,
+    device?: MathsDevice,
+  ): Promise<NativePointSet[]>;
   cancelToken(): NativeCancelToken;
   cancel(token: NativeCancelToken): void;
 }
 
-const packageRoot = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..');
+const packageRoot = path.resolve(
+  __dirname,
+  '..',
+  existsSync(path.resolve(__dirname, '..', 'package.json')) ? '' : '..',
+);
 
 let cached: { addon: NativeAddon; file: string } | undefined;
 

@@ -188,7 +188,12 @@ function folder(name: string, value: unknown): string | undefined {
 
 export function resolveLoad(o: Record<string, unknown>): ResolvedLoad {
   const device = v.oneOf('options.device', o.device, ['auto', 'cpu', 'cuda'] as const, 'auto');
-  const graph = v.oneOf('options.graphOptimization', o.graphOptimization, ['disabled', 'basic', 'extended', 'all'] as const, 'all');
+  const graph = v.oneOf(
+    'options.graphOptimization',
+    o.graphOptimization,
+    ['disabled', 'basic', 'extended', 'all'] as const,
+    'all',
+  );
   return {
     threads: v.optionalInteger('options.threads', o.threads, 1, 1024, 0),
     normalization: v.oneOf('options.normalization', o.normalization, ['sam', 'medsam'] as const, 'sam'),

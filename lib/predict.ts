@@ -55,16 +55,22 @@ export function decoderPrompt(embedding: Embedding, prompt: unknown): DecoderPro
   [...(points as unknown[])].forEach((pt, i) => {
     if (!v.isPlainObject(pt)) v.fail('type', `prompt.points[${i}]`, '{ x, y, label }', pt);
     const { x, y, label } = pt;
-    coords.push(v.finiteNumber(`prompt.points[${i}].x`, x, -1e6, 1e6) * sx, v.finiteNumber(`prompt.points[${i}].y`, y, -1e6, 1e6) * sy);
-    if (label !== 0 && label !== 1) v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', label);
+    coords.push(
+      v.finiteNumber(`prompt.points[${i}].x`, x, -1e6, 1e6) * sx,
+      v.finiteNumber(`prompt.points[${i}].y`, y, -1e6, 1e6) * sy,
+    );
+    if (label !== 0 && label !== 1)
+      v.fail('range', `prompt.points[${i}].label`, '0 (negative) or 1 (positive)', label);
     labels.push(label);
   });
   const boxIn: unknown = p.box;
   if (boxIn !== undefined) {
-    if (!Array.isArray(boxIn) || boxIn.length !== 4) v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', boxIn);
+    if (!Array.isArray(boxIn) || boxIn.length !== 4)
+      v.fail('type', 'prompt.box', '[xmin, ymin, xmax, ymax]', boxIn);
     const b = [...(boxIn as unknown[])].map((x, i) => v.finiteNumber(`prompt.box[${i}]`, x, -1e6, 1e6));
     const [x0, y0, x1, y1] = b as [number, number, number, number];
-    if (x0 > x1 || y0 > y1) throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
+    if (x0 > x1 || y0 > y1)
+      throw new RangeError(`prompt.box must have xmin ≤ xmax and ymin ≤ ymax; received [${b.join(', ')}]`);
     coords.push(x0 * sx, y0 * sy, x1 * sx, y1 * sy);
     labels.push(2, 3);
   } else {
@@ -95,5 +101,13 @@ export function predictResult(r: NativeDecodeResult): PredictResult {
     for (let i = 0; i < plane; i++) m[i] = logits[c * plane + i] > 0 ? 1 : 0;
     masks.push(m);
   }
-  return { masks, logits, iou: r.iou, lowRes: r.lowRes, channels: r.channels, width: r.width, height: r.height };
+  return {
+    masks,
+    logits,
+    iou: r.iou,
+    lowRes: r.lowRes,
+    channels: r.channels,
+    width: r.width,
+    height: r.height,
+  };
 }

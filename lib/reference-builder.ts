@@ -36,11 +36,17 @@ export function referenceRequest(input: unknown, options: unknown): ReferenceReq
   const width = embedding ? embedding.width : image!.width;
   const height = embedding ? embedding.height : image!.height;
   if (m.width !== width || m.height !== height)
-    throw new P2SamError('MASK_SIZE_MISMATCH', `input.mask is ${m.width}×${m.height} but the reference image is ${width}×${height}`);
+    throw new P2SamError(
+      'MASK_SIZE_MISMATCH',
+      `input.mask is ${m.width}×${m.height} but the reference image is ${width}×${height}`,
+    );
   const resolved = opt.resolveReference(v.optionsObject('options', options));
   // Refused before the encoder runs (native/runtime/reference.cpp checks again).
   if (!m.data.some((x) => x !== 0))
-    throw new P2SamError('EMPTY_REFERENCE', 'the reference mask is empty (no non-zero pixel): there is nothing to learn the object from');
+    throw new P2SamError(
+      'EMPTY_REFERENCE',
+      'the reference mask is empty (no non-zero pixel): there is nothing to learn the object from',
+    );
   const mask = m.data instanceof Uint8Array ? m.data : new Uint8Array(m.data);
   return { image, embedding, mask, width, height, options: resolved };
 }
@@ -51,15 +57,29 @@ export function referenceRequest(input: unknown, options: unknown): ReferenceReq
  * weights: two exports of the same graph with different weights are not told apart.
  */
 export function encoderIdentity(encoder: NativeModelInfo, normalization: opt.Normalization): string {
-  const tensors = (ts: NativeModelInfo['inputs']) => ts.map((t) => `${t.name}:${t.type}[${t.dims.map((d) => d ?? '?').join(',')}]`).join(';');
-  return [encoder.kind, encoder.producer, encoder.graphName, tensors(encoder.inputs), tensors(encoder.outputs), normalization].join('|');
+  const tensors = (ts: NativeModelInfo['inputs']) =>
+    ts.map((t) => `${t.name}:${t.type}[${t.dims.map((d) => d ?? '?').join(',')}]`).join(';');
+  return [
+    encoder.kind,
+    encoder.producer,
+    encoder.graphName,
+    tensors(encoder.inputs),
+    tensors(encoder.outputs),
+    normalization,
+  ].join('|');
 }
 
 /** @internal One native call: the reference, held in C++. */
 export async function buildReference(
   embedding: Embedding,
   req: ReferenceRequest,
-  ctx: { modelId: number; threads: number; kmeansDevice: MathsDevice; encoderIdentity: string; encodeMs: number },
+  ctx: {
+    modelId: number;
+    threads: number;
+    kmeansDevice: MathsDevice;
+    encoderIdentity: string;
+    encodeMs: number;
+  },
 ): Promise<Reference> {
   const o = req.options;
   const t0 = performance.now();

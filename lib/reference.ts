@@ -134,7 +134,8 @@ export class Reference {
    * ```
    */
   static fromData(data: Uint8Array): Reference {
-    if (!(data instanceof Uint8Array)) fail('type', 'data', 'a Uint8Array written by reference.toData()', data);
+    if (!(data instanceof Uint8Array))
+      fail('type', 'data', 'a Uint8Array written by reference.toData()', data);
     let handle: NativeReference;
     try {
       handle = new (native().NativeReference)(data);
@@ -204,7 +205,8 @@ export class Reference {
    */
   contents(): { foreground: Float32Array; partSets: PrototypeSet[]; negativeSets: PrototypeSet[] } {
     const c = this.handle.contents();
-    const sets = (s: NativeReferencePrototypes[]): PrototypeSet[] => s.map((x) => ({ k: x.k, prototypes: x.prototypes, inertia: x.inertia }));
+    const sets = (s: NativeReferencePrototypes[]): PrototypeSet[] =>
+      s.map((x) => ({ k: x.k, prototypes: x.prototypes, inertia: x.inertia }));
     return { foreground: c.foreground, partSets: sets(c.partSets), negativeSets: sets(c.negativeSets) };
   }
 

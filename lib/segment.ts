@@ -6,7 +6,14 @@
 import { cancellable } from './cancellable';
 import { P2SamError } from './errors';
 import type { Embedding } from './embedding';
-import { call, native, type MathsDevice, type NativeCandidateInput, type NativeModel, type NativeReference } from './native';
+import {
+  call,
+  native,
+  type MathsDevice,
+  type NativeCandidateInput,
+  type NativeModel,
+  type NativeReference,
+} from './native';
 import { throwIfAborted, type ResolvedSegment, type Warning } from './options';
 import type { Reference } from './reference';
 import type { DecoderPass, PromptPoint } from './types';
@@ -98,7 +105,9 @@ export async function runRetrieval(
   o.onProgress?.({ stage: 'points', fraction: 0.3 });
   // Points for the reference's part sets, then its background sets (medical mode),
   // in the order of ref.parts / the sorted background counts.
-  const selected = await call(native().selectReferencePoints(embedding.handle, refHandle, threads, maths.points));
+  const selected = await call(
+    native().selectReferencePoints(embedding.handle, refHandle, threads, maths.points),
+  );
   const pointsMs = performance.now() - tPoints;
   throwIfAborted(o.signal);
 
@@ -186,7 +195,8 @@ export async function runRetrieval(
       points: [],
       score: null,
       empty: true,
-      reason: 'every candidate prompt set produced an empty mask: the target shows nothing similar to the reference',
+      reason:
+        'every candidate prompt set produced an empty mask: the target shows nothing similar to the reference',
       candidates: results,
       timings,
       warnings,
@@ -195,7 +205,10 @@ export async function runRetrieval(
   // Native code keeps only the winner's full-size mask, chosen by this same rule.
   const mask = outcomes[best].mask;
   if (mask.length !== meta.width * meta.height)
-    throw new P2SamError('INTERNAL', `the native cascade kept no mask for candidate ${best}, which lib/segment.ts picked`);
+    throw new P2SamError(
+      'INTERNAL',
+      `the native cascade kept no mask for candidate ${best}, which lib/segment.ts picked`,
+    );
   return {
     mask,
     width: meta.width,

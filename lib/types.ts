@@ -31,7 +31,13 @@ export interface PromptPoint {
  * raw pixels or a preprocessed tensor, a SAM prompt decoder, a SAM 2 graph (recognised,
  * not supported), or none of these.
  */
-export type ModelKind = 'sam-encoder-image' | 'sam-encoder-preprocessed' | 'sam-decoder' | 'sam2-encoder' | 'sam2-decoder' | 'unknown';
+export type ModelKind =
+  | 'sam-encoder-image'
+  | 'sam-encoder-preprocessed'
+  | 'sam-decoder'
+  | 'sam2-encoder'
+  | 'sam2-decoder'
+  | 'unknown';
 
 /** One input or output of an ONNX graph. */
 export interface TensorInfo {

@@ -29,15 +29,28 @@ export function optionsObject(name: string, value: unknown): Record<string, unkn
 
 export function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number') fail('type', name, `an integer in ${min}..${max}`, value);
-  if (!Number.isInteger(value) || value < min || value > max) fail('range', name, `an integer in ${min}..${max}`, value);
+  if (!Number.isInteger(value) || value < min || value > max)
+    fail('range', name, `an integer in ${min}..${max}`, value);
   return value;
 }
 
-export function optionalInteger(name: string, value: unknown, min: number, max: number, fallback: number): number {
+export function optionalInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
   return value === undefined ? fallback : integer(name, value, min, max);
 }
 
-export function finiteNumber(name: string, value: unknown, min: number, max: number, exclusiveMin = false): number {
+export function finiteNumber(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  exclusiveMin = false,
+): number {
   const range = `${exclusiveMin ? '(' : '['}${min}, ${max}]`;
   if (typeof value !== 'number') fail('type', name, `a finite number in ${range}`, value);
   if (!Number.isFinite(value) || value < min || value > max || (exclusiveMin && value === min))
@@ -45,7 +58,14 @@ export function finiteNumber(name: string, value: unknown, min: number, max: num
   return value;
 }
 
-export function optionalNumber(name: string, value: unknown, min: number, max: number, fallback: number, exclusiveMin = false): number {
+export function optionalNumber(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback: number,
+  exclusiveMin = false,
+): number {
   return value === undefined ? fallback : finiteNumber(name, value, min, max, exclusiveMin);
 }
 
@@ -64,14 +84,20 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
 }
 
 /** An array of distinct values from `allowed` (order kept), or the fallback when undefined. */
-export function subsetOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: readonly T[]): T[] {
+export function subsetOf<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: readonly T[],
+): T[] {
   if (value === undefined) return [...fallback];
   const expected = `an array of distinct values from ${allowed.map((a) => `'${a}'`).join(', ')}`;
   if (!Array.isArray(value)) fail('type', name, expected, value);
   const seen = new Set<string>();
   value.forEach((x: unknown, i: number) => {
     if (typeof x !== 'string') fail('type', `${name}[${i}]`, allowed.map((a) => `'${a}'`).join(' | '), x);
-    if (!(allowed as readonly string[]).includes(x)) fail('range', `${name}[${i}]`, allowed.map((a) => `'${a}'`).join(' | '), x);
+    if (!(allowed as readonly string[]).includes(x))
+      fail('range', `${name}[${i}]`, allowed.map((a) => `'${a}'`).join(' | '), x);
     if (seen.has(x)) fail('range', name, expected, value);
     seen.add(x);
   });
@@ -96,7 +122,13 @@ export function abortSignal(name: string, value: unknown): AbortSignal | undefin
 }
 
 /** An inclusive integer range {min, max} with min ≤ max inside [lo, hi]. */
-export function intRange(name: string, value: unknown, lo: number, hi: number, fallback: { min: number; max: number }): { min: number; max: number } {
+export function intRange(
+  name: string,
+  value: unknown,
+  lo: number,
+  hi: number,
+  fallback: { min: number; max: number },
+): { min: number; max: number } {
   if (value === undefined) return { ...fallback };
   if (typeof value === 'number') {
     const v = integer(name, value, lo, hi);
@@ -105,7 +137,12 @@ export function intRange(name: string, value: unknown, lo: number, hi: number, f
   if (!isPlainObject(value)) fail('type', name, `{ min, max } with integers in ${lo}..${hi}`, value);
   const min = integer(`${name}.min`, value.min, lo, hi);
   const max = integer(`${name}.max`, value.max, lo, hi);
-  if (min > max) throw argumentError('range', { param: `${name}.min`, expected: 'no greater than max (min ≤ max)', received: `min ${min}, max ${max}` });
+  if (min > max)
+    throw argumentError('range', {
+      param: `${name}.min`,
+      expected: 'no greater than max (min ≤ max)',
+      received: `min ${min}, max ${max}`,
+    });
   return { min, max };
 }
 
@@ -114,7 +151,9 @@ function checkSize(name: string, width: unknown, height: unknown): void {
   integer(`${name}.height`, height, 1, MAX_IMAGE_SIDE);
   const pixels = (width as number) * (height as number);
   if (pixels > MAX_IMAGE_PIXELS)
-    throw new RangeError(`${name} must have at most ${MAX_IMAGE_PIXELS} pixels; received ${width}×${height} = ${pixels}`);
+    throw new RangeError(
+      `${name} must have at most ${MAX_IMAGE_PIXELS} pixels; received ${width}×${height} = ${pixels}`,
+    );
 }
 
 export function image(name: string, value: unknown): ImageData {
@@ -133,17 +172,25 @@ export function image(name: string, value: unknown): ImageData {
   // A snapshot, taken at the call: the native work starts later (after a concurrency
   // slot, on another thread), and the caller may reuse its buffer as soon as the call
   // returns. Each field was read once above, so a getter cannot change it after the checks.
-  return { data: new Uint8Array(data as Uint8Array), width: width as number, height: height as number, channels: channels as 1 | 3 | 4 };
+  return {
+    data: new Uint8Array(data as Uint8Array),
+    width: width as number,
+    height: height as number,
+    channels: channels as 1 | 3 | 4,
+  };
 }
 
 export function mask(name: string, value: unknown): MaskData {
   if (!isPlainObject(value)) fail('type', name, '{ data, width, height }', value);
   const { data, width, height } = value;
-  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) fail('type', `${name}.data`, 'a Uint8Array', data);
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray))
+    fail('type', `${name}.data`, 'a Uint8Array', data);
   checkSize(name, width, height);
   const expected = (width as number) * (height as number);
   if ((data as Uint8Array).length !== expected)
-    throw new RangeError(`${name}.data must hold width×height = ${width}×${height} = ${expected} bytes; received ${(data as Uint8Array).length}`);
+    throw new RangeError(
+      `${name}.data must hold width×height = ${width}×${height} = ${expected} bytes; received ${(data as Uint8Array).length}`,
+    );
   // A snapshot, as for images.
   return { data: new Uint8Array(data as Uint8Array), width: width as number, height: height as number };
 }
@@ -154,7 +201,8 @@ export function featureMatrix(name: string, value: unknown, d: number): { data: 
   if (value.length === 0 || value.length % d !== 0)
     throw new RangeError(`${name} must hold n×${d} values (n ≥ 1); received ${value.length} values`);
   for (let i = 0; i < value.length; i++)
-    if (!Number.isFinite(value[i])) throw new RangeError(`${name} must contain only finite values; element ${i} is ${value[i]}`);
+    if (!Number.isFinite(value[i]))
+      throw new RangeError(`${name} must contain only finite values; element ${i} is ${value[i]}`);
   return { data: value, n: value.length / d };
 }
 
@@ -163,10 +211,12 @@ export function weights(name: string, value: unknown, n: number): Float64Array |
   if (!(value instanceof Float64Array || value instanceof Float32Array || Array.isArray(value)))
     fail('type', name, `a Float64Array (or array) of ${n} non-negative weights`, value);
   const arr = Float64Array.from(value as ArrayLike<number>);
-  if (arr.length !== n) throw new RangeError(`${name} must have ${n} entries (one per point); received ${arr.length}`);
+  if (arr.length !== n)
+    throw new RangeError(`${name} must have ${n} entries (one per point); received ${arr.length}`);
   let sum = 0;
   for (let i = 0; i < arr.length; i++) {
-    if (!Number.isFinite(arr[i]) || arr[i] < 0) throw new RangeError(`${name} must be finite and ≥ 0; element ${i} is ${arr[i]}`);
+    if (!Number.isFinite(arr[i]) || arr[i] < 0)
+      throw new RangeError(`${name} must be finite and ≥ 0; element ${i} is ${arr[i]}`);
     sum += arr[i];
   }
   if (!(sum > 0)) throw new RangeError(`${name} must have a positive sum; received all zeros`);

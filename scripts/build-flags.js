@@ -6,7 +6,8 @@ const path = require('node:path');
 const flags = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'native', 'build-flags.json'), 'utf8'));
 const what = process.argv[2];
 let out;
-if (what === 'cflags') out = [...flags.cxx, ...flags.warnings, ...(process.arch === 'x64' ? flags.x86_64 : []), ...flags.addon];
+if (what === 'cflags')
+  out = [...flags.cxx, ...flags.warnings, ...(process.arch === 'x64' ? flags.x86_64 : []), ...flags.addon];
 else if (what === 'defines') out = flags.addon_defines;
 else {
   process.stderr.write(`build-flags.js: expected 'cflags' or 'defines', got '${what}'\n`);

@@ -18,11 +18,26 @@ const run = (cmd, args, cwd) => {
 run('bash', [path.join(root, 'scripts/fetch-ort-headers.sh')], root);
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
-for (const p of ['binding.gyp', 'native', 'scripts', 'deps', 'package.json']) cpSync(path.join(root, p), path.join(stage, p), { recursive: true });
+for (const p of ['binding.gyp', 'native', 'scripts', 'deps', 'package.json'])
+  cpSync(path.join(root, p), path.join(stage, p), { recursive: true });
 symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
-const gyp = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const gyp = path.join(
+  path.dirname(process.execPath),
+  '..',
+  'lib',
+  'node_modules',
+  'npm',
+  'node_modules',
+  'node-gyp',
+  'bin',
+  'node-gyp.js',
+);
 // --nodedir=/usr: use the installed Node headers instead of downloading them (offline).
-run(process.execPath, [gyp, 'rebuild', `--nodedir=${process.env.npm_config_nodedir || '/usr'}`, '-j', '2'], stage);
+run(
+  process.execPath,
+  [gyp, 'rebuild', `--nodedir=${process.env.npm_config_nodedir || '/usr'}`, '-j', '2'],
+  stage,
+);
 rmSync(path.join(out, 'Release'), { recursive: true, force: true });
 cpSync(path.join(stage, 'build', 'Release'), path.join(out, 'Release'), { recursive: true });
 console.log(`node-gyp variant built: ${path.join(out, 'Release', 'p2sam.node')}`);

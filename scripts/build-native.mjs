@@ -36,7 +36,9 @@ if (process.env.P2SAM_SKIP_NATIVE_BUILD === '1') {
   process.exit(0);
 }
 if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.error(`p2sam-native: native build supports linux-x64 only (this is ${process.platform}-${process.arch})`);
+  console.error(
+    `p2sam-native: native build supports linux-x64 only (this is ${process.platform}-${process.arch})`,
+  );
   process.exit(1);
 }
 
@@ -92,8 +94,10 @@ const fresh = !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stam
 const args = [
   cmakeJs,
   fresh ? 'rebuild' : 'compile',
-  '--out', buildDir,
-  '--parallel', String(Math.max(2, Number(process.env.P2SAM_BUILD_JOBS) || 2)),
+  '--out',
+  buildDir,
+  '--parallel',
+  String(Math.max(2, Number(process.env.P2SAM_BUILD_JOBS) || 2)),
   `--CDORT_INCLUDE_DIR=${path.join(root, 'deps/onnxruntime/include')}`,
   `--CDORT_LIBRARY=${ortLib}`,
   ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`),

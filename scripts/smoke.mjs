@@ -13,12 +13,14 @@ const { nativeFile } = require('../dist/lib/native.js');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'p2sam-smoke-'));
 const paths = await testkit.writeTestkitModel(dir);
 const model = await P2SAM.load({ ...paths, threads: 1 });
-const w = 64, h = 48;
+const w = 64,
+  h = 48;
 const data = new Uint8Array(w * h * 3).fill(128);
 for (let y = 10; y < 38; y++) for (let x = 8; x < 30; x++) data.set([220, 30, 30], (y * w + x) * 3);
 const emb = await model.encode({ data, width: w, height: h, channels: 3 });
 const r = await model.predict(emb, { points: [{ x: 18, y: 24, label: 1 }] });
-let inside = 0, total = 0;
+let inside = 0,
+  total = 0;
 for (let i = 0; i < w * h; i++) total += r.masks[0][i];
 for (let y = 10; y < 38; y++) for (let x = 8; x < 30; x++) inside += r.masks[0][y * w + x];
 await model.dispose();

@@ -47,8 +47,10 @@ describe('P2SAM.backends()', () => {
   it('a CUDA-compiled addon loads without a driver: cudart is static, libcuda is not linked', () => {
     const cache = cmakeCache();
     // CMAKE_CUDA_FLAGS is cached only when the CUDA language was enabled (nvcc found).
-    const built = cache !== undefined && /^CMAKE_CUDA_FLAGS:STRING=/m.test(cache) && !/^P2SAM_CUDA:\w+=OFF/m.test(cache);
-    if (!built) console.log('[backends] this addon was not built with nvcc; the static-cudart check is skipped');
+    const built =
+      cache !== undefined && /^CMAKE_CUDA_FLAGS:STRING=/m.test(cache) && !/^P2SAM_CUDA:\w+=OFF/m.test(cache);
+    if (!built)
+      console.log('[backends] this addon was not built with nvcc; the static-cudart check is skipped');
     if (built) expect(native().backends().cuda.compiled).toBe(true);
     const ldd = spawnSync('ldd', [nativeFile()], { encoding: 'utf8' });
     if (ldd.status === 0) {
@@ -57,10 +59,17 @@ describe('P2SAM.backends()', () => {
       expect(ldd.stdout).not.toMatch(/not found/);
     }
     // Loading the addon in a fresh process (no CUDA libraries on the path) succeeds.
-    const child = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(nativeFile())}); console.log(JSON.stringify(a.backends().cuda))`], {
-      encoding: 'utf8',
-      env: { ...process.env, LD_LIBRARY_PATH: '' },
-    });
+    const child = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const a = require(${JSON.stringify(nativeFile())}); console.log(JSON.stringify(a.backends().cuda))`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LD_LIBRARY_PATH: '' },
+      },
+    );
     expect(child.status).toBe(0);
     const cuda = JSON.parse(child.stdout.trim());
     expect(cuda.compiled).toBe(built ? true : cuda.compiled);
@@ -76,7 +85,9 @@ describe('options.gpuStages', () => {
 
   it('is validated with the offending entry named', async () => {
     await expect(P2SAM.load({ ...paths, gpuStages: 'points' as never })).rejects.toThrow(TypeError);
-    await expect(P2SAM.load({ ...paths, gpuStages: 'points' as never })).rejects.toThrow(/options\.gpuStages must be an array/);
+    await expect(P2SAM.load({ ...paths, gpuStages: 'points' as never })).rejects.toThrow(
+      /options\.gpuStages must be an array/,
+    );
     await expect(P2SAM.load({ ...paths, gpuStages: ['points', 'decoder' as never] })).rejects.toThrow(
       /options\.gpuStages\[1\] must be 'points' \| 'kmeans' \| 'scoring'; received "decoder"/,
     );
@@ -153,7 +164,9 @@ describe.skipIf(status.cuda.kernelsAvailable)('device selection without a GPU', 
   it('an unknown device is a RangeError naming options.device', async () => {
     await expect(P2SAM.load({ ...paths, device: 'gpu' as 'cuda' })).rejects.toThrow(/options\.device/);
     await expect(P2SAM.load({ ...paths, modelDevice: 'gpu' as 'cuda' })).rejects.toThrow(RangeError);
-    await expect(P2SAM.load({ ...paths, modelDevice: 'gpu' as 'cuda' })).rejects.toThrow(/options\.modelDevice/);
+    await expect(P2SAM.load({ ...paths, modelDevice: 'gpu' as 'cuda' })).rejects.toThrow(
+      /options\.modelDevice/,
+    );
   });
 
   it("modelDevice places the sessions on their own: CPU maths, 'auto' sessions fall back with their reason", async () => {
@@ -161,7 +174,9 @@ describe.skipIf(status.cuda.kernelsAvailable)('device selection without a GPU', 
     try {
       expect(model.info.device).toBe('cpu');
       expect(model.info.modelDevice).toBe('cpu');
-      expect(model.info.deviceReason).toMatch(/options\.modelDevice 'auto' fell back to the CPU for the ONNX Runtime sessions/);
+      expect(model.info.deviceReason).toMatch(
+        /options\.modelDevice 'auto' fell back to the CPU for the ONNX Runtime sessions/,
+      );
       expect(model.info.deviceReason).not.toMatch(/P2SAM maths/);
     } finally {
       await model.dispose();
@@ -175,22 +190,47 @@ describe.skipIf(status.cuda.kernelsAvailable)('device selection without a GPU', 
     );
     expect(err).toBeInstanceOf(P2SamError);
     expect((err as P2SamError).code).toBe('BACKEND_UNAVAILABLE');
-    expect((err as P2SamError).message).toMatch(/options\.device 'cuda' is not available for the P2SAM maths/);
+    expect((err as P2SamError).message).toMatch(
+      /options\.device 'cuda' is not available for the P2SAM maths/,
+    );
     expect((err as P2SamError).message).toContain(status.cuda.reason!);
   });
 
   it("modelDevice 'cuda' alone rejects naming options.modelDevice", async () => {
     await expect(P2SAM.load({ ...paths, device: 'cpu', modelDevice: 'cuda' })).rejects.toMatchObject({
       code: 'BACKEND_UNAVAILABLE',
-      message: expect.stringMatching(/options\.modelDevice 'cuda' is not available for the ONNX Runtime sessions/),
+      message: expect.stringMatching(
+        /options\.modelDevice 'cuda' is not available for the ONNX Runtime sessions/,
+      ),
     });
   });
 
   it("the maths bindings reject device 'cuda' with BACKEND_UNAVAILABLE, never crash", async () => {
     const x = new Float32Array(64).map((_, i) => (i * 7) % 5);
-    await expect(native().prototypes(x, 16, 4, Int32Array.of(2), { restarts: 1, maxIterations: 10, tolerance: 1e-4, seed: 0, threads: 1, device: 'cuda' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
-    const emb = new (native().NativeEmbedding)(new Float32Array(256 * 4096), { origWidth: 64, origHeight: 64, inputWidth: 1024, inputHeight: 1024 });
-    await expect(native().selectPoints(emb, [{ prototypes: new Float32Array(256).fill(0.0625), count: 1, meanArgmin: false }], 1, 'cuda')).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(
+      native().prototypes(x, 16, 4, Int32Array.of(2), {
+        restarts: 1,
+        maxIterations: 10,
+        tolerance: 1e-4,
+        seed: 0,
+        threads: 1,
+        device: 'cuda',
+      }),
+    ).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    const emb = new (native().NativeEmbedding)(new Float32Array(256 * 4096), {
+      origWidth: 64,
+      origHeight: 64,
+      inputWidth: 1024,
+      inputHeight: 1024,
+    });
+    await expect(
+      native().selectPoints(
+        emb,
+        [{ prototypes: new Float32Array(256).fill(0.0625), count: 1, meanArgmin: false }],
+        1,
+        'cuda',
+      ),
+    ).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });
 
   it('the gpu bindings (when exported) reject with BACKEND_UNAVAILABLE instead of crashing', async () => {
@@ -200,8 +240,12 @@ describe.skipIf(status.cuda.kernelsAvailable)('device selection without a GPU', 
       return;
     }
     const x = new Float32Array(16);
-    await expect(gpu.kmeans(x, 4, 4, Int32Array.of(2), {})).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(gpu.kmeans(x, 4, 4, Int32Array.of(2), {})).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+    });
     await expect(gpu.costMatrix(x, 4, x, 4, 4)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
-    await expect(gpu.sinkhorn(x, 4, x, 4, 4, null, null, {})).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(gpu.sinkhorn(x, 4, x, 4, 4, null, null, {})).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+    });
   });
 });

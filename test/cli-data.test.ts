@@ -16,7 +16,10 @@ import { SHARED_DATA as DATA } from './helpers';
 const PERSEG = path.join(DATA, 'perseg-examples');
 const CT = path.join(DATA, 'ct-slices');
 const present = existsSync(PERSEG) && existsSync(CT);
-if (!present) console.warn(`cli-data: skipping the real-data CLI tests: ${DATA} is not present (it ships beside the project, not in it)`);
+if (!present)
+  console.warn(
+    `cli-data: skipping the real-data CLI tests: ${DATA} is not present (it ships beside the project, not in it)`,
+  );
 
 let work: string;
 let model: { encoder: string; decoder: string };
@@ -54,15 +57,29 @@ describe.skipIf(!present)('p2sam on the sample data (testkit model)', () => {
     const out = path.join(work, 'sneaker');
     const targets = ['colorful_sneaker_01', 'colorful_sneaker_02'];
     const r = await runCli([
-      'segment', '--encoder', model.encoder, '--decoder', model.decoder,
-      '--ref-image', path.join(PERSEG, 'colorful_sneaker_00.jpg'),
-      '--ref-mask', path.join(PERSEG, 'colorful_sneaker_00.png'),
-      '--parts', '1..3', '--out', out, '--json', '-q',
+      'segment',
+      '--encoder',
+      model.encoder,
+      '--decoder',
+      model.decoder,
+      '--ref-image',
+      path.join(PERSEG, 'colorful_sneaker_00.jpg'),
+      '--ref-mask',
+      path.join(PERSEG, 'colorful_sneaker_00.png'),
+      '--parts',
+      '1..3',
+      '--out',
+      out,
+      '--json',
+      '-q',
       ...targets.map((t) => path.join(PERSEG, `${t}.jpg`)),
     ]);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
-    const recs = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const recs = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(recs.map((x) => x.name)).toEqual(targets);
     for (const rec of recs) {
       const meta = await sharp(path.join(PERSEG, `${rec.name}.jpg`)).metadata();
@@ -88,15 +105,33 @@ describe.skipIf(!present)('p2sam on the sample data (testkit model)', () => {
       expect(i.dice).toBeGreaterThanOrEqual(0);
       expect(i.dice).toBeLessThanOrEqual(1);
     }
-    console.log(`cli-data: sneaker with the testkit model: Dice ${res.images.map((i: { dice: number }) => i.dice.toFixed(3)).join(', ')}`);
+    console.log(
+      `cli-data: sneaker with the testkit model: Dice ${res.images.map((i: { dice: number }) => i.dice.toFixed(3)).join(', ')}`,
+    );
   });
 
   it('segments the CT slice in medical mode', async () => {
     const out = path.join(work, 'ct');
     const r = await runCli([
-      'segment', '--encoder', model.encoder, '--decoder', model.decoder,
-      '--ref-image', path.join(CT, 'ref_image.png'), '--ref-mask', path.join(CT, 'ref_mask.png'),
-      '--mode', 'medical', '--parts', '1..3', '--negatives', '1..2', '--out', out, '--json', '-q',
+      'segment',
+      '--encoder',
+      model.encoder,
+      '--decoder',
+      model.decoder,
+      '--ref-image',
+      path.join(CT, 'ref_image.png'),
+      '--ref-mask',
+      path.join(CT, 'ref_mask.png'),
+      '--mode',
+      'medical',
+      '--parts',
+      '1..3',
+      '--negatives',
+      '1..2',
+      '--out',
+      out,
+      '--json',
+      '-q',
       path.join(CT, 'target_image.png'),
     ]);
     expect(r.stderr).not.toMatch(/error/i);

@@ -33,7 +33,10 @@ describe('p2sam demo', () => {
     for (const f of res.perFrame) expect(f.dice).toBeGreaterThan(0.8);
     expect(r.stderr).toMatch(/segmenting frames 1\.\.7 with frame0 as the reference/);
 
-    expect(readdirSync(path.join(out, 'model')).sort()).toEqual(['testkit-decoder.onnx', 'testkit-encoder.onnx']);
+    expect(readdirSync(path.join(out, 'model')).sort()).toEqual([
+      'testkit-decoder.onnx',
+      'testkit-encoder.onnx',
+    ]);
     expect(readdirSync(path.join(out, 'frames'))).toHaveLength(8);
     expect(readdirSync(path.join(out, 'gt'))).toHaveLength(8);
     for (let i = 1; i < 8; i++) {

@@ -36,13 +36,18 @@ const masks = {
 };
 
 async function write01(file: string, m: Uint8Array): Promise<void> {
-  await sharp(Buffer.from(m), { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(file);
+  await sharp(Buffer.from(m), { raw: { width: W, height: H, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(file);
 }
 
 async function writePalette(file: string, m: Uint8Array): Promise<void> {
   const rgb = Buffer.alloc(W * H * 3);
   for (let i = 0; i < m.length; i++) if (m[i]) rgb.set([200, 30, 30], i * 3);
-  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).png({ palette: true }).toFile(file);
+  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } })
+    .png({ palette: true })
+    .toFile(file);
 }
 
 let work: string;
@@ -69,9 +74,21 @@ beforeAll(async () => {
   work = tempDir('eval');
   await writeSet(path.join(work, 'flat', 'gt'), path.join(work, 'flat', 'pred'), ['A', 'B', 'C', 'D']);
   // Files that must not be scored: an overlay, a prediction without gt, a gt without prediction.
-  await writeMaskPng(path.join(work, 'flat', 'pred', 'A.overlay.png'), { data: rect(0, 0, 10, 10), width: W, height: H });
-  await writeMaskPng(path.join(work, 'flat', 'pred', 'extra.mask.png'), { data: rect(0, 0, 10, 10), width: W, height: H });
-  await writeMaskPng(path.join(work, 'flat', 'gt', 'reference.png'), { data: rect(0, 0, 3, 3), width: W, height: H });
+  await writeMaskPng(path.join(work, 'flat', 'pred', 'A.overlay.png'), {
+    data: rect(0, 0, 10, 10),
+    width: W,
+    height: H,
+  });
+  await writeMaskPng(path.join(work, 'flat', 'pred', 'extra.mask.png'), {
+    data: rect(0, 0, 10, 10),
+    width: W,
+    height: H,
+  });
+  await writeMaskPng(path.join(work, 'flat', 'gt', 'reference.png'), {
+    data: rect(0, 0, 3, 3),
+    width: W,
+    height: H,
+  });
 
   await writeSet(path.join(work, 'cls', 'gt', 'cat'), path.join(work, 'cls', 'pred', 'cat'), ['A', 'B']);
   await writeSet(path.join(work, 'cls', 'gt', 'dog'), path.join(work, 'cls', 'pred', 'dog'), ['C', 'D']);
@@ -83,7 +100,14 @@ afterAll(() => {
 
 describe('p2sam eval', () => {
   it('computes per-image Dice/IoU and their means by hand-checked counts (--json)', async () => {
-    const r = await runCli(['eval', '--pred', path.join(work, 'flat', 'pred'), '--gt', path.join(work, 'flat', 'gt'), '--json']);
+    const r = await runCli([
+      'eval',
+      '--pred',
+      path.join(work, 'flat', 'pred'),
+      '--gt',
+      path.join(work, 'flat', 'gt'),
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -103,8 +127,17 @@ describe('p2sam eval', () => {
     expect(res.classes).toBeUndefined();
   });
 
-  it('applies the authors\' empty/empty rule with --empty-empty 0', async () => {
-    const r = await runCli(['eval', '--pred', path.join(work, 'flat', 'pred'), '--gt', path.join(work, 'flat', 'gt'), '--json', '--empty-empty', '0']);
+  it("applies the authors' empty/empty rule with --empty-empty 0", async () => {
+    const r = await runCli([
+      'eval',
+      '--pred',
+      path.join(work, 'flat', 'pred'),
+      '--gt',
+      path.join(work, 'flat', 'gt'),
+      '--json',
+      '--empty-empty',
+      '0',
+    ]);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.emptyEmpty).toBe(0);
@@ -112,7 +145,15 @@ describe('p2sam eval', () => {
   });
 
   it('pools IoU per class (PerSeg mIoU) and averages per-class means with --classes-from-dirs', async () => {
-    const r = await runCli(['eval', '--pred', path.join(work, 'cls', 'pred'), '--gt', path.join(work, 'cls', 'gt'), '--classes-from-dirs', '--json']);
+    const r = await runCli([
+      'eval',
+      '--pred',
+      path.join(work, 'cls', 'pred'),
+      '--gt',
+      path.join(work, 'cls', 'gt'),
+      '--classes-from-dirs',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.classes.map((c: { class: string }) => c.class)).toEqual(['cat', 'dog']);
@@ -127,7 +168,14 @@ describe('p2sam eval', () => {
   });
 
   it('prints a readable table without --json', async () => {
-    const r = await runCli(['eval', '--pred', path.join(work, 'cls', 'pred'), '--gt', path.join(work, 'cls', 'gt'), '--classes-from-dirs']);
+    const r = await runCli([
+      'eval',
+      '--pred',
+      path.join(work, 'cls', 'pred'),
+      '--gt',
+      path.join(work, 'cls', 'gt'),
+      '--classes-from-dirs',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^class\s+image\s+Dice\s+IoU$/m);
     expect(r.stdout).toMatch(/^cat\s+A\s+0\.5000\s+0\.3333$/m);
@@ -154,7 +202,13 @@ describe('p2sam eval', () => {
     const none = await runCli(['eval', '--pred', empty, '--gt', path.join(work, 'flat', 'gt')]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/--pred: no prediction in .* matches a ground-truth file/);
-    const missing = await runCli(['eval', '--pred', path.join(work, 'nope'), '--gt', path.join(work, 'flat', 'gt')]);
+    const missing = await runCli([
+      'eval',
+      '--pred',
+      path.join(work, 'nope'),
+      '--gt',
+      path.join(work, 'flat', 'gt'),
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--pred: no such directory '.*nope'/);
     const noGt = await runCli(['eval', '--pred', empty]);

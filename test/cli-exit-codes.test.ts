@@ -31,8 +31,8 @@ describe('exit codes', () => {
     expect(describeError(err)).toBe('--parts must be an integer in 1..16; received 0');
     // A message that merely mentions an option is left alone: only the fields count.
     expect(describeError(new RangeError('options.parts is wrong'))).toBe('options.parts is wrong');
-    expect(describeWarning({ message: 'not converged', params: ['retrieval.maxIterations', 'retrieval.epsilon'] })).toBe(
-      'not converged (see --max-iterations, --epsilon)',
-    );
+    expect(
+      describeWarning({ message: 'not converged', params: ['retrieval.maxIterations', 'retrieval.epsilon'] }),
+    ).toBe('not converged (see --max-iterations, --epsilon)');
   });
 });

@@ -45,14 +45,18 @@ export function ensureBuilt(): void {
       mkdirSync(lock);
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}; remove it if no build is running`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${lock}; remove it if no build is running`);
       sleep(200);
     }
   }
   try {
     if (fresh()) return;
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.json')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     // tsc still emits when another file has a type error; only a missing entry is fatal.
     if (!existsSync(CLI)) throw new Error(`tsc did not produce ${CLI}:\n${r.stdout}\n${r.stderr}`);
   } finally {
@@ -69,7 +73,10 @@ export interface CliRun {
 
 export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -90,7 +97,11 @@ export async function writeSequence(
   maskDir: string,
   opts: { width?: number; height?: number; seed?: number } = {},
 ): Promise<Scene[]> {
-  const frames = sequence(names.length, { width: opts.width ?? 320, height: opts.height ?? 240, seed: opts.seed ?? 11 });
+  const frames = sequence(names.length, {
+    width: opts.width ?? 320,
+    height: opts.height ?? 240,
+    seed: opts.seed ?? 11,
+  });
   for (let i = 0; i < names.length; i++) {
     await writeImagePng(path.join(frameDir, `${names[i]}.png`), frames[i]!.image);
     await writeMaskPng(path.join(maskDir, `${names[i]}.png`), frames[i]!.mask);

@@ -50,8 +50,17 @@ describe('p2sam inspect', () => {
     const pre = path.join(work, 'preprocessed-encoder.onnx');
     const r = await runCli(['inspect', '--json', enc, dec, single, sam2, pre]);
     expect(r.code).toBe(0);
-    const [e, d, s, s2, p] = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-    expect(e).toMatchObject({ kind: 'sam-encoder-image', role: 'encoder', usable: true, bytes: statSync(enc).size, irVersion: TESTKIT_IR_VERSION });
+    const [e, d, s, s2, p] = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(e).toMatchObject({
+      kind: 'sam-encoder-image',
+      role: 'encoder',
+      usable: true,
+      bytes: statSync(enc).size,
+      irVersion: TESTKIT_IR_VERSION,
+    });
     expect(e.opsets).toEqual([{ domain: '', version: TESTKIT_OPSET }]);
     expect(e.inputForm).toMatch(/RGB 0-255 resized to long side 1024/);
     expect(d).toMatchObject({ kind: 'sam-decoder', role: 'decoder', usable: true, maskOutputs: 4 });
@@ -69,15 +78,22 @@ describe('p2sam inspect', () => {
     const r = await runCli(['inspect', enc, sam2]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^file\s+kind\s+role\s+input\s+masks\s+opset\s+size\s+usable$/m);
-    expect(r.stdout).toMatch(/testkit-encoder\.onnx\s+sam-encoder-image\s+encoder\s+H×W×3 RGB\s+-\s+ai\.onnx 17\s+[\d.]+ KiB\s+yes/);
-    expect(r.stdout).toMatch(/sam2-encoder\.onnx: not usable: SAM 2 exports are recognised but not supported yet/);
+    expect(r.stdout).toMatch(
+      /testkit-encoder\.onnx\s+sam-encoder-image\s+encoder\s+H×W×3 RGB\s+-\s+ai\.onnx 17\s+[\d.]+ KiB\s+yes/,
+    );
+    expect(r.stdout).toMatch(
+      /sam2-encoder\.onnx: not usable: SAM 2 exports are recognised but not supported yet/,
+    );
   });
 
   it('exits 1 for a file that is not a model, still reporting the others', async () => {
     const enc = path.join(work, 'm3', 'testkit-encoder.onnx');
     const r = await runCli(['inspect', '--json', enc, path.join(work, 'not-onnx.onnx')]);
     expect(r.code).toBe(1);
-    const [ok, bad] = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const [ok, bad] = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(ok.usable).toBe(true);
     expect(bad).toMatchObject({ kind: 'invalid', usable: false });
     expect(bad.reason).toMatch(/not a valid ONNX model/);

@@ -1,6 +1,14 @@
 /** `p2sam segment` run as a user would: outputs, report.json, exit codes, streams and signals. */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +35,8 @@ beforeAll(async () => {
   refMask = path.join(work, 'ref', 'frame0.mask.png');
   copyFileSync(path.join(work, 'all', 'frame0.png'), refImage);
   copyFileSync(path.join(work, 'gt', 'frame0.png'), refMask);
-  for (const t of TARGETS) copyFileSync(path.join(work, 'all', `${t}.png`), path.join(work, 'targets', `${t}.png`));
+  for (const t of TARGETS)
+    copyFileSync(path.join(work, 'all', `${t}.png`), path.join(work, 'targets', `${t}.png`));
 });
 
 afterAll(() => {
@@ -35,7 +44,20 @@ afterAll(() => {
 });
 
 function base(out: string, extra: string[] = []): string[] {
-  return ['segment', '--encoder', model.encoder, '--decoder', model.decoder, '--ref-image', refImage, '--ref-mask', refMask, '--out', out, ...extra];
+  return [
+    'segment',
+    '--encoder',
+    model.encoder,
+    '--decoder',
+    model.decoder,
+    '--ref-image',
+    refImage,
+    '--ref-mask',
+    refMask,
+    '--out',
+    out,
+    ...extra,
+  ];
 }
 
 describe('p2sam segment', () => {
@@ -90,7 +112,12 @@ describe('p2sam segment', () => {
     expect(report.model.encoder.kind).toBe('sam-encoder-image');
     expect(report.model.decoder.kind).toBe('sam-decoder');
     expect(report.model.encoder.file).toBe(model.encoder);
-    expect(report.options).toMatchObject({ mode: 'natural', parts: { min: 1, max: 3 }, negatives: { min: 1, max: 1 }, solver: 'exact' });
+    expect(report.options).toMatchObject({
+      mode: 'natural',
+      parts: { min: 1, max: 3 },
+      negatives: { min: 1, max: 1 },
+      solver: 'exact',
+    });
     expect(report.reference).toMatchObject({ width: 320, height: 240, parts: [1, 2, 3] });
     expect(report.targets).toEqual(records);
     expect(report.totals).toMatchObject({ targets: 4, processed: 4, ok: 4, empty: 0, failed: 0, notRun: 0 });
@@ -99,12 +126,17 @@ describe('p2sam segment', () => {
 
   it('prints human lines without --json, takes globs, and honours --no-overlay', async () => {
     const out = path.join(work, 'out-human');
-    const r = await runCli([...base(out, ['--parts', '1..2', '--restarts', '2', '--no-overlay', '--quiet']), path.join(work, 'targets', 'frame1*.png')]);
+    const r = await runCli([
+      ...base(out, ['--parts', '1..2', '--restarts', '2', '--no-overlay', '--quiet']),
+      path.join(work, 'targets', 'frame1*.png'),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trimEnd().split('\n');
     // frame1 and frame10, naturally ordered, then the summary.
-    expect(lines[0]).toMatch(/frame1\.png: \d parts?, 1 negative, score [\d.]+, [\d.]+% of the image -> .*frame1\.mask\.png$/);
+    expect(lines[0]).toMatch(
+      /frame1\.png: \d parts?, 1 negative, score [\d.]+, [\d.]+% of the image -> .*frame1\.mask\.png$/,
+    );
     expect(lines[1]).toMatch(/frame10\.png: /);
     expect(lines[2]).toMatch(/^p2sam: 2 targets of 2 segmented \(0 empty, 0 failed\)/);
     expect(readdirSync(out).sort()).toEqual(['frame1.mask.png', 'frame10.mask.png', 'report.json']);
@@ -118,9 +150,18 @@ describe('p2sam segment', () => {
     copyFileSync(path.join(work, 'targets', 'frame1.png'), path.join(a, 'x.png'));
     copyFileSync(path.join(work, 'targets', 'frame2.png'), path.join(b, 'x.png'));
     const out = path.join(work, 'out-dup');
-    const r = await runCli([...base(out, ['--parts', '1', '--restarts', '1', '--json', '-q']), path.join(a, 'x.png'), path.join(b, 'x.png')]);
+    const r = await runCli([
+      ...base(out, ['--parts', '1', '--restarts', '1', '--json', '-q']),
+      path.join(a, 'x.png'),
+      path.join(b, 'x.png'),
+    ]);
     expect(r.code).toBe(0);
-    expect(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).name)).toEqual(['a__x', 'b__x']);
+    expect(
+      r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).name),
+    ).toEqual(['a__x', 'b__x']);
     expect(existsSync(path.join(out, 'a__x.mask.png'))).toBe(true);
     expect(existsSync(path.join(out, 'b__x.overlay.png'))).toBe(true);
   });
@@ -135,7 +176,10 @@ describe('p2sam segment', () => {
     [['--threads', '0'], /--threads.*'0'.*1\.\.1024/],
     [['--window', '10'], /--window.*lo,hi/],
     [['--epsilon', '0'], /--epsilon.*'0'.*\(0, 10\]/],
-    [['--gpu-stages', 'points,decoder'], /--gpu-stages\[1\] must be 'points' \| 'kmeans' \| 'scoring'; received "decoder"/],
+    [
+      ['--gpu-stages', 'points,decoder'],
+      /--gpu-stages\[1\] must be 'points' \| 'kmeans' \| 'scoring'; received "decoder"/,
+    ],
     [['--model-device', 'tpu'], /--model-device.*'tpu'/],
   ])('exits 2 on %j naming the argument', async (extra, message) => {
     const r = await runCli([...base(path.join(work, 'out-bad'), extra), path.join(work, 'targets')]);
@@ -145,11 +189,25 @@ describe('p2sam segment', () => {
   });
 
   it('exits 2 for a missing required option, a missing file and a missing target', async () => {
-    const noEncoder = await runCli(['segment', '--decoder', model.decoder, '--ref-image', refImage, '--ref-mask', refMask, '--out', work, 'x.png']);
+    const noEncoder = await runCli([
+      'segment',
+      '--decoder',
+      model.decoder,
+      '--ref-image',
+      refImage,
+      '--ref-mask',
+      refMask,
+      '--out',
+      work,
+      'x.png',
+    ]);
     expect(noEncoder.code).toBe(2);
     expect(noEncoder.stderr).toMatch(/required option '--encoder <file>' not specified/);
 
-    const missing = await runCli([...base(path.join(work, 'o'), []).map((a) => (a === refMask ? path.join(work, 'nope.png') : a)), path.join(work, 'targets')]);
+    const missing = await runCli([
+      ...base(path.join(work, 'o'), []).map((a) => (a === refMask ? path.join(work, 'nope.png') : a)),
+      path.join(work, 'targets'),
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--ref-mask: no such file '.*nope\.png'/);
 
@@ -164,9 +222,14 @@ describe('p2sam segment', () => {
     data.fill(1, 1000, 1500);
     await writeMaskPng(small, { data, width: 100, height: 80 });
     const out = path.join(work, 'out-size');
-    const r = await runCli([...base(out).map((a) => (a === refMask ? small : a)), path.join(work, 'targets')]);
+    const r = await runCli([
+      ...base(out).map((a) => (a === refMask ? small : a)),
+      path.join(work, 'targets'),
+    ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--ref-mask '.*small-mask\.png' is 100×80 but --ref-image '.*frame0\.png' is 320×240/);
+    expect(r.stderr).toMatch(
+      /--ref-mask '.*small-mask\.png' is 100×80 but --ref-image '.*frame0\.png' is 320×240/,
+    );
     // The output folder was already set up, so the failure is on record there too.
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     expect(report.status).toBe('failed');
@@ -180,7 +243,10 @@ describe('p2sam segment', () => {
     const clobbered = path.join(out, 'frame1.mask.png');
     copyFileSync(refMask, clobbered);
     const before = readFileSync(clobbered);
-    const r = await runCli([...base(out).map((a) => (a === refMask ? clobbered : a)), path.join(work, 'targets', 'frame1.png')]);
+    const r = await runCli([
+      ...base(out).map((a) => (a === refMask ? clobbered : a)),
+      path.join(work, 'targets', 'frame1.png'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/would overwrite the input/);
     expect(readFileSync(clobbered).equals(before)).toBe(true);
@@ -189,7 +255,9 @@ describe('p2sam segment', () => {
 
   it('reads 16-bit greyscale images through --window', async () => {
     // 12-bit data in 16-bit PNGs, as CT exports store it: grey = luminance × 16.
-    const scenes = await writeSequence(['w0', 'w1'], path.join(work, 'w-rgb'), path.join(work, 'w-gt'), { seed: 3 });
+    const scenes = await writeSequence(['w0', 'w1'], path.join(work, 'w-rgb'), path.join(work, 'w-gt'), {
+      seed: 3,
+    });
     const files: string[] = [];
     for (const [i, sc] of scenes.entries()) {
       const g = new Uint16Array(sc.image.width * sc.image.height);
@@ -198,7 +266,10 @@ describe('p2sam segment', () => {
         g[p] = Math.round((0.299 * r + 0.587 * gg + 0.114 * b) * 16);
       }
       const f = path.join(work, `w${i}-16bit.png`);
-      await sharp(g, { raw: { width: sc.image.width, height: sc.image.height, channels: 1 } }).toColourspace('grey16').png().toFile(f);
+      await sharp(g, { raw: { width: sc.image.width, height: sc.image.height, channels: 1 } })
+        .toColourspace('grey16')
+        .png()
+        .toFile(f);
       files.push(f);
     }
     const out = path.join(work, 'out-16bit');
@@ -223,9 +294,17 @@ describe('p2sam segment', () => {
     const broken = path.join(work, 'broken.png');
     writeFileSync(broken, 'this is not a PNG\n');
     const out = path.join(work, 'out-broken');
-    const r = await runCli([...base(out, ['--json', '-q', '--parts', '1', '--restarts', '1']), path.join(work, 'targets', 'frame1.png'), broken, path.join(work, 'targets', 'frame2.png')]);
+    const r = await runCli([
+      ...base(out, ['--json', '-q', '--parts', '1', '--restarts', '1']),
+      path.join(work, 'targets', 'frame1.png'),
+      broken,
+      path.join(work, 'targets', 'frame2.png'),
+    ]);
     expect(r.code).toBe(1);
-    const recs = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const recs = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(recs.map((x) => x.status)).toEqual(['ok', 'error', 'ok']);
     expect(recs[1].error.code).toBe('IMAGE_READ_FAILED');
     expect(recs[1].error.message).toContain('broken.png');
@@ -237,7 +316,10 @@ describe('p2sam segment', () => {
   it('exits 1 with the reason when a model file is not a model', async () => {
     const bad = path.join(work, 'bad.onnx');
     writeFileSync(bad, 'not a model');
-    const r = await runCli([...base(path.join(work, 'out-badmodel')).map((a) => (a === model.decoder ? bad : a)), path.join(work, 'targets')]);
+    const r = await runCli([
+      ...base(path.join(work, 'out-badmodel')).map((a) => (a === model.decoder ? bad : a)),
+      path.join(work, 'targets'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not a valid ONNX model.*\[MODEL_INVALID\]/);
   });
@@ -247,7 +329,9 @@ describe('p2sam segment', () => {
     const dir = path.join(work, 'long');
     await writeSequence(names, dir, path.join(work, 'long-gt'), { seed: 5 });
     const out = path.join(work, 'out-sigint');
-    const child = spawn(process.execPath, [CLI, ...base(out, ['--json', '--parts', '1..3']), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...base(out, ['--json', '--parts', '1..3']), dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -264,7 +348,10 @@ describe('p2sam segment', () => {
     });
     expect(code).toBe(130);
     expect(stderr).toMatch(/interrupted/);
-    const lines = stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThanOrEqual(1);
     expect(lines.length).toBeLessThan(names.length);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
@@ -279,18 +366,26 @@ describe('p2sam segment', () => {
     expect(masks.sort()).toEqual(lines.map((l) => `${l.name}.mask.png`).sort());
   });
 
-  it.skipIf(spawnSync('script', ['--version']).status !== 0)('draws a bar with rate and ETA when stderr is a terminal', async () => {
-    const out = path.join(work, 'out-tty');
-    const cmd = [process.execPath, CLI, ...base(out, ['--parts', '1', '--restarts', '1']), path.join(work, 'targets')]
-      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
-      .join(' ');
-    // util-linux `script` runs the command on a pseudo-terminal, so isTTY is true inside.
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 50_000 });
-    expect(r.status).toBe(0);
-    expect(r.stdout).toContain('\r\x1b[2K[');
-    expect(r.stdout).toMatch(/\d+\/4 +\d+%/);
-    expect(r.stdout).toMatch(/targets\/s/);
-    expect(r.stdout).toMatch(/ETA \d+:\d\d/);
-    expect(r.stdout).toMatch(/frame10\.png: /);
-  });
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)(
+    'draws a bar with rate and ETA when stderr is a terminal',
+    async () => {
+      const out = path.join(work, 'out-tty');
+      const cmd = [
+        process.execPath,
+        CLI,
+        ...base(out, ['--parts', '1', '--restarts', '1']),
+        path.join(work, 'targets'),
+      ]
+        .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+        .join(' ');
+      // util-linux `script` runs the command on a pseudo-terminal, so isTTY is true inside.
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 50_000 });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('\r\x1b[2K[');
+      expect(r.stdout).toMatch(/\d+\/4 +\d+%/);
+      expect(r.stdout).toMatch(/targets\/s/);
+      expect(r.stdout).toMatch(/ETA \d+:\d\d/);
+      expect(r.stdout).toMatch(/frame10\.png: /);
+    },
+  );
 });

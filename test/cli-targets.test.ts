@@ -17,7 +17,18 @@ beforeAll(() => {
   // realpath: on macOS os.tmpdir() is itself behind a symlink, which would make the
   // expected paths differ from the resolved ones.
   root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'p2sam-targets-')));
-  for (const f of ['frame1.png', 'frame2.png', 'frame10.png', 'frame02.png', 'Frame3.JPG', 'frame4.webp', 'frame5.TIFF', 'notes.txt', '.hidden.png', '._frame1.png']) {
+  for (const f of [
+    'frame1.png',
+    'frame2.png',
+    'frame10.png',
+    'frame02.png',
+    'Frame3.JPG',
+    'frame4.webp',
+    'frame5.TIFF',
+    'notes.txt',
+    '.hidden.png',
+    '._frame1.png',
+  ]) {
     touch('frames', f);
   }
   touch('frames', 'sub', 'frame7.png');
@@ -46,7 +57,17 @@ async function expectCode(promise: Promise<unknown>, code: string, fragment: str
 
 describe('naturalCompare', () => {
   it('orders digit runs by value and letters case-insensitively', () => {
-    const names = ['frame10.png', 'frame2.png', 'Frame3.png', 'frame1.png', 'frame02.png', 'a', 'frame1b.png', 'x1000000000000000000001', 'x999999999999999999999'];
+    const names = [
+      'frame10.png',
+      'frame2.png',
+      'Frame3.png',
+      'frame1.png',
+      'frame02.png',
+      'a',
+      'frame1b.png',
+      'x1000000000000000000001',
+      'x999999999999999999999',
+    ];
     expect([...names].sort(naturalCompare)).toEqual([
       'a',
       'frame1.png',
@@ -64,7 +85,7 @@ describe('naturalCompare', () => {
   });
 
   it('is a consistent total order (antisymmetric, transitive, 0 only for equal strings)', () => {
-    const str = fc.string({ unit: fc.constantFrom('a', 'B', '0', '1', '9', '_', '.', 'z') , maxLength: 8 });
+    const str = fc.string({ unit: fc.constantFrom('a', 'B', '0', '1', '9', '_', '.', 'z'), maxLength: 8 });
     fc.assert(
       fc.property(str, str, (a, b) => {
         const ab = Math.sign(naturalCompare(a, b));
@@ -96,28 +117,58 @@ describe('naturalCompare', () => {
 describe('expandTargets', () => {
   it('lists image files of a directory, naturally sorted, skipping hidden files, other types and subfolders', async () => {
     const got = await expandTargets([p('frames')]);
-    expect(got.map((f) => path.basename(f))).toEqual(['frame1.png', 'frame2.png', 'frame02.png', 'Frame3.JPG', 'frame4.webp', 'frame5.TIFF', 'frame10.png']);
+    expect(got.map((f) => path.basename(f))).toEqual([
+      'frame1.png',
+      'frame2.png',
+      'frame02.png',
+      'Frame3.JPG',
+      'frame4.webp',
+      'frame5.TIFF',
+      'frame10.png',
+    ]);
     expect(got[0]).toBe(path.join(p('frames'), 'frame1.png'));
   });
 
   it('keeps explicit files as given, whatever the extension', async () => {
-    expect(await expandTargets([p('frames', 'notes.txt'), p('frames', 'frame10.png')])).toEqual([p('frames', 'notes.txt'), p('frames', 'frame10.png')]);
+    expect(await expandTargets([p('frames', 'notes.txt'), p('frames', 'frame10.png')])).toEqual([
+      p('frames', 'notes.txt'),
+      p('frames', 'frame10.png'),
+    ]);
   });
 
   it('expands *, ? and ** globs', async () => {
-    expect((await expandTargets([p('frames', 'frame?.png')])).map((f) => path.basename(f))).toEqual(['frame1.png', 'frame2.png']);
-    expect((await expandTargets([p('frames', '*.png')])).map((f) => path.basename(f))).toEqual(['frame1.png', 'frame2.png', 'frame02.png', 'frame10.png']);
+    expect((await expandTargets([p('frames', 'frame?.png')])).map((f) => path.basename(f))).toEqual([
+      'frame1.png',
+      'frame2.png',
+    ]);
+    expect((await expandTargets([p('frames', '*.png')])).map((f) => path.basename(f))).toEqual([
+      'frame1.png',
+      'frame2.png',
+      'frame02.png',
+      'frame10.png',
+    ]);
     // ** spans zero or more folders; results are sorted on the whole path.
-    expect(await expandTargets([p('frames', '**', 'frame1*.png')])).toEqual([p('frames', 'frame1.png'), p('frames', 'frame10.png')]);
-    expect(await expandTargets([p('frames', '**', '*.tif')])).toEqual([p('frames', 'sub', 'deep', 'frame6.tif')]);
+    expect(await expandTargets([p('frames', '**', 'frame1*.png')])).toEqual([
+      p('frames', 'frame1.png'),
+      p('frames', 'frame10.png'),
+    ]);
+    expect(await expandTargets([p('frames', '**', '*.tif')])).toEqual([
+      p('frames', 'sub', 'deep', 'frame6.tif'),
+    ]);
     expect(await expandTargets([p('frames', '**', 'frame?.*')])).toContain(p('frames', 'sub', 'frame7.png'));
     // Pattern letters are case-sensitive (as in the shell); the extension filter is not.
     expect(await expandTargets([p('frames', '**', '*.TIFF')])).toEqual([p('frames', 'frame5.TIFF')]);
     // Path segments compare naturally one by one: 'deep' sorts before 'frame7.png'.
-    expect(await expandTargets([p('frames', 'sub', '**')])).toEqual([p('frames', 'sub', 'deep', 'frame6.tif'), p('frames', 'sub', 'frame7.png')]);
+    expect(await expandTargets([p('frames', 'sub', '**')])).toEqual([
+      p('frames', 'sub', 'deep', 'frame6.tif'),
+      p('frames', 'sub', 'frame7.png'),
+    ]);
     expect(await expandTargets([p('*', 'a*.jpeg')])).toEqual([p('other', 'a9.jpeg'), p('other', 'a10.jpeg')]);
     // Hidden files only when the pattern asks for them.
-    expect(await expandTargets([p('frames', '.*.png')])).toEqual([p('frames', '._frame1.png'), p('frames', '.hidden.png')]);
+    expect(await expandTargets([p('frames', '.*.png')])).toEqual([
+      p('frames', '._frame1.png'),
+      p('frames', '.hidden.png'),
+    ]);
   });
 
   it('expands relative patterns against the working directory and keeps them relative', async () => {
@@ -127,27 +178,42 @@ describe('expandTargets', () => {
       expect(await expandTargets(['other/*.jpeg', 'frames'])).toEqual([
         path.join('other', 'a9.jpeg'),
         path.join('other', 'a10.jpeg'),
-        ...['frame1.png', 'frame2.png', 'frame02.png', 'Frame3.JPG', 'frame4.webp', 'frame5.TIFF', 'frame10.png'].map((f) => path.join('frames', f)),
+        ...[
+          'frame1.png',
+          'frame2.png',
+          'frame02.png',
+          'Frame3.JPG',
+          'frame4.webp',
+          'frame5.TIFF',
+          'frame10.png',
+        ].map((f) => path.join('frames', f)),
       ]);
-      expect(await expandTargets(['**/frame6.tif'])).toEqual([path.join('frames', 'sub', 'deep', 'frame6.tif')]);
+      expect(await expandTargets(['**/frame6.tif'])).toEqual([
+        path.join('frames', 'sub', 'deep', 'frame6.tif'),
+      ]);
     } finally {
       process.chdir(cwd);
     }
   });
 
   it('removes duplicates, keeping the first occurrence', async () => {
-    const got = await expandTargets([p('frames', 'frame10.png'), p('frames', '*.png'), p('frames', '..', 'frames', 'frame2.png')]);
-    expect(got.map((f) => path.basename(f))).toEqual(['frame10.png', 'frame1.png', 'frame2.png', 'frame02.png']);
-  });
-
-  it('honours custom extensions', async () => {
-    expect((await expandTargets([p('frames')], { extensions: ['txt', '.PNG'] })).map((f) => path.basename(f))).toEqual([
+    const got = await expandTargets([
+      p('frames', 'frame10.png'),
+      p('frames', '*.png'),
+      p('frames', '..', 'frames', 'frame2.png'),
+    ]);
+    expect(got.map((f) => path.basename(f))).toEqual([
+      'frame10.png',
       'frame1.png',
       'frame2.png',
       'frame02.png',
-      'frame10.png',
-      'notes.txt',
     ]);
+  });
+
+  it('honours custom extensions', async () => {
+    expect(
+      (await expandTargets([p('frames')], { extensions: ['txt', '.PNG'] })).map((f) => path.basename(f)),
+    ).toEqual(['frame1.png', 'frame2.png', 'frame02.png', 'frame10.png', 'notes.txt']);
     await expect(expandTargets([p('frames')], { extensions: [] })).rejects.toThrow(/options\.extensions/);
   });
 
@@ -186,13 +252,19 @@ describe('safeOutputPath', () => {
 
   it('refuses overwriting an input, however it is spelled', () => {
     expect(() => safeOutputPath(p('frames'), 'frame1.png', inputs())).toThrow(/would overwrite the input/);
-    expect(() => safeOutputPath(p('frames', 'sub'), '../frame2.png', inputs())).toThrow(/outside the output directory/);
+    expect(() => safeOutputPath(p('frames', 'sub'), '../frame2.png', inputs())).toThrow(
+      /outside the output directory/,
+    );
     // The output file exists as a symlink to an input: writing would clobber the input.
-    expect(() => safeOutputPath(p('out'), 'link-to-input.png', inputs())).toThrow(/would overwrite the input/);
+    expect(() => safeOutputPath(p('out'), 'link-to-input.png', inputs())).toThrow(
+      /would overwrite the input/,
+    );
     const cwd = process.cwd();
     process.chdir(root);
     try {
-      expect(() => safeOutputPath('frames', 'frame2.png', ['./frames/../frames/frame2.png'])).toThrow(/would overwrite the input/);
+      expect(() => safeOutputPath('frames', 'frame2.png', ['./frames/../frames/frame2.png'])).toThrow(
+        /would overwrite the input/,
+      );
     } finally {
       process.chdir(cwd);
     }
@@ -207,7 +279,11 @@ describe('safeOutputPath', () => {
 
 describe('outputNames', () => {
   it('uses the base name without extension when names are unique', () => {
-    expect(outputNames(['a/frame1.png', 'a/frame2.jpg', 'b/scan.tiff'])).toEqual(['frame1', 'frame2', 'scan']);
+    expect(outputNames(['a/frame1.png', 'a/frame2.jpg', 'b/scan.tiff'])).toEqual([
+      'frame1',
+      'frame2',
+      'scan',
+    ]);
   });
 
   it('prefixes the shortest distinguishing folder run for shared base names', () => {
@@ -221,6 +297,10 @@ describe('outputNames', () => {
     expect(outputNames(files)).toEqual(outputNames([...files]));
     // Same folder, same stem and extension up to case: only a counter can separate them.
     expect(outputNames(['/d/X.png', '/d/x.png'])).toEqual(['X', 'x-2']);
-    expect(outputNames(['/d/a/x.png', '/d/a/x.jpg', '/d/b/x.png'])).toEqual(['a__x_png', 'a__x_jpg', 'b__x_png']);
+    expect(outputNames(['/d/a/x.png', '/d/a/x.jpg', '/d/b/x.png'])).toEqual([
+      'a__x_png',
+      'a__x_jpg',
+      'b__x_png',
+    ]);
   });
 });

@@ -16,12 +16,19 @@ let phantom: clinical.Phantom;
 beforeAll(() => {
   ensureBuilt();
   work = clinicalTemp('cli');
-  phantom = clinical.writePhantomSeries(path.join(work, 'ct'), { columns: 30, rows: 26, slices: 6, seed: 'cli' });
+  phantom = clinical.writePhantomSeries(path.join(work, 'ct'), {
+    columns: 30,
+    rows: 26,
+    slices: 6,
+    seed: 'cli',
+  });
   clinical.writeRtstruct(path.join(work, 'rs.dcm'), phantom.volume, [
     { name: 'Lungs', mask: phantom.masks.lungs },
     { name: 'Tumour', mask: phantom.masks.tumour, interpretedType: 'GTV' },
   ]);
-  clinical.writeDicomSeg(path.join(work, 'body-seg.dcm'), phantom.volume, [{ label: 'Body', mask: phantom.masks.body }]);
+  clinical.writeDicomSeg(path.join(work, 'body-seg.dcm'), phantom.volume, [
+    { label: 'Body', mask: phantom.masks.body },
+  ]);
   clinical.writeNifti(path.join(work, 'body.nii.gz'), phantom.masks.body, phantom.volume);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -29,7 +36,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('p2sam inspect (clinical)', () => {
   it('reports series geometry, ROIs, segments and NIfTI grids', async () => {
     const pyd = path.join(DICOM_DATA, 'pydicom');
-    const r = await runCli(['inspect', path.join(pyd, 'CT5N'), path.join(pyd, 'rtstruct.dcm'), path.join(work, 'rs.dcm')]);
+    const r = await runCli([
+      'inspect',
+      path.join(pyd, 'CT5N'),
+      path.join(pyd, 'rtstruct.dcm'),
+      path.join(work, 'rs.dcm'),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('grid 16×16×5');
     expect(r.stdout).toContain('slice gaps 2.500–2.500 mm');
@@ -57,7 +69,17 @@ describe('p2sam convert', () => {
       [path.join(work, 'rs.dcm'), '--roi', 'Tumour', '--to', path.join(work, 'seg.dcm'), '--format', 'seg'],
       [path.join(work, 'seg.dcm'), '--to', path.join(work, 'tumour.nii.gz')],
       [path.join(work, 'tumour.nii.gz'), '--label', '1', '--to', path.join(work, 'png'), '--format', 'png'],
-      [path.join(work, 'png'), '--name', 'Tumour', '--to', path.join(work, 'rs2.dcm'), '--format', 'rtstruct', '--convention', 'voxel-edges'],
+      [
+        path.join(work, 'png'),
+        '--name',
+        'Tumour',
+        '--to',
+        path.join(work, 'rs2.dcm'),
+        '--format',
+        'rtstruct',
+        '--convention',
+        'voxel-edges',
+      ],
     ];
     for (const args of steps) {
       const r = await runCli(['convert', ...args, '--reference', ct]);
@@ -70,14 +92,39 @@ describe('p2sam convert', () => {
   });
 
   it('exits 2 for a missing or unknown ROI and a missing output format, and writes nothing', async () => {
-    const noRoi = await runCli(['convert', path.join(work, 'rs.dcm'), '--reference', path.join(work, 'ct'), '--to', path.join(work, 'x.nii')]);
+    const noRoi = await runCli([
+      'convert',
+      path.join(work, 'rs.dcm'),
+      '--reference',
+      path.join(work, 'ct'),
+      '--to',
+      path.join(work, 'x.nii'),
+    ]);
     expect(noRoi.code).toBe(2);
     expect(noRoi.stderr).toMatch(/choose the ROI with --roi/);
-    const wrongRoi = await runCli(['convert', path.join(work, 'rs.dcm'), '--roi', 'GTV', '--reference', path.join(work, 'ct'), '--to', path.join(work, 'x.nii')]);
+    const wrongRoi = await runCli([
+      'convert',
+      path.join(work, 'rs.dcm'),
+      '--roi',
+      'GTV',
+      '--reference',
+      path.join(work, 'ct'),
+      '--to',
+      path.join(work, 'x.nii'),
+    ]);
     expect(wrongRoi.code).toBe(2); // the ROI name typed is not in the file: fix the command line
     expect(wrongRoi.stderr).toMatch(/ROIs present: 1 "Lungs", 2 "Tumour" \[RTSTRUCT_ROI_NOT_FOUND\]/);
     expect(existsSync(path.join(work, 'x.nii'))).toBe(false);
-    const noFormat = await runCli(['convert', path.join(work, 'rs.dcm'), '--roi', '1', '--reference', path.join(work, 'ct'), '--to', path.join(work, 'out.dcm')]);
+    const noFormat = await runCli([
+      'convert',
+      path.join(work, 'rs.dcm'),
+      '--roi',
+      '1',
+      '--reference',
+      path.join(work, 'ct'),
+      '--to',
+      path.join(work, 'out.dcm'),
+    ]);
     expect(noFormat.code).toBe(2);
   });
 });

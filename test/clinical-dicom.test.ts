@@ -3,7 +3,15 @@
  * an independent decoder (DCMTK), coded errors for broken files, and series assembly on
  * real series (CT5N, CT2, rt-utils) and on synthetic ones built to be wrong.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clinical, P2SamError } from '../lib';
@@ -36,7 +44,10 @@ async function asyncCode(p: Promise<unknown>): Promise<{ code?: string; message:
   try {
     await p;
   } catch (err) {
-    return { code: err instanceof P2SamError ? err.code : undefined, message: String((err as Error).message) };
+    return {
+      code: err instanceof P2SamError ? err.code : undefined,
+      message: String((err as Error).message),
+    };
   }
   return { message: 'no error' };
 }
@@ -45,9 +56,20 @@ describe('transfer syntaxes', () => {
   it('decodes every MR_small variant to the uncompressed pixels', async () => {
     const reference = await stored(path.join(PYD, 'MR_small.dcm'));
     expect(reference.length).toBe(64 * 64);
-    for (const twin of ['MR_small_RLE.dcm', 'MR_small_jpeg_ls_lossless.dcm', 'MR_small_jp2klossless.dcm', 'MR_small_bigendian.dcm', 'MR_small_implicit.dcm']) {
+    for (const twin of [
+      'MR_small_RLE.dcm',
+      'MR_small_jpeg_ls_lossless.dcm',
+      'MR_small_jp2klossless.dcm',
+      'MR_small_bigendian.dcm',
+      'MR_small_implicit.dcm',
+    ]) {
       const got = await stored(path.join(PYD, twin));
-      expect({ twin, equal: Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength)) }).toEqual({ twin, equal: true });
+      expect({
+        twin,
+        equal: Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(
+          Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength),
+        ),
+      }).toEqual({ twin, equal: true });
     }
   });
 
@@ -68,7 +90,11 @@ describe('transfer syntaxes', () => {
     for (const [tool, args] of made) {
       const out = path.join(work, `ct-${tool}.dcm`);
       dcmtk(tool, [...args, ct, out]);
-      expect({ tool, ts: clinical.readDicomFile(out).transferSyntax !== clinical.TRANSFER_SYNTAX.explicitLittle, equal: Array.from(await stored(out)).every((v, i) => v === reference[i]) }).toEqual({ tool, ts: true, equal: true });
+      expect({
+        tool,
+        ts: clinical.readDicomFile(out).transferSyntax !== clinical.TRANSFER_SYNTAX.explicitLittle,
+        equal: Array.from(await stored(out)).every((v, i) => v === reference[i]),
+      }).toEqual({ tool, ts: true, equal: true });
     }
     // 8-bit baseline and extended (lossy): ours against DCMTK's IJG decoder of the same stream.
     const eightBit = path.join(work, 'eight.dcm');
@@ -137,7 +163,16 @@ describe('transfer syntaxes', () => {
       expect((err as P2SamError).code).toBe('DICOM_READ_FAILED');
       expect((err as P2SamError).message).toContain(f);
     }
-    expect((() => { try { readDicomFile(path.join(PYD, 'MR_truncated.dcm')); } catch (e) { return (e as Error).message; } return ''; })()).toMatch(/truncated/);
+    expect(
+      (() => {
+        try {
+          readDicomFile(path.join(PYD, 'MR_truncated.dcm'));
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return '';
+      })(),
+    ).toMatch(/truncated/);
   });
 
   it('reads the bare data set of rtstruct.dcm (no meta header) and lists its three ROIs', () => {
@@ -174,7 +209,12 @@ describe('readDicomSeries', () => {
   it('reads the oblique rt-utils slices without SliceLocation', async () => {
     const v = await clinical.readDicomSeries(path.join(DICOM_DATA, 'rt-utils', 'oriented_data'));
     expect(v.slices).toBe(3);
-    expect(Math.abs(v.rowDirection[1]) + Math.abs(v.rowDirection[2]) + Math.abs(v.columnDirection[0]) + Math.abs(v.columnDirection[2])).toBeGreaterThan(0.01);
+    expect(
+      Math.abs(v.rowDirection[1]) +
+        Math.abs(v.rowDirection[2]) +
+        Math.abs(v.columnDirection[0]) +
+        Math.abs(v.columnDirection[2]),
+    ).toBeGreaterThan(0.01);
     const offsets = clinical.sliceOffsets(v);
     expect(offsets[1]! > offsets[0]! && offsets[2]! > offsets[1]!).toBe(true);
   });
@@ -182,39 +222,63 @@ describe('readDicomSeries', () => {
   it('lists the series of a mixed folder and reads the chosen one', async () => {
     const dir = path.join(work, 'mixed');
     mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(path.join(PYD, 'CT5N'))) copyFileSync(path.join(PYD, 'CT5N', f), path.join(dir, `a-${f}`));
+    for (const f of readdirSync(path.join(PYD, 'CT5N')))
+      copyFileSync(path.join(PYD, 'CT5N', f), path.join(dir, `a-${f}`));
     mkdirSync(path.join(dir, 'nested'));
-    for (const f of readdirSync(path.join(PYD, 'CT2'))) copyFileSync(path.join(PYD, 'CT2', f), path.join(dir, 'nested', f));
+    for (const f of readdirSync(path.join(PYD, 'CT2')))
+      copyFileSync(path.join(PYD, 'CT2', f), path.join(dir, 'nested', f));
     writeFileSync(path.join(dir, 'README.txt'), 'not DICOM');
     const e = await asyncCode(clinical.readDicomSeries(dir));
     expect(e.code).toBe('DICOM_SERIES_CHOICE');
     expect(e.message).toContain('1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6');
     expect(e.message).toContain('1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2');
-    const v = await clinical.readDicomSeries(dir, { seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2' });
+    const v = await clinical.readDicomSeries(dir, {
+      seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2',
+    });
     expect(v.slices).toBe(4);
   });
 
   it('names the file of a truncated slice in a series', async () => {
     const dir = path.join(work, 'truncated');
     mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(path.join(PYD, 'CT5N'))) copyFileSync(path.join(PYD, 'CT5N', f), path.join(dir, f));
+    for (const f of readdirSync(path.join(PYD, 'CT5N')))
+      copyFileSync(path.join(PYD, 'CT5N', f), path.join(dir, f));
     truncateSync(path.join(dir, '2693'), readFileSync(path.join(dir, '2693')).length - 100);
     const e = await asyncCode(clinical.readDicomSeries(dir));
     expect(e.code).toBe('DICOM_READ_FAILED');
     expect(e.message).toContain('2693');
     // A broken file of another series does not block reading this one.
     mkdirSync(path.join(dir, 'other'));
-    for (const f of readdirSync(path.join(PYD, 'CT2'))) copyFileSync(path.join(PYD, 'CT2', f), path.join(dir, 'other', f));
-    const ct2 = await clinical.readDicomSeries(dir, { seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2' });
+    for (const f of readdirSync(path.join(PYD, 'CT2')))
+      copyFileSync(path.join(PYD, 'CT2', f), path.join(dir, 'other', f));
+    const ct2 = await clinical.readDicomSeries(dir, {
+      seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2',
+    });
     expect(ct2.slices).toBe(4);
-    const again = await asyncCode(clinical.readDicomSeries(dir, { seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6' }));
+    const again = await asyncCode(
+      clinical.readDicomSeries(dir, { seriesInstanceUid: '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6' }),
+    );
     expect(again.message).toContain('2693');
-    expect(clinical.scanDicomFolder(dir).broken.map((b) => [path.basename(b.file), b.seriesInstanceUid])).toEqual([['2693', '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6']]);
+    expect(
+      clinical.scanDicomFolder(dir).broken.map((b) => [path.basename(b.file), b.seriesInstanceUid]),
+    ).toEqual([['2693', '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6']]);
   });
 
   it('refuses mixed orientations and gantry tilt, naming the files', async () => {
-    const a = clinical.writePhantomSeries(path.join(work, 'orient', 'a'), { slices: 3, columns: 8, rows: 8, seed: 'same' });
-    clinical.writePhantomSeries(path.join(work, 'orient', 'b'), { slices: 2, columns: 8, rows: 8, seed: 'same', orientation: [1, 0, 0, 0, 0, -1], centre: [0, 40, 0] });
+    const a = clinical.writePhantomSeries(path.join(work, 'orient', 'a'), {
+      slices: 3,
+      columns: 8,
+      rows: 8,
+      seed: 'same',
+    });
+    clinical.writePhantomSeries(path.join(work, 'orient', 'b'), {
+      slices: 2,
+      columns: 8,
+      rows: 8,
+      seed: 'same',
+      orientation: [1, 0, 0, 0, 0, -1],
+      centre: [0, 40, 0],
+    });
     const e = await asyncCode(clinical.readDicomSeries(path.join(work, 'orient')));
     expect(e.code).toBe('DICOM_SERIES_INVALID');
     expect(e.message).toMatch(/mixed ImageOrientationPatient/);
@@ -237,14 +301,24 @@ describe('readDicomSeries', () => {
   });
 
   it('says what a folder without images holds', async () => {
-    const e = await asyncCode(clinical.readDicomSeries(path.join(DICOM_DATA, 'rt-utils', 'mock_data', 'rt.dcm')));
+    const e = await asyncCode(
+      clinical.readDicomSeries(path.join(DICOM_DATA, 'rt-utils', 'mock_data', 'rt.dcm')),
+    );
     expect(e.code).toBe('DICOM_NO_SERIES');
   });
 });
 
 describe('phantom series', () => {
   it('writes a CT series dciodvfy accepts, read back voxel for voxel', async () => {
-    const ph = clinical.writePhantomSeries(path.join(work, 'phantom'), { columns: 40, rows: 36, slices: 7, pixelSpacing: [0.9, 0.8], sliceSpacing: 3, noiseHu: 12, seed: 'dv' });
+    const ph = clinical.writePhantomSeries(path.join(work, 'phantom'), {
+      columns: 40,
+      rows: 36,
+      slices: 7,
+      pixelSpacing: [0.9, 0.8],
+      sliceSpacing: 3,
+      noiseHu: 12,
+      seed: 'dv',
+    });
     for (const f of ph.files) expect({ f, errors: dciodvfy(f).errors }).toEqual({ f, errors: [] });
     const v = await clinical.readDicomSeries(path.join(work, 'phantom'));
     expect(Array.from(v.voxels)).toEqual(Array.from(ph.volume.voxels));
@@ -268,12 +342,21 @@ describe('phantom series', () => {
 describe('HU windows', () => {
   it('maps presets and pairs, and rejects bad windows', () => {
     expect(clinical.huWindowBounds('lung')).toEqual([-1350, 150]);
-    expect(Array.from(clinical.applyHuWindow(new Float32Array([-2000, -910, -10, 590, 3000]), 'p2sam'))).toEqual([0, 0, 153, 255, 255]);
-    expect(Array.from(clinical.applyHuWindow(new Float32Array([-160, 0, 240]), 'mediastinum'))).toEqual([0, 102, 255]);
+    expect(
+      Array.from(clinical.applyHuWindow(new Float32Array([-2000, -910, -10, 590, 3000]), 'p2sam')),
+    ).toEqual([0, 0, 153, 255, 255]);
+    expect(Array.from(clinical.applyHuWindow(new Float32Array([-160, 0, 240]), 'mediastinum'))).toEqual([
+      0, 102, 255,
+    ]);
     expect(codeOf(() => clinical.huWindowBounds([5, 5]))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => clinical.huWindowBounds('bone' as never))).toBe('INVALID_ARGUMENT');
     const volume = { columns: 2, rows: 1, slices: 2, voxels: new Float32Array([-1000, 0, 40, 590]) };
-    expect(clinical.volumeSliceImage(volume, 1, [40, 590])).toEqual({ data: new Uint8Array([0, 0, 0, 255, 255, 255]), width: 2, height: 1, channels: 3 });
+    expect(clinical.volumeSliceImage(volume, 1, [40, 590])).toEqual({
+      data: new Uint8Array([0, 0, 0, 255, 255, 255]),
+      width: 2,
+      height: 1,
+      channels: 3,
+    });
     expect(codeOf(() => clinical.volumeSliceImage(volume, 2, 'lung'))).toBe('INVALID_ARGUMENT');
   });
 });

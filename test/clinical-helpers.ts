@@ -14,7 +14,10 @@ import type { MaskVolume } from '../lib/clinical';
 const ROOT = path.resolve(__dirname, '..');
 
 /** shared/data/dicom beside the checkout (CI, main) or one level up (a worktree). */
-export const DICOM_DATA = [path.resolve(ROOT, '../shared/data/dicom'), path.resolve(ROOT, '../../shared/data/dicom')].find((p) => existsSync(p)) ?? path.resolve(ROOT, '../shared/data/dicom');
+export const DICOM_DATA =
+  [path.resolve(ROOT, '../shared/data/dicom'), path.resolve(ROOT, '../../shared/data/dicom')].find((p) =>
+    existsSync(p),
+  ) ?? path.resolve(ROOT, '../shared/data/dicom');
 
 export function clinicalTemp(tag: string): string {
   return mkdtempSync(path.join(tmpdir(), `p2sam-clinical-${tag}-`));
@@ -35,8 +38,13 @@ export function dciodvfy(file: string): { errors: string[]; warnings: string[] }
 
 /** Runs a Python snippet with pydicom (Debian python3-pydicom) and parses its JSON output. */
 export function pydicom(script: string, args: string[]): unknown {
-  if (!existsSync('/usr/bin/python3')) throw new Error('/usr/bin/python3 is missing: install python3-pydicom (.ci/run does)');
-  const out = execFileSync('/usr/bin/python3', ['-c', `import json, sys\nimport pydicom\n${script}`, ...args], { encoding: 'utf8' });
+  if (!existsSync('/usr/bin/python3'))
+    throw new Error('/usr/bin/python3 is missing: install python3-pydicom (.ci/run does)');
+  const out = execFileSync(
+    '/usr/bin/python3',
+    ['-c', `import json, sys\nimport pydicom\n${script}`, ...args],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out);
 }
 

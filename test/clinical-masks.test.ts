@@ -45,7 +45,13 @@ n = int(ds.NumberOfFrames) * int(ds.Rows) * int(ds.Columns)
 print(json.dumps({"frames": int(ds.NumberOfFrames), "segments": [s.SegmentLabel for s in ds.SegmentSequence], "ones": int(bits[:n].sum()), "type": ds.SegmentationType}))`;
 
 async function geometries(): Promise<Array<{ name: string; volume: Volume }>> {
-  const axial = clinical.writePhantomSeries(path.join(work, 'axial'), { columns: 37, rows: 29, slices: 10, pixelSpacing: [0.7, 0.9], seed: 'axial' }).volume;
+  const axial = clinical.writePhantomSeries(path.join(work, 'axial'), {
+    columns: 37,
+    rows: 29,
+    slices: 10,
+    pixelSpacing: [0.7, 0.9],
+    seed: 'axial',
+  }).volume;
   const c = Math.cos(0.35);
   const s = Math.sin(0.35);
   const oblique = clinical.writePhantomSeries(path.join(work, 'oblique'), {
@@ -71,23 +77,43 @@ async function geometries(): Promise<Array<{ name: string; volume: Volume }>> {
 describe('exact round trips', () => {
   it('RTSTRUCT, SEG and NIfTI give back identical voxels on axial and oblique grids', async () => {
     for (const { name, volume } of await geometries()) {
-      const masks = [0, 1].map((i) => randomMask(volume.columns, volume.rows, volume.slices, 17 + i + volume.slices));
+      const masks = [0, 1].map((i) =>
+        randomMask(volume.columns, volume.rows, volume.slices, 17 + i + volume.slices),
+      );
       const tag = name.replace(/\W+/g, '-');
       for (const convention of ['pixel-centres', 'voxel-edges'] as const) {
         const rs = path.join(work, `${tag}-${convention}-rs.dcm`);
-        const written = clinical.writeRtstruct(rs, volume, [
-          { name: 'first', mask: masks[0]! },
-          { name: 'second', mask: masks[1]! },
-        ], { convention });
+        const written = clinical.writeRtstruct(
+          rs,
+          volume,
+          [
+            { name: 'first', mask: masks[0]! },
+            { name: 'second', mask: masks[1]! },
+          ],
+          { convention },
+        );
         expect(written.contours.every((n) => n > 0)).toBe(true);
         for (const [i, roi] of ['first', 'second'].entries()) {
           const back = clinical.readRtstruct(rs, volume, { roi });
-          expect({ name, convention, roi, ...sameVoxels(back, masks[i]!) }).toEqual({ name, convention, roi, equal: true, differing: 0 });
+          expect({ name, convention, roi, ...sameVoxels(back, masks[i]!) }).toEqual({
+            name,
+            convention,
+            roi,
+            equal: true,
+            differing: 0,
+          });
         }
         const v = dciodvfy(rs);
         expect({ rs, errors: v.errors }).toEqual({ rs, errors: [] });
         const py = pydicom(PYDICOM_RTSTRUCT, [rs]) as Record<string, unknown>;
-        expect(py).toMatchObject({ modality: 'RTSTRUCT', approval: 'UNAPPROVED', rois: ['first', 'second'], algorithms: ['AUTOMATIC', 'AUTOMATIC'], contours: written.contours, images: volume.slices });
+        expect(py).toMatchObject({
+          modality: 'RTSTRUCT',
+          approval: 'UNAPPROVED',
+          rois: ['first', 'second'],
+          algorithms: ['AUTOMATIC', 'AUTOMATIC'],
+          contours: written.contours,
+          images: volume.slices,
+        });
       }
       const seg = path.join(work, `${tag}-seg.dcm`);
       clinical.writeDicomSeg(seg, volume, [
@@ -95,18 +121,32 @@ describe('exact round trips', () => {
         { label: 'second', mask: masks[1]! },
       ]);
       for (const [i, segment] of ['first', 'second'].entries()) {
-        expect({ name, segment, ...sameVoxels(clinical.readDicomSeg(seg, volume, { segment }), masks[i]!) }).toEqual({ name, segment, equal: true, differing: 0 });
+        expect({
+          name,
+          segment,
+          ...sameVoxels(clinical.readDicomSeg(seg, volume, { segment }), masks[i]!),
+        }).toEqual({ name, segment, equal: true, differing: 0 });
       }
       expect({ seg, errors: dciodvfy(seg).errors }).toEqual({ seg, errors: [] });
       const ones = masks.reduce((s, m) => s + m.data.reduce((a, b) => a + b, 0), 0);
-      expect(pydicom(PYDICOM_SEG, [seg])).toEqual({ frames: 2 * volume.slices, segments: ['first', 'second'], ones, type: 'BINARY' });
+      expect(pydicom(PYDICOM_SEG, [seg])).toEqual({
+        frames: 2 * volume.slices,
+        segments: ['first', 'second'],
+        ones,
+        type: 'BINARY',
+      });
       for (const ext of ['.nii', '.nii.gz']) {
         const nii = path.join(work, `${tag}${ext}`);
         clinical.writeNifti(nii, masks[0]!, volume, { label: 3 });
-        expect({ name, ext, ...sameVoxels(clinical.readNiftiLabelmap(nii, volume, { label: 3 }), masks[0]!) }).toEqual({ name, ext, equal: true, differing: 0 });
+        expect({
+          name,
+          ext,
+          ...sameVoxels(clinical.readNiftiLabelmap(nii, volume, { label: 3 }), masks[0]!),
+        }).toEqual({ name, ext, equal: true, differing: 0 });
         const asVolume = clinical.readNifti(nii);
         for (let k = 0; k < volume.slices; k++) {
-          for (let i = 0; i < 3; i++) expect(Math.abs(asVolume.positions[k]![i]! - volume.positions[k]![i]!)).toBeLessThan(1e-3);
+          for (let i = 0; i < 3; i++)
+            expect(Math.abs(asVolume.positions[k]![i]! - volume.positions[k]![i]!)).toBeLessThan(1e-3);
         }
       }
     }
@@ -135,7 +175,9 @@ describe('RTSTRUCTs from other software', () => {
     expect(ct.slices).toBe(2);
     const mask = clinical.readRtstruct(path.join(dir, 'rt.dcm'), ct, { roi: 'ROI-1' });
     const info = clinical.readRtstructInfo(path.join(dir, 'rt.dcm'));
-    const contours = (info.dataset.ROIContourSequence as Array<{ ContourSequence: Array<{ ContourData: number[] }> }>)[0]!.ContourSequence;
+    const contours = (
+      info.dataset.ROIContourSequence as Array<{ ContourSequence: Array<{ ContourData: number[] }> }>
+    )[0]!.ContourSequence;
     expect(contours.length).toBe(2);
     const plane = ct.columns * ct.rows;
     // How this is checked without trusting the reader's own rasteriser: per slice, every
@@ -149,7 +191,8 @@ describe('RTSTRUCTs from other software', () => {
       const k = ct.positions.findIndex((p) => Math.abs(p[2] - pts[2]!) < 0.01);
       expect(k).toBeGreaterThanOrEqual(0);
       const px: Array<[number, number]> = [];
-      for (let i = 0; i < pts.length; i += 3) px.push(clinical.patientToPixel(ct, [pts[i]!, pts[i + 1]!, pts[i + 2]!], k));
+      for (let i = 0; i < pts.length; i += 3)
+        px.push(clinical.patientToPixel(ct, [pts[i]!, pts[i + 1]!, pts[i + 2]!], k));
       bySlice.set(k, [...(bySlice.get(k) ?? []), px]);
     }
     const inside = (poly: Array<[number, number]>, x: number, y: number) => {
@@ -208,9 +251,25 @@ describe('RTSTRUCTs from other software', () => {
 
 describe('bad input', () => {
   it('RTSTRUCT for another series, SEG of another size, labelmap of another grid', () => {
-    const a = clinical.writePhantomSeries(path.join(work, 'bad-a'), { columns: 20, rows: 20, slices: 4, seed: 'bad-a' });
-    const b = clinical.writePhantomSeries(path.join(work, 'bad-b'), { columns: 20, rows: 20, slices: 4, seed: 'bad-b', centre: [0, 0, 300] });
-    const c = clinical.writePhantomSeries(path.join(work, 'bad-c'), { columns: 24, rows: 20, slices: 4, seed: 'bad-c' });
+    const a = clinical.writePhantomSeries(path.join(work, 'bad-a'), {
+      columns: 20,
+      rows: 20,
+      slices: 4,
+      seed: 'bad-a',
+    });
+    const b = clinical.writePhantomSeries(path.join(work, 'bad-b'), {
+      columns: 20,
+      rows: 20,
+      slices: 4,
+      seed: 'bad-b',
+      centre: [0, 0, 300],
+    });
+    const c = clinical.writePhantomSeries(path.join(work, 'bad-c'), {
+      columns: 24,
+      rows: 20,
+      slices: 4,
+      seed: 'bad-c',
+    });
     const rs = path.join(work, 'bad-a-rs.dcm');
     clinical.writeRtstruct(rs, a.volume, [{ name: 'body', mask: a.masks.body }]);
     let e = errorOf(() => clinical.readRtstruct(rs, b.volume, { roi: 'body' }));
@@ -229,7 +288,9 @@ describe('bad input', () => {
     expect(e.code).toBe('MASK_GEOMETRY_MISMATCH');
     e = errorOf(() => clinical.readNiftiLabelmap(nii, a.volume, { label: 7 }));
     expect(e.code).toBe('NIFTI_LABEL_NOT_FOUND');
-    e = errorOf(() => clinical.writeRtstruct(path.join(work, 'x.dcm'), a.volume, [{ name: 'body', mask: c.masks.body }]));
+    e = errorOf(() =>
+      clinical.writeRtstruct(path.join(work, 'x.dcm'), a.volume, [{ name: 'body', mask: c.masks.body }]),
+    );
     expect(e.code).toBe('MASK_SIZE_MISMATCH');
     e = errorOf(() => clinical.readRtstruct(seg, a.volume, { roi: 1 }));
     expect(e.code).toBe('RTSTRUCT_INVALID');

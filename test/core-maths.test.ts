@@ -93,7 +93,15 @@ function hungarian(cost: number[][]): number {
  * a is replicated wa_i·Σwb times and point j of b wb_j·Σwa times, which turns the
  * weighted problem into an equal-size assignment problem (mass ∝ copies).
  */
-function transportByReplication(a: Float32Array, n: number, b: Float32Array, m: number, d: number, wa: number[], wb: number[]): number {
+function transportByReplication(
+  a: Float32Array,
+  n: number,
+  b: Float32Array,
+  m: number,
+  d: number,
+  wa: number[],
+  wb: number[],
+): number {
   const sa = wa.reduce((x, y) => x + y, 0);
   const sb = wb.reduce((x, y) => x + y, 0);
   const rows: number[] = [];
@@ -107,7 +115,10 @@ function transportByReplication(a: Float32Array, n: number, b: Float32Array, m: 
 const cloud = (maxN: number) =>
   fc.integer({ min: 1, max: maxN }).chain((n) =>
     fc
-      .array(fc.float({ min: -5, max: 5, noNaN: true, noDefaultInfinity: true }), { minLength: n * D, maxLength: n * D })
+      .array(fc.float({ min: -5, max: 5, noNaN: true, noDefaultInfinity: true }), {
+        minLength: n * D,
+        maxLength: n * D,
+      })
       .map((v) => ({ n, data: Float32Array.from(v) })),
   );
 
@@ -118,8 +129,14 @@ describe('core.wasserstein (exact)', () => {
         fc.integer({ min: 1, max: 6 }).chain((n) =>
           fc.tuple(
             fc.constant(n),
-            fc.array(fc.float({ min: -5, max: 5, noNaN: true, noDefaultInfinity: true }), { minLength: n * D, maxLength: n * D }),
-            fc.array(fc.float({ min: -5, max: 5, noNaN: true, noDefaultInfinity: true }), { minLength: n * D, maxLength: n * D }),
+            fc.array(fc.float({ min: -5, max: 5, noNaN: true, noDefaultInfinity: true }), {
+              minLength: n * D,
+              maxLength: n * D,
+            }),
+            fc.array(fc.float({ min: -5, max: 5, noNaN: true, noDefaultInfinity: true }), {
+              minLength: n * D,
+              maxLength: n * D,
+            }),
           ),
         ),
         async ([n, av, bv]) => {
@@ -196,12 +213,18 @@ describe('core.wasserstein (exact)', () => {
   }, 120_000);
 
   it('rejects malformed input with errors that name the parameter', async () => {
-    await expect(core.wasserstein(new Float32Array(5), new Float32Array(4), 4)).rejects.toThrow(/a must hold n×4 values/);
-    await expect(core.wasserstein(Float32Array.of(0, Number.NaN, 0, 0), new Float32Array(4), 4)).rejects.toThrow(RangeError);
-    await expect(core.wasserstein(new Float32Array(4), new Float32Array(4), 4, { weightsA: [-1] })).rejects.toThrow(/weightsA/);
-    await expect(core.wasserstein(new Float32Array(4), new Float32Array(4), 4, { solver: 'simplex' as 'exact' })).rejects.toThrow(
-      /options.solver/,
+    await expect(core.wasserstein(new Float32Array(5), new Float32Array(4), 4)).rejects.toThrow(
+      /a must hold n×4 values/,
     );
+    await expect(
+      core.wasserstein(Float32Array.of(0, Number.NaN, 0, 0), new Float32Array(4), 4),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      core.wasserstein(new Float32Array(4), new Float32Array(4), 4, { weightsA: [-1] }),
+    ).rejects.toThrow(/weightsA/);
+    await expect(
+      core.wasserstein(new Float32Array(4), new Float32Array(4), 4, { solver: 'simplex' as 'exact' }),
+    ).rejects.toThrow(/options.solver/);
   });
 });
 
@@ -210,9 +233,19 @@ describe('core.wasserstein (sinkhorn)', () => {
     await fc.assert(
       fc.asyncProperty(cloud(10), cloud(10), async (A, B) => {
         const exact = (await core.wasserstein(A.data, B.data, D)).cost;
-        const coarse = await core.wasserstein(A.data, B.data, D, { solver: 'sinkhorn', epsilon: 0.5, maxIterations: 100000 });
-        const fine = await core.wasserstein(A.data, B.data, D, { solver: 'sinkhorn', epsilon: 0.002, maxIterations: 100000 });
-        expect(Math.abs(fine.cost - exact)).toBeLessThanOrEqual(Math.abs(coarse.cost - exact) + 1e-6 * Math.max(1, exact));
+        const coarse = await core.wasserstein(A.data, B.data, D, {
+          solver: 'sinkhorn',
+          epsilon: 0.5,
+          maxIterations: 100000,
+        });
+        const fine = await core.wasserstein(A.data, B.data, D, {
+          solver: 'sinkhorn',
+          epsilon: 0.002,
+          maxIterations: 100000,
+        });
+        expect(Math.abs(fine.cost - exact)).toBeLessThanOrEqual(
+          Math.abs(coarse.cost - exact) + 1e-6 * Math.max(1, exact),
+        );
         expect(Math.abs(fine.cost - exact)).toBeLessThanOrEqual(0.05 * exact + 1e-3);
       }),
       { numRuns: 25 },
@@ -297,6 +330,8 @@ describe('core.kmeans', () => {
   it('rejects bad arguments with typed errors', async () => {
     await expect(core.kmeans(new Float32Array(6), 3, { ks: [] })).rejects.toThrow(/options.ks/);
     await expect(core.kmeans(new Float32Array(6), 3, { ks: [0] })).rejects.toThrow(RangeError);
-    await expect(core.kmeans([1, 2, 3] as unknown as Float32Array, 3, { ks: [1] })).rejects.toThrow(TypeError);
+    await expect(core.kmeans([1, 2, 3] as unknown as Float32Array, 3, { ks: [1] })).rejects.toThrow(
+      TypeError,
+    );
   });
 });

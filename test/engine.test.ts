@@ -61,7 +61,10 @@ describe('part-aware retrieval (natural mode)', () => {
 
   it('encodes the reference once for many targets, and an Embedding target skips the encoder', async () => {
     const m = await P2SAM.load({ ...paths, threads: 2 });
-    const ref = await m.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const ref = await m.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
     expect(m.stats().encoderRuns).toBe(1);
     const results = [];
     for (const t of targets) results.push(await m.segment(t.image, { reference: ref }));
@@ -102,7 +105,10 @@ describe('part-aware retrieval (natural mode)', () => {
   });
 
   it('reports progress in order and honours sigmoid weights', async () => {
-    const ref = await model.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 2, max: 3 } });
+    const ref = await model.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 2, max: 3 } },
+    );
     const stages: string[] = [];
     const r = await model.segment(targets[2].image, {
       reference: ref,
@@ -121,8 +127,14 @@ describe('pruned cascade decoder', () => {
     expect(model.info.decoder.cascade).toBe('pruned');
     const full = await P2SAM.load({ ...paths, threads: 2, pruneDecoder: false });
     expect(full.info.decoder.cascade).toBe('full');
-    const refA = await model.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
-    const refB = await full.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const refA = await model.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
+    const refB = await full.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
     const a = await model.segment(targets[0].image, { reference: refA });
     const b = await full.segment(targets[0].image, { reference: refB });
     expect(Buffer.from(a.mask).equals(Buffer.from(b.mask))).toBe(true);
@@ -142,7 +154,11 @@ describe('medical mode', () => {
     const r = await model.segment(t.image, { reference: ref });
     expect(r.candidates).toHaveLength(4 * 3);
     // Candidates are ordered k-major, kb-minor (ties keep the earlier one).
-    expect(r.candidates.slice(0, 3).map((c) => [c.parts, c.negatives])).toEqual([[1, 1], [1, 2], [1, 3]]);
+    expect(r.candidates.slice(0, 3).map((c) => [c.parts, c.negatives])).toEqual([
+      [1, 1],
+      [1, 2],
+      [1, 3],
+    ]);
     const negatives = r.points.filter((p) => p.label === 0);
     expect(negatives).toHaveLength(r.negatives);
     for (const p of negatives) expect(t.mask.data[p.y * W + p.x]).toBe(0);
@@ -152,7 +168,10 @@ describe('medical mode', () => {
   });
 
   it('kb = 0 means no negative point', async () => {
-    const ref = await model.createReference({ image: reference.image, mask: reference.mask }, { mode: 'medical', parts: 3, negatives: 0 });
+    const ref = await model.createReference(
+      { image: reference.image, mask: reference.mask },
+      { mode: 'medical', parts: 3, negatives: 0 },
+    );
     const r = await model.segment(targets[0].image, { reference: ref });
     expect(r.candidates).toHaveLength(1);
     expect(r.points.every((p) => p.label === 1)).toBe(true);
@@ -163,7 +182,9 @@ describe('medical mode', () => {
 describe('degenerate inputs give errors or defined results, never NaN', () => {
   it('an empty reference mask is an EMPTY_REFERENCE error', async () => {
     const empty = { data: new Uint8Array(W * H), width: W, height: H };
-    await expect(model.createReference({ image: reference.image, mask: empty })).rejects.toMatchObject({ code: 'EMPTY_REFERENCE' });
+    await expect(model.createReference({ image: reference.image, mask: empty })).rejects.toMatchObject({
+      code: 'EMPTY_REFERENCE',
+    });
   });
 
   it('a mask smaller than one feature cell is an EMPTY_REFERENCE error that says why', async () => {
@@ -176,12 +197,19 @@ describe('degenerate inputs give errors or defined results, never NaN', () => {
 
   it('a mask whose size differs from the image is refused with both sizes', async () => {
     const wrong = rectMask(W - 1, H, [{ x0: 1, y0: 1, x1: 50, y1: 50 }]);
-    await expect(model.createReference({ image: reference.image, mask: wrong })).rejects.toThrow(/639×480.*640×480/);
+    await expect(model.createReference({ image: reference.image, mask: wrong })).rejects.toThrow(
+      /639×480.*640×480/,
+    );
   });
 
   it('fewer foreground cells than parts: the large k are skipped and reported', async () => {
     // A 2×1-cell object at 1024 scale: 2 foreground cells, so k ≥ 3 cannot be clustered.
-    const img = paintImage(1024, 1024, [128, 128, 128], [{ x0: 512, y0: 512, x1: 544, y1: 528, color: [220, 30, 30] }]);
+    const img = paintImage(
+      1024,
+      1024,
+      [128, 128, 128],
+      [{ x0: 512, y0: 512, x1: 544, y1: 528, color: [220, 30, 30] }],
+    );
     const m = rectMask(1024, 1024, [{ x0: 512, y0: 512, x1: 544, y1: 528 }]);
     const ref = await model.createReference({ image: img, mask: m });
     expect(ref.summary().parts).toEqual([1, 2]);
@@ -189,7 +217,10 @@ describe('degenerate inputs give errors or defined results, never NaN', () => {
   });
 
   it('a target with nothing similar gives a defined result, with a reason when empty', async () => {
-    const ref = await model.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const ref = await model.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
     const blank = paintImage(W, H, [90, 90, 90], []);
     const r = await model.segment(blank, { reference: ref });
     for (const c of r.candidates) expect(c.score === null || Number.isFinite(c.score)).toBe(true);
@@ -205,7 +236,9 @@ describe('degenerate inputs give errors or defined results, never NaN', () => {
   it('a reference from another model is refused', async () => {
     const other = await P2SAM.load({ ...paths, threads: 1 });
     const ref = await other.createReference({ image: reference.image, mask: reference.mask }, { parts: 1 });
-    await expect(model.segment(targets[0].image, { reference: ref })).rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
+    await expect(model.segment(targets[0].image, { reference: ref })).rejects.toMatchObject({
+      code: 'MODEL_MISMATCH',
+    });
     await other.dispose();
   });
 });
@@ -219,7 +252,10 @@ describe('single-mask decoder exports', () => {
       threads: 2,
       onWarning: (w) => warnings.push(w),
     });
-    const ref = await m.createReference({ image: reference.image, mask: reference.mask }, { parts: { min: 1, max: 3 } });
+    const ref = await m.createReference(
+      { image: reference.image, mask: reference.mask },
+      { parts: { min: 1, max: 3 } },
+    );
     const r1 = await m.segment(targets[0].image, { reference: ref });
     await m.segment(targets[1].image, { reference: ref });
     expect(warnings.filter((w) => w.code === 'SINGLE_MASK_DECODER')).toHaveLength(1);

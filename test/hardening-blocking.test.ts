@@ -31,14 +31,21 @@ beforeAll(async () => {
   dir = tempDir();
   const rgb = Buffer.alloc(W * H * 3);
   for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 7919) % 251;
-  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).jpeg().toFile(path.join(dir, 'big.jpg'));
+  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg()
+    .toFile(path.join(dir, 'big.jpg'));
   // A Uint16Array, so sharp takes the raw samples as 16-bit.
   const grey16 = new Uint16Array(W * H);
   for (let i = 0; i < W * H; i++) grey16[i] = (i * 13) % 4096;
-  await sharp(grey16, { raw: { width: W, height: H, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(dir, 'big16.png'));
+  await sharp(grey16, { raw: { width: W, height: H, channels: 1 } })
+    .toColourspace('grey16')
+    .png()
+    .toFile(path.join(dir, 'big16.png'));
   const mask = Buffer.alloc(W * H);
   for (let i = 0; i < W * H; i++) mask[i] = i % 5 === 0 ? 255 : 0;
-  await sharp(mask, { raw: { width: W, height: H, channels: 1 } }).png().toFile(path.join(dir, 'mask.png'));
+  await sharp(mask, { raw: { width: W, height: H, channels: 1 } })
+    .png()
+    .toFile(path.join(dir, 'mask.png'));
   // Warm-up: the helper thread starts on first use.
   await readImage(path.join(dir, 'big.jpg'));
 }, 120_000);
@@ -65,8 +72,14 @@ describe('per-pixel work of readImage / readMask is off the JS thread (12 MP)', 
   });
   it('16-bit PNG, scaled and windowed', async () => {
     expect((await sharp(path.join(dir, 'big16.png')).metadata()).depth).toBe('ushort');
-    expect(await busy('readImage png16', () => readImage(path.join(dir, 'big16.png')))).toBeLessThan(LIMIT_MS);
-    expect(await busy('readImage png16 window', () => readImage(path.join(dir, 'big16.png'), { window: [0, 4095] }))).toBeLessThan(LIMIT_MS);
+    expect(await busy('readImage png16', () => readImage(path.join(dir, 'big16.png')))).toBeLessThan(
+      LIMIT_MS,
+    );
+    expect(
+      await busy('readImage png16 window', () =>
+        readImage(path.join(dir, 'big16.png'), { window: [0, 4095] }),
+      ),
+    ).toBeLessThan(LIMIT_MS);
   });
   it('mask', async () => {
     const m = await readMask(path.join(dir, 'mask.png'));
@@ -79,10 +92,29 @@ describe('per-pixel work of readImage / readMask is off the JS thread (12 MP)', 
 /** The testkit decoder plus a 64 MiB initializer on its full-resolution branch (pruned away for the cascade). */
 function ballastDecoder(): Uint8Array {
   const spec = buildTestkitDecoderGraph();
-  const nodes: NodeSpec[] = spec.nodes.map((n) => ({ ...n, outputs: n.outputs.map((o) => (o === 'masks' ? 'masks_pre' : o)) }));
-  nodes.push({ opType: 'ReduceMax', inputs: ['p2sam_ballast'], outputs: ['ballast_max'], name: 'ballast_max', attributes: { keepdims: 0 } });
-  nodes.push({ opType: 'Mul', inputs: ['ballast_max', 'p2sam_zero'], outputs: ['ballast_zero'], name: 'ballast_zero' });
-  nodes.push({ opType: 'Add', inputs: ['masks_pre', 'ballast_zero'], outputs: ['masks'], name: 'ballast_add' });
+  const nodes: NodeSpec[] = spec.nodes.map((n) => ({
+    ...n,
+    outputs: n.outputs.map((o) => (o === 'masks' ? 'masks_pre' : o)),
+  }));
+  nodes.push({
+    opType: 'ReduceMax',
+    inputs: ['p2sam_ballast'],
+    outputs: ['ballast_max'],
+    name: 'ballast_max',
+    attributes: { keepdims: 0 },
+  });
+  nodes.push({
+    opType: 'Mul',
+    inputs: ['ballast_max', 'p2sam_zero'],
+    outputs: ['ballast_zero'],
+    name: 'ballast_zero',
+  });
+  nodes.push({
+    opType: 'Add',
+    inputs: ['masks_pre', 'ballast_zero'],
+    outputs: ['masks'],
+    name: 'ballast_add',
+  });
   const n = 16 * 1024 * 1024;
   return encodeTestkitGraph(
     {

@@ -29,12 +29,14 @@ const NATIVE_JS = path.join(ROOT, 'dist', 'lib', 'native.js');
 const UNDER_ASAN = (process.env.LD_PRELOAD ?? '').includes('libasan');
 
 describe('C++ exceptions in synchronous glue', () => {
-  it.skipIf(UNDER_ASAN)('std::bad_alloc while copying a large input throws into JS instead of aborting', async () => {
-    // The child allocates a 1 GiB Float32Array (untouched pages: no real memory), then
-    // caps its address space 512 MiB above what it uses — room for V8 to work, none for
-    // the addon's copy of that array.
-    const r = await runScript(
-      String.raw`
+  it.skipIf(UNDER_ASAN)(
+    'std::bad_alloc while copying a large input throws into JS instead of aborting',
+    async () => {
+      // The child allocates a 1 GiB Float32Array (untouched pages: no real memory), then
+      // caps its address space 512 MiB above what it uses — room for V8 to work, none for
+      // the addon's copy of that array.
+      const r = await runScript(
+        String.raw`
       const { spawnSync } = require('node:child_process');
       const input = JSON.parse(process.argv[2]);
       const addon = require(input.nativeJs).native();
@@ -52,15 +54,17 @@ describe('C++ exceptions in synchronous glue', () => {
         console.log('SURVIVED');
       }
       `,
-      { nativeJs: NATIVE_JS },
-      { timeoutMs: 60_000 },
-    );
-    expect(r.signal, describeExit(r)).toBeNull();
-    expect(r.code, describeExit(r)).toBe(0);
-    expect(r.stdout).toContain('SURVIVED');
-    // The copy really failed (and was reported), rather than the limit not applying.
-    if (!r.stdout.includes('SKIP')) expect(r.stdout).toMatch(/threw true .*bad_alloc|rejected/);
-  }, 90_000);
+        { nativeJs: NATIVE_JS },
+        { timeoutMs: 60_000 },
+      );
+      expect(r.signal, describeExit(r)).toBeNull();
+      expect(r.code, describeExit(r)).toBe(0);
+      expect(r.stdout).toContain('SURVIVED');
+      // The copy really failed (and was reported), rather than the limit not applying.
+      if (!r.stdout.includes('SKIP')) expect(r.stdout).toMatch(/threw true .*bad_alloc|rejected/);
+    },
+    90_000,
+  );
 });
 
 describe('receivers and element types', () => {
@@ -118,9 +122,23 @@ describe('receivers and element types', () => {
     const d = 4;
     // n×d elements but only n×d bytes: read as floats, the copy would run 3·n·d bytes past its end.
     const bytes = new Uint8Array(n * d).fill(1);
-    const run = async () => addon.kmeans(bytes as unknown as Float32Array, n, d, Int32Array.from([2]), { restarts: 1, maxIterations: 5, tolerance: 0, seed: 1, threads: 1 });
+    const run = async () =>
+      addon.kmeans(bytes as unknown as Float32Array, n, d, Int32Array.from([2]), {
+        restarts: 1,
+        maxIterations: 5,
+        tolerance: 0,
+        seed: 1,
+        threads: 1,
+      });
     await expect(run()).rejects.toThrow(TypeError);
-    const wrongKs = async () => addon.kmeans(new Float32Array(n * d), n, d, new Uint8Array([2]) as unknown as Int32Array, { restarts: 1, maxIterations: 5, tolerance: 0, seed: 1, threads: 1 });
+    const wrongKs = async () =>
+      addon.kmeans(new Float32Array(n * d), n, d, new Uint8Array([2]) as unknown as Int32Array, {
+        restarts: 1,
+        maxIterations: 5,
+        tolerance: 0,
+        seed: 1,
+        threads: 1,
+      });
     await expect(wrongKs()).rejects.toThrow(TypeError);
   });
 
@@ -137,7 +155,13 @@ describe('receivers and element types', () => {
       await expect(run(), key).rejects.toThrow(TypeError);
     }
     const runW = async () =>
-      addon.wasserstein(f, 64, f, 64, 4, null, null, { solver: 'sinkhorn', epsilon: '0.1', maxIterations: 10, tolerance: 0, threads: 1 } as never);
+      addon.wasserstein(f, 64, f, 64, 4, null, null, {
+        solver: 'sinkhorn',
+        epsilon: '0.1',
+        maxIterations: 10,
+        tolerance: 0,
+        threads: 1,
+      } as never);
     await expect(runW()).rejects.toThrow(TypeError);
   });
 });

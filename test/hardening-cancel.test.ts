@@ -23,7 +23,10 @@ const refScene = makeScene({ width: W, height: H, seed: 4, scale: 0.8 });
 
 beforeAll(async () => {
   model = await P2SAM.load({ ...(await testkitModel()), threads: 1, concurrency: 1 });
-  reference = await model.createReference({ image: refScene.image, mask: refScene.mask }, { parts: { min: 1, max: 16 } });
+  reference = await model.createReference(
+    { image: refScene.image, mask: refScene.mask },
+    { parts: { min: 1, max: 16 } },
+  );
   const target = makeScene({ width: W, height: H, seed: 4, noiseSeed: 2, scale: 0.8 });
   embedding = await model.encode(target.image);
 }, 120_000);
@@ -34,7 +37,10 @@ afterAll(async () => {
 });
 
 /** Runs segment, aborting `afterMs` into its candidate cascade; returns the abort-to-rejection time. */
-async function abortDuringCascade(retrieval: Record<string, unknown>, afterMs: number): Promise<{ latencyMs: number; error: unknown }> {
+async function abortDuringCascade(
+  retrieval: Record<string, unknown>,
+  afterMs: number,
+): Promise<{ latencyMs: number; error: unknown }> {
   const controller = new AbortController();
   let abortedAt = 0;
   const started = model.segment(embedding, {
@@ -71,7 +77,10 @@ describe('abort inside the candidate cascade', () => {
   }, 120_000);
 
   it('Sinkhorn with a tolerance it cannot reach and a huge iteration cap: rejects promptly', async () => {
-    const { latencyMs, error } = await abortDuringCascade({ solver: 'sinkhorn', tolerance: 1e-12, maxIterations: 1_000_000 }, 200);
+    const { latencyMs, error } = await abortDuringCascade(
+      { solver: 'sinkhorn', tolerance: 1e-12, maxIterations: 1_000_000 },
+      200,
+    );
     console.log(`sinkhorn abort answered after ${latencyMs.toFixed(0)} ms`);
     expect(error).toBeInstanceOf(P2SamError);
     expect(latencyMs).toBeLessThan(1000);
@@ -88,10 +97,13 @@ describe('abort inside k-means', () => {
     const kmeansMs = done.timings.prototypesMs;
     const controller = new AbortController();
     let abortedAt = 0;
-    setTimeout(() => {
-      abortedAt = performance.now();
-      controller.abort();
-    }, done.timings.featuresMs + kmeansMs * 0.2);
+    setTimeout(
+      () => {
+        abortedAt = performance.now();
+        controller.abort();
+      },
+      done.timings.featuresMs + kmeansMs * 0.2,
+    );
     const error = await model
       .createReference({ image: embedding, mask }, { ...opts, signal: controller.signal })
       .then(
@@ -99,7 +111,9 @@ describe('abort inside k-means', () => {
         (e: unknown) => e,
       );
     const latencyMs = performance.now() - abortedAt;
-    console.log(`createReference ${fullMs.toFixed(0)} ms (k-means ${kmeansMs.toFixed(0)} ms); abort answered after ${latencyMs.toFixed(0)} ms`);
+    console.log(
+      `createReference ${fullMs.toFixed(0)} ms (k-means ${kmeansMs.toFixed(0)} ms); abort answered after ${latencyMs.toFixed(0)} ms`,
+    );
     expect(error).toBeInstanceOf(P2SamError);
     expect(latencyMs).toBeLessThan(Math.max(150, kmeansMs / 3));
   }, 120_000);
@@ -109,7 +123,9 @@ describe('the error of an aborted call', () => {
   it('controller.abort() rejects with P2SamError ABORTED, the DOMException as cause', async () => {
     const controller = new AbortController();
     controller.abort();
-    const err = await model.segment(embedding, { reference, signal: controller.signal }).catch((e: unknown) => e);
+    const err = await model
+      .segment(embedding, { reference, signal: controller.signal })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(P2SamError);
     expect((err as P2SamError).code).toBe('ABORTED');
     expect((err as Error).cause).toBe(controller.signal.reason);
@@ -118,7 +134,9 @@ describe('the error of an aborted call', () => {
   it('an Error reason is kept as the cause too', async () => {
     const controller = new AbortController();
     const reason = new Error('user pressed stop');
-    const pending = model.encode(makeScene({ width: 64, height: 48, seed: 1 }).image, { signal: controller.signal });
+    const pending = model.encode(makeScene({ width: 64, height: 48, seed: 1 }).image, {
+      signal: controller.signal,
+    });
     controller.abort(reason);
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(P2SamError);

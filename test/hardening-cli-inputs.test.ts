@@ -31,7 +31,22 @@ beforeAll(async () => {
 }, 120_000);
 
 function seg(refImage: string, refMask: string, out: string, extra: string[]): string[] {
-  return ['segment', '--encoder', model.encoder, '--decoder', model.decoder, '--ref-image', refImage, '--ref-mask', refMask, '--out', out, '--parts', '1..2', ...extra];
+  return [
+    'segment',
+    '--encoder',
+    model.encoder,
+    '--decoder',
+    model.decoder,
+    '--ref-image',
+    refImage,
+    '--ref-mask',
+    refMask,
+    '--out',
+    out,
+    '--parts',
+    '1..2',
+    ...extra,
+  ];
 }
 
 describe('inputs that are not what they look like', () => {
@@ -46,7 +61,11 @@ describe('inputs that are not what they look like', () => {
   });
 
   it('--ref-image and --ref-mask swapped are refused, saying so', async () => {
-    const r = await runCli(seg(path.join(gt, 'ref.png'), path.join(frames, 'ref.png'), path.join(work, 'out-swap'), [path.join(frames, 'a0.png')]));
+    const r = await runCli(
+      seg(path.join(gt, 'ref.png'), path.join(frames, 'ref.png'), path.join(work, 'out-swap'), [
+        path.join(frames, 'a0.png'),
+      ]),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/swap/i);
   });
@@ -59,9 +78,14 @@ describe('inputs that are not what they look like', () => {
       copyFileSync(path.join(gt, `${n}.png`), path.join(mixed, `${n}.mask.png`));
     }
     const out = path.join(work, 'out-mixed');
-    const r = await runCli(seg(path.join(frames, 'ref.png'), path.join(gt, 'ref.png'), out, ['--json', '--no-overlay', mixed]));
+    const r = await runCli(
+      seg(path.join(frames, 'ref.png'), path.join(gt, 'ref.png'), out, ['--json', '--no-overlay', mixed]),
+    );
     expect(r.code, r.stderr).toBe(0);
-    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(records.map((x) => path.basename(x.file)).sort()).toEqual(NAMES.map((n) => `${n}.png`));
     expect(readdirSync(out).filter((f) => f.includes('.mask.mask'))).toEqual([]);
     expect(r.stderr).toMatch(/mask/i);
@@ -72,19 +96,37 @@ describe('inputs that are not what they look like', () => {
     mkdirSync(ct, { recursive: true });
     // The reference and target frames as 12-bit data (0..4095) in 16-bit grey PNGs.
     for (const n of ['ref', 'a0']) {
-      const { data, info } = await sharp(path.join(frames, `${n}.png`)).greyscale().raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(path.join(frames, `${n}.png`))
+        .greyscale()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       // A Uint16Array, so sharp takes the raw samples as 16-bit.
       const g16 = new Uint16Array(info.width * info.height);
       for (let i = 0; i < g16.length; i++) g16[i] = Math.round((data[i]! / 255) * 4095);
-      await sharp(g16, { raw: { width: info.width, height: info.height, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(ct, `${n}.png`));
+      await sharp(g16, { raw: { width: info.width, height: info.height, channels: 1 } })
+        .toColourspace('grey16')
+        .png()
+        .toFile(path.join(ct, `${n}.png`));
     }
-    const r = await runCli(seg(path.join(ct, 'ref.png'), path.join(gt, 'ref.png'), path.join(work, 'out-ct'), ['--json', path.join(ct, 'a0.png')]));
+    const r = await runCli(
+      seg(path.join(ct, 'ref.png'), path.join(gt, 'ref.png'), path.join(work, 'out-ct'), [
+        '--json',
+        path.join(ct, 'a0.png'),
+      ]),
+    );
     expect(r.stderr).toMatch(/12-bit|4095/);
     expect(r.stderr).toMatch(/--window/);
   });
 
   it('--window on 8-bit images is called out', async () => {
-    const r = await runCli(seg(path.join(frames, 'ref.png'), path.join(gt, 'ref.png'), path.join(work, 'out-win8'), ['--json', '--window', '0,4095', path.join(frames, 'a0.png')]));
+    const r = await runCli(
+      seg(path.join(frames, 'ref.png'), path.join(gt, 'ref.png'), path.join(work, 'out-win8'), [
+        '--json',
+        '--window',
+        '0,4095',
+        path.join(frames, 'a0.png'),
+      ]),
+    );
     expect(r.stderr).toMatch(/--window/);
     expect(r.stderr).toMatch(/8-bit/);
   });

@@ -10,7 +10,15 @@
  *   or made during the run (`testkit-model --out`, `demo --out`, `segment`).
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeTestkitGraph, writeTestkitModel } from '../lib/testkit';
@@ -58,7 +66,11 @@ const p2sam = require(input.dist);
 describe('external data', () => {
   it('an in-memory model with external data is refused unless externalDataFolder is given', async () => {
     // The working directory holds the model's data file: the old code found it there.
-    const r = await runScript(LOAD_FROM_BUFFER, { dist: DIST, ...ext, folder: path.dirname(ext.encoder) }, { cwd: path.dirname(ext.encoder) });
+    const r = await runScript(
+      LOAD_FROM_BUFFER,
+      { dist: DIST, ...ext, folder: path.dirname(ext.encoder) },
+      { cwd: path.dirname(ext.encoder) },
+    );
     expect(r.code, describeExit(r)).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(out.plain.code).toBe('MODEL_UNSUPPORTED');
@@ -69,7 +81,10 @@ describe('external data', () => {
   it('a decoder with external data, loaded by path, reads its weights from its own folder, not the working directory', async () => {
     const dir = path.join(work, 'ext-decoder');
     mkdirSync(dir, { recursive: true });
-    const enc = encodeTestkitGraph(buildTestkitDecoderGraph(), 'decoder', { location: 'decoder.onnx.data', minBytes: 64 });
+    const enc = encodeTestkitGraph(buildTestkitDecoderGraph(), 'decoder', {
+      location: 'decoder.onnx.data',
+      minBytes: 64,
+    });
     expect(enc.externalData).not.toBeNull();
     writeFileSync(path.join(dir, 'decoder.onnx'), enc.model);
     writeFileSync(path.join(dir, 'decoder.onnx.data'), enc.externalData!);
@@ -147,7 +162,24 @@ describe('outputs are created without following symbolic links', () => {
     const model = await writeTestkitModel(path.join(work, 'seg-model'));
     const out = path.join(work, 'seg-out');
     const v = victim('seg');
-    const args = [CLI, 'segment', '--encoder', model.encoder, '--decoder', model.decoder, '--ref-image', path.join(refDir, 'ref.png'), '--ref-mask', path.join(refDir, 'ref.mask.png'), '--out', out, '--parts', '1..2', '--json', targets];
+    const args = [
+      CLI,
+      'segment',
+      '--encoder',
+      model.encoder,
+      '--decoder',
+      model.decoder,
+      '--ref-image',
+      path.join(refDir, 'ref.png'),
+      '--ref-mask',
+      path.join(refDir, 'ref.mask.png'),
+      '--out',
+      out,
+      '--parts',
+      '1..2',
+      '--json',
+      targets,
+    ];
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';

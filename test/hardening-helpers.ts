@@ -42,7 +42,11 @@ export function runScript(
   const argv = [process.execPath, file, JSON.stringify(input)];
   const cmd = opts.wrap ? [...opts.wrap, ...argv] : argv;
   return new Promise((resolve, reject) => {
-    const spawnOpts: SpawnOptions = { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] };
+    const spawnOpts: SpawnOptions = {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    };
     const child = spawn(cmd[0]!, cmd.slice(1), spawnOpts);
     let stdout = '';
     let stderr = '';

@@ -56,7 +56,9 @@ describe('buffers changed after the call returned', () => {
   });
 
   it('readImage(buffer): the bytes at the call are decoded', async () => {
-    const png = await sharp(Buffer.from(target.image.data), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(target.image.data), { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toBuffer();
     const expected = await readImage(png);
     const bytes = Buffer.from(png);
     const pending = readImage(bytes);

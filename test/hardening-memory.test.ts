@@ -48,11 +48,17 @@ describe('segment memory', () => {
     // A fixed mmap threshold: glibc otherwise raises it after each large free, keeping
     // freed transients (cost matrices, upscaling buffers) in the heap, so peak RSS
     // would measure the allocator instead of what is kept alive.
-    const r = await runScript(CHILD, { dist: DIST, ...m }, { timeoutMs: 240_000, env: { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' } });
+    const r = await runScript(
+      CHILD,
+      { dist: DIST, ...m },
+      { timeoutMs: 240_000, env: { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' } },
+    );
     expect(r.code, describeExit(r)).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     const extra = out.many.mb - out.one.mb;
-    console.log(`segment peak RSS: +${out.one.mb.toFixed(1)} MB with 1 candidate, +${out.many.mb.toFixed(1)} MB with ${out.many.candidates}: ${extra.toFixed(1)} MB for the other ${out.many.candidates - 1}`);
+    console.log(
+      `segment peak RSS: +${out.one.mb.toFixed(1)} MB with 1 candidate, +${out.many.mb.toFixed(1)} MB with ${out.many.candidates}: ${extra.toFixed(1)} MB for the other ${out.many.candidates - 1}`,
+    );
     expect(out.one.candidates).toBe(1);
     expect(out.many.candidates).toBe(4 * 17);
     expect(out.many.maskLength).toBe(1280 * 960);

@@ -20,15 +20,33 @@ import { tempDir, testkitModel } from './helpers';
 function infiniteLogitDecoder(): Uint8Array {
   const spec = buildTestkitDecoderGraph();
   const logitOutputs = new Set(['low_res_masks', 'masks']);
-  const nodes: NodeSpec[] = spec.nodes.map((n) => ({ ...n, outputs: n.outputs.map((o) => (logitOutputs.has(o) ? `${o}_finite` : o)) }));
+  const nodes: NodeSpec[] = spec.nodes.map((n) => ({
+    ...n,
+    outputs: n.outputs.map((o) => (logitOutputs.has(o) ? `${o}_finite` : o)),
+  }));
   // Where(x > 0, +Inf, Where(x < 0, −Inf, x)): no 0·Inf anywhere in the graph, so no
   // NaN of its own (ONNX Runtime would fold two ×1e30 into one ×Inf and make 0 a NaN).
   for (const name of logitOutputs) {
     const x = `${name}_finite`;
-    nodes.push({ opType: 'Greater', inputs: [x, 'p2sam_zero'], outputs: [`${name}_pos`], name: `${name}_pos` });
+    nodes.push({
+      opType: 'Greater',
+      inputs: [x, 'p2sam_zero'],
+      outputs: [`${name}_pos`],
+      name: `${name}_pos`,
+    });
     nodes.push({ opType: 'Less', inputs: [x, 'p2sam_zero'], outputs: [`${name}_neg`], name: `${name}_neg` });
-    nodes.push({ opType: 'Where', inputs: [`${name}_neg`, 'p2sam_minus_inf', x], outputs: [`${name}_lo`], name: `${name}_lo` });
-    nodes.push({ opType: 'Where', inputs: [`${name}_pos`, 'p2sam_plus_inf', `${name}_lo`], outputs: [name], name: `${name}_sat` });
+    nodes.push({
+      opType: 'Where',
+      inputs: [`${name}_neg`, 'p2sam_minus_inf', x],
+      outputs: [`${name}_lo`],
+      name: `${name}_lo`,
+    });
+    nodes.push({
+      opType: 'Where',
+      inputs: [`${name}_pos`, 'p2sam_plus_inf', `${name}_lo`],
+      outputs: [name],
+      name: `${name}_sat`,
+    });
   }
   const graph = {
     ...spec,
@@ -86,9 +104,22 @@ afterAll(async () => {
 describe('a decoder emitting ±Infinity logits', () => {
   it('segment gives the object without holes', async () => {
     const ref = makeScene({ width: W, height: H, seed: 4, scale: 0.55 });
-    const target = makeScene({ width: W, height: H, seed: 4, noiseSeed: 2, center: [0.55, 0.5], scale: 0.55 });
-    const rf = await finite.createReference({ image: ref.image, mask: ref.mask }, { parts: { min: 1, max: 3 } });
-    const ri = await infinite.createReference({ image: ref.image, mask: ref.mask }, { parts: { min: 1, max: 3 } });
+    const target = makeScene({
+      width: W,
+      height: H,
+      seed: 4,
+      noiseSeed: 2,
+      center: [0.55, 0.5],
+      scale: 0.55,
+    });
+    const rf = await finite.createReference(
+      { image: ref.image, mask: ref.mask },
+      { parts: { min: 1, max: 3 } },
+    );
+    const ri = await infinite.createReference(
+      { image: ref.image, mask: ref.mask },
+      { parts: { min: 1, max: 3 } },
+    );
     const a = await finite.segment(target.image, { reference: rf });
     const b = await infinite.segment(target.image, { reference: ri });
     // The same object as with finite logits (the boundary moves a little: saturated
@@ -99,7 +130,14 @@ describe('a decoder emitting ±Infinity logits', () => {
   });
 
   it('predict returns finite logits whose sign is the mask', async () => {
-    const target = makeScene({ width: W, height: H, seed: 4, noiseSeed: 2, center: [0.55, 0.5], scale: 0.55 });
+    const target = makeScene({
+      width: W,
+      height: H,
+      seed: 4,
+      noiseSeed: 2,
+      center: [0.55, 0.5],
+      scale: 0.55,
+    });
     const ei = await infinite.encode(target.image);
     const r = await infinite.predict(ei, { points: [{ x: W * 0.55, y: H * 0.5, label: 1 }] });
     for (const v of r.lowRes) expect(Number.isFinite(v)).toBe(true);

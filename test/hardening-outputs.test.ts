@@ -41,11 +41,29 @@ beforeAll(async () => {
 }, 120_000);
 
 function base(out: string, extra: string[] = []): string[] {
-  return ['segment', '--encoder', model.encoder, '--decoder', model.decoder, '--ref-image', refImage, '--ref-mask', refMask, '--out', out, '--parts', '1..2', ...extra];
+  return [
+    'segment',
+    '--encoder',
+    model.encoder,
+    '--decoder',
+    model.decoder,
+    '--ref-image',
+    refImage,
+    '--ref-mask',
+    refMask,
+    '--out',
+    out,
+    '--parts',
+    '1..2',
+    ...extra,
+  ];
 }
 
 /** Runs `argv` (a full command line) and lets `onStdout` signal the child. */
-function spawnCmd(argv: string[], onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliRun> {
+function spawnCmd(
+  argv: string[],
+  onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -90,7 +108,13 @@ describe('outputs are complete or absent', () => {
     const out = path.join(work, 'out-efbig');
     // With SIGXFSZ ignored, the same limit makes write(2) fail with EFBIG. The shell's
     // trap sets the disposition to ignore, which exec keeps.
-    const r = await spawnCmd(['bash', '-c', `trap '' XFSZ; exec prlimit --fsize=6000 -- "$@"`, 'bash', ...node(base(out, ['--json', targets]))]);
+    const r = await spawnCmd([
+      'bash',
+      '-c',
+      `trap '' XFSZ; exec prlimit --fsize=6000 -- "$@"`,
+      'bash',
+      ...node(base(out, ['--json', targets])),
+    ]);
     expect(r.signal).toBeNull();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/EFBIG|too large/i);
@@ -118,7 +142,10 @@ describe('SIGTERM and SIGHUP end a run like SIGINT', () => {
     it(`${sig}: an interrupted report replaces an older "ok" one, exit ${code}`, async () => {
       const out = path.join(work, `out-${sig}`);
       mkdirSync(out, { recursive: true });
-      writeFileSync(path.join(out, 'report.json'), JSON.stringify({ tool: 'p2sam', status: 'ok', exitCode: 0, targets: [] }));
+      writeFileSync(
+        path.join(out, 'report.json'),
+        JSON.stringify({ tool: 'p2sam', status: 'ok', exitCode: 0, targets: [] }),
+      );
       let sent = false;
       const r = await spawnCmd(node(base(out, ['--json', targets])), (all, kill) => {
         if (!sent && all.includes('\n')) {
@@ -140,7 +167,8 @@ describe('output names', () => {
   it('X.png, x.png and x-2.png get three distinct outputs, mapped in report.json', async () => {
     const dir = path.join(work, 'clash');
     mkdirSync(dir);
-    for (const [i, n] of ['X', 'x', 'x-2'].entries()) copyFileSync(path.join(targets, `t${i}.png`), path.join(dir, `${n}.png`));
+    for (const [i, n] of ['X', 'x', 'x-2'].entries())
+      copyFileSync(path.join(targets, `t${i}.png`), path.join(dir, `${n}.png`));
     const out = path.join(work, 'out-clash');
     const r = await runCli(base(out, ['--json', '--no-overlay', dir]));
     expect(r.code, r.stderr).toBe(0);
@@ -148,7 +176,10 @@ describe('output names', () => {
     expect(masks).toHaveLength(3);
     expect(new Set(masks.map((m) => m.toLowerCase())).size).toBe(3);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
-    const mapped = report.targets.map((t: { file: string; outputs?: { mask?: string } }) => [path.basename(t.file), t.outputs?.mask && path.basename(t.outputs.mask)]);
+    const mapped = report.targets.map((t: { file: string; outputs?: { mask?: string } }) => [
+      path.basename(t.file),
+      t.outputs?.mask && path.basename(t.outputs.mask),
+    ]);
     expect(new Set(mapped.map((m: string[]) => m[1])).size).toBe(3);
     for (const [, mask] of mapped) expect(masks).toContain(mask);
   });
@@ -158,11 +189,13 @@ describe('p2sam eval with an unreadable prediction', () => {
   it('scores the other images and lists the bad file', async () => {
     const pred = path.join(work, 'eval-pred');
     mkdirSync(pred);
-    for (const n of NAMES.slice(0, 4)) copyFileSync(path.join(work, 'gt', `${n}.png`), path.join(pred, `${n}.mask.png`));
+    for (const n of NAMES.slice(0, 4))
+      copyFileSync(path.join(work, 'gt', `${n}.png`), path.join(pred, `${n}.mask.png`));
     writeFileSync(path.join(pred, `${NAMES[1]}.mask.png`), Buffer.from('not a png at all'));
     const gt = path.join(work, 'eval-gt');
     mkdirSync(gt);
-    for (const n of NAMES.slice(0, 4)) copyFileSync(path.join(work, 'gt', `${n}.png`), path.join(gt, `${n}.png`));
+    for (const n of NAMES.slice(0, 4))
+      copyFileSync(path.join(work, 'gt', `${n}.png`), path.join(gt, `${n}.png`));
     const r = await runCli(['eval', '--pred', pred, '--gt', gt, '--json']);
     expect(r.code).toBe(1);
     const result = JSON.parse(r.stdout);

@@ -73,7 +73,15 @@ function runLimited(input: { encoder: string; decoder: string }, extra: number):
   return new Promise((resolve, reject) => {
     const child = spawn(
       'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script, DIST, JSON.stringify({ ...input, extra })],
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        script,
+        DIST,
+        JSON.stringify({ ...input, extra }),
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -92,7 +100,8 @@ function runLimited(input: { encoder: string; decoder: string }, extra: number):
 /** The testkit model in a folder `nobody` can read (temp folders are created 0700). */
 async function readableModel(): Promise<{ encoder: string; decoder: string }> {
   const m = await testkitModel();
-  for (let dir = path.dirname(m.encoder); dir !== '/' && dir.startsWith('/tmp/'); dir = path.dirname(dir)) chmodSync(dir, 0o755);
+  for (let dir = path.dirname(m.encoder); dir !== '/' && dir.startsWith('/tmp/'); dir = path.dirname(dir))
+    chmodSync(dir, 0o755);
   for (const f of [m.encoder, m.decoder]) chmodSync(f, 0o644);
   readFileSync(m.encoder);
   return m;
@@ -109,7 +118,8 @@ describe.skipIf(!canDropPrivileges())('the OS refuses new threads (RLIMIT_NPROC 
       expect(r.code, describeExit(r)).toBe(0);
       // The calling thread can always do the work itself, so a refused thread means
       // fewer threads, not a failed call; ORT's pool is capped and retried smaller.
-      for (const call of ['kmeans', 'sinkhorn', 'segment', 'load16']) expect(r.stdout, describeExit(r)).toContain(`${call}: ok true`);
+      for (const call of ['kmeans', 'sinkhorn', 'segment', 'load16'])
+        expect(r.stdout, describeExit(r)).toContain(`${call}: ok true`);
     }, 150_000);
   }
 });

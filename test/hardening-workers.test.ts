@@ -98,5 +98,9 @@ describe('terminating a worker with p2sam work in flight', () => {
   it('during P2SAM.load', () => scenario('load', [0, 3, 10, 30, 80]), 150_000);
   it('during load + dispose cycles', () => scenario('dispose', [0, 5, 20, 60]), 150_000);
   it('during core.kmeans / core.wasserstein', () => scenario('core', [0, 2, 10, 40, 100]), 150_000);
-  it('while the worker is still loading the addon', () => scenario('require', [0, 0, 1, 2, 4, 8, 16]), 150_000);
+  it(
+    'while the worker is still loading the addon',
+    () => scenario('require', [0, 0, 1, 2, 4, 8, 16]),
+    150_000,
+  );
 });

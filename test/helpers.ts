@@ -30,11 +30,16 @@ export function paintImage(
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) data.set(background, i * 3);
   for (const r of rects)
-    for (let y = r.y0; y < r.y1; y++) for (let x = r.x0; x < r.x1; x++) data.set(r.color, (y * width + x) * 3);
+    for (let y = r.y0; y < r.y1; y++)
+      for (let x = r.x0; x < r.x1; x++) data.set(r.color, (y * width + x) * 3);
   return { data, width, height, channels: 3 };
 }
 
-export function rectMask(width: number, height: number, rects: { x0: number; y0: number; x1: number; y1: number }[]): MaskData {
+export function rectMask(
+  width: number,
+  height: number,
+  rects: { x0: number; y0: number; x1: number; y1: number }[],
+): MaskData {
   const data = new Uint8Array(width * height);
   for (const r of rects) for (let y = r.y0; y < r.y1; y++) data.fill(1, y * width + r.x0, y * width + r.x1);
   return { data, width, height };

@@ -20,7 +20,9 @@ function threadCpuMs(): number {
 }
 
 /** Runs `work` and returns the JS thread's busy time during it, in ms, and its result. */
-export async function jsThreadBusyMs<T>(work: () => Promise<T>): Promise<{ busyMs: number; wallMs: number; value: T }> {
+export async function jsThreadBusyMs<T>(
+  work: () => Promise<T>,
+): Promise<{ busyMs: number; wallMs: number; value: T }> {
   const t0 = performance.now();
   if (HAS_THREAD_CPU) {
     const c0 = threadCpuMs();

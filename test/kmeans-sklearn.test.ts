@@ -24,7 +24,8 @@ function hasSklearn(): boolean {
   return r.status === 0;
 }
 const available = hasSklearn();
-if (!available) console.warn(`kmeans-sklearn: ${PYTHON} with sklearn and numpy not found; install python3-sklearn`);
+if (!available)
+  console.warn(`kmeans-sklearn: ${PYTHON} with sklearn and numpy not found; install python3-sklearn`);
 // .ci/run installs python3-sklearn and sets this: there the comparison may not skip.
 if (!available && process.env.P2SAM_REQUIRE_SKLEARN === '1')
   throw new Error(`kmeans-sklearn: P2SAM_REQUIRE_SKLEARN=1 but ${PYTHON} cannot import sklearn and numpy`);
@@ -69,7 +70,9 @@ function randomSet(n: number, d: number, seed: number): FeatureSet {
 /** Mixture of `blobs` Gaussian blobs of unequal sizes and widths, away from the origin. */
 function clusteredSet(n: number, d: number, blobs: number, seed: number): FeatureSet {
   const rng = new Rng(seed);
-  const centres = Array.from({ length: blobs }, () => Array.from({ length: d }, () => 2 * rng.gaussian() + 1.5));
+  const centres = Array.from({ length: blobs }, () =>
+    Array.from({ length: d }, () => 2 * rng.gaussian() + 1.5),
+  );
   const widths = Array.from({ length: blobs }, () => 0.3 + 0.9 * rng.uniform());
   const share = Array.from({ length: blobs }, () => 0.5 + rng.uniform());
   const total = share.reduce((a, b) => a + b, 0);
@@ -119,10 +122,23 @@ function runSklearn(fits: Fit[], restarts: number): SklearnFit[] {
   for (const f of fits) {
     if (files.has(f.set)) continue;
     const file = `set${files.size}.f32`;
-    writeFileSync(path.join(dir, file), Buffer.from(f.set.data.buffer, f.set.data.byteOffset, f.set.data.byteLength));
+    writeFileSync(
+      path.join(dir, file),
+      Buffer.from(f.set.data.buffer, f.set.data.byteOffset, f.set.data.byteLength),
+    );
     files.set(f.set, file);
   }
-  const manifest = { fits: fits.map((f) => ({ file: files.get(f.set), n: f.set.n, d: f.set.d, k: f.k, seed: f.seed, restarts, algorithm: ALGORITHM })) };
+  const manifest = {
+    fits: fits.map((f) => ({
+      file: files.get(f.set),
+      n: f.set.n,
+      d: f.set.d,
+      k: f.k,
+      seed: f.seed,
+      restarts,
+      algorithm: ALGORITHM,
+    })),
+  };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
   // One OpenMP thread: scikit-learn then sums clusters in row order, as core.kmeans does.
   const r = spawnSync(PYTHON, [SCRIPT, dir], {
@@ -150,7 +166,9 @@ async function compare(label: string, fits: Fit[], restarts = 10) {
       worstInertia = Math.max(worstInertia, Math.abs(ours.inertia - theirs.inertia) / theirs.inertia);
       worstInertia64 = Math.max(worstInertia64, Math.abs(ours.inertia - theirs.inertia64) / theirs.inertia64);
     } else {
-      misses.push(`${set.name} k=${k} seed=${seed}: inertia ours ${ours.inertia}, sklearn ${theirs.inertia64}`);
+      misses.push(
+        `${set.name} k=${k} seed=${seed}: inertia ours ${ours.inertia}, sklearn ${theirs.inertia64}`,
+      );
     }
   }
   console.log(
@@ -203,7 +221,9 @@ describe.skipIf(!available)('core.kmeans (seeding sklearn) vs scikit-learn KMean
 
   it('gives the same result for every thread count', async () => {
     const set = clusteredSet(1500, 64, 4, 99);
-    const runs = await Promise.all([1, 2, 3].map((threads) => core.kmeans(set.data, set.d, { ks: [2, 3, 4, 5], seed: 3, threads })));
+    const runs = await Promise.all(
+      [1, 2, 3].map((threads) => core.kmeans(set.data, set.d, { ks: [2, 3, 4, 5], seed: 3, threads })),
+    );
     for (const r of runs.slice(1))
       for (let q = 0; q < r.length; q++) {
         expect(Array.from(r[q].labels)).toEqual(Array.from(runs[0][q].labels));

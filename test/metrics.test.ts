@@ -20,7 +20,12 @@ import type { MaskData } from '../lib/types';
 /** Builds a mask from rows of '.' (background) and '#' (foreground). */
 function m(...rows: string[]): MaskData {
   const width = rows[0]!.length;
-  const data = new Uint8Array(rows.join('').split('').map((c) => (c === '#' ? 255 : 0)));
+  const data = new Uint8Array(
+    rows
+      .join('')
+      .split('')
+      .map((c) => (c === '#' ? 255 : 0)),
+  );
   return { data, width, height: rows.length };
 }
 
@@ -55,7 +60,7 @@ describe('confusion / dice / iou on hand-computed masks', () => {
     expect(iou(left, right)).toBe(0);
   });
 
-  it('defines empty vs empty as 1 by default and 0 on request (authors\' convention)', () => {
+  it("defines empty vs empty as 1 by default and 0 on request (authors' convention)", () => {
     const e = m('...', '...');
     expect(dice(e, e)).toBe(1);
     expect(iou(e, e)).toBe(1);
@@ -65,13 +70,17 @@ describe('confusion / dice / iou on hand-computed masks', () => {
     const one = m('#..', '...');
     expect(dice(one, e)).toBe(0);
     expect(dice(e, one, { emptyEmpty: 1 })).toBe(0);
-    expect(() => dice(e, e, { emptyEmpty: 0.5 as 0 })).toThrow(/options\.emptyEmpty: expected 0 or 1, received 0\.5/);
+    expect(() => dice(e, e, { emptyEmpty: 0.5 as 0 })).toThrow(
+      /options\.emptyEmpty: expected 0 or 1, received 0\.5/,
+    );
   });
 
   it('rejects size mismatches and malformed masks naming both sizes / the parameter', () => {
     expect(() => confusion(m('##', '##'), m('###', '###'))).toThrow(RangeError);
     expect(() => dice(m('##', '##'), m('###', '###'))).toThrow(/pred is 2×2 but gt is 3×2/);
-    expect(() => iou({ data: new Uint8Array(3), width: 2, height: 2 }, m('##', '##'))).toThrow(/pred\.data: expected 2×2 = 4 bytes, received 3/);
+    expect(() => iou({ data: new Uint8Array(3), width: 2, height: 2 }, m('##', '##'))).toThrow(
+      /pred\.data: expected 2×2 = 4 bytes, received 3/,
+    );
     expect(() => iou(m('##', '##'), null as unknown as MaskData)).toThrow(/gt: expected a MaskData/);
     expect(() => diceFromCounts({ tp: -1, fp: 0, fn: 0 })).toThrow(/counts\.tp/);
     expect(() => iouFromCounts({ tp: 1, fp: Number.NaN, fn: 0 })).toThrow(/counts\.fp/);
@@ -81,14 +90,19 @@ describe('confusion / dice / iou on hand-computed masks', () => {
     const maskPair = fc
       .record({ w: fc.integer({ min: 1, max: 12 }), h: fc.integer({ min: 1, max: 12 }) })
       .chain(({ w, h }) =>
-        fc.tuple(
-          fc.uint8Array({ minLength: w * h, maxLength: w * h }),
-          fc.uint8Array({ minLength: w * h, maxLength: w * h }),
-        ).map(([a, b]) => [
-          // Make roughly half the pixels background so every case is exercised.
-          { data: a.map((v) => (v < 128 ? 0 : v)), width: w, height: h },
-          { data: b.map((v) => (v < 128 ? 0 : v)), width: w, height: h },
-        ] as [MaskData, MaskData]),
+        fc
+          .tuple(
+            fc.uint8Array({ minLength: w * h, maxLength: w * h }),
+            fc.uint8Array({ minLength: w * h, maxLength: w * h }),
+          )
+          .map(
+            ([a, b]) =>
+              [
+                // Make roughly half the pixels background so every case is exercised.
+                { data: a.map((v) => (v < 128 ? 0 : v)), width: w, height: h },
+                { data: b.map((v) => (v < 128 ? 0 : v)), width: w, height: h },
+              ] as [MaskData, MaskData],
+          ),
       );
     fc.assert(
       fc.property(maskPair, ([a, b]) => {
@@ -133,9 +147,13 @@ describe('persegMiou', () => {
 
   it('rejects empty or inconsistent input', () => {
     expect(() => persegMiou([])).toThrow(/entries: expected a non-empty array/);
-    expect(() => persegMiou([{ cls: 'a', intersection: 5, union: 4 }])).toThrow(/intersection 5 exceeds union 4/);
+    expect(() => persegMiou([{ cls: 'a', intersection: 5, union: 4 }])).toThrow(
+      /intersection 5 exceeds union 4/,
+    );
     expect(() => persegMiou([{ cls: 'a', intersection: -1, union: 4 }])).toThrow(/entries\[0\]/);
-    expect(() => persegMiou([{ cls: 3 as unknown as string, intersection: 1, union: 4 }])).toThrow(/entries\[0\]\.cls/);
+    expect(() => persegMiou([{ cls: 3 as unknown as string, intersection: 1, union: 4 }])).toThrow(
+      /entries\[0\]\.cls/,
+    );
   });
 });
 
@@ -161,7 +179,9 @@ describe('sequenceMeans', () => {
       { sequence: 'p1/v2', value: 0.9 },
       { sequence: 'p2/v1', value: 0.4 },
     ]);
-    const patients = sequenceMeans([...visits.perSequence].map(([k, v]) => ({ sequence: k.split('/')[0]!, value: v })));
+    const patients = sequenceMeans(
+      [...visits.perSequence].map(([k, v]) => ({ sequence: k.split('/')[0]!, value: v })),
+    );
     expect(patients.perSequence.get('p1')).toBeCloseTo(0.8, 12);
     expect(patients.perSequence.get('p2')).toBeCloseTo(0.4, 12);
     expect(patients.mean).toBeCloseTo(0.6, 12);

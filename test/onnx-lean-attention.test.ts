@@ -124,61 +124,78 @@ describe.skipIf(skipReason !== undefined)(
     }
 
     it('also after constant folding (ONNX Runtime basic optimisation: rel-pos lookups folded into constant tables)', async () => {
-    const folded = path.join(path.dirname(file), 'folded.onnx');
-    await ort.InferenceSession.create(original, { ...quiet, graphOptimizationLevel: 'basic', optimizedModelFilePath: folded });
-    const bytes = new Uint8Array(readFileSync(folded));
-    const r = leanAttention(bytes, { chunks: 2 });
-    expect(r.rewritten).toBe(1);
-    expect(r.sites.map((s) => s.grid)).toEqual([[14, 14], [64, 64]]);
-    const a = (await (await ort.InferenceSession.create(bytes, quiet)).run({ image: input })).image_embeddings!;
-    const b = (await (await ort.InferenceSession.create(r.model, quiet)).run({ image: input })).image_embeddings!;
-    expect(relativeError(a.data as Float32Array, b.data as Float32Array)).toBeLessThan(1e-5);
-  });
-
-  it('the export-time form (python/p2sam_lean_attention.py, query rows in chunks) gives the same embeddings', async () => {
-    const leanFile = path.join(path.dirname(file), 'tiny-sam-encoder.export-lean.onnx');
-    execFileSync('/usr/bin/python3', [path.join(ROOT, 'python/p2sam_vit_encoder.py'), 'tiny', leanFile, '--lean-attention', '4'], {
-      env: { ...process.env, PYTHONPATH: segmentAnythingDir() },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      const folded = path.join(path.dirname(file), 'folded.onnx');
+      await ort.InferenceSession.create(original, {
+        ...quiet,
+        graphOptimizationLevel: 'basic',
+        optimizedModelFilePath: folded,
+      });
+      const bytes = new Uint8Array(readFileSync(folded));
+      const r = leanAttention(bytes, { chunks: 2 });
+      expect(r.rewritten).toBe(1);
+      expect(r.sites.map((s) => s.grid)).toEqual([
+        [14, 14],
+        [64, 64],
+      ]);
+      const a = (await (await ort.InferenceSession.create(bytes, quiet)).run({ image: input }))
+        .image_embeddings!;
+      const b = (await (await ort.InferenceSession.create(r.model, quiet)).run({ image: input }))
+        .image_embeddings!;
+      expect(relativeError(a.data as Float32Array, b.data as Float32Array)).toBeLessThan(1e-5);
     });
-    const bytes = new Uint8Array(readFileSync(leanFile));
-    // 64 rows / 4 per chunk: sixteen softmaxes replace the global block's one.
-    expect(countOps(bytes, 'Softmax')).toBe(1 + 16);
-    const s = await ort.InferenceSession.create(bytes, quiet);
-    const lean = (await s.run({ image: input })).image_embeddings!;
-    expect(relativeError(reference, lean.data as Float32Array)).toBeLessThan(1e-5);
-  }, 120_000);
 
-  it('P2SAM.load applies it by default (off the JS thread) and the embeddings equal those of leanAttention: false', async () => {
-    ensureBuilt(); // the rewrite's worker runs the compiled dist/ module
-    const decoder = testkitDecoderBytes();
-    const { image } = makeScene({ width: 1024, height: 768, seed: 3 });
-    const lean = await P2SAM.load({ encoder: file, decoder, threads: 1 });
-    const plain = await P2SAM.load({ encoder: file, decoder, threads: 1, leanAttention: false });
-    try {
-      expect(lean.info.encoder.leanAttention).toBe('1 global-attention block in 16 chunks');
-      expect(plain.info.encoder.leanAttention).toBe('off');
-      const a = (await plain.encode(image)).toFloat32Array();
-      const b = (await lean.encode(image)).toFloat32Array();
-      expect(relativeError(a, b)).toBeLessThan(1e-5);
-    } finally {
-      await lean.dispose();
-      await plain.dispose();
-    }
-  });
+    it('the export-time form (python/p2sam_lean_attention.py, query rows in chunks) gives the same embeddings', async () => {
+      const leanFile = path.join(path.dirname(file), 'tiny-sam-encoder.export-lean.onnx');
+      execFileSync(
+        '/usr/bin/python3',
+        [path.join(ROOT, 'python/p2sam_vit_encoder.py'), 'tiny', leanFile, '--lean-attention', '4'],
+        {
+          env: { ...process.env, PYTHONPATH: segmentAnythingDir() },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      const bytes = new Uint8Array(readFileSync(leanFile));
+      // 64 rows / 4 per chunk: sixteen softmaxes replace the global block's one.
+      expect(countOps(bytes, 'Softmax')).toBe(1 + 16);
+      const s = await ort.InferenceSession.create(bytes, quiet);
+      const lean = (await s.run({ image: input })).image_embeddings!;
+      expect(relativeError(reference, lean.data as Float32Array)).toBeLessThan(1e-5);
+    }, 120_000);
 
-  it('p2sam optimize writes the lean copy atomically and reports what it rewrote', () => {
-    ensureBuilt();
-    const out = path.join(path.dirname(file), 'lean.onnx');
-    const r = spawnSync(process.execPath, [CLI, 'optimize', file, '--out', out, '--chunks', '2', '--json'], { encoding: 'utf8' });
-    expect(r.status).toBe(0);
-    const summary = JSON.parse(r.stdout.trim());
-    expect(summary).toMatchObject({ rewritten: 1, chunks: 2, out });
-    // Byte comparison through Buffer.equals: a deep toEqual over 4 MB takes half a minute.
-    expect(readFileSync(out).equals(Buffer.from(leanAttention(original, { chunks: 2 }).model))).toBe(true);
-  });
+    it('P2SAM.load applies it by default (off the JS thread) and the embeddings equal those of leanAttention: false', async () => {
+      ensureBuilt(); // the rewrite's worker runs the compiled dist/ module
+      const decoder = testkitDecoderBytes();
+      const { image } = makeScene({ width: 1024, height: 768, seed: 3 });
+      const lean = await P2SAM.load({ encoder: file, decoder, threads: 1 });
+      const plain = await P2SAM.load({ encoder: file, decoder, threads: 1, leanAttention: false });
+      try {
+        expect(lean.info.encoder.leanAttention).toBe('1 global-attention block in 16 chunks');
+        expect(plain.info.encoder.leanAttention).toBe('off');
+        const a = (await plain.encode(image)).toFloat32Array();
+        const b = (await lean.encode(image)).toFloat32Array();
+        expect(relativeError(a, b)).toBeLessThan(1e-5);
+      } finally {
+        await lean.dispose();
+        await plain.dispose();
+      }
+    });
 
-  it('a minTokens above the global grid leaves the model unchanged and says why', () => {
+    it('p2sam optimize writes the lean copy atomically and reports what it rewrote', () => {
+      ensureBuilt();
+      const out = path.join(path.dirname(file), 'lean.onnx');
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'optimize', file, '--out', out, '--chunks', '2', '--json'],
+        { encoding: 'utf8' },
+      );
+      expect(r.status).toBe(0);
+      const summary = JSON.parse(r.stdout.trim());
+      expect(summary).toMatchObject({ rewritten: 1, chunks: 2, out });
+      // Byte comparison through Buffer.equals: a deep toEqual over 4 MB takes half a minute.
+      expect(readFileSync(out).equals(Buffer.from(leanAttention(original, { chunks: 2 }).model))).toBe(true);
+    });
+
+    it('a minTokens above the global grid leaves the model unchanged and says why', () => {
       const r = leanAttention(original, { minTokens: 64 * 64 + 1 });
       expect(r.rewritten).toBe(0);
       expect(r.model).toBe(original);
@@ -202,7 +219,11 @@ describe('leanAttention refuses graphs it does not recognise', () => {
 
   it('P2SAM.load of a testkit encoder: loads as it is, info says why', async () => {
     ensureBuilt();
-    const model = await P2SAM.load({ encoder: testkitEncoderBytes(), decoder: testkitDecoderBytes(), threads: 1 });
+    const model = await P2SAM.load({
+      encoder: testkitEncoderBytes(),
+      decoder: testkitDecoderBytes(),
+      threads: 1,
+    });
     try {
       expect(model.info.encoder.leanAttention).toMatch(/^not applied: no attention subgraph/);
     } finally {

@@ -25,7 +25,11 @@ function decoderFeeds(seed: number, withMask: boolean): Record<string, ort.Tenso
   return {
     image_embeddings: new ort.Tensor('float32', emb, [1, 256, 64, 64]),
     // A positive and a negative point, then a box (labels 2/3) in the 1024 frame.
-    point_coords: new ort.Tensor('float32', Float32Array.from([500, 400, 100, 90, 300, 200, 800, 700]), [1, 4, 2]),
+    point_coords: new ort.Tensor(
+      'float32',
+      Float32Array.from([500, 400, 100, 90, 300, 200, 800, 700]),
+      [1, 4, 2],
+    ),
     point_labels: new ort.Tensor('float32', Float32Array.from([1, 0, 2, 3]), [1, 4]),
     mask_input: new ort.Tensor('float32', mask, [1, 1, 256, 256]),
     has_mask_input: new ort.Tensor('float32', Float32Array.from([withMask ? 1 : 0]), [1]),
@@ -36,7 +40,9 @@ function decoderFeeds(seed: number, withMask: boolean): Record<string, ort.Tenso
 function sameBits(a: ort.Tensor, b: ort.Tensor): boolean {
   const x = a.data as Float32Array;
   const y = b.data as Float32Array;
-  return Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  return Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+    Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+  );
 }
 
 describe('pruneOutputs on SAM-format decoders', () => {
@@ -56,7 +62,10 @@ describe('pruneOutputs on SAM-format decoders', () => {
       const b = await ort.InferenceSession.create(r.model, quiet);
       expect(b.outputNames).not.toContain('masks');
       expect([...b.inputNames].sort()).toEqual([...a.inputNames].sort());
-      for (const [seed, withMask] of [[1, false], [2, true]] as const) {
+      for (const [seed, withMask] of [
+        [1, false],
+        [2, true],
+      ] as const) {
         const feeds = decoderFeeds(seed, withMask);
         const ra = await a.run(feeds);
         const rb = await b.run(feeds);
@@ -137,7 +146,10 @@ describe('pruneOutputs on SAM-format decoders', () => {
             opType: 'If',
             inputs: ['cond'],
             outputs: ['y'],
-            attributes: { then_branch: { kind: 'graph', value: branch('Add', 'then') }, else_branch: { kind: 'graph', value: branch('Sub', 'else') } },
+            attributes: {
+              then_branch: { kind: 'graph', value: branch('Add', 'then') },
+              else_branch: { kind: 'graph', value: branch('Sub', 'else') },
+            },
           },
         ],
       },
@@ -146,7 +158,10 @@ describe('pruneOutputs on SAM-format decoders', () => {
     const r = pruneOutputs(model, ['w']);
     expect(r.removedNodes).toBe(1); // only Neg
     const s = await ort.InferenceSession.create(r.model, quiet);
-    const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 3]), [2]), cond: new ort.Tensor('bool', [true], []) });
+    const out = await s.run({
+      x: new ort.Tensor('float32', Float32Array.from([1, 3]), [2]),
+      cond: new ort.Tensor('bool', [true], []),
+    });
     expect(Array.from(out.y.data as Float32Array)).toEqual([3, 7]);
     expect(s.outputNames).toEqual(['y']);
     await s.release();
@@ -181,7 +196,11 @@ describe('pruneOutputs on SAM-format decoders', () => {
     expect(r.removedNodes).toBe(1);
     writeFileSync(path.join(dir, 'full.onnx'), enc.model);
     writeFileSync(path.join(dir, 'pruned.onnx'), r.model);
-    const x = new ort.Tensor('float32', Float32Array.from({ length: 64 }, (_, i) => i / 64), [1, 64]);
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 64 }, (_, i) => i / 64),
+      [1, 64],
+    );
     const a = await ort.InferenceSession.create(path.join(dir, 'full.onnx'), quiet);
     const b = await ort.InferenceSession.create(path.join(dir, 'pruned.onnx'), quiet);
     const ya = (await a.run({ x })).y;
@@ -197,16 +216,28 @@ describe('pruneOutputs on SAM-format decoders', () => {
 describe('pruneOutputs errors name the parameter', () => {
   const dec = testkitDecoderBytes({ variant: 'basic' });
   it('rejects non-bytes, empty and malformed models', () => {
-    expect(() => pruneOutputs('model.onnx' as unknown as Uint8Array, ['masks'])).toThrow(/^model: expected a Uint8Array.*received "model.onnx"/);
+    expect(() => pruneOutputs('model.onnx' as unknown as Uint8Array, ['masks'])).toThrow(
+      /^model: expected a Uint8Array.*received "model.onnx"/,
+    );
     expect(() => pruneOutputs(new Uint8Array(0), ['masks'])).toThrow(/model: .*empty buffer/);
-    expect(() => pruneOutputs(fixtureTruncatedModelBytes(), ['masks'])).toThrow(/model: not a valid ONNX protobuf/);
+    expect(() => pruneOutputs(fixtureTruncatedModelBytes(), ['masks'])).toThrow(
+      /model: not a valid ONNX protobuf/,
+    );
     expect(() => graphOutputs(new TextEncoder().encode('hello, not onnx\n'))).toThrow(/^model: /);
   });
   it('rejects unknown names, listing the real outputs, and empty requests', () => {
-    expect(() => pruneOutputs(dec, ['mask'])).toThrow(/remove: "mask" is not an output of this graph; its outputs are .*"masks"/);
+    expect(() => pruneOutputs(dec, ['mask'])).toThrow(
+      /remove: "mask" is not an output of this graph; its outputs are .*"masks"/,
+    );
     expect(() => pruneOutputs(dec, [])).toThrow(/remove: expected a non-empty array/);
-    expect(() => pruneOutputs(dec, ['masks', 'iou_predictions', 'low_res_masks'])).toThrow(/remove: .*no output/);
-    expect(() => pruneOutputs(testkitEncoderBytes(), ['image_embeddings'])).toThrow(/remove: removing image_embeddings would leave the graph with no output/);
-    expect(() => pruneOutputs(dec, ['masks'], { removeDeadNodes: 'yes' as unknown as boolean })).toThrow(/options.removeDeadNodes: expected a boolean/);
+    expect(() => pruneOutputs(dec, ['masks', 'iou_predictions', 'low_res_masks'])).toThrow(
+      /remove: .*no output/,
+    );
+    expect(() => pruneOutputs(testkitEncoderBytes(), ['image_embeddings'])).toThrow(
+      /remove: removing image_embeddings would leave the graph with no output/,
+    );
+    expect(() => pruneOutputs(dec, ['masks'], { removeDeadNodes: 'yes' as unknown as boolean })).toThrow(
+      /options.removeDeadNodes: expected a boolean/,
+    );
   });
 });

@@ -21,7 +21,10 @@ function node(args: string[]): { status: number | null; stdout: string; stderr: 
 
 describe('the package entry points', () => {
   it('require() and import give the same API', () => {
-    const cjs = node(['-e', "const m = require('p2sam-native'); console.log(typeof m.P2SAM.load, typeof m.core.wasserstein, typeof m.testkit.writeTestkitModel)"]);
+    const cjs = node([
+      '-e',
+      "const m = require('p2sam-native'); console.log(typeof m.P2SAM.load, typeof m.core.wasserstein, typeof m.testkit.writeTestkitModel)",
+    ]);
     expect(cjs.stderr).toBe('');
     expect(cjs.stdout.trim()).toBe('function function function');
     const esm = node([

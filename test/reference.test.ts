@@ -102,7 +102,9 @@ describe('what one segment() call copies into the addon', () => {
 
   it('createReference is one native task: the mask goes in once, nothing else', async () => {
     const emb = await model.encode(large.image);
-    const bytes = await copiedIn(() => model.createReference({ image: emb, mask: large.mask }, { parts: PARTS }).then((r) => r.dispose()));
+    const bytes = await copiedIn(() =>
+      model.createReference({ image: emb, mask: large.mask }, { parts: PARTS }).then((r) => r.dispose()),
+    );
     expect(bytes).toBe(W * H);
     emb.dispose();
   });
@@ -111,7 +113,10 @@ describe('what one segment() call copies into the addon', () => {
 describe('toData / fromData', () => {
   for (const mode of ['natural', 'medical'] as const) {
     it(`a restored ${mode} reference segments exactly like the original, on this model and a second one`, async () => {
-      const ref = await model.createReference({ image: large.image, mask: large.mask }, { parts: PARTS, mode, seed: 7 });
+      const ref = await model.createReference(
+        { image: large.image, mask: large.mask },
+        { parts: PARTS, mode, seed: 7 },
+      );
       const data = ref.toData();
       expect(Buffer.from(data.subarray(0, 8)).toString('latin1')).toBe('P2SAMREF');
       const restored = Reference.fromData(data);
@@ -126,8 +131,13 @@ describe('toData / fromData', () => {
       const later = await P2SAM.load({ ...paths, threads: 2 });
       sameResult(await later.segment(target.image, { reference: Reference.fromData(data) }), original);
       // A reference made by that model is still tied to it.
-      const own = await later.createReference({ image: large.image, mask: large.mask }, { parts: PARTS, mode });
-      await expect(model.segment(targetEmbedding, { reference: own })).rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
+      const own = await later.createReference(
+        { image: large.image, mask: large.mask },
+        { parts: PARTS, mode },
+      );
+      await expect(model.segment(targetEmbedding, { reference: own })).rejects.toMatchObject({
+        code: 'MODEL_MISMATCH',
+      });
       await later.dispose();
       ref.dispose();
       restored.dispose();
@@ -141,7 +151,9 @@ describe('toData / fromData', () => {
 
     expect(() => Reference.fromData('nope' as never)).toThrow(TypeError);
     expect((await fromDataError(new Uint8Array(0))).code).toBe('REFERENCE_DATA_INVALID');
-    expect((await fromDataError(new TextEncoder().encode('{"not":"a reference"}'))).message).toMatch(/P2SAMREF signature/);
+    expect((await fromDataError(new TextEncoder().encode('{"not":"a reference"}'))).message).toMatch(
+      /P2SAMREF signature/,
+    );
     expect((await fromDataError(good.subarray(0, good.length - 100))).message).toMatch(/truncated/);
 
     const flipped = copy();
@@ -190,7 +202,9 @@ describe('dispose of a reference', () => {
     ref.dispose();
     expect(ref.disposed).toBe(true);
     sameResult(await running, baseline);
-    await expect(model.segment(targetEmbedding, { reference: ref })).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(model.segment(targetEmbedding, { reference: ref })).rejects.toMatchObject({
+      code: 'DISPOSED',
+    });
     expect(() => ref.toData()).toThrow(/disposed/);
     ref.dispose();
     keep.dispose();

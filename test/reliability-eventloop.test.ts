@@ -39,7 +39,9 @@ afterAll(async () => {
  * Runs `work` while sampling the event loop two ways: a 5 ms interval timer (the
  * largest gap beyond 5 ms between ticks) and perf_hooks' histogram (its max).
  */
-async function lagDuring(work: () => Promise<unknown>): Promise<{ timerMs: number; histogramMs: number; workMs: number }> {
+async function lagDuring(
+  work: () => Promise<unknown>,
+): Promise<{ timerMs: number; histogramMs: number; workMs: number }> {
   const hist = monitorEventLoopDelay({ resolution: 5 });
   let last = performance.now();
   let worst = 0;
@@ -88,10 +90,16 @@ async function measure(label: string, work: () => Promise<unknown>): Promise<Mea
   console.log(
     `${label}: ` +
       runs
-        .map((r) => `JS-thread busy ${r.busyMs.toFixed(1)} ms, lag ${r.lag.toFixed(1)} ms (idle ${r.idle.toFixed(1)} ms) over ${r.wallMs.toFixed(0)} ms`)
+        .map(
+          (r) =>
+            `JS-thread busy ${r.busyMs.toFixed(1)} ms, lag ${r.lag.toFixed(1)} ms (idle ${r.idle.toFixed(1)} ms) over ${r.wallMs.toFixed(0)} ms`,
+        )
         .join('; '),
   );
-  return { busyMs: Math.min(...runs.map((r) => r.busyMs)), excessLagMs: Math.min(...runs.map((r) => r.excessLagMs)) };
+  return {
+    busyMs: Math.min(...runs.map((r) => r.busyMs)),
+    excessLagMs: Math.min(...runs.map((r) => r.excessLagMs)),
+  };
 }
 
 describe('event loop stays responsive', () => {
@@ -101,10 +109,20 @@ describe('event loop stays responsive', () => {
   ] as const) {
     it(`createReference + segment on ${w}×${h}: JS-thread busy < ${BUSY_LIMIT_MS} ms, lag within ${LAG_LIMIT_MS} ms of idle`, async () => {
       const ref = makeScene({ width: w, height: h, seed: 8, scale: 0.5 });
-      const target = makeScene({ width: w, height: h, seed: 8, noiseSeed: 3, center: [0.55, 0.5], scale: 0.5 });
+      const target = makeScene({
+        width: w,
+        height: h,
+        seed: 8,
+        noiseSeed: 3,
+        center: [0.55, 0.5],
+        scale: 0.5,
+      });
       let reference: Reference | undefined;
       const refM = await measure(`createReference ${w}×${h}`, async () => {
-        reference = await model.createReference({ image: ref.image, mask: ref.mask }, { parts: { min: 1, max: 5 } });
+        reference = await model.createReference(
+          { image: ref.image, mask: ref.mask },
+          { parts: { min: 1, max: 5 } },
+        );
       });
       expect(refM.busyMs).toBeLessThan(BUSY_LIMIT_MS);
       expect(refM.excessLagMs).toBeLessThan(LAG_LIMIT_MS);

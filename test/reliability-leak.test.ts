@@ -89,7 +89,12 @@ describe('long runs', () => {
       if (n > WARMUP && (n - WARMUP) % SAMPLE_EVERY === 0) {
         const rss = settledRss();
         const mu = process.memoryUsage();
-        samples.push({ done: n, rssMb: (rss - baseline) / MB, heapMb: mu.heapUsed / MB, arrayBuffersMb: mu.arrayBuffers / MB });
+        samples.push({
+          done: n,
+          rssMb: (rss - baseline) / MB,
+          heapMb: mu.heapUsed / MB,
+          arrayBuffersMb: mu.arrayBuffers / MB,
+        });
       }
     }
     const seconds = (performance.now() - t0) / 1000;

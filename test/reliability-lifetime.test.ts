@@ -67,7 +67,10 @@ describe('model dispose', () => {
       track('segment0', m.segment(frames[0].image, { reference: r })),
       track('segment1', m.segment(frames[1].image, { reference: r })),
       track('encode', m.encode(frames[2].image)),
-      track('createReference', m.createReference({ image: refScene.image, mask: refScene.mask }, { parts: 1 })),
+      track(
+        'createReference',
+        m.createReference({ image: refScene.image, mask: refScene.mask }, { parts: 1 }),
+      ),
       track('predict', m.predict(emb, { points: [{ x: 160, y: 120, label: 1 }] })),
       track('segment-emb', m.segment(emb, { reference: r })),
     ];
@@ -87,7 +90,10 @@ describe('model dispose', () => {
     expect(results[0].status).toBe('fulfilled');
     expect(results[1].status).toBe('fulfilled');
     for (const q of results.slice(2)) expectDisposed(q);
-    sameResult((results[0] as PromiseFulfilledResult<SegmentResult>).value, await model.segment(frames[0].image, { reference: ref }));
+    sameResult(
+      (results[0] as PromiseFulfilledResult<SegmentResult>).value,
+      await model.segment(frames[0].image, { reference: ref }),
+    );
 
     for (const late of [
       m.encode(frames[0].image) as Promise<unknown>,
@@ -160,8 +166,12 @@ describe('embedding and reference dispose', () => {
     expect(emb.disposed).toBe(true);
     expect(() => emb.toFloat32Array()).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
     await expect(model.segment(emb, { reference: ref })).rejects.toMatchObject({ code: 'DISPOSED' });
-    await expect(model.createReference({ image: emb, mask: refScene.mask })).rejects.toMatchObject({ code: 'DISPOSED' });
-    await expect(model.predict(emb, { points: [{ x: 5, y: 5, label: 1 }] })).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(model.createReference({ image: emb, mask: refScene.mask })).rejects.toMatchObject({
+      code: 'DISPOSED',
+    });
+    await expect(model.predict(emb, { points: [{ x: 5, y: 5, label: 1 }] })).rejects.toMatchObject({
+      code: 'DISPOSED',
+    });
   });
 
   it('disposing an embedding at any stage of a segment that uses it: the same result, or DISPOSED', async () => {
@@ -202,11 +212,16 @@ describe('embedding and reference dispose', () => {
     });
     sameResult(res, baseline);
     expect(r.disposed).toBe(true);
-    await expect(model.segment(frames[2].image, { reference: r })).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(model.segment(frames[2].image, { reference: r })).rejects.toMatchObject({
+      code: 'DISPOSED',
+    });
     // `await using` on a reference.
     let outer: Reference | undefined;
     {
-      await using r2 = await model.createReference({ image: refScene.image, mask: refScene.mask }, { parts: 1 });
+      await using r2 = await model.createReference(
+        { image: refScene.image, mask: refScene.mask },
+        { parts: 1 },
+      );
       outer = r2;
     }
     expect(outer.disposed).toBe(true);
@@ -218,17 +233,32 @@ describe('cancellation', () => {
     const before = model.stats();
     const why = reason('pre');
     const signal = AbortSignal.abort(why);
-    await expect(model.encode(frames[0].image, { signal })).rejects.toMatchObject({ code: 'ABORTED', cause: why });
-    await expect(model.createReference({ image: refScene.image, mask: refScene.mask }, { signal })).rejects.toMatchObject({ code: 'ABORTED', cause: why });
-    await expect(model.segment(frames[0].image, { reference: ref, signal })).rejects.toMatchObject({ code: 'ABORTED', cause: why });
-    await expect(model.predict(await model.encode(frames[0].image), { points: [{ x: 1, y: 1, label: 1 }] }, { signal })).rejects.toMatchObject({ code: 'ABORTED', cause: why });
+    await expect(model.encode(frames[0].image, { signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+      cause: why,
+    });
+    await expect(
+      model.createReference({ image: refScene.image, mask: refScene.mask }, { signal }),
+    ).rejects.toMatchObject({ code: 'ABORTED', cause: why });
+    await expect(model.segment(frames[0].image, { reference: ref, signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+      cause: why,
+    });
+    await expect(
+      model.predict(await model.encode(frames[0].image), { points: [{ x: 1, y: 1, label: 1 }] }, { signal }),
+    ).rejects.toMatchObject({ code: 'ABORTED', cause: why });
     expect(model.stats().encoderRuns - before.encoderRuns).toBe(1); // only the encode for predict
     // Every reason — the default DOMException AbortError included — becomes P2SamError
     // ABORTED with the reason as its cause (issue 15: one documented code).
     const c = new AbortController();
     c.abort();
-    await expect(model.encode(frames[0].image, { signal: c.signal })).rejects.toMatchObject({ code: 'ABORTED', cause: c.signal.reason });
-    const s = await model.encode(frames[0].image, { signal: AbortSignal.abort('user pressed stop') }).catch((e: unknown) => e);
+    await expect(model.encode(frames[0].image, { signal: c.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+      cause: c.signal.reason,
+    });
+    const s = await model
+      .encode(frames[0].image, { signal: AbortSignal.abort('user pressed stop') })
+      .catch((e: unknown) => e);
     expect(s).toBeInstanceOf(P2SamError);
     expect(s).toMatchObject({ code: 'ABORTED', cause: 'user pressed stop' });
     expect((s as Error).message).toContain('user pressed stop');
@@ -258,7 +288,11 @@ describe('cancellation', () => {
     }
     // After the last boundary ('retrieval') there is nothing left to stop: the result stands.
     const c = new AbortController();
-    const done = await model.segment(frames[3].image, { reference: ref, signal: c.signal, onProgress: (p) => p.stage === 'retrieval' && c.abort() });
+    const done = await model.segment(frames[3].image, {
+      reference: ref,
+      signal: c.signal,
+      onProgress: (p) => p.stage === 'retrieval' && c.abort(),
+    });
     expect(done.mask.length).toBe(W * H);
   });
 
@@ -287,7 +321,12 @@ describe('cancellation', () => {
   it('createReference and encode: an abort while native work runs rejects with the reason', async () => {
     // Abort at 0 %, 25 % and 60 % of a typical run, wherever that falls on this machine.
     const t0 = performance.now();
-    (await model.createReference({ image: refScene.image, mask: refScene.mask }, { parts: { min: 1, max: 5 } })).dispose();
+    (
+      await model.createReference(
+        { image: refScene.image, mask: refScene.mask },
+        { parts: { min: 1, max: 5 } },
+      )
+    ).dispose();
     const typical = performance.now() - t0;
     let landed = 0;
     for (const delay of [0, Math.floor(typical * 0.25), Math.floor(typical * 0.6)]) {
@@ -295,7 +334,12 @@ describe('cancellation', () => {
       const why = reason(`createReference after ${delay} ms`);
       const before = model.stats();
       let abortedAt = Infinity;
-      const p = settle(model.createReference({ image: refScene.image, mask: refScene.mask }, { parts: { min: 1, max: 5 }, signal: c.signal }));
+      const p = settle(
+        model.createReference(
+          { image: refScene.image, mask: refScene.mask },
+          { parts: { min: 1, max: 5 }, signal: c.signal },
+        ),
+      );
       setTimeout(() => {
         abortedAt = performance.now();
         c.abort(why);
@@ -335,7 +379,8 @@ describe('cancellation', () => {
     const why = reason('waiting');
     const waiting = m.segment(frames[6].image, { reference: r, signal: c.signal }).then(
       () => events.push('waiting resolved'),
-      (e: unknown) => events.push((e as Error).cause === why ? 'waiting aborted' : `waiting failed: ${String(e)}`),
+      (e: unknown) =>
+        events.push((e as Error).cause === why ? 'waiting aborted' : `waiting failed: ${String(e)}`),
     );
     const third = m.segment(frames[7].image, { reference: r }).then((x) => (events.push('third done'), x));
     setImmediate(() => c.abort(why));
@@ -358,7 +403,9 @@ describe('concurrency', () => {
     // concurrently; some calls also parallelise their candidates.
     const embs = await Promise.all(frames.slice(0, 4).map((f) => m.encode(f.image)));
     const concurrent = await Promise.all(
-      frames.map((f, i) => m.segment(i < 4 ? embs[i] : f.image, { reference: r, parallelCandidates: i % 2 ? 3 : 1 })),
+      frames.map((f, i) =>
+        m.segment(i < 4 ? embs[i] : f.image, { reference: r, parallelCandidates: i % 2 ? 3 : 1 }),
+      ),
     );
     for (let i = 0; i < frames.length; i++) sameResult(concurrent[i], sequential[i]);
     for (const e of embs) e.dispose();
@@ -388,7 +435,8 @@ describe('concurrency', () => {
     );
     await m.dispose();
     let max = 0;
-    for (const s of spans) max = Math.max(max, spans.filter((o) => o.start <= s.start && s.start < o.end).length);
+    for (const s of spans)
+      max = Math.max(max, spans.filter((o) => o.start <= s.start && s.start < o.end).length);
     return { max, starts: startOrder };
   }
 
@@ -405,7 +453,9 @@ describe('concurrency', () => {
     const m = await P2SAM.load({ ...paths, threads: 2, concurrency: 2 });
     const r = await m.createReference({ image: refScene.image, mask: refScene.mask }, { parts: PARTS });
     const controllers = frames.map(() => new AbortController());
-    const calls = frames.map((f, i) => settle(m.segment(f.image, { reference: r, signal: controllers[i].signal })));
+    const calls = frames.map((f, i) =>
+      settle(m.segment(f.image, { reference: r, signal: controllers[i].signal })),
+    );
     controllers.forEach((c, i) => {
       if (i % 3 === 1) setTimeout(() => c.abort(reason(`mixed ${i}`)), i * 3);
     });
@@ -416,7 +466,10 @@ describe('concurrency', () => {
       if (res.status === 'fulfilled') expect(res.value.mask.length).toBe(W * H);
       else {
         const e = res.reason as Error & { code?: string };
-        expect(e.code === 'DISPOSED' || (e.code === 'ABORTED' && (e.cause as Error).message === `reliability abort: mixed ${i}`)).toBe(true);
+        expect(
+          e.code === 'DISPOSED' ||
+            (e.code === 'ABORTED' && (e.cause as Error).message === `reliability abort: mixed ${i}`),
+        ).toBe(true);
       }
     }
   });

@@ -42,10 +42,19 @@ describe('model detection', () => {
     expect(model.info.encoder.outputs.map((t) => t.name)).toEqual(['image_embeddings']);
     expect(model.info.decoder.kind).toBe('sam-decoder');
     expect(model.info.decoder.maskOutputs).toBe(4);
-    expect(model.info.decoder.inputs.map((t) => t.name).sort()).toEqual(
-      ['has_mask_input', 'image_embeddings', 'mask_input', 'orig_im_size', 'point_coords', 'point_labels'],
-    );
-    expect(model.info.decoder.outputs.map((t) => t.name).sort()).toEqual(['iou_predictions', 'low_res_masks', 'masks']);
+    expect(model.info.decoder.inputs.map((t) => t.name).sort()).toEqual([
+      'has_mask_input',
+      'image_embeddings',
+      'mask_input',
+      'orig_im_size',
+      'point_coords',
+      'point_labels',
+    ]);
+    expect(model.info.decoder.outputs.map((t) => t.name).sort()).toEqual([
+      'iou_predictions',
+      'low_res_masks',
+      'masks',
+    ]);
     // Default device 'auto': the maths goes to a GPU where the kernels can run, the
     // sessions only where ORT's CUDA provider is installed too.
     const cuda = P2SAM.backends().cuda;
@@ -54,8 +63,16 @@ describe('model detection', () => {
   });
 
   it('loads from buffers as well as from paths, and the preprocessed-form encoder gives the same embedding', async () => {
-    const fromBytes = await P2SAM.load({ encoder: testkitEncoderBytes(), decoder: testkitDecoderBytes(), threads: 1 });
-    const pre = await P2SAM.load({ encoder: testkitEncoderBytes({ form: 'preprocessed' }), decoder: testkitDecoderBytes(), threads: 1 });
+    const fromBytes = await P2SAM.load({
+      encoder: testkitEncoderBytes(),
+      decoder: testkitDecoderBytes(),
+      threads: 1,
+    });
+    const pre = await P2SAM.load({
+      encoder: testkitEncoderBytes({ form: 'preprocessed' }),
+      decoder: testkitDecoderBytes(),
+      threads: 1,
+    });
     expect(pre.info.encoder.kind).toBe('sam-encoder-preprocessed');
     const a = (await fromBytes.encode(scene)).toFloat32Array();
     const b = (await pre.encode(scene)).toFloat32Array();
@@ -105,13 +122,24 @@ describe('encoder + decoder semantics (docs/testkit.md)', () => {
     expect(one.masks[0].length).toBe(400 * 300);
     expect(one.lowRes.length).toBe(4 * 256 * 256);
     expect(maskIou(one.masks[0], redTruth)).toBeGreaterThan(0.9);
-    const two = await model.predict(e, { points: [{ x: 100, y: 140, label: 1 }, { x: 300, y: 140, label: 1 }] });
+    const two = await model.predict(e, {
+      points: [
+        { x: 100, y: 140, label: 1 },
+        { x: 300, y: 140, label: 1 },
+      ],
+    });
     expect(maskIou(two.masks[0], bothTruth)).toBeGreaterThan(0.9);
   });
 
   it('a box zeroes everything outside it', async () => {
     const e = await model.encode(scene);
-    const r = await model.predict(e, { points: [{ x: 100, y: 140, label: 1 }, { x: 300, y: 140, label: 1 }], box: [0, 0, 199, 299] });
+    const r = await model.predict(e, {
+      points: [
+        { x: 100, y: 140, label: 1 },
+        { x: 300, y: 140, label: 1 },
+      ],
+      box: [0, 0, 199, 299],
+    });
     let outside = 0;
     for (let y = 0; y < 300; y++) for (let x = 216; x < 400; x++) outside += r.masks[0][y * 400 + x];
     expect(outside).toBe(0);
@@ -131,7 +159,9 @@ describe('encoder + decoder semantics (docs/testkit.md)', () => {
 
   it('rejects malformed prompts with typed errors naming the parameter', async () => {
     const e = await model.encode(scene);
-    await expect(model.predict(e, { points: [{ x: Number.NaN, y: 1, label: 1 }] })).rejects.toThrow(/prompt.points\[0\].x/);
+    await expect(model.predict(e, { points: [{ x: Number.NaN, y: 1, label: 1 }] })).rejects.toThrow(
+      /prompt.points\[0\].x/,
+    );
     await expect(model.predict(e, { points: [{ x: 1, y: 1, label: 2 as 1 }] })).rejects.toThrow(RangeError);
     await expect(model.predict(e, {})).rejects.toThrow(/at least one point/);
   });
@@ -142,7 +172,12 @@ describe('off the JS thread', () => {
     // A 1024×1024 image keeps the encoder busy; run several back to back. What is
     // measured is the JS thread's own CPU time (test/js-thread-time.ts) — what our code
     // costs the event loop — not wall-clock lag, which a loaded machine inflates.
-    const single = await P2SAM.load({ encoder: paths.encoder, decoder: paths.decoder, threads: 1, concurrency: 1 });
+    const single = await P2SAM.load({
+      encoder: paths.encoder,
+      decoder: paths.decoder,
+      threads: 1,
+      concurrency: 1,
+    });
     const big = paintImage(1024, 1024, GREY, [{ x0: 100, y0: 100, x1: 600, y1: 700, color: RED }]);
     (await single.encode(big)).dispose();
     const runs = 5;

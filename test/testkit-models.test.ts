@@ -42,7 +42,6 @@ import { mulberry32 } from '../lib/testkit/prng';
 // ---------------------------------------------------------------------------------------
 // Scene helpers
 
-
 type RGB = [number, number, number];
 const RED: RGB = [220, 30, 30];
 const GREEN: RGB = [30, 200, 40];
@@ -69,7 +68,11 @@ interface Scene {
 function renderScene(width: number, height: number, noise = 30, seed = 7): Scene {
   const rnd = mulberry32(seed);
   const rgb = new Float32Array(width * height * 3);
-  const regions = { red: new Uint8Array(width * height), green: new Uint8Array(width * height), blue: new Uint8Array(width * height) };
+  const regions = {
+    red: new Uint8Array(width * height),
+    green: new Uint8Array(width * height),
+    blue: new Uint8Array(width * height),
+  };
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const u = (x + 0.5) / width;
@@ -225,8 +228,14 @@ interface Prompt {
 function decoderFeeds(emb: ort.Tensor, p: Prompt, embName = 'image_embeddings'): Record<string, ort.Tensor> {
   return {
     [embName]: emb,
-    point_coords: f32(p.points.flatMap((pt) => pt.slice(0, 2)), [1, p.points.length, 2]), // drop each label
-    point_labels: f32(p.points.map(([, , l]) => l), [1, p.points.length]),
+    point_coords: f32(
+      p.points.flatMap((pt) => pt.slice(0, 2)),
+      [1, p.points.length, 2],
+    ), // drop each label
+    point_labels: f32(
+      p.points.map(([, , l]) => l),
+      [1, p.points.length],
+    ),
     mask_input: f32(p.mask ?? new Float32Array(256 * 256), [1, 1, 256, 256]),
     has_mask_input: f32([p.hasMask ?? 0], [1]),
     orig_im_size: f32(p.orig, [2]),
@@ -248,7 +257,7 @@ function partCentre(name: PartName, rw: number, rh: number, du = 0): [number, nu
 describe('protobuf writer', () => {
   const varint = (v: number | bigint) => Array.from(new ProtoWriter().varint(v).finish());
 
-  it('encodes varints as protobuf specifies (base 128, little-endian groups, 64-bit two\'s complement)', () => {
+  it("encodes varints as protobuf specifies (base 128, little-endian groups, 64-bit two's complement)", () => {
     expect(varint(0)).toEqual([0]);
     expect(varint(1)).toEqual([1]);
     expect(varint(127)).toEqual([0x7f]);
@@ -261,13 +270,38 @@ describe('protobuf writer', () => {
 
   it('writes tags, fixed32 floats, strings and nested messages', () => {
     const w = new ProtoWriter(1); // forces growth
-    w.int64(1, 150).float(2, 1.5).string(3, 'hé').message(4, (m) => m.int64(1, 2)).double(5, -2);
+    w.int64(1, 150)
+      .float(2, 1.5)
+      .string(3, 'hé')
+      .message(4, (m) => m.int64(1, 2))
+      .double(5, -2);
     expect(Array.from(w.finish())).toEqual([
-      0x08, 0x96, 0x01, // field 1 varint 150
-      0x15, 0x00, 0x00, 0xc0, 0x3f, // field 2 fixed32 1.5f
-      0x1a, 0x03, 0x68, 0xc3, 0xa9, // field 3 "hé" (UTF-8, 3 bytes)
-      0x22, 0x02, 0x08, 0x02, // field 4 sub-message {1: 2}
-      0x29, 0, 0, 0, 0, 0, 0, 0, 0xc0, // field 5 fixed64 -2.0
+      0x08,
+      0x96,
+      0x01, // field 1 varint 150
+      0x15,
+      0x00,
+      0x00,
+      0xc0,
+      0x3f, // field 2 fixed32 1.5f
+      0x1a,
+      0x03,
+      0x68,
+      0xc3,
+      0xa9, // field 3 "hé" (UTF-8, 3 bytes)
+      0x22,
+      0x02,
+      0x08,
+      0x02, // field 4 sub-message {1: 2}
+      0x29,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0xc0, // field 5 fixed64 -2.0
     ]);
   });
 
@@ -285,7 +319,9 @@ describe('ONNX graph writer', () => {
     const x = g.input('x', 'float32', [2, 3]);
     const t = g.op('Transpose', [x], { perm: [1, 0] }); // [3,2]
     const leaky = g.op('LeakyRelu', [t], { alpha: attr.float(0.25) });
-    const up = g.op('Resize', [g.op('Unsqueeze', [leaky, g.i64([0, 1])]), '', g.f32([1, 1, 1, 2])], { mode: 'nearest' });
+    const up = g.op('Resize', [g.op('Unsqueeze', [leaky, g.i64([0, 1])]), '', g.f32([1, 1, 1, 2])], {
+      mode: 'nearest',
+    });
     g.op('Reshape', [up, g.i64([3, 4])], undefined, 'y');
     g.output('y', 'float32', [3, 4]);
     const { model, externalData } = encodeModel({ graph: g.build() });
@@ -300,7 +336,9 @@ describe('ONNX graph writer', () => {
   it('reports malformed specs clearly', () => {
     const g = new GraphBuilder('bad');
     expect(() => g.f32([1, 2, 3], [2, 2])).not.toThrow(); // validated at encode time
-    expect(() => encodeModel({ graph: g.build() })).toThrow(/data: expected 4 elements for dims \[2, 2\], received 3/);
+    expect(() => encodeModel({ graph: g.build() })).toThrow(
+      /data: expected 4 elements for dims \[2, 2\], received 3/,
+    );
     const g2 = new GraphBuilder('bad2');
     const x = g2.input('x', 'float32', [1]);
     g2.op('LeakyRelu', [x], { alpha: 0.5 }, 'y');
@@ -310,17 +348,32 @@ describe('ONNX graph writer', () => {
     const g3 = new GraphBuilder('bad3');
     g3.output('never', 'float32', [1]);
     expect(() => g3.build()).toThrow(/output "never" is never produced/);
-    expect(() => encodeModel({ graph: new GraphBuilder('e').build() }, { externalData: { location: '../x.data' } })).toThrow(/externalData\.location/);
+    expect(() =>
+      encodeModel({ graph: new GraphBuilder('e').build() }, { externalData: { location: '../x.data' } }),
+    ).toThrow(/externalData\.location/);
   });
 
   it('stores large initializers as aligned external data that ONNX Runtime loads from a path', async () => {
     const g = new GraphBuilder('ext');
     const x = g.input('x', 'float32', [1000]);
-    const w = g.initializer({ name: 'w', type: 'float32', dims: [1000], data: Float32Array.from({ length: 1000 }, (_, i) => i) });
-    const b = g.initializer({ name: 'b', type: 'float32', dims: [1000], data: new Float32Array(1000).fill(0.5) });
+    const w = g.initializer({
+      name: 'w',
+      type: 'float32',
+      dims: [1000],
+      data: Float32Array.from({ length: 1000 }, (_, i) => i),
+    });
+    const b = g.initializer({
+      name: 'b',
+      type: 'float32',
+      dims: [1000],
+      data: new Float32Array(1000).fill(0.5),
+    });
     g.op('Add', [g.op('Mul', [x, w]), b], undefined, 'y');
     g.output('y', 'float32', [1000]);
-    const { model, externalData } = encodeModel({ graph: g.build() }, { externalData: { location: 'ext.bin', alignment: 4096 } });
+    const { model, externalData } = encodeModel(
+      { graph: g.build() },
+      { externalData: { location: 'ext.bin', alignment: 4096 } },
+    );
     // Two 4000-byte payloads; the second starts at the next 4096 boundary.
     expect(externalData!.length).toBe(4096 + 4000);
     expect(new Float32Array(externalData!.buffer.slice(4096 + 4 * 10, 4096 + 4 * 11))[0]).toBe(0.5);
@@ -364,11 +417,17 @@ describe('testkit generation', () => {
   });
 
   it('rejects bad options naming the parameter', () => {
-    expect(() => testkitEncoderBytes({ form: 'hwc' as never })).toThrow(/opts\.form: expected 'input_image' or 'preprocessed', received "hwc"/);
+    expect(() => testkitEncoderBytes({ form: 'hwc' as never })).toThrow(
+      /opts\.form: expected 'input_image' or 'preprocessed', received "hwc"/,
+    );
     expect(() => testkitDecoderBytes({ variant: 'huge' as never })).toThrow(/opts\.variant.*"huge"/);
-    expect(() => testkitDecoderBytes({ maskOutputs: 3 as never })).toThrow(/opts\.maskOutputs: expected 4 or 1, received number 3/);
+    expect(() => testkitDecoderBytes({ maskOutputs: 3 as never })).toThrow(
+      /opts\.maskOutputs: expected 4 or 1, received number 3/,
+    );
     expect(() => testkitDecoderBytes(null as never)).toThrow(/opts: expected an options object/);
-    expect(() => testkitFixtureBytes('nope' as TestkitFixtureName)).toThrow(/name: expected one of .*received "nope"/);
+    expect(() => testkitFixtureBytes('nope' as TestkitFixtureName)).toThrow(
+      /name: expected one of .*received "nope"/,
+    );
   });
 });
 
@@ -376,7 +435,10 @@ describe('testkit encoder', () => {
   it('declares the samexporter interface', () => {
     expect(encoder.inputNames).toEqual(['input_image']);
     expect(encoder.outputNames).toEqual(['image_embeddings']);
-    expect(encoder.inputMetadata[0]).toMatchObject({ type: 'float32', shape: ['image_height', 'image_width', 3] });
+    expect(encoder.inputMetadata[0]).toMatchObject({
+      type: 'float32',
+      shape: ['image_height', 'image_width', 3],
+    });
     expect(encoder.outputMetadata[0]).toMatchObject({ type: 'float32', shape: [1, 256, 64, 64] });
   });
 
@@ -387,7 +449,9 @@ describe('testkit encoder', () => {
     const left: RGB = [200, 120, 40];
     const right: RGB = [10, 90, 250];
     const rgb = new Float32Array(h * w * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = (x < 512 ? left : right)[c]!;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = (x < 512 ? left : right)[c]!;
     const emb = await encode(rgb, h, w);
     expect(emb.dims).toEqual([1, 256, 64, 64]);
     const check = (row: number, col: number, colour: RGB) => {
@@ -423,7 +487,8 @@ describe('testkit encoder', () => {
         const k = Math.floor(x / 128);
         const colour = k < names.length ? swatches[names[k]!]! : swatches.red!;
         const amp = k === 5 ? 40 : k >= 6 ? 8 : 0;
-        for (let c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = Math.min(255, Math.max(0, colour[c]! + (rnd() * 2 - 1) * amp));
+        for (let c = 0; c < 3; c++)
+          rgb[(y * w + x) * 3 + c] = Math.min(255, Math.max(0, colour[c]! + (rnd() * 2 - 1) * amp));
       }
     }
     const emb = await encode(rgb, h, w);
@@ -446,12 +511,14 @@ describe('testkit encoder', () => {
     for (let y = 0; y < scene.height; y++) {
       for (let x = 0; x < scene.width; x++) {
         for (let c = 0; c < 3; c++) {
-          chw[c * 1024 * 1024 + y * 1024 + x] = (scene.rgb[(y * scene.width + x) * 3 + c]! - SAM_PIXEL_MEAN[c]!) / SAM_PIXEL_STD[c]!;
+          chw[c * 1024 * 1024 + y * 1024 + x] =
+            (scene.rgb[(y * scene.width + x) * 3 + c]! - SAM_PIXEL_MEAN[c]!) / SAM_PIXEL_STD[c]!;
         }
       }
     }
     const a = await encode(scene.rgb, scene.height, scene.width);
-    const b = (await pre.run({ input_image: new ort.Tensor('float32', chw, [1, 3, 1024, 1024]) })).image_embeddings!;
+    const b = (await pre.run({ input_image: new ort.Tensor('float32', chw, [1, 3, 1024, 1024]) }))
+      .image_embeddings!;
     expect(maxAbsDiff(a.data as Float32Array, b.data as Float32Array)).toBeLessThan(1e-5);
   });
 });
@@ -468,9 +535,22 @@ describe('testkit decoder (basic)', () => {
   });
 
   it('has the SAM v1 decoder interface', async () => {
-    expect(decoder.inputNames).toEqual(['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']);
+    expect(decoder.inputNames).toEqual([
+      'image_embeddings',
+      'point_coords',
+      'point_labels',
+      'mask_input',
+      'has_mask_input',
+      'orig_im_size',
+    ]);
     expect(decoder.outputNames).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
-    const out = await decode(emb, { points: [[...partCentre('red', W, H), 1], [0, 0, -1]], orig: [H, W] });
+    const out = await decode(emb, {
+      points: [
+        [...partCentre('red', W, H), 1],
+        [0, 0, -1],
+      ],
+      orig: [H, W],
+    });
     expect(out.masks!.dims).toEqual([1, 4, H, W]);
     expect(out.iou_predictions!.dims).toEqual([1, 4]);
     expect(out.low_res_masks!.dims).toEqual([1, 4, 256, 256]);
@@ -479,7 +559,13 @@ describe('testkit decoder (basic)', () => {
 
   it('one positive point on a part selects that part only', async () => {
     for (const name of ['red', 'green', 'blue'] as PartName[]) {
-      const out = await decode(emb, { points: [[...partCentre(name, W, H, 0.03), 1], [0, 0, -1]], orig: [H, W] });
+      const out = await decode(emb, {
+        points: [
+          [...partCentre(name, W, H, 0.03), 1],
+          [0, 0, -1],
+        ],
+        orig: [H, W],
+      });
       const m = channelMask(out.masks!, 0);
       expect(iou(m, scene.regions[name]), name).toBeGreaterThanOrEqual(0.9);
       for (const other of (['red', 'green', 'blue'] as PartName[]).filter((n) => n !== name)) {
@@ -491,7 +577,10 @@ describe('testkit decoder (basic)', () => {
   });
 
   it('one point per part selects the union', async () => {
-    const points: [number, number, number][] = (['red', 'green', 'blue'] as PartName[]).map((n) => [...partCentre(n, W, H), 1]);
+    const points: [number, number, number][] = (['red', 'green', 'blue'] as PartName[]).map((n) => [
+      ...partCentre(n, W, H),
+      1,
+    ]);
     const out = await decode(emb, { points: [...points, [0, 0, -1]], orig: [H, W] });
     const all = union(scene.regions.red, scene.regions.green, scene.regions.blue);
     expect(iou(channelMask(out.masks!, 0), all)).toBeGreaterThanOrEqual(0.9);
@@ -516,29 +605,49 @@ describe('testkit decoder (basic)', () => {
     // Box over the left 60% of the object in the 1024 frame (x 100..550, y 120..650).
     const box: [number, number, number, number] = [100, 120, 550, 650];
     const all = union(scene.regions.red, scene.regions.green, scene.regions.blue);
-    const points: [number, number, number][] = (['red', 'green', 'blue'] as PartName[]).map((n) => [...partCentre(n, W, H), 1]);
-    const out = await decode(emb, { points: [...points, [box[0], box[1], 2], [box[2], box[3], 3]], orig: [H, W] });
+    const points: [number, number, number][] = (['red', 'green', 'blue'] as PartName[]).map((n) => [
+      ...partCentre(n, W, H),
+      1,
+    ]);
+    const out = await decode(emb, {
+      points: [...points, [box[0], box[1], 2], [box[2], box[3], 3]],
+      orig: [H, W],
+    });
     for (let c = 0; c < 4; c++) {
       const m = channelMask(out.masks!, c);
       let outside = 0;
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (m[y * W + x] && (x < box[0] - 1 || x > box[2] + 1 || y < box[1] - 1 || y > box[3] + 1)) outside++;
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++)
+          if (m[y * W + x] && (x < box[0] - 1 || x > box[2] + 1 || y < box[1] - 1 || y > box[3] + 1))
+            outside++;
       expect(outside, `token ${c}`).toBe(0);
       expect(countOverlap(m, all)).toBeGreaterThan(0);
     }
     // Without positive points the box centre (325, 385), on the red part, acts as the
     // prompt; the red part lies wholly inside the box.
-    const alone = await decode(emb, { points: [[box[0], box[1], 2], [box[2], box[3], 3]], orig: [H, W] });
+    const alone = await decode(emb, {
+      points: [
+        [box[0], box[1], 2],
+        [box[2], box[3], 3],
+      ],
+      orig: [H, W],
+    });
     const m = channelMask(alone.masks!, 0);
     expect(iou(m, scene.regions.red)).toBeGreaterThanOrEqual(0.9);
     expect(countOverlap(m, scene.regions.green) + countOverlap(m, scene.regions.blue)).toBe(0);
   });
 
   it('mask_input nudges the logits only when has_mask_input is 1', async () => {
-    const points: [number, number, number][] = [[...partCentre('red', W, H), 1], [0, 0, -1]];
+    const points: [number, number, number][] = [
+      [...partCentre('red', W, H), 1],
+      [0, 0, -1],
+    ];
     const base = await decode(emb, { points, orig: [H, W] });
     const plus = new Float32Array(256 * 256).fill(50); // clipped to maskClip
     const ignored = await decode(emb, { points, orig: [H, W], mask: plus, hasMask: 0 });
-    expect(maxAbsDiff(ignored.low_res_masks!.data as Float32Array, base.low_res_masks!.data as Float32Array)).toBe(0);
+    expect(
+      maxAbsDiff(ignored.low_res_masks!.data as Float32Array, base.low_res_masks!.data as Float32Array),
+    ).toBe(0);
     const nudged = await decode(emb, { points, orig: [H, W], mask: plus, hasMask: 1 });
     const shift = TESTKIT_DECODER_PARAMS.maskGain * TESTKIT_DECODER_PARAMS.maskClip;
     const a = nudged.low_res_masks!.data as Float32Array;
@@ -554,7 +663,13 @@ describe('testkit decoder (basic)', () => {
   });
 
   it('tokens 1..3 are tighter/same/looser variants of token 0 and token 2 scores best', async () => {
-    const out = await decode(emb, { points: [[...partCentre('red', W, H), 1], [0, 0, -1]], orig: [H, W] });
+    const out = await decode(emb, {
+      points: [
+        [...partCentre('red', W, H), 1],
+        [0, 0, -1],
+      ],
+      orig: [H, W],
+    });
     const lr = out.low_res_masks!.data as Float32Array;
     const n = 256 * 256;
     const { scale, thresholds } = TESTKIT_DECODER_PARAMS;
@@ -575,7 +690,10 @@ describe('testkit decoder (basic)', () => {
     const prompts: [number, number, number][][] = [[[0, 0, -1]], [], [[5000, -30, 1]]];
     const zeros = new ort.Tensor('float32', new Float32Array(256 * 4096), [1, 256, 64, 64]);
     for (const points of prompts) {
-      const out = await decode(points.length === 1 && points[0]![2] === 1 ? zeros : emb, { points, orig: [H, W] });
+      const out = await decode(points.length === 1 && points[0]![2] === 1 ? zeros : emb, {
+        points,
+        orig: [H, W],
+      });
       for (const t of Object.values(out)) expect((t.data as Float32Array).every(Number.isFinite)).toBe(true);
       expect(Array.from(out.iou_predictions!.data as Float32Array)).toEqual([0, 0, 0, 0]);
       expect(sum(channelMask(out.masks!, 0))).toBe(0);
@@ -588,11 +706,23 @@ describe('testkit decoder (basic)', () => {
     expect([rh, rw]).toEqual([683, 1024]);
     const resized = resizeBilinear(small.rgb, 300, 200, rw, rh);
     const e = await encode(resized, rh, rw);
-    const out = await decode(e, { points: [[...partCentre('red', rw, rh), 1], [0, 0, -1]], orig: [200, 300] });
+    const out = await decode(e, {
+      points: [
+        [...partCentre('red', rw, rh), 1],
+        [0, 0, -1],
+      ],
+      orig: [200, 300],
+    });
     expect(out.masks!.dims).toEqual([1, 4, 200, 300]);
     expect(iou(channelMask(out.masks!, 0), small.regions.red)).toBeGreaterThanOrEqual(0.9);
     expect(countOverlap(channelMask(out.masks!, 0), small.regions.green)).toBe(0);
-    const tall = await decode(e, { points: [[...partCentre('red', rw, rh), 1], [0, 0, -1]], orig: [333, 17] });
+    const tall = await decode(e, {
+      points: [
+        [...partCentre('red', rw, rh), 1],
+        [0, 0, -1],
+      ],
+      orig: [333, 17],
+    });
     expect(tall.masks!.dims).toEqual([1, 4, 333, 17]);
   });
 });
@@ -609,20 +739,35 @@ describe('testkit decoder variants', () => {
     const s = await ort.InferenceSession.create(testkitDecoderBytes({ variant: 'sam-sized' }));
     expect(s.inputNames).toEqual(decoder.inputNames);
     expect(s.outputNames).toEqual(decoder.outputNames);
-    const prompt: Prompt = { points: [[...partCentre('red', W, H), 1], [...partCentre('blue', W, H), 1], [0, 0, -1]], orig: [H, W] };
+    const prompt: Prompt = {
+      points: [
+        [...partCentre('red', W, H), 1],
+        [...partCentre('blue', W, H), 1],
+        [0, 0, -1],
+      ],
+      orig: [H, W],
+    };
     const a = await decode(emb, prompt, s);
     const b = await decode(emb, prompt);
     const d = maxAbsDiff(a.low_res_masks!.data as Float32Array, b.low_res_masks!.data as Float32Array);
     expect(d).toBeGreaterThan(0);
     expect(d).toBeLessThan(1e-2);
     expect(iou(channelMask(a.masks!, 0), channelMask(b.masks!, 0))).toBeGreaterThan(0.999);
-    expect(Array.from(a.iou_predictions!.data as Float32Array)).toEqual(Array.from(b.iou_predictions!.data as Float32Array));
+    expect(Array.from(a.iou_predictions!.data as Float32Array)).toEqual(
+      Array.from(b.iou_predictions!.data as Float32Array),
+    );
   });
 
   it('single-mask export: token 0 with ≥3 points, otherwise the best of tokens 1..3', async () => {
     const s = await ort.InferenceSession.create(fixtureSingleMaskDecoderBytes());
-    const sizedSingle = await ort.InferenceSession.create(testkitDecoderBytes({ variant: 'sam-sized', maskOutputs: 1 }));
-    expect(s.outputMetadata.map((m) => (m.isTensor ? m.shape : null))).toEqual([[1, 1, 'orig_height', 'orig_width'], [1, 1], [1, 1, 256, 256]]);
+    const sizedSingle = await ort.InferenceSession.create(
+      testkitDecoderBytes({ variant: 'sam-sized', maskOutputs: 1 }),
+    );
+    expect(s.outputMetadata.map((m) => (m.isTensor ? m.shape : null))).toEqual([
+      [1, 1, 'orig_height', 'orig_width'],
+      [1, 1],
+      [1, 1, 256, 256],
+    ]);
     // Red block next to an equally large block of a colour whose cosine to red sits at
     // token 0's threshold (≈0.5): token 0 (= token 2) is then unstable there, and the
     // tighter token 1 scores best among 1..3.
@@ -630,30 +775,65 @@ describe('testkit decoder variants', () => {
     const w = 1024;
     // Bisect along red → black for the colour whose cosine to red is token 0's threshold.
     const cosine = (a: Float64Array, b: Float64Array) => {
-      let ab = 0, aa = 0, bb = 0;
-      for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
+      let ab = 0,
+        aa = 0,
+        bb = 0;
+      for (let i = 0; i < a.length; i++) {
+        ab += a[i]! * b[i]!;
+        aa += a[i]! * a[i]!;
+        bb += b[i]! * b[i]!;
+      }
       return ab / Math.sqrt(aa * bb);
     };
     const redFeature = testkitCellFeature(RED);
-    const mix = (t: number): RGB => [Math.round(RED[0] * (1 - t)), Math.round(RED[1] * (1 - t)), Math.round(RED[2] * (1 - t))];
-    let lo = 0, hi = 1;
+    const mix = (t: number): RGB => [
+      Math.round(RED[0] * (1 - t)),
+      Math.round(RED[1] * (1 - t)),
+      Math.round(RED[2] * (1 - t)),
+    ];
+    let lo = 0,
+      hi = 1;
     for (let i = 0; i < 30; i++) {
       const mid = (lo + hi) / 2;
-      if (cosine(redFeature, testkitCellFeature(mix(mid))) > TESTKIT_DECODER_PARAMS.thresholds[0]!) lo = mid; else hi = mid;
+      if (cosine(redFeature, testkitCellFeature(mix(mid))) > TESTKIT_DECODER_PARAMS.thresholds[0]!) lo = mid;
+      else hi = mid;
     }
     const nearThreshold = mix((lo + hi) / 2);
     const rgb = new Float32Array(h * w * 3);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const colour: RGB = y < 128 || y >= 384 ? BACKGROUND : x >= 128 && x < 448 ? RED : x >= 448 && x < 768 ? nearThreshold : BACKGROUND;
+        const colour: RGB =
+          y < 128 || y >= 384
+            ? BACKGROUND
+            : x >= 128 && x < 448
+              ? RED
+              : x >= 448 && x < 768
+                ? nearThreshold
+                : BACKGROUND;
         for (let c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = colour[c]!;
       }
     }
     const e = await encode(rgb, h, w);
     const n = 256 * 256;
-    const two: Prompt = { points: [[288, 256, 1], [0, 0, -1]], orig: [h, w] };
-    const three: Prompt = { points: [[288, 256, 1], [200, 200, 1], [0, 0, -1]], orig: [h, w] };
-    for (const [prompt, expected] of [[two, 1], [three, 0]] as const) {
+    const two: Prompt = {
+      points: [
+        [288, 256, 1],
+        [0, 0, -1],
+      ],
+      orig: [h, w],
+    };
+    const three: Prompt = {
+      points: [
+        [288, 256, 1],
+        [200, 200, 1],
+        [0, 0, -1],
+      ],
+      orig: [h, w],
+    };
+    for (const [prompt, expected] of [
+      [two, 1],
+      [three, 0],
+    ] as const) {
       const full = await decode(e, prompt);
       const scores = Array.from(full.iou_predictions!.data as Float32Array);
       const best = 1 + scores.slice(1).indexOf(Math.max(...scores.slice(1)));
@@ -693,12 +873,16 @@ describe('testkit encoder variants', () => {
     expect(d).toBeLessThanOrEqual(TESTKIT_SAM_SIZED_ENCODER_PARAMS.weight * 1.01);
   });
 
-  it('sam-sized: every heavy layer survives ONNX Runtime\'s graph optimisation', async () => {
+  it("sam-sized: every heavy layer survives ONNX Runtime's graph optimisation", async () => {
     const { layers } = TESTKIT_SAM_SIZED_ENCODER_PARAMS;
     expect(layers).toBeGreaterThanOrEqual(24);
     const count = async (bytes: Uint8Array, name: string) => {
       const file = path.join(tmpDir, name);
-      const sess = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
+      const sess = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: 'all',
+        optimizedModelFilePath: file,
+        logSeverityLevel: 3,
+      });
       await sess.release();
       // pruneOutputs reports the node count; it needs an output it may drop, so a
       // declared-only probe output (GraphProto field 12, ValueInfoProto name = 1) is added.
@@ -720,20 +904,36 @@ describe('testkit encoder variants', () => {
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     expect(a.length).toBeLessThan(10 * 1024 * 1024);
     expect(Buffer.from(a).equals(Buffer.from(testkitEncoderBytes()))).toBe(false);
-    const pre = await ort.InferenceSession.create(testkitEncoderBytes({ variant: 'sam-sized', form: 'preprocessed' }));
+    const pre = await ort.InferenceSession.create(
+      testkitEncoderBytes({ variant: 'sam-sized', form: 'preprocessed' }),
+    );
     expect(pre.inputMetadata[0]).toMatchObject({ name: 'input_image', shape: [1, 3, 1024, 1024] });
     expect(pre.outputNames).toEqual(['image_embeddings']);
     // The default stays the basic encoder, byte for byte.
-    expect(Buffer.from(testkitEncoderBytes({ variant: 'basic' })).equals(Buffer.from(testkitEncoderBytes()))).toBe(true);
+    expect(
+      Buffer.from(testkitEncoderBytes({ variant: 'basic' })).equals(Buffer.from(testkitEncoderBytes())),
+    ).toBe(true);
   });
 
   it('writeTestkitModel writes the sam-sized encoder on request and rejects unknown variants', async () => {
     const dir = path.join(tmpDir, 'sam-sized-encoder');
     const p = await writeTestkitModel(dir, { encoder: 'sam-sized', decoder: 'sam-sized' });
-    expect(Buffer.from(await readFile(p.encoder)).equals(Buffer.from(testkitEncoderBytes({ variant: 'sam-sized' })))).toBe(true);
-    expect(Buffer.from(await readFile(p.decoder)).equals(Buffer.from(testkitDecoderBytes({ variant: 'sam-sized' })))).toBe(true);
-    expect(() => testkitEncoderBytes({ variant: 'vit-h' as never })).toThrow(/opts\.variant: expected 'basic' or 'sam-sized', received "vit-h"/);
-    await expect(writeTestkitModel(dir, { encoder: 3 as never })).rejects.toThrow(/opts\.encoder: expected 'basic' or 'sam-sized', received number 3/);
+    expect(
+      Buffer.from(await readFile(p.encoder)).equals(
+        Buffer.from(testkitEncoderBytes({ variant: 'sam-sized' })),
+      ),
+    ).toBe(true);
+    expect(
+      Buffer.from(await readFile(p.decoder)).equals(
+        Buffer.from(testkitDecoderBytes({ variant: 'sam-sized' })),
+      ),
+    ).toBe(true);
+    expect(() => testkitEncoderBytes({ variant: 'vit-h' as never })).toThrow(
+      /opts\.variant: expected 'basic' or 'sam-sized', received "vit-h"/,
+    );
+    await expect(writeTestkitModel(dir, { encoder: 3 as never })).rejects.toThrow(
+      /opts\.encoder: expected 'basic' or 'sam-sized', received number 3/,
+    );
   });
 });
 
@@ -743,14 +943,24 @@ describe('fixtures', () => {
     const dec = await ort.InferenceSession.create(fixtureSam2DecoderBytes());
     expect(enc.inputNames).toEqual(['image']);
     expect(enc.outputNames).toEqual(['high_res_feats_0', 'high_res_feats_1', 'image_embed']);
-    expect(dec.inputNames).toEqual(['image_embed', 'high_res_feats_0', 'high_res_feats_1', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input']);
+    expect(dec.inputNames).toEqual([
+      'image_embed',
+      'high_res_feats_0',
+      'high_res_feats_1',
+      'point_coords',
+      'point_labels',
+      'mask_input',
+      'has_mask_input',
+    ]);
     expect(dec.outputNames).toEqual(['masks', 'iou_predictions']);
     // SAM 2 stretches to 1024² and normalises with /255 and ImageNet mean/std.
     const scene = renderScene(1024, 1024);
     const mean = [0.485, 0.456, 0.406];
     const std = [0.229, 0.224, 0.225];
     const chw = new Float32Array(3 * 1024 * 1024);
-    for (let i = 0; i < 1024 * 1024; i++) for (let c = 0; c < 3; c++) chw[c * 1024 * 1024 + i] = (scene.rgb[i * 3 + c]! / 255 - mean[c]!) / std[c]!;
+    for (let i = 0; i < 1024 * 1024; i++)
+      for (let c = 0; c < 3; c++)
+        chw[c * 1024 * 1024 + i] = (scene.rgb[i * 3 + c]! / 255 - mean[c]!) / std[c]!;
     const feats = await enc.run({ image: new ort.Tensor('float32', chw, [1, 3, 1024, 1024]) });
     expect(feats.high_res_feats_0!.dims).toEqual([1, 32, 256, 256]);
     expect(feats.high_res_feats_1!.dims).toEqual([1, 64, 128, 128]);
@@ -788,7 +998,9 @@ describe('fixtures', () => {
     const meta = dyn.outputMetadata[0]!;
     expect(meta.isTensor && meta.shape[1]).toBe(256);
     expect(meta.isTensor && meta.shape.filter((d) => typeof d !== 'number').length).toBe(3);
-    const out = await dyn.run({ input_image: new ort.Tensor('float32', new Float32Array(64 * 64 * 3).fill(100), [64, 64, 3]) });
+    const out = await dyn.run({
+      input_image: new ort.Tensor('float32', new Float32Array(64 * 64 * 3).fill(100), [64, 64, 3]),
+    });
     expect(out.image_embeddings!.dims).toEqual([1, 256, 64, 64]);
   });
 
@@ -796,8 +1008,12 @@ describe('fixtures', () => {
     const s = await ort.InferenceSession.create(fixtureUnrelatedModelBytes());
     const out = await s.run({ x: f32([0, 1, 2, 3, 4, -5], [2, 3]) });
     expect(Array.from(out.y!.data as Float32Array)).toEqual([1, 3, 5, 7, 9, -9]);
-    await expect(ort.InferenceSession.create(fixtureTruncatedModelBytes())).rejects.toThrow(/protobuf parsing failed/);
-    await expect(ort.InferenceSession.create(fixtureNotOnnxBytes())).rejects.toThrow(/protobuf parsing failed/);
+    await expect(ort.InferenceSession.create(fixtureTruncatedModelBytes())).rejects.toThrow(
+      /protobuf parsing failed/,
+    );
+    await expect(ort.InferenceSession.create(fixtureNotOnnxBytes())).rejects.toThrow(
+      /protobuf parsing failed/,
+    );
   });
 });
 
@@ -816,7 +1032,9 @@ describe.skipIf(!pythonWithOnnx)('onnx.checker (optional, needs python3 + onnx)'
       ['decoder', testkitDecoderBytes()],
       ['decoder-sam-sized', testkitDecoderBytes({ variant: 'sam-sized' })],
       ['decoder-sam-sized-1', testkitDecoderBytes({ variant: 'sam-sized', maskOutputs: 1 })],
-      ...TESTKIT_FIXTURE_NAMES.filter((n) => n !== 'truncated-model' && n !== 'not-onnx').map((n) => [n, testkitFixtureBytes(n)] as [string, Uint8Array]),
+      ...TESTKIT_FIXTURE_NAMES.filter((n) => n !== 'truncated-model' && n !== 'not-onnx').map(
+        (n) => [n, testkitFixtureBytes(n)] as [string, Uint8Array],
+      ),
     ];
     for (const [name, bytes] of models) {
       const f = path.join(dir, `${name}.onnx`);
@@ -841,9 +1059,16 @@ describe('writeTestkitModel', () => {
   it('writes an encoder/decoder pair that loads from paths', async () => {
     const dir = path.join(tmpDir, 'inline', 'nested');
     const p = await writeTestkitModel(dir, { decoder: 'sam-sized' });
-    expect(p).toEqual({ encoder: path.join(dir, 'testkit-encoder.onnx'), decoder: path.join(dir, 'testkit-decoder.onnx') });
+    expect(p).toEqual({
+      encoder: path.join(dir, 'testkit-encoder.onnx'),
+      decoder: path.join(dir, 'testkit-decoder.onnx'),
+    });
     expect(Buffer.from(await readFile(p.encoder)).equals(Buffer.from(testkitEncoderBytes()))).toBe(true);
-    expect(Buffer.from(await readFile(p.decoder)).equals(Buffer.from(testkitDecoderBytes({ variant: 'sam-sized' })))).toBe(true);
+    expect(
+      Buffer.from(await readFile(p.decoder)).equals(
+        Buffer.from(testkitDecoderBytes({ variant: 'sam-sized' })),
+      ),
+    ).toBe(true);
     const dec = await ort.InferenceSession.create(p.decoder);
     expect(dec.outputNames).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
   });
@@ -863,15 +1088,23 @@ describe('writeTestkitModel', () => {
     const lonely = path.join(tmpDir, 'lonely');
     await writeTestkitModel(lonely); // inline pair, then replace the encoder by the external one
     await copyFile(p.encoder, path.join(lonely, 'testkit-encoder.onnx'));
-    await expect(ort.InferenceSession.create(path.join(lonely, 'testkit-encoder.onnx'))).rejects.toThrow(/external data/i);
+    await expect(ort.InferenceSession.create(path.join(lonely, 'testkit-encoder.onnx'))).rejects.toThrow(
+      /external data/i,
+    );
     // Rewriting inline removes the stale data file.
     await writeTestkitModel(dir);
     await expect(stat(dataPath)).rejects.toThrow(/ENOENT/);
   });
 
   it('rejects bad arguments naming the parameter', async () => {
-    await expect(writeTestkitModel('')).rejects.toThrow(/outDir: expected a non-empty directory path string, received ""/);
-    await expect(writeTestkitModel(tmpDir, { externalData: 'yes' as never })).rejects.toThrow(/opts\.externalData: expected a boolean, received "yes"/);
-    await expect(writeTestkitModel(tmpDir, { decoder: 'big' as never })).rejects.toThrow(/opts\.decoder.*"big"/);
+    await expect(writeTestkitModel('')).rejects.toThrow(
+      /outDir: expected a non-empty directory path string, received ""/,
+    );
+    await expect(writeTestkitModel(tmpDir, { externalData: 'yes' as never })).rejects.toThrow(
+      /opts\.externalData: expected a boolean, received "yes"/,
+    );
+    await expect(writeTestkitModel(tmpDir, { decoder: 'big' as never })).rejects.toThrow(
+      /opts\.decoder.*"big"/,
+    );
   });
 });

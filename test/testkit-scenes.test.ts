@@ -117,7 +117,10 @@ describe('makeScene', () => {
   });
 
   it('supports custom colours and part counts', () => {
-    const colours: [number, number, number][] = [[250, 200, 0], [200, 0, 200]];
+    const colours: [number, number, number][] = [
+      [250, 200, 0],
+      [200, 0, 200],
+    ];
     const s = makeScene({ width: 256, height: 256, partColors: colours, scale: 0.6 });
     expect(s.parts).toHaveLength(2);
     const [x, y] = s.info.partCenters[1]!;
@@ -136,23 +139,36 @@ describe('makeScene', () => {
     expect(() => makeScene({ width: 0, height: 10 })).toThrow(/options\.width/);
     expect(() => makeScene({ width: 64, height: 64, seed: 1.5 })).toThrow(/options\.seed/);
     expect(() => makeScene({ width: 64, height: 64, center: [Number.NaN, 0] })).toThrow(/options\.center/);
-    expect(() => makeScene({ width: 64, height: 64, partColors: [[300, 0, 0]] })).toThrow(/options\.partColors\[0\]/);
-    expect(() => makeScene({ width: 64, height: 64, background: 'plaid' as 'stripes' })).toThrow(/options\.background/);
-    expect(() => makeScene({ width: 64, height: 64, scale: 0.5, coverage: 0.1 })).toThrow(/either scale or coverage/);
+    expect(() => makeScene({ width: 64, height: 64, partColors: [[300, 0, 0]] })).toThrow(
+      /options\.partColors\[0\]/,
+    );
+    expect(() => makeScene({ width: 64, height: 64, background: 'plaid' as 'stripes' })).toThrow(
+      /options\.background/,
+    );
+    expect(() => makeScene({ width: 64, height: 64, scale: 0.5, coverage: 0.1 })).toThrow(
+      /either scale or coverage/,
+    );
   });
 });
 
 describe('coverage control and the part-size constraint', () => {
-  it.each([0.02, 0.05, 0.1, 0.2, 0.4])('coverage %f on 1024×768 is met to within 2 percent (relative)', (target) => {
-    const s = makeScene({ width: 1024, height: 768, seed: 7, coverage: target });
-    expect(Math.abs(s.info.coverage - target) / target).toBeLessThan(0.02);
-    expect(objectCoverage(s.mask)).toBeCloseTo(s.info.coverage, 12);
-    // Large enough for P2SAM's 16-px cells at SAM's input scale.
-    expect(s.info.minPartExtent1024).toBeGreaterThanOrEqual(MIN_PART_EXTENT_1024);
-  });
+  it.each([0.02, 0.05, 0.1, 0.2, 0.4])(
+    'coverage %f on 1024×768 is met to within 2 percent (relative)',
+    (target) => {
+      const s = makeScene({ width: 1024, height: 768, seed: 7, coverage: target });
+      expect(Math.abs(s.info.coverage - target) / target).toBeLessThan(0.02);
+      expect(objectCoverage(s.mask)).toBeCloseTo(s.info.coverage, 12);
+      // Large enough for P2SAM's 16-px cells at SAM's input scale.
+      expect(s.info.minPartExtent1024).toBeGreaterThanOrEqual(MIN_PART_EXTENT_1024);
+    },
+  );
 
   it('works for small and non-square images too', () => {
-    for (const [w, h] of [[300, 500], [640, 480], [1280, 720]] as const) {
+    for (const [w, h] of [
+      [300, 500],
+      [640, 480],
+      [1280, 720],
+    ] as const) {
       const s = makeScene({ width: w, height: h, coverage: 0.15, seed: 3 });
       expect(Math.abs(s.info.coverage - 0.15) / 0.15).toBeLessThan(0.03);
     }
@@ -205,7 +221,13 @@ describe('sequence', () => {
     expect(maxDiff).toBeLessThanOrEqual(20);
     expect(differs).toBe(true);
     // Deterministic as a whole.
-    const again = sequence(5, { width: 320, height: 240, seed: 9, from: { center: [0.3, 0.4], scale: 0.4 }, to: { center: [0.7, 0.6], scale: 0.6 } });
+    const again = sequence(5, {
+      width: 320,
+      height: 240,
+      seed: 9,
+      from: { center: [0.3, 0.4], scale: 0.4 },
+      to: { center: [0.7, 0.6], scale: 0.6 },
+    });
     expect(again.every((f, i) => bytesEqual(f.image.data, frames[i]!.image.data))).toBe(true);
   });
 

@@ -43,8 +43,14 @@ describe('z alignment on phantoms with known shifts', () => {
 
   it('takes 0 from a shared frame of reference and an explicit override as given', () => {
     const s = phantomStudy({ size: 64, seed: 4, sharedFrameOfReference: true });
-    expect(alignVolumes(s.reference.volume, s.target.volume)).toMatchObject({ offsetMm: 0, method: 'frame-of-reference' });
-    expect(alignVolumes(s.reference.volume, s.target.volume, { zOffsetMm: 12.5 })).toMatchObject({ offsetMm: 12.5, method: 'override' });
+    expect(alignVolumes(s.reference.volume, s.target.volume)).toMatchObject({
+      offsetMm: 0,
+      method: 'frame-of-reference',
+    });
+    expect(alignVolumes(s.reference.volume, s.target.volume, { zOffsetMm: 12.5 })).toMatchObject({
+      offsetMm: 12.5,
+      method: 'override',
+    });
     // Asked to ignore the shared frame, the images agree with it (the scans are registered).
     const e = alignVolumes(s.reference.volume, s.target.volume, { ignoreFrameOfReference: true });
     expect(Math.abs(e.offsetMm)).toBeLessThanOrEqual(2.5);
@@ -53,8 +59,15 @@ describe('z alignment on phantoms with known shifts', () => {
   it('refuses series whose slices are not parallel', () => {
     const s = phantomStudy({ size: 64, seed: 5 });
     const t = s.target.volume;
-    const tilted = { ...t, rowDirection: [1, 0, 0] as [number, number, number], columnDirection: [0, 0.8, 0.6] as [number, number, number], normal: [0, -0.6, 0.8] as [number, number, number] };
-    expect(() => alignVolumes(s.reference.volume, tilted)).toThrow(expect.objectContaining({ code: 'VOLUME_GEOMETRY_MISMATCH' }));
+    const tilted = {
+      ...t,
+      rowDirection: [1, 0, 0] as [number, number, number],
+      columnDirection: [0, 0.8, 0.6] as [number, number, number],
+      normal: [0, -0.6, 0.8] as [number, number, number],
+    };
+    expect(() => alignVolumes(s.reference.volume, tilted)).toThrow(
+      expect.objectContaining({ code: 'VOLUME_GEOMETRY_MISMATCH' }),
+    );
   });
 });
 
@@ -69,7 +82,9 @@ describe('slice pairing', () => {
     for (const pair of p.pairs) {
       if (pair.zone === 'outside') {
         expect(pair.referenceCandidates).toEqual([]);
-        expect(pair.zInReferenceMm < p.extentMm[0] - 10 || pair.zInReferenceMm > p.extentMm[1] + 10).toBe(true);
+        expect(pair.zInReferenceMm < p.extentMm[0] - 10 || pair.zInReferenceMm > p.extentMm[1] + 10).toBe(
+          true,
+        );
         continue;
       }
       const nearest = pair.referenceCandidates[0]!;
@@ -80,7 +95,9 @@ describe('slice pairing', () => {
     // Every target slice with tumour in the truth is tried (the margin covers the growth).
     const plane = 64 * 64;
     for (const pair of p.pairs) {
-      const has = s.target.truth.data.subarray(pair.targetSlice * plane, (pair.targetSlice + 1) * plane).some((x) => x !== 0);
+      const has = s.target.truth.data
+        .subarray(pair.targetSlice * plane, (pair.targetSlice + 1) * plane)
+        .some((x) => x !== 0);
       if (has) expect(pair.zone).not.toBe('outside');
     }
   });
@@ -100,6 +117,8 @@ describe('slice pairing', () => {
 
   it('refuses an empty reference ROI', () => {
     const empty = { ...ref.truth, data: new Uint8Array(ref.truth.data.length) };
-    expect(() => pairSlices(ref.volume, empty, s.target.volume, a, { marginMm: 10 })).toThrow(expect.objectContaining({ code: 'EMPTY_REFERENCE' }));
+    expect(() => pairSlices(ref.volume, empty, s.target.volume, a, { marginMm: 10 })).toThrow(
+      expect.objectContaining({ code: 'EMPTY_REFERENCE' }),
+    );
   });
 });

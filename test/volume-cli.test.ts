@@ -31,13 +31,20 @@ beforeAll(async () => {
 function visitArgs(out: string, extra: string[] = []): string[] {
   return [
     'volume',
-    '--encoder', model.encoder,
-    '--decoder', model.decoder,
-    '--ref-series', study.reference.seriesDir,
-    '--ref-rtstruct', study.reference.rtstruct,
-    '--roi', 'GTV',
-    '--target-series', study.target.seriesDir,
-    '--out', out,
+    '--encoder',
+    model.encoder,
+    '--decoder',
+    model.decoder,
+    '--ref-series',
+    study.reference.seriesDir,
+    '--ref-rtstruct',
+    study.reference.rtstruct,
+    '--roi',
+    'GTV',
+    '--target-series',
+    study.target.seriesDir,
+    '--out',
+    out,
     ...extra,
   ];
 }
@@ -45,20 +52,38 @@ function visitArgs(out: string, extra: string[] = []): string[] {
 describe('p2sam volume (one visit)', () => {
   it('writes a valid RTSTRUCT that reads back to the same voxels as the SEG and NIfTI, overlays, a montage and report.json', async () => {
     const out = path.join(dir, 'out-one');
-    const r = await runCli(visitArgs(out, ['--truth-rtstruct', study.target.rtstruct, '--format', 'rtstruct,seg,nifti,png', '--json']), { timeoutMs: 240_000 });
+    const r = await runCli(
+      visitArgs(out, [
+        '--truth-rtstruct',
+        study.target.rtstruct,
+        '--format',
+        'rtstruct,seg,nifti,png',
+        '--json',
+      ]),
+      { timeoutMs: 240_000 },
+    );
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const visit = lines.find((l) => l.type === 'visit')!;
     expect(lines.filter((l) => l.type === 'slice').length).toBe(study.study.target.volume.slices);
     expect(visit.dice as number).toBeGreaterThanOrEqual(0.85);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     expect(report.status).toBe('ok');
     expect(report.metrics.falsePositiveSlices).toEqual([]);
-    expect(Math.abs(report.alignment.offsetMm - study.study.zOffsetMm)).toBeLessThanOrEqual(study.study.target.spec.sliceMm);
+    expect(Math.abs(report.alignment.offsetMm - study.study.zOffsetMm)).toBeLessThanOrEqual(
+      study.study.target.spec.sliceMm,
+    );
 
     // Independent validator: no errors on what we wrote, nor on the phantom's own CT slices.
-    for (const f of [path.join(out, 'rtstruct.dcm'), path.join(out, 'seg.dcm'), path.join(study.target.seriesDir, 'slice-001.dcm')]) {
+    for (const f of [
+      path.join(out, 'rtstruct.dcm'),
+      path.join(out, 'seg.dcm'),
+      path.join(study.target.seriesDir, 'slice-001.dcm'),
+    ]) {
       const v = dciodvfy(f);
       expect(v.errors, `${f}: ${v.errors.join('\n')}`).toEqual([]);
     }
@@ -84,7 +109,18 @@ describe('p2sam volume (one visit)', () => {
     const out = path.join(dir, 'out-one');
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     for (const pred of ['rtstruct.dcm', 'seg.dcm', 'mask.nii.gz']) {
-      const r = await runCli(['eval-volume', '--series', study.target.seriesDir, '--pred', path.join(out, pred), '--truth', study.target.rtstruct, '--roi', 'GTV', '--json']);
+      const r = await runCli([
+        'eval-volume',
+        '--series',
+        study.target.seriesDir,
+        '--pred',
+        path.join(out, pred),
+        '--truth',
+        study.target.rtstruct,
+        '--roi',
+        'GTV',
+        '--json',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const m = JSON.parse(r.stdout);
@@ -92,15 +128,38 @@ describe('p2sam volume (one visit)', () => {
       expect(m.hd95Mm).toBeCloseTo(report.metrics.hd95Mm, 9);
       expect(m.truthMl).toBeCloseTo(report.metrics.truthMl, 9);
     }
-    const human = await runCli(['eval-volume', '--series', study.target.seriesDir, '--pred', path.join(out, 'rtstruct.dcm'), '--truth', study.target.rtstruct, '--roi', 'GTV']);
+    const human = await runCli([
+      'eval-volume',
+      '--series',
+      study.target.seriesDir,
+      '--pred',
+      path.join(out, 'rtstruct.dcm'),
+      '--truth',
+      study.target.rtstruct,
+      '--roi',
+      'GTV',
+    ]);
     expect(human.stdout).toMatch(/^3-D Dice 0\.\d{4}, HD95 [\d.]+ mm/);
-    const bad = await runCli(['eval-volume', '--series', study.target.seriesDir, '--pred', path.join(study.target.seriesDir, 'slice-001.dcm'), '--truth', study.target.rtstruct, '--roi', 'GTV']);
+    const bad = await runCli([
+      'eval-volume',
+      '--series',
+      study.target.seriesDir,
+      '--pred',
+      path.join(study.target.seriesDir, 'slice-001.dcm'),
+      '--truth',
+      study.target.rtstruct,
+      '--roi',
+      'GTV',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/neither an RTSTRUCT, a DICOM SEG nor a NIfTI/);
   }, 120_000);
 
   it('names the ROIs present when --roi is missing from the structure set', async () => {
-    const r = await runCli(visitArgs(path.join(dir, 'out-roi')).map((a) => (a === 'GTV' ? 'CTV' : a)), { timeoutMs: 60_000 });
+    const r = await runCli(
+      visitArgs(path.join(dir, 'out-roi')).map((a) => (a === 'GTV' ? 'CTV' : a)),
+      { timeoutMs: 60_000 },
+    );
     // A name that is not in the file is a usage error, as for the clinical commands.
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/RTSTRUCT_ROI_NOT_FOUND/);
@@ -109,14 +168,18 @@ describe('p2sam volume (one visit)', () => {
   });
 
   it('refuses a structure set drawn on another series', async () => {
-    const args = visitArgs(path.join(dir, 'out-mismatch')).map((a) => (a === study.reference.rtstruct ? study.target.rtstruct : a));
+    const args = visitArgs(path.join(dir, 'out-mismatch')).map((a) =>
+      a === study.reference.rtstruct ? study.target.rtstruct : a,
+    );
     const r = await runCli(args, { timeoutMs: 60_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/RTSTRUCT_SERIES_MISMATCH/);
   });
 
   it('refuses a target without any overlap with the reference ROI extent', async () => {
-    const r = await runCli(visitArgs(path.join(dir, 'out-far'), ['--z-offset-mm', '900']), { timeoutMs: 60_000 });
+    const r = await runCli(visitArgs(path.join(dir, 'out-far'), ['--z-offset-mm', '900']), {
+      timeoutMs: 60_000,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/VOLUME_NO_OVERLAP/);
     expect(r.stderr).toMatch(/extent ± 10 mm/);
@@ -124,13 +187,25 @@ describe('p2sam volume (one visit)', () => {
   });
 
   it('treats missing or bad arguments as usage errors (exit 2) before loading anything', async () => {
-    const r1 = await runCli(['volume', '--encoder', model.encoder, '--decoder', model.decoder, '--out', path.join(dir, 'x'), '--roi', 'GTV']);
+    const r1 = await runCli([
+      'volume',
+      '--encoder',
+      model.encoder,
+      '--decoder',
+      model.decoder,
+      '--out',
+      path.join(dir, 'x'),
+      '--roi',
+      'GTV',
+    ]);
     expect(r1.code).toBe(2);
     expect(r1.stderr).toMatch(/missing --ref-series, --ref-rtstruct, --target-series/);
     const r2 = await runCli(visitArgs(path.join(dir, 'y'), ['--window', 'bone']));
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/--window/);
-    const r3 = await runCli(visitArgs(path.join(dir, 'z')).map((a) => (a === study.target.seriesDir ? path.join(dir, 'nope') : a)));
+    const r3 = await runCli(
+      visitArgs(path.join(dir, 'z')).map((a) => (a === study.target.seriesDir ? path.join(dir, 'nope') : a)),
+    );
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/--target-series: no such directory/);
   });
@@ -170,13 +245,30 @@ describe('p2sam volume --manifest', () => {
       ].join('\n')}\n`,
     );
     const out = path.join(dir, 'out-batch');
-    const r = await runCli(['volume', '--encoder', model.encoder, '--decoder', model.decoder, '--manifest', manifest, '--out', out], { timeoutMs: 400_000 });
+    const r = await runCli(
+      [
+        'volume',
+        '--encoder',
+        model.encoder,
+        '--decoder',
+        model.decoder,
+        '--manifest',
+        manifest,
+        '--out',
+        out,
+      ],
+      { timeoutMs: 400_000 },
+    );
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/3 of 3 visits contoured/);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.status).toBe('ok');
-    expect(summary.visits.map((v: { visit: string }) => v.visit)).toEqual(['followup', 'followup-again', 'planning']);
+    expect(summary.visits.map((v: { visit: string }) => v.visit)).toEqual([
+      'followup',
+      'followup-again',
+      'planning',
+    ]);
     expect(summary.visits[0].referenceSlicesEncoded).toBeGreaterThan(0);
     expect(summary.visits[1].referenceSlicesEncoded).toBe(0);
     expect(summary.visits[1].dice).toBe(summary.visits[0].dice);
@@ -197,18 +289,48 @@ describe('p2sam volume --manifest', () => {
     writeFileSync(
       manifest,
       JSON.stringify([
-        { patient: 'PH2', visit: 'wrong-roi', ref_series: 'reference/ct', ref_rtstruct: 'reference/rtstruct.dcm', roi: 'LUNG', target_series: 'target/ct' },
+        {
+          patient: 'PH2',
+          visit: 'wrong-roi',
+          ref_series: 'reference/ct',
+          ref_rtstruct: 'reference/rtstruct.dcm',
+          roi: 'LUNG',
+          target_series: 'target/ct',
+        },
       ]),
     );
     const out = path.join(dir, 'out-batch-bad');
-    const r = await runCli(['volume', '--encoder', model.encoder, '--decoder', model.decoder, '--manifest', manifest, '--out', out], { timeoutMs: 120_000 });
+    const r = await runCli(
+      [
+        'volume',
+        '--encoder',
+        model.encoder,
+        '--decoder',
+        model.decoder,
+        '--manifest',
+        manifest,
+        '--out',
+        out,
+      ],
+      { timeoutMs: 120_000 },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/PH2\/wrong-roi: error: .*RTSTRUCT_ROI_NOT_FOUND/);
     expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).visits[0].status).toBe('failed');
 
     const broken = path.join(dir, 'study', 'broken.csv');
     writeFileSync(broken, 'patient,ref_series\nPH2,reference/ct\n');
-    const r2 = await runCli(['volume', '--encoder', model.encoder, '--decoder', model.decoder, '--manifest', broken, '--out', out]);
+    const r2 = await runCli([
+      'volume',
+      '--encoder',
+      model.encoder,
+      '--decoder',
+      model.decoder,
+      '--manifest',
+      broken,
+      '--out',
+      out,
+    ]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/missing 'ref_rtstruct'/);
   }, 200_000);

@@ -19,9 +19,24 @@ function grid(columns: number, rows: number, zs: number[], spacing: [number, num
   };
 }
 
-function box(g: VolumeGeometry, c0: number, c1: number, r0: number, r1: number, k0: number, k1: number): MaskVolume {
-  const m: MaskVolume = { columns: g.columns, rows: g.rows, slices: g.slices, data: new Uint8Array(g.columns * g.rows * g.slices) };
-  for (let k = k0; k <= k1; k++) for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) m.data[(k * g.rows + r) * g.columns + c] = 1;
+function box(
+  g: VolumeGeometry,
+  c0: number,
+  c1: number,
+  r0: number,
+  r1: number,
+  k0: number,
+  k1: number,
+): MaskVolume {
+  const m: MaskVolume = {
+    columns: g.columns,
+    rows: g.rows,
+    slices: g.slices,
+    data: new Uint8Array(g.columns * g.rows * g.slices),
+  };
+  for (let k = k0; k <= k1; k++)
+    for (let r = r0; r <= r1; r++)
+      for (let c = c0; c <= c1; c++) m.data[(k * g.rows + r) * g.columns + c] = 1;
   return m;
 }
 
@@ -62,7 +77,11 @@ describe('volumeMetrics', () => {
     const g = grid(8, 8, [0, 1, 2], [1, 1]);
     const empty = box(g, 1, 0, 1, 0, 1, 0);
     const one = box(g, 2, 3, 2, 3, 1, 1);
-    expect(volumeMetrics(empty, empty, g)).toMatchObject({ dice: 1, hd95Mm: null, meanSurfaceDistanceMm: null });
+    expect(volumeMetrics(empty, empty, g)).toMatchObject({
+      dice: 1,
+      hd95Mm: null,
+      meanSurfaceDistanceMm: null,
+    });
     expect(volumeMetrics(empty, one, g)).toMatchObject({ dice: 0, hd95Mm: null, falseNegativeSlices: [1] });
   });
 
@@ -75,6 +94,8 @@ describe('volumeMetrics', () => {
   it('refuses masks that are not on the grid', () => {
     const g = grid(8, 8, [0, 1, 2], [1, 1]);
     const wrong: MaskVolume = { columns: 8, rows: 8, slices: 2, data: new Uint8Array(128) };
-    expect(() => volumeMetrics(wrong, box(g, 0, 1, 0, 1, 0, 0), g)).toThrow(expect.objectContaining({ code: 'MASK_SIZE_MISMATCH' }));
+    expect(() => volumeMetrics(wrong, box(g, 0, 1, 0, 1, 0, 0), g)).toThrow(
+      expect.objectContaining({ code: 'MASK_SIZE_MISMATCH' }),
+    );
   });
 });

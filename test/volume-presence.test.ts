@@ -15,11 +15,20 @@ describe('decidePresence', () => {
     expect(decidePresence(base, DEFAULT_PRESENCE).scoreRatio).toBeCloseTo(0.2 / 0.15, 12);
   });
   it('rejects an empty mask, a score far above the reference, or an area far above it — and says why', () => {
-    expect(decidePresence({ ...base, empty: true }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/nothing like/) });
+    expect(decidePresence({ ...base, empty: true }, DEFAULT_PRESENCE)).toMatchObject({
+      present: false,
+      reason: expect.stringMatching(/nothing like/),
+    });
     // Bound: 0.15 × 2.5 + 0.5 = 0.875.
     expect(decidePresence({ ...base, score: 0.87 }, DEFAULT_PRESENCE).present).toBe(true);
-    expect(decidePresence({ ...base, score: 0.88 }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/score 0\.880 above 0\.875/) });
-    expect(decidePresence({ ...base, areaMm2: 4100 }, DEFAULT_PRESENCE)).toMatchObject({ present: false, reason: expect.stringMatching(/area 4\.1×/) });
+    expect(decidePresence({ ...base, score: 0.88 }, DEFAULT_PRESENCE)).toMatchObject({
+      present: false,
+      reason: expect.stringMatching(/score 0\.880 above 0\.875/),
+    });
+    expect(decidePresence({ ...base, areaMm2: 4100 }, DEFAULT_PRESENCE)).toMatchObject({
+      present: false,
+      reason: expect.stringMatching(/area 4\.1×/),
+    });
   });
   it('falls back to the area alone when there is no score (a single candidate is never scored)', () => {
     expect(decidePresence({ ...base, score: null }, DEFAULT_PRESENCE).present).toBe(true);
@@ -29,7 +38,10 @@ describe('decidePresence', () => {
 
 describe('enforceContinuity', () => {
   const rec = (zones: string, present: string) =>
-    [...zones].map((z, i) => ({ zone: ({ o: 'outside', m: 'margin', e: 'extent' } as const)[z as 'o' | 'm' | 'e'], present: present[i] === '1' }));
+    [...zones].map((z, i) => ({
+      zone: ({ o: 'outside', m: 'margin', e: 'extent' } as const)[z as 'o' | 'm' | 'e'],
+      present: present[i] === '1',
+    }));
   it('keeps margin slices connected to the extent and clears the ones beyond a gap', () => {
     const s = rec('ommmeeemmmo', '01011110110');
     const cleared = enforceContinuity(s);
@@ -50,13 +62,20 @@ describe('pairSlices with referenceSpacingMm', () => {
     const st = phantomStudy({ size: 64, seed: 8 });
     const a = alignVolumes(st.reference.volume, st.target.volume, { zOffsetMm: st.zOffsetMm });
     const all = pairSlices(st.reference.volume, st.reference.truth, st.target.volume, a, { marginMm: 10 });
-    const sparse = pairSlices(st.reference.volume, st.reference.truth, st.target.volume, a, { marginMm: 10, referenceSpacingMm: 10 });
-    const used = (p: typeof all) => [...new Set(p.pairs.filter((x) => x.zone !== 'outside').map((x) => x.referenceCandidates[0]!))].sort((x, y) => x - y);
+    const sparse = pairSlices(st.reference.volume, st.reference.truth, st.target.volume, a, {
+      marginMm: 10,
+      referenceSpacingMm: 10,
+    });
+    const used = (p: typeof all) =>
+      [...new Set(p.pairs.filter((x) => x.zone !== 'outside').map((x) => x.referenceCandidates[0]!))].sort(
+        (x, y) => x - y,
+      );
     const z = (k: number) => st.reference.volume.positions[k]![2];
     const u = used(sparse);
     expect(u.length).toBeLessThan(used(all).length);
     for (let i = 1; i < u.length; i++) expect(z(u[i]!) - z(u[i - 1]!)).toBeGreaterThanOrEqual(10 - 1e-6);
     // The fallbacks are still listed (every annotated slice), guides first.
-    for (const p of sparse.pairs) if (p.zone !== 'outside') expect(p.referenceCandidates.length).toBe(sparse.annotatedSlices.length);
+    for (const p of sparse.pairs)
+      if (p.zone !== 'outside') expect(p.referenceCandidates.length).toBe(sparse.annotatedSlices.length);
   });
 });

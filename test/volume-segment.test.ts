@@ -23,7 +23,12 @@ beforeAll(async () => {
   model = await P2SAM.load(await testkitModel());
   study = phantomStudy({ size: 256, seed: 1 });
   const before = model.stats().encoderRuns;
-  result = await segmentVolume(model, study.target.volume, { volume: study.reference.volume, mask: study.reference.truth }, { onProgress: (p) => progress.push(p) });
+  result = await segmentVolume(
+    model,
+    study.target.volume,
+    { volume: study.reference.volume, mask: study.reference.truth },
+    { onProgress: (p) => progress.push(p) },
+  );
   expect(model.stats().encoderRuns - before).toBe(result.summary.encoderRuns);
 }, 240_000);
 
@@ -34,7 +39,9 @@ afterAll(async () => {
 describe('segmentVolume on a two-visit phantom', () => {
   it('aligns the visits from the images within one slice', () => {
     expect(result.alignment.method).toBe('image-profile');
-    expect(Math.abs(result.alignment.offsetMm - study.zOffsetMm)).toBeLessThanOrEqual(study.target.spec.sliceMm);
+    expect(Math.abs(result.alignment.offsetMm - study.zOffsetMm)).toBeLessThanOrEqual(
+      study.target.spec.sliceMm,
+    );
   });
 
   it('contours the tumour with 3-D Dice ≥ 0.85 and no false-positive slice', () => {
@@ -56,7 +63,9 @@ describe('segmentVolume on a two-visit phantom', () => {
     // The mask volume and the per-slice records agree.
     const plane2 = study.target.volume.columns * study.target.volume.rows;
     for (const r of result.slices) {
-      const n = result.mask.data.subarray(r.targetSlice * plane2, (r.targetSlice + 1) * plane2).reduce((a, b) => a + b, 0);
+      const n = result.mask.data
+        .subarray(r.targetSlice * plane2, (r.targetSlice + 1) * plane2)
+        .reduce((a, b) => a + b, 0);
       expect(n).toBe(r.areaPixels);
       expect(r.present).toBe(n > 0);
       if (!r.present) expect(r.reason).toBeTruthy();
@@ -95,21 +104,29 @@ describe('segmentVolume on a two-visit phantom', () => {
       expect(Buffer.compare(Buffer.from(a.mask.data), Buffer.from(result.mask.data))).toBe(0);
       expect(Buffer.compare(Buffer.from(b.mask.data), Buffer.from(a.mask.data))).toBe(0);
       // Another window is another reference: the cache misses instead of answering wrongly.
-      const c = await segmentVolume(model, study.target.volume, ref, { referenceCache: cache, window: [-150, 250] });
+      const c = await segmentVolume(model, study.target.volume, ref, {
+        referenceCache: cache,
+        window: [-150, 250],
+      });
       expect(c.summary.referenceSlicesEncoded).toBeGreaterThan(0);
     } finally {
       cache.dispose();
     }
   }, 300_000);
 
-  it('stops on abort with ABORTED, the signal\'s reason as its cause (as segment does), and leaves the model usable', async () => {
+  it("stops on abort with ABORTED, the signal's reason as its cause (as segment does), and leaves the model usable", async () => {
     const c = new AbortController();
-    const run = segmentVolume(model, study.target.volume, { volume: study.reference.volume, mask: study.reference.truth }, {
-      signal: c.signal,
-      onProgress: (p) => {
-        if (p.done === 2) c.abort();
+    const run = segmentVolume(
+      model,
+      study.target.volume,
+      { volume: study.reference.volume, mask: study.reference.truth },
+      {
+        signal: c.signal,
+        onProgress: (p) => {
+          if (p.done === 2) c.abort();
+        },
       },
-    });
+    );
     const err = await run.then(
       () => undefined,
       (e: unknown) => e,
@@ -122,16 +139,42 @@ describe('segmentVolume on a two-visit phantom', () => {
 
   it('refuses visits of another patient, and bad options, before any model work', async () => {
     const before = model.stats().encoderRuns;
-    const other = { ...study.target.volume, patient: { ...study.target.volume.patient, PatientID: 'SOMEONE-ELSE' } };
-    await expect(segmentVolume(model, other, { volume: study.reference.volume, mask: study.reference.truth })).rejects.toMatchObject({ code: 'VOLUME_PATIENT_MISMATCH' });
-    await expect(segmentVolume(model, study.target.volume, { volume: study.reference.volume, mask: study.reference.truth }, { zOffsetMm: 5000 })).rejects.toMatchObject({
+    const other = {
+      ...study.target.volume,
+      patient: { ...study.target.volume.patient, PatientID: 'SOMEONE-ELSE' },
+    };
+    await expect(
+      segmentVolume(model, other, { volume: study.reference.volume, mask: study.reference.truth }),
+    ).rejects.toMatchObject({ code: 'VOLUME_PATIENT_MISMATCH' });
+    await expect(
+      segmentVolume(
+        model,
+        study.target.volume,
+        { volume: study.reference.volume, mask: study.reference.truth },
+        { zOffsetMm: 5000 },
+      ),
+    ).rejects.toMatchObject({
       code: 'VOLUME_NO_OVERLAP',
     });
-    await expect(segmentVolume(model, study.target.volume, { volume: study.reference.volume, mask: study.reference.truth }, { window: 'bone' as never })).rejects.toBeInstanceOf(P2SamError);
-    await expect(segmentVolume(model, study.target.volume, { volume: study.reference.volume, mask: { ...study.reference.truth, slices: 3 } })).rejects.toMatchObject({
+    await expect(
+      segmentVolume(
+        model,
+        study.target.volume,
+        { volume: study.reference.volume, mask: study.reference.truth },
+        { window: 'bone' as never },
+      ),
+    ).rejects.toBeInstanceOf(P2SamError);
+    await expect(
+      segmentVolume(model, study.target.volume, {
+        volume: study.reference.volume,
+        mask: { ...study.reference.truth, slices: 3 },
+      }),
+    ).rejects.toMatchObject({
       code: 'MASK_SIZE_MISMATCH',
     });
-    await expect(segmentVolume(model, {} as never, { volume: study.reference.volume, mask: study.reference.truth })).rejects.toThrow(TypeError);
+    await expect(
+      segmentVolume(model, {} as never, { volume: study.reference.volume, mask: study.reference.truth }),
+    ).rejects.toThrow(TypeError);
     expect(model.stats().encoderRuns).toBe(before);
   });
 });

@@ -86,9 +86,12 @@ int main(int argc, char** argv) {
   int reps = 5;
   bool cpu_only = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
-    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
-    else if (!std::strcmp(argv[i], "--cpu-only")) cpu_only = true;
+    if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json = argv[++i];
+    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = std::max(1, std::atoi(argv[++i]));
+    else if (!std::strcmp(argv[i], "--cpu-only"))
+      cpu_only = true;
     else {
       std::fprintf(stderr, "usage: %s [--json FILE] [--reps N] [--cpu-only]\n", argv[0]);
       return 2;
@@ -117,7 +120,8 @@ int main(int argc, char** argv) {
       g = cuda::gpu_kmeans_batch(x.data(), n, d, ks, o);  // warm-up (context, module load)
       r.gpu_ms = median_ms(reps, [&] { g = cuda::gpu_kmeans_batch(x.data(), n, d, ks, o); });
       bool ok = true;
-      for (std::size_t q = 0; q < ks.size(); ++q) ok = ok && std::fabs(g[q].inertia - c[q].inertia) <= 1e-4 * c[q].inertia;
+      for (std::size_t q = 0; q < ks.size(); ++q)
+        ok = ok && std::fabs(g[q].inertia - c[q].inertia) <= 1e-4 * c[q].inertia;
       r.parity = ok ? "inertia within 1e-4" : "MISMATCH";
     }
     rows.push_back(r);
@@ -149,7 +153,8 @@ int main(int argc, char** argv) {
       for (std::size_t q = 0; q < reqs.size(); ++q) {
         for (std::size_t p = 0; p < c[q].argmax.size(); ++p)
           ok = ok && c[q].argmax[p].x == g[q].argmax[p].x && c[q].argmax[p].y == g[q].argmax[p].y;
-        if (c[q].has_mean_argmin) ok = ok && c[q].mean_argmin.x == g[q].mean_argmin.x && c[q].mean_argmin.y == g[q].mean_argmin.y;
+        if (c[q].has_mean_argmin)
+          ok = ok && c[q].mean_argmin.x == g[q].mean_argmin.x && c[q].mean_argmin.y == g[q].mean_argmin.y;
       }
       r.parity = ok ? "identical points" : "MISMATCH";
     }
@@ -195,7 +200,8 @@ int main(int argc, char** argv) {
       std::snprintf(gm, sizeof gm, "%.2f", r.gpu_ms);
       std::snprintf(sp, sizeof sp, "%.1fx", r.cpu_ms / r.gpu_ms);
     }
-    std::printf("%-14s %-46s %10.2f %10s %8s  %s\n", r.stage.c_str(), r.shape.c_str(), r.cpu_ms, gm, sp, r.parity.c_str());
+    std::printf("%-14s %-46s %10.2f %10s %8s  %s\n", r.stage.c_str(), r.shape.c_str(), r.cpu_ms, gm, sp,
+                r.parity.c_str());
   }
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
@@ -206,7 +212,8 @@ int main(int argc, char** argv) {
     std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"cpuThreads\": %d,\n  \"reps\": %d,\n  \"stages\": [\n",
                  gpu ? st.device_name.c_str() : "none", threads, reps);
     for (std::size_t i = 0; i < rows.size(); ++i)
-      std::fprintf(f, "    {\"stage\": \"%s\", \"shape\": \"%s\", \"cpuMs\": %.3f, \"gpuMs\": %s, \"parity\": \"%s\"}%s\n",
+      std::fprintf(f,
+                   "    {\"stage\": \"%s\", \"shape\": \"%s\", \"cpuMs\": %.3f, \"gpuMs\": %s, \"parity\": \"%s\"}%s\n",
                    rows[i].stage.c_str(), rows[i].shape.c_str(), rows[i].cpu_ms,
                    rows[i].gpu_ms >= 0 ? std::to_string(rows[i].gpu_ms).c_str() : "null", rows[i].parity.c_str(),
                    i + 1 < rows.size() ? "," : "");

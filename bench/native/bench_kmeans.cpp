@@ -31,9 +31,7 @@ namespace {
 // Generator of the synthetic data (not the k-means stream).
 using DataRng = p2sam::testing::XorShift64;
 
-
-std::vector<float> make_data(std::size_t n, std::size_t d, const std::string& kind,
-                             std::uint64_t seed) {
+std::vector<float> make_data(std::size_t n, std::size_t d, const std::string& kind, std::uint64_t seed) {
   DataRng rng{0x2545F4914F6CDD1DULL ^ (seed * 0x9E3779B97F4A7C15ULL + 1)};
   std::vector<float> x(n * d);
   if (kind == "noise") {
@@ -87,16 +85,26 @@ int main(int argc, char** argv) {
       }
       return argv[++a];
     };
-    if (arg == "--n") n = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--d") d = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--ks") ks = parse_ks(value());
-    else if (arg == "--restarts") opt.restarts = std::atoi(value());
-    else if (arg == "--threads") opt.threads = std::atoi(value());
-    else if (arg == "--reps") reps = std::max(1, std::atoi(value()));
-    else if (arg == "--seed") opt.seed = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--data") data = value();
-    else if (arg == "--json") json = true;
-    else if (arg == "--plain") opt.accelerate = false;
+    if (arg == "--n")
+      n = std::strtoull(value(), nullptr, 10);
+    else if (arg == "--d")
+      d = std::strtoull(value(), nullptr, 10);
+    else if (arg == "--ks")
+      ks = parse_ks(value());
+    else if (arg == "--restarts")
+      opt.restarts = std::atoi(value());
+    else if (arg == "--threads")
+      opt.threads = std::atoi(value());
+    else if (arg == "--reps")
+      reps = std::max(1, std::atoi(value()));
+    else if (arg == "--seed")
+      opt.seed = std::strtoull(value(), nullptr, 10);
+    else if (arg == "--data")
+      data = value();
+    else if (arg == "--json")
+      json = true;
+    else if (arg == "--plain")
+      opt.accelerate = false;
     else if (arg == "--seeding") {
       const std::string s = value();
       if (s != "sklearn" && s != "p2sam") {
@@ -104,8 +112,7 @@ int main(int argc, char** argv) {
         return 2;
       }
       opt.seeding = s == "p2sam" ? p2sam::core::KMeansSeeding::P2sam : p2sam::core::KMeansSeeding::Sklearn;
-    }
-    else {
+    } else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;
     }
@@ -136,16 +143,15 @@ int main(int argc, char** argv) {
                 data.c_str(), opt.seeding == p2sam::core::KMeansSeeding::P2sam ? "p2sam" : "sklearn",
                 opt.accelerate ? "true" : "false");
     for (std::size_t q = 0; q < ks.size(); ++q) std::printf("%s%d", q ? "," : "", ks[q]);
-    std::printf("],\"restarts\":%d,\"threads\":%d,\"reps\":%d,\"ms\":%.3f,\"ms_min\":%.3f,\"per_k\":[",
-                opt.restarts, opt.threads, reps, median, best);
+    std::printf("],\"restarts\":%d,\"threads\":%d,\"reps\":%d,\"ms\":%.3f,\"ms_min\":%.3f,\"per_k\":[", opt.restarts,
+                opt.threads, reps, median, best);
     for (std::size_t q = 0; q < res.size(); ++q)
-      std::printf("%s{\"k\":%d,\"skipped\":%s,\"inertia\":%.17g,\"iterations\":%d}", q ? "," : "",
-                  res[q].k, res[q].skipped ? "true" : "false", res[q].inertia, res[q].iterations);
+      std::printf("%s{\"k\":%d,\"skipped\":%s,\"inertia\":%.17g,\"iterations\":%d}", q ? "," : "", res[q].k,
+                  res[q].skipped ? "true" : "false", res[q].inertia, res[q].iterations);
     std::printf("]}\n");
   } else {
-    std::printf("kmeans_batch  n=%zu d=%zu data=%s restarts=%d threads=%d reps=%d %s\n", n, d,
-                data.c_str(), opt.restarts, opt.threads, reps,
-                opt.accelerate ? "hamerly" : "plain-lloyd");
+    std::printf("kmeans_batch  n=%zu d=%zu data=%s restarts=%d threads=%d reps=%d %s\n", n, d, data.c_str(),
+                opt.restarts, opt.threads, reps, opt.accelerate ? "hamerly" : "plain-lloyd");
     std::printf("  all ks in one call: median %.2f ms, min %.2f ms\n", median, best);
     std::printf("  %4s %8s %20s %10s\n", "k", "skipped", "inertia", "iters");
     for (const auto& r : res)

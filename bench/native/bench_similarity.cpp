@@ -29,7 +29,6 @@ using p2sam::testing::Rng;
 
 namespace {
 
-
 std::vector<float> unit_rows(int count, Rng& rng) {
   std::vector<float> p(static_cast<std::size_t>(count) * kEmbedDim);
   for (int i = 0; i < count; ++i) {
@@ -93,7 +92,8 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1};
   if (threads > 1) thread_counts.push_back(threads);
   for (int th : thread_counts) {
-    results.push_back(measure("normalize_target_features", th, reps, [&] { normalize_target_features(emb.data(), th); }));
+    results.push_back(
+        measure("normalize_target_features", th, reps, [&] { normalize_target_features(emb.data(), th); }));
     const std::pair<int, int> sizes[] = {{640, 480}, {1280, 960}, {1920, 1080}, {4032, 3024}};
     for (auto sz : sizes) {
       const ResizeInfo info = longest_side(sz.first, sz.second);
@@ -111,11 +111,13 @@ int main(int argc, char** argv) {
     {
       std::vector<std::uint8_t> img(static_cast<std::size_t>(1280) * 960 * 3);
       for (auto& v : img) v = static_cast<std::uint8_t>(rng.next() >> 56);
-      results.push_back(measure("resize_for_encoder 1280x960 RGB", th, reps, [&] { resize_for_encoder(img.data(), 1280, 960, 3, th); }));
+      results.push_back(measure("resize_for_encoder 1280x960 RGB", th, reps,
+                                [&] { resize_for_encoder(img.data(), 1280, 960, 3, th); }));
       std::vector<std::uint8_t> mask(static_cast<std::size_t>(1280) * 960, 0);
       for (int y = 300; y < 700; ++y)
         for (int x = 400; x < 900; ++x) mask[static_cast<std::size_t>(y) * 1280 + x] = 1;
-      results.push_back(measure("reference_grid 1280x960", th, reps, [&] { reference_grid(mask.data(), 1280, 960, th); }));
+      results.push_back(
+          measure("reference_grid 1280x960", th, reps, [&] { reference_grid(mask.data(), 1280, 960, th); }));
     }
   }
 

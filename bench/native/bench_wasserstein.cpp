@@ -63,14 +63,13 @@ std::string to_json(const Row& r) {
   std::snprintf(buf, sizeof buf,
                 "{\"n\":%zu,\"m\":%zu,\"d\":%zu,\"solver\":\"%s\",\"ms\":%.3f,\"%s\":%lld,"
                 "\"cost\":%.17g,\"converged\":%s,\"peakRssMB\":%.1f}",
-                r.n, r.m, r.d, r.solver.c_str(), r.ms,
-                r.solver == "exact" ? "pivots" : "iterations", r.steps, r.cost,
+                r.n, r.m, r.d, r.solver.c_str(), r.ms, r.solver == "exact" ? "pivots" : "iterations", r.steps, r.cost,
                 r.converged ? "true" : "false", r.peak_rss_mb);
   return buf;
 }
 
-Row run_one(std::size_t n, std::size_t m, std::size_t d, const std::string& solver, int threads,
-            int reps, const SinkhornOptions& sk) {
+Row run_one(std::size_t n, std::size_t m, std::size_t d, const std::string& solver, int threads, int reps,
+            const SinkhornOptions& sk) {
   const auto a = cloud(n, d, 1234, 0.f);
   const auto b = cloud(m, d, 5678, 0.3f);
   TransportProblem p{a.data(), n, b.data(), m, d};
@@ -82,8 +81,7 @@ Row run_one(std::size_t n, std::size_t m, std::size_t d, const std::string& solv
   row.ms = 1e300;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    TransportResult res =
-        solver == "exact" ? wasserstein_exact(p, threads) : wasserstein_sinkhorn(p, sk, threads);
+    TransportResult res = solver == "exact" ? wasserstein_exact(p, threads) : wasserstein_sinkhorn(p, sk, threads);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (ms < row.ms) row.ms = ms;
     row.steps = res.iterations;
@@ -101,11 +99,10 @@ bool parse_size(const char* s, std::size_t& n, std::size_t& m) {
 bool parse_json_row(const std::string& line, Row& r) {
   char solver[32] = {0}, conv[8] = {0};
   // Field order is fixed by to_json.
-  const int got = std::sscanf(
-      line.c_str(),
-      "{\"n\":%zu,\"m\":%zu,\"d\":%zu,\"solver\":\"%31[a-z]\",\"ms\":%lf,\"%*[a-z]\":%lld,"
-      "\"cost\":%lf,\"converged\":%7[a-z],\"peakRssMB\":%lf}",
-      &r.n, &r.m, &r.d, solver, &r.ms, &r.steps, &r.cost, conv, &r.peak_rss_mb);
+  const int got = std::sscanf(line.c_str(),
+                              "{\"n\":%zu,\"m\":%zu,\"d\":%zu,\"solver\":\"%31[a-z]\",\"ms\":%lf,\"%*[a-z]\":%lld,"
+                              "\"cost\":%lf,\"converged\":%7[a-z],\"peakRssMB\":%lf}",
+                              &r.n, &r.m, &r.d, solver, &r.ms, &r.steps, &r.cost, conv, &r.peak_rss_mb);
   r.solver = solver;
   r.converged = std::strcmp(conv, "true") == 0;
   return got == 9;
@@ -129,18 +126,23 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--json") json = true;
-    else if (arg == "--solver") solver = next();
-    else if (arg == "--threads") threads = std::atoi(next());
-    else if (arg == "--reps") reps = std::atoi(next());
-    else if (arg == "--only") only = next();
-    else if (arg == "--d") d = static_cast<std::size_t>(std::atol(next()));
+    if (arg == "--json")
+      json = true;
+    else if (arg == "--solver")
+      solver = next();
+    else if (arg == "--threads")
+      threads = std::atoi(next());
+    else if (arg == "--reps")
+      reps = std::atoi(next());
+    else if (arg == "--only")
+      only = next();
+    else if (arg == "--d")
+      d = static_cast<std::size_t>(std::atol(next()));
     else if (arg == "--epsilon" || arg == "--tolerance") {
       const char* value = next();
       (arg == "--epsilon" ? sk.epsilon : sk.tolerance) = std::atof(value);
       sk_args += " " + arg + " " + value;
-    }
-    else {
+    } else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;
     }
@@ -168,8 +170,8 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   for (const char* size : sizes) {
     for (const auto& s : solvers) {
-      std::string cmd = std::string("\"") + argv[0] + "\" --only " + size + " --solver " + s +
-                        " --d " + std::to_string(d) + " --threads " + std::to_string(threads);
+      std::string cmd = std::string("\"") + argv[0] + "\" --only " + size + " --solver " + s + " --d " +
+                        std::to_string(d) + " --threads " + std::to_string(threads);
       if (reps > 0) cmd += " --reps " + std::to_string(reps);
       cmd += sk_args;
       FILE* pipe = popen(cmd.c_str(), "r");
@@ -188,9 +190,8 @@ int main(int argc, char** argv) {
       }
       if (!json) {
         const Row& r = rows.back();
-        std::printf("%5zu x %-5zu d=%zu %-8s %10.1f ms  %9lld %-10s cost %.10g%s  peak %7.1f MB\n",
-                    r.n, r.m, r.d, r.solver.c_str(), r.ms, r.steps,
-                    r.solver == "exact" ? "pivots" : "iterations", r.cost,
+        std::printf("%5zu x %-5zu d=%zu %-8s %10.1f ms  %9lld %-10s cost %.10g%s  peak %7.1f MB\n", r.n, r.m, r.d,
+                    r.solver.c_str(), r.ms, r.steps, r.solver == "exact" ? "pivots" : "iterations", r.cost,
                     r.converged ? "" : " (not converged)", r.peak_rss_mb);
         std::fflush(stdout);
       }

@@ -16,7 +16,8 @@ export function parseRange(value: string): { min: number; max: number } {
   if (m) {
     const min = Number(m[1]);
     const max = Number(m[2]);
-    if (min > max) throw new InvalidArgumentError(`expected min..max with min ≤ max; received ${min}..${max}`);
+    if (min > max)
+      throw new InvalidArgumentError(`expected min..max with min ≤ max; received ${min}..${max}`);
     return { min, max };
   }
   if (INT.test(v)) {
@@ -49,12 +50,15 @@ export function numberParser(min: number, max: number, exclusiveMin = false): (v
 /** `lo,hi` in the file's own sample units, e.g. `0,4095` for 12-bit CT in 16-bit PNGs. */
 export function parseWindow(value: string): [number, number] {
   const parts = value.split(',').map((s) => s.trim());
-  if (parts.length !== 2 || parts.some((p) => p === '')) throw new InvalidArgumentError('expected lo,hi (two numbers), e.g. 0,4095');
+  if (parts.length !== 2 || parts.some((p) => p === ''))
+    throw new InvalidArgumentError('expected lo,hi (two numbers), e.g. 0,4095');
   // `+ 0` turns a typed '-0' into 0 so the window prints and compares as written.
   const [lo, hi] = parts.map((p) => Number(p) + 0) as [number, number];
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new InvalidArgumentError('expected lo,hi as two finite numbers');
+  if (!Number.isFinite(lo) || !Number.isFinite(hi))
+    throw new InvalidArgumentError('expected lo,hi as two finite numbers');
   if (!(hi > lo)) throw new InvalidArgumentError(`expected lo < hi; received ${lo},${hi}`);
-  if (lo < 0 || hi > 65535) throw new InvalidArgumentError('expected values within the sample range 0..65535');
+  if (lo < 0 || hi > 65535)
+    throw new InvalidArgumentError('expected values within the sample range 0..65535');
   return [lo, hi];
 }
 
@@ -84,6 +88,7 @@ export function requireDir(flag: string, dir: string): string {
 
 /** An output directory: created when missing; an existing non-directory is refused. */
 export function outputDir(flag: string, dir: string): string {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${flag}: '${dir}' exists and is not a directory`);
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new UsageError(`${flag}: '${dir}' exists and is not a directory`);
   return dir;
 }

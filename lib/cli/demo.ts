@@ -66,7 +66,8 @@ export async function runDemo(o: DemoOptions, io: CliIO): Promise<{ result: Demo
   const height = o.height ?? 360;
   const seed = o.seed ?? 7;
   // With --json, stdout carries only the final object; the step-by-step lines go to stderr.
-  const say = (s: string) => (o.json ? (o.quiet ? undefined : io.stderr.write(`${s}\n`)) : io.stdout.write(`${s}\n`));
+  const say = (s: string) =>
+    o.json ? (o.quiet ? undefined : io.stderr.write(`${s}\n`)) : io.stdout.write(`${s}\n`);
 
   const model = await writeTestkitModel(path.join(out, 'model'));
   say(`model:   ${model.encoder}, ${model.decoder}`);
@@ -82,7 +83,9 @@ export async function runDemo(o: DemoOptions, io: CliIO): Promise<{ result: Demo
       await writeMaskPng(gtFiles[i]!, f.mask);
     }),
   );
-  say(`frames:  ${n} × ${width}×${height} in ${path.join(out, 'frames')} (ground truth in ${path.join(out, 'gt')})`);
+  say(
+    `frames:  ${n} × ${width}×${height} in ${path.join(out, 'frames')} (ground truth in ${path.join(out, 'gt')})`,
+  );
   say(`segmenting frames 1..${n - 1} with frame0 as the reference:`);
 
   const results = path.join(out, 'results');
@@ -128,26 +131,52 @@ export async function runDemo(o: DemoOptions, io: CliIO): Promise<{ result: Demo
     );
   }
   if (!result.passed)
-    io.stderr.write(`p2sam: demo: mean Dice ${ev.mean.dice.toFixed(4)} is below ${DEMO_MIN_DICE}; this build does not behave as expected\n`);
-  return { result, exitCode: seg.exitCode !== EXIT_OK ? seg.exitCode : result.passed ? EXIT_OK : EXIT_FAILURE };
+    io.stderr.write(
+      `p2sam: demo: mean Dice ${ev.mean.dice.toFixed(4)} is below ${DEMO_MIN_DICE}; this build does not behave as expected\n`,
+    );
+  return {
+    result,
+    exitCode: seg.exitCode !== EXIT_OK ? seg.exitCode : result.passed ? EXIT_OK : EXIT_FAILURE,
+  };
 }
 
 export function demoCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('demo')
-    .description('offline demo: testkit model + synthetic sequence → segment → Dice (no downloads, a few seconds)')
+    .description(
+      'offline demo: testkit model + synthetic sequence → segment → Dice (no downloads, a few seconds)',
+    )
     .option('-o, --out <dir>', 'output directory', 'p2sam-demo')
-    .option('--frames <n>', 'frames in the sequence, the first is the reference (default 8)', intParser(2, 500))
+    .option(
+      '--frames <n>',
+      'frames in the sequence, the first is the reference (default 8)',
+      intParser(2, 500),
+    )
     .option('--size <WxH>', 'frame size (default 480x360)', parseSize)
     .option('--parts <range>', 'candidate part counts (default 1..5)', parseRange)
     .option('--threads <n>', 'threads (default: all cores)', intParser(1, 1024))
     .option('--seed <n>', 'seed of the synthetic scene (default 7)', intParser(0, 2 ** 31 - 1))
     .option('--json', 'print the result as one JSON object on stdout')
     .option('-q, --quiet', 'no progress on stderr')
-    .option('--volume', 'the volume pipeline instead: a two-visit DICOM CT phantom, planning visit → follow-up visit, 3-D Dice')
+    .option(
+      '--volume',
+      'the volume pipeline instead: a two-visit DICOM CT phantom, planning visit → follow-up visit, 3-D Dice',
+    )
     .action(async (flags: Record<string, unknown>) => {
       if (flags.volume === true) {
         const sz = flags.size as { width: number; height: number } | undefined;
-        setExit(await runVolumeDemo({ out: flags.out as string, size: sz?.width, seed: flags.seed as number | undefined, threads: flags.threads as number | undefined, json: flags.json === true, quiet: flags.quiet === true }, io));
+        setExit(
+          await runVolumeDemo(
+            {
+              out: flags.out as string,
+              size: sz?.width,
+              seed: flags.seed as number | undefined,
+              threads: flags.threads as number | undefined,
+              json: flags.json === true,
+              quiet: flags.quiet === true,
+            },
+            io,
+          ),
+        );
         return;
       }
       const size = flags.size as { width: number; height: number } | undefined;

@@ -22,16 +22,30 @@ import { intParser, requireDir, requireFile } from './args';
 import type { CliIO } from './io';
 
 /** Reads a mask file of any of the three formats onto `volume`'s grid. */
-export function readMaskFile(file: string, volume: Volume, select: { roi?: string; label?: number }, flag: string): MaskVolume {
-  if (/\.nii(\.gz)?$/i.test(file)) return readNiftiLabelmap(file, volume, select.label !== undefined ? { label: select.label } : {});
+export function readMaskFile(
+  file: string,
+  volume: Volume,
+  select: { roi?: string; label?: number },
+  flag: string,
+): MaskVolume {
+  if (/\.nii(\.gz)?$/i.test(file))
+    return readNiftiLabelmap(file, volume, select.label !== undefined ? { label: select.label } : {});
   const df = readDicomFile(file);
   const sop = text(df.dataset, 'SOPClassUID');
   if (sop === SOP_CLASS.rtstruct) {
-    if (select.roi === undefined) throw new P2SamError('INVALID_ARGUMENT', `${flag}: ${file} is an RT Structure Set; give the ROI (--roi, or --pred-roi/--truth-roi)`);
+    if (select.roi === undefined)
+      throw new P2SamError(
+        'INVALID_ARGUMENT',
+        `${flag}: ${file} is an RT Structure Set; give the ROI (--roi, or --pred-roi/--truth-roi)`,
+      );
     return readRtstruct(file, volume, { roi: select.roi });
   }
-  if (sop === SOP_CLASS.seg) return readDicomSeg(file, volume, select.roi !== undefined ? { segment: select.roi } : {});
-  throw new P2SamError('INVALID_ARGUMENT', `${flag}: ${file} is neither an RTSTRUCT, a DICOM SEG nor a NIfTI file (SOP class ${sop || 'missing'})`);
+  if (sop === SOP_CLASS.seg)
+    return readDicomSeg(file, volume, select.roi !== undefined ? { segment: select.roi } : {});
+  throw new P2SamError(
+    'INVALID_ARGUMENT',
+    `${flag}: ${file} is neither an RTSTRUCT, a DICOM SEG nor a NIfTI file (SOP class ${sop || 'missing'})`,
+  );
 }
 
 export function formatVolumeMetrics(m: VolumeMetrics): string {
@@ -41,14 +55,19 @@ export function formatVolumeMetrics(m: VolumeMetrics): string {
     `volume: predicted ${m.predictedMl.toFixed(2)} ml, truth ${m.truthMl.toFixed(2)} ml`,
     `false-positive slices: ${m.falsePositiveSlices.length ? m.falsePositiveSlices.join(', ') : 'none'}; false-negative slices: ${m.falseNegativeSlices.length ? m.falseNegativeSlices.join(', ') : 'none'}`,
     'slice  Dice    predicted  truth',
-    ...m.perSlice.map((s) => `${String(s.slice).padStart(5)}  ${s.dice.toFixed(4)}  ${String(s.predictedVoxels).padStart(9)}  ${String(s.truthVoxels).padStart(5)}`),
+    ...m.perSlice.map(
+      (s) =>
+        `${String(s.slice).padStart(5)}  ${s.dice.toFixed(4)}  ${String(s.predictedVoxels).padStart(9)}  ${String(s.truthVoxels).padStart(5)}`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
 
 export function evalVolumeCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('eval-volume')
-    .description('3-D Dice, HD95, surface distance and volumes of a predicted mask vs ground truth (RTSTRUCT, SEG or NIfTI) on a DICOM series')
+    .description(
+      '3-D Dice, HD95, surface distance and volumes of a predicted mask vs ground truth (RTSTRUCT, SEG or NIfTI) on a DICOM series',
+    )
     .requiredOption('--series <dir>', 'DICOM series the masks are on')
     .requiredOption('--pred <file>', 'predicted mask: RTSTRUCT, DICOM SEG or NIfTI labelmap')
     .requiredOption('--truth <file>', 'ground truth: RTSTRUCT, DICOM SEG or NIfTI labelmap')
@@ -63,8 +82,18 @@ export function evalVolumeCommand(io: CliIO, setExit: (code: number) => void): C
       requireFile('--truth', flags.truth as string);
       const volume = await readDicomSeries(flags.series as string);
       const label = flags.label as number | undefined;
-      const pred = readMaskFile(flags.pred as string, volume, { roi: (flags.predRoi ?? flags.roi) as string | undefined, label }, '--pred');
-      const truth = readMaskFile(flags.truth as string, volume, { roi: (flags.truthRoi ?? flags.roi) as string | undefined, label }, '--truth');
+      const pred = readMaskFile(
+        flags.pred as string,
+        volume,
+        { roi: (flags.predRoi ?? flags.roi) as string | undefined, label },
+        '--pred',
+      );
+      const truth = readMaskFile(
+        flags.truth as string,
+        volume,
+        { roi: (flags.truthRoi ?? flags.roi) as string | undefined, label },
+        '--truth',
+      );
       const m = volumeMetrics(pred, truth, volume);
       io.stdout.write(flags.json ? `${JSON.stringify(m)}\n` : formatVolumeMetrics(m));
       setExit(0);

@@ -79,14 +79,22 @@ const IMAGE_EXT = new Set(DEFAULT_IMAGE_EXTENSIONS);
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
   return entries
-    .filter((d) => (d.isFile() || d.isSymbolicLink()) && !d.name.startsWith('.') && IMAGE_EXT.has(path.extname(d.name).toLowerCase()))
+    .filter(
+      (d) =>
+        (d.isFile() || d.isSymbolicLink()) &&
+        !d.name.startsWith('.') &&
+        IMAGE_EXT.has(path.extname(d.name).toLowerCase()),
+    )
     .map((d) => d.name)
     .sort(naturalCompare);
 }
 
 async function listDirs(dir: string): Promise<string[]> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
-  return entries.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort(naturalCompare);
+  return entries
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => d.name)
+    .sort(naturalCompare);
 }
 
 const stem = (f: string) => path.basename(f, path.extname(f));
@@ -103,7 +111,10 @@ async function pairFolder(gtDir: string, predDir: string | undefined, cls: strin
   for (const g of gtFiles) {
     const s = stem(g);
     // Two ground truths with one stem (a.png, a.jpg) would claim the same prediction.
-    if (byStem.has(s)) throw new UsageError(`--gt: '${path.join(gtDir, byStem.get(s)!)}' and '${path.join(gtDir, g)}' have the same name; pairing by name is ambiguous`);
+    if (byStem.has(s))
+      throw new UsageError(
+        `--gt: '${path.join(gtDir, byStem.get(s)!)}' and '${path.join(gtDir, g)}' have the same name; pairing by name is ambiguous`,
+      );
     byStem.set(s, g);
     const candidates = [`${s}.mask.png`, `${s}.png`];
     const hit = candidates.find((c) => predSet.has(c) && !used.has(c));
@@ -112,10 +123,17 @@ async function pairFolder(gtDir: string, predDir: string | undefined, cls: strin
       continue;
     }
     used.add(hit);
-    pairs.push({ name: s, gt: path.join(gtDir, g), pred: path.join(predDir, hit), ...(cls !== undefined ? { cls } : {}) });
+    pairs.push({
+      name: s,
+      gt: path.join(gtDir, g),
+      pred: path.join(predDir, hit),
+      ...(cls !== undefined ? { cls } : {}),
+    });
   }
   // Overlays are pictures for people, not predictions.
-  const unmatchedPred = predFiles.filter((p) => !used.has(p) && !p.endsWith('.overlay.png')).map((p) => path.join(predDir!, p));
+  const unmatchedPred = predFiles
+    .filter((p) => !used.has(p) && !p.endsWith('.overlay.png'))
+    .map((p) => path.join(predDir!, p));
   return { pairs, unmatchedGt, unmatchedPred };
 }
 
@@ -128,10 +146,17 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const unmatched = { gt: [] as string[], pred: [] as string[] };
   if (o.classesFromDirs) {
     const classes = await listDirs(o.gt);
-    if (classes.length === 0) throw new UsageError(`--gt: '${o.gt}' has no subdirectories, but --classes-from-dirs expects one per class`);
+    if (classes.length === 0)
+      throw new UsageError(
+        `--gt: '${o.gt}' has no subdirectories, but --classes-from-dirs expects one per class`,
+      );
     const predClasses = new Set(await listDirs(o.pred));
     for (const c of classes) {
-      const r = await pairFolder(path.join(o.gt, c), predClasses.has(c) ? path.join(o.pred, c) : undefined, c);
+      const r = await pairFolder(
+        path.join(o.gt, c),
+        predClasses.has(c) ? path.join(o.pred, c) : undefined,
+        c,
+      );
       pairs.push(...r.pairs);
       unmatched.gt.push(...r.unmatchedGt);
       unmatched.pred.push(...r.unmatchedPred);
@@ -191,14 +216,21 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     });
   }
   if (images.length === 0)
-    throw new P2SamError('IMAGE_READ_FAILED', `no pair could be scored: ${unreadable.map((u) => u.error).join('; ')}`);
+    throw new P2SamError(
+      'IMAGE_READ_FAILED',
+      `no pair could be scored: ${unreadable.map((u) => u.error).join('; ')}`,
+    );
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const result: EvalResult = {
     pred: o.pred,
     gt: o.gt,
     emptyEmpty,
     images,
-    mean: { images: images.length, dice: mean(images.map((i) => i.dice)), iou: mean(images.map((i) => i.iou)) },
+    mean: {
+      images: images.length,
+      dice: mean(images.map((i) => i.dice)),
+      iou: mean(images.map((i) => i.iou)),
+    },
     unmatched,
     unreadable,
   };
@@ -225,7 +257,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
 function table(rows: string[][], rightAlign: boolean[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows
-    .map((r) => r.map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -236,15 +273,20 @@ export function formatEval(r: EvalResult): string {
   for (const i of r.images) rows.push([...(hasClass ? [i.class!] : []), i.name, f(i.dice), f(i.iou)]);
   const align = [...(hasClass ? [false] : []), false, true, true];
   const out = [table(rows, align), ''];
-  out.push(`mean over ${r.images.length} image${r.images.length === 1 ? '' : 's'}: Dice ${f(r.mean.dice)}, IoU ${f(r.mean.iou)}`);
+  out.push(
+    `mean over ${r.images.length} image${r.images.length === 1 ? '' : 's'}: Dice ${f(r.mean.dice)}, IoU ${f(r.mean.iou)}`,
+  );
   if (r.classes) {
     out.push('');
     const crow = [['class', 'images', 'mean Dice', 'mean IoU', 'pooled IoU']];
-    for (const c of r.classes) crow.push([c.class, String(c.images), f(c.meanDice), f(c.meanIou), f(c.pooledIou)]);
+    for (const c of r.classes)
+      crow.push([c.class, String(c.images), f(c.meanDice), f(c.meanIou), f(c.pooledIou)]);
     out.push(table(crow, [false, true, true, true, true]));
     out.push('');
     out.push(`PerSeg mIoU (pooled per class, ${r.classes.length} classes): ${r.persegMiou!.toFixed(2)}`);
-    out.push(`mean over classes of per-class means: Dice ${f(r.sequenceMean!.dice)}, IoU ${f(r.sequenceMean!.iou)}`);
+    out.push(
+      `mean over classes of per-class means: Dice ${f(r.sequenceMean!.dice)}, IoU ${f(r.sequenceMean!.iou)}`,
+    );
   }
   if (r.unmatched.gt.length || r.unmatched.pred.length) {
     out.push('');
@@ -261,11 +303,23 @@ export function formatEval(r: EvalResult): string {
 
 export function evalCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('eval')
-    .description('Dice / IoU per image and their means; PerSeg mIoU and per-sequence means with --classes-from-dirs')
-    .requiredOption('--pred <dir>', 'predicted masks: <name>.mask.png (as p2sam segment writes) or <name>.png')
+    .description(
+      'Dice / IoU per image and their means; PerSeg mIoU and per-sequence means with --classes-from-dirs',
+    )
+    .requiredOption(
+      '--pred <dir>',
+      'predicted masks: <name>.mask.png (as p2sam segment writes) or <name>.png',
+    )
     .requiredOption('--gt <dir>', 'ground-truth masks <name>.png (any non-zero pixel is the object)')
     .option('--classes-from-dirs', 'one subdirectory per class / sequence in both --gt and --pred')
-    .addOption(new Option('--empty-empty <value>', 'score when prediction and ground truth are both empty (authors: 0)').choices(['0', '1']).default('1'))
+    .addOption(
+      new Option(
+        '--empty-empty <value>',
+        'score when prediction and ground truth are both empty (authors: 0)',
+      )
+        .choices(['0', '1'])
+        .default('1'),
+    )
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (flags: Record<string, unknown>) => {
       const r = await evaluate({

@@ -72,7 +72,14 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
   if (/\.nii(\.gz)?$/i.test(p)) {
     const v = readNifti(p);
     const g = geometryLines(v);
-    return [{ file: p, kind: 'nifti', lines: [`${p}: NIfTI`, ...g.lines], json: { file: p, kind: 'nifti', ...g.json } }];
+    return [
+      {
+        file: p,
+        kind: 'nifti',
+        lines: [`${p}: NIfTI`, ...g.lines],
+        json: { file: p, kind: 'nifti', ...g.json },
+      },
+    ];
   }
   if (statSync(p).isDirectory()) {
     const scan = scanDicomFolder(p);
@@ -83,22 +90,59 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
         v = await readDicomSeries(p, { seriesInstanceUid: s.seriesInstanceUid });
       } catch (err) {
         const e = err as Error & { code?: string };
-        out.push({ file: p, kind: 'invalid', lines: [`${p}: series ${s.seriesInstanceUid} cannot be read: ${e.message}${e.code ? ` [${e.code}]` : ''}`], json: { file: p, kind: 'invalid', seriesInstanceUid: s.seriesInstanceUid, error: e.message, code: e.code }, error: e.message });
+        out.push({
+          file: p,
+          kind: 'invalid',
+          lines: [
+            `${p}: series ${s.seriesInstanceUid} cannot be read: ${e.message}${e.code ? ` [${e.code}]` : ''}`,
+          ],
+          json: {
+            file: p,
+            kind: 'invalid',
+            seriesInstanceUid: s.seriesInstanceUid,
+            error: e.message,
+            code: e.code,
+          },
+          error: e.message,
+        });
         continue;
       }
       const g = geometryLines(v);
       out.push({
         file: p,
         kind: 'dicom-series',
-        lines: [`${p}: ${s.modality} series ${s.seriesInstanceUid}${s.description ? ` "${s.description}"` : ''}, ${s.files.length} file(s)`, ...g.lines],
-        json: { file: p, kind: 'dicom-series', seriesInstanceUid: s.seriesInstanceUid, modality: s.modality, description: s.description, files: s.files.length, ...g.json },
+        lines: [
+          `${p}: ${s.modality} series ${s.seriesInstanceUid}${s.description ? ` "${s.description}"` : ''}, ${s.files.length} file(s)`,
+          ...g.lines,
+        ],
+        json: {
+          file: p,
+          kind: 'dicom-series',
+          seriesInstanceUid: s.seriesInstanceUid,
+          modality: s.modality,
+          description: s.description,
+          files: s.files.length,
+          ...g.json,
+        },
       });
     }
     for (const o of scan.objects) out.push(...(await inspectOne(o.file)));
     for (const b of scan.broken) {
-      out.push({ file: b.file, kind: 'invalid', lines: [`${b.file}: cannot be read: ${b.error.message} [${b.error.code}]`], json: { file: b.file, kind: 'invalid', error: b.error.message, code: b.error.code }, error: b.error.message });
+      out.push({
+        file: b.file,
+        kind: 'invalid',
+        lines: [`${b.file}: cannot be read: ${b.error.message} [${b.error.code}]`],
+        json: { file: b.file, kind: 'invalid', error: b.error.message, code: b.error.code },
+        error: b.error.message,
+      });
     }
-    if (!out.length) out.push({ file: p, kind: 'folder', lines: [`${p}: no DICOM series or objects (${scan.skipped.length} unreadable file(s))`], json: { file: p, kind: 'folder', skipped: scan.skipped.length } });
+    if (!out.length)
+      out.push({
+        file: p,
+        kind: 'folder',
+        lines: [`${p}: no DICOM series or objects (${scan.skipped.length} unreadable file(s))`],
+        json: { file: p, kind: 'folder', skipped: scan.skipped.length },
+      });
     return out;
   }
   const df = readDicomFile(p);
@@ -112,9 +156,19 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
         kind: 'rtstruct',
         lines: [
           `${p}: RTSTRUCT "${info.label}", ${info.rois.length} ROI(s), on series ${info.referencedSeriesUids.join(', ') || '?'} (${info.referencedSopInstanceUids.length} referenced images)`,
-          ...info.rois.map((r) => `  ROI ${r.number} "${r.name}": ${r.contours} contour(s)${r.types.length ? ` ${r.types.join('/')}` : ''}${r.interpretedType ? `, ${r.interpretedType}` : ''}${r.generationAlgorithm ? `, ${r.generationAlgorithm}` : ''}`),
+          ...info.rois.map(
+            (r) =>
+              `  ROI ${r.number} "${r.name}": ${r.contours} contour(s)${r.types.length ? ` ${r.types.join('/')}` : ''}${r.interpretedType ? `, ${r.interpretedType}` : ''}${r.generationAlgorithm ? `, ${r.generationAlgorithm}` : ''}`,
+          ),
         ],
-        json: { file: p, kind: 'rtstruct', label: info.label, referencedSeriesUids: info.referencedSeriesUids, frameOfReferenceUid: info.frameOfReferenceUid, rois: info.rois },
+        json: {
+          file: p,
+          kind: 'rtstruct',
+          label: info.label,
+          referencedSeriesUids: info.referencedSeriesUids,
+          frameOfReferenceUid: info.frameOfReferenceUid,
+          rois: info.rois,
+        },
       },
     ];
   }
@@ -126,9 +180,20 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
         kind: 'seg',
         lines: [
           `${p}: SEG ${info.segmentationType}, ${info.columns}×${info.rows}, ${info.frames} frame(s), on series ${info.referencedSeriesUids.join(', ') || '?'}`,
-          ...info.segments.map((s) => `  segment ${s.number} "${s.label}": ${s.frames} frame(s), ${s.algorithmType}`),
+          ...info.segments.map(
+            (s) => `  segment ${s.number} "${s.label}": ${s.frames} frame(s), ${s.algorithmType}`,
+          ),
         ],
-        json: { file: p, kind: 'seg', segmentationType: info.segmentationType, rows: info.rows, columns: info.columns, frames: info.frames, referencedSeriesUids: info.referencedSeriesUids, segments: info.segments },
+        json: {
+          file: p,
+          kind: 'seg',
+          segmentationType: info.segmentationType,
+          rows: info.rows,
+          columns: info.columns,
+          frames: info.frames,
+          referencedSeriesUids: info.referencedSeriesUids,
+          segments: info.segments,
+        },
       },
     ];
   }
@@ -138,7 +203,10 @@ async function inspectOne(p: string): Promise<ClinicalReport[]> {
     {
       file: p,
       kind: 'dicom-image',
-      lines: [`${p}: ${modality} image, transfer syntax ${df.transferSyntax}, series ${text(df.dataset, 'SeriesInstanceUID')}, bits ${numbers(df.dataset, 'BitsStored')?.[0] ?? '?'}`, ...g.lines],
+      lines: [
+        `${p}: ${modality} image, transfer syntax ${df.transferSyntax}, series ${text(df.dataset, 'SeriesInstanceUID')}, bits ${numbers(df.dataset, 'BitsStored')?.[0] ?? '?'}`,
+        ...g.lines,
+      ],
       json: { file: p, kind: 'dicom-image', modality, transferSyntax: df.transferSyntax, ...g.json },
     },
   ];
@@ -153,7 +221,13 @@ export async function inspectClinical(paths: string[]): Promise<ClinicalReport[]
     } catch (err) {
       const code = (err as { code?: string }).code;
       const message = err instanceof Error ? err.message : String(err);
-      out.push({ file: p, kind: 'invalid', lines: [`${p}: cannot be read: ${message}${code ? ` [${code}]` : ''}`], json: { file: p, kind: 'invalid', error: message, code }, error: message });
+      out.push({
+        file: p,
+        kind: 'invalid',
+        lines: [`${p}: cannot be read: ${message}${code ? ` [${code}]` : ''}`],
+        json: { file: p, kind: 'invalid', error: message, code },
+        error: message,
+      });
     }
   }
   return out;

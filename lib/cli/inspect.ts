@@ -20,7 +20,9 @@ import { inspectClinical, isClinicalPath } from './inspect-clinical';
 
 /** A ModelReport (inputs/outputs/producer only when the file parsed) plus CLI extras. */
 type AlwaysKnown = 'file' | 'bytes' | 'kind' | 'role' | 'usable' | 'reason';
-export interface InspectEntry extends Pick<ModelReport, Exclude<AlwaysKnown, 'kind'>>, Partial<Omit<ModelReport, AlwaysKnown>> {
+export interface InspectEntry
+  extends Pick<ModelReport, Exclude<AlwaysKnown, 'kind'>>,
+    Partial<Omit<ModelReport, AlwaysKnown>> {
   /** 'invalid' when the file could not be read as a model at all. */
   kind: ModelReport['kind'] | 'invalid';
   /** How the model wants its input, in words. */
@@ -31,10 +33,20 @@ export interface InspectEntry extends Pick<ModelReport, Exclude<AlwaysKnown, 'ki
   error?: string;
 }
 
-const ELEM: Record<string, string> = { float32: 'f32', float16: 'f16', float64: 'f64', int64: 'i64', int32: 'i32', uint8: 'u8', bool: 'bool' };
+const ELEM: Record<string, string> = {
+  float32: 'f32',
+  float16: 'f16',
+  float64: 'f64',
+  int64: 'i64',
+  int32: 'i32',
+  uint8: 'u8',
+  bool: 'bool',
+};
 
 function tensor(t: NativeTensorInfo): string {
-  const dims = t.dims.map((d) => (d === null || d === undefined || (typeof d === 'number' && d < 0) ? '?' : String(d)));
+  const dims = t.dims.map((d) =>
+    d === null || d === undefined || (typeof d === 'number' && d < 0) ? '?' : String(d),
+  );
   return `${t.name} ${ELEM[t.type] ?? t.type}[${dims.join(',')}]`;
 }
 
@@ -103,7 +115,15 @@ export function formatInspect(entries: InspectEntry[]): string {
   const rows = [['file', 'kind', 'role', 'input', 'masks', 'opset', 'size', 'usable']];
   for (const e of entries) {
     const input =
-      e.kind === 'sam-encoder-image' ? 'H×W×3 RGB' : e.kind === 'sam-encoder-preprocessed' ? '1×3×1024×1024' : e.kind === 'sam-decoder' ? 'points+mask' : e.kind === 'invalid' ? '-' : (e.inputs ?? []).map(tensor).join(', ');
+      e.kind === 'sam-encoder-image'
+        ? 'H×W×3 RGB'
+        : e.kind === 'sam-encoder-preprocessed'
+          ? '1×3×1024×1024'
+          : e.kind === 'sam-decoder'
+            ? 'points+mask'
+            : e.kind === 'invalid'
+              ? '-'
+              : (e.inputs ?? []).map(tensor).join(', ');
     rows.push([
       e.file,
       e.kind,
@@ -116,26 +136,41 @@ export function formatInspect(entries: InspectEntry[]): string {
     ]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) => r.map((cell, c) => (c === 6 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
-  const notes = entries.filter((e) => e.reason).map((e) => `${e.file}: ${e.usable ? 'note' : 'not usable'}: ${e.reason}`);
+  const lines = rows.map((r) =>
+    r
+      .map((cell, c) => (c === 6 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+  const notes = entries
+    .filter((e) => e.reason)
+    .map((e) => `${e.file}: ${e.usable ? 'note' : 'not usable'}: ${e.reason}`);
   const forms = entries.filter((e) => e.kind !== 'invalid').map((e) => `${e.file}: ${e.inputForm}`);
   return `${[...lines, '', ...forms, ...(notes.length ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
 export function inspectCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('inspect')
-    .description('what each .onnx file is (encoder/decoder, input form, mask outputs, opset, size) and whether P2SAM can use it')
+    .description(
+      'what each .onnx file is (encoder/decoder, input form, mask outputs, opset, size) and whether P2SAM can use it',
+    )
     .argument('<models...>', '.onnx files; also DICOM folders/files, RTSTRUCT, SEG and NIfTI (.nii/.nii.gz)')
     .option('--json', 'print one JSON line per model')
     .action(async (paths: string[], flags: Record<string, unknown>) => {
       // Clinical files get their own report (inspect-clinical.ts); the rest are models.
       const clinical = await inspectClinical(paths.filter(isClinicalPath));
-      for (const c of clinical) io.stdout.write(flags.json ? `${JSON.stringify(c.json)}\n` : `${c.lines.join('\n')}\n`);
+      for (const c of clinical)
+        io.stdout.write(flags.json ? `${JSON.stringify(c.json)}\n` : `${c.lines.join('\n')}\n`);
       const models = paths.filter((p) => !isClinicalPath(p));
-      if (!models.length) return setExit(clinical.some((c) => c.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
+      if (!models.length)
+        return setExit(clinical.some((c) => c.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
       const entries = await inspectFiles(models);
       if (flags.json) for (const e of entries) io.stdout.write(`${JSON.stringify(e)}\n`);
       else io.stdout.write(formatInspect(entries));
-      setExit(entries.some((e) => e.error !== undefined) || clinical.some((c) => c.error !== undefined) ? EXIT_FAILURE : EXIT_OK);
+      setExit(
+        entries.some((e) => e.error !== undefined) || clinical.some((c) => c.error !== undefined)
+          ? EXIT_FAILURE
+          : EXIT_OK,
+      );
     });
 }

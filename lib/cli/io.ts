@@ -21,7 +21,10 @@ export function packageVersion(): string {
 function readPackageVersion(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(path.resolve(__dirname, rel), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(path.resolve(__dirname, rel), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'p2sam-native' && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // Try the next layout (running from sources vs from dist/).

@@ -25,7 +25,9 @@ import { workerCommand } from './worker';
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('p2sam')
-    .description('P2SAM: part-aware prompted Segment Anything — one reference image and mask in, masks for new images out')
+    .description(
+      'P2SAM: part-aware prompted Segment Anything — one reference image and mask in, masks for new images out',
+    )
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({
@@ -56,7 +58,10 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   return program;
 }
 
-export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIO = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   let code = 0;
   const program = buildProgram(io, (c) => {
     code = c;
@@ -84,7 +89,9 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`p2sam: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `p2sam: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = 1;
     },
   );

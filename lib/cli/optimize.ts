@@ -19,22 +19,31 @@ import type { CliIO } from './io';
 function positiveInt(flag: string, min: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer ≥ ${min}, received ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new UsageError(`${flag}: expected an integer ≥ ${min}, received ${JSON.stringify(v)}`);
     return n;
   };
 }
 
 export function optimizeCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('optimize')
-    .description('rewrite a SAM ViT encoder .onnx so global attention runs in chunks: same outputs, far lower peak memory')
+    .description(
+      'rewrite a SAM ViT encoder .onnx so global attention runs in chunks: same outputs, far lower peak memory',
+    )
     .argument('<model>', 'the encoder .onnx file')
     .requiredOption('--out <file>', 'where to write the lean encoder')
-    .option('--chunks <n>', 'pieces the batch·heads axis of each global block is cut into', positiveInt('--chunks', 2), DEFAULT_LEAN_CHUNKS)
+    .option(
+      '--chunks <n>',
+      'pieces the batch·heads axis of each global block is cut into',
+      positiveInt('--chunks', 2),
+      DEFAULT_LEAN_CHUNKS,
+    )
     .option('--json', 'print the result as one JSON line')
     .action(async (model: string, flags: { out: string; chunks: number; json?: boolean }) => {
       requireFile('MODEL', model);
       const out = path.resolve(flags.out);
-      if (out === path.resolve(model)) throw new UsageError('--out: must differ from the input model (the original is kept)');
+      if (out === path.resolve(model))
+        throw new UsageError('--out: must differ from the input model (the original is kept)');
       const r = await leanAttentionOffThread({ path: model }, { chunks: flags.chunks });
       const summary = {
         model,
@@ -51,7 +60,9 @@ export function optimizeCommand(io: CliIO, setExit: (code: number) => void): Com
         return;
       }
       if (r.externalData && path.dirname(out) !== path.dirname(path.resolve(model)))
-        throw new UsageError(`--out: ${model} keeps its weights in external-data files referenced relative to its directory; write the lean copy into ${path.dirname(path.resolve(model))}`);
+        throw new UsageError(
+          `--out: ${model} keeps its weights in external-data files referenced relative to its directory; write the lean copy into ${path.dirname(path.resolve(model))}`,
+        );
       // Write beside the target and rename, so a failure never leaves a half-written model.
       const partial = `${out}.partial-${process.pid}`;
       writeFileSync(partial, r.model);
@@ -59,8 +70,12 @@ export function optimizeCommand(io: CliIO, setExit: (code: number) => void): Com
       if (flags.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
         const skipped = r.sites.filter((s) => s.skipped).length;
-        const others = skipped ? `; ${skipped} other attention site${skipped === 1 ? '' : 's'} left as they were (windowed)` : '';
-        io.stdout.write(`${flags.out}: ${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks${others}\n`);
+        const others = skipped
+          ? `; ${skipped} other attention site${skipped === 1 ? '' : 's'} left as they were (windowed)`
+          : '';
+        io.stdout.write(
+          `${flags.out}: ${r.rewritten} global-attention block${r.rewritten === 1 ? '' : 's'} in ${r.chunks} chunks${others}\n`,
+        );
       }
       setExit(EXIT_OK);
     });

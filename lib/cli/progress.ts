@@ -119,7 +119,9 @@ export class ProgressReporter {
       this.#state.elapsedMs = performance.now() - this.#t0;
       const { rate, eta } = rateAndEta(this.#state);
       const tail = this.#state.done < this.#state.total ? `, ETA ${formatClock(eta ?? NaN)}` : '';
-      this.#err.write(`p2sam: [${this.#state.done}/${this.#state.total}] ${name}: ${note} (${formatRate(rate)}${tail})\n`);
+      this.#err.write(
+        `p2sam: [${this.#state.done}/${this.#state.total}] ${name}: ${note} (${formatRate(rate)}${tail})\n`,
+      );
     } else {
       this.#draw(true);
     }

@@ -125,7 +125,8 @@ export function humanLine(r: TargetRecord): string {
   if (r.status === 'error') return `${r.file}: FAILED ${r.error?.message ?? ''}`;
   if (r.status === 'empty') return `${r.file}: empty mask (${r.reason ?? 'no candidate produced a mask'})`;
   const cover = r.width && r.height ? ((100 * (r.area ?? 0)) / (r.width * r.height)).toFixed(1) : '?';
-  const score = r.score === null || r.score === undefined ? 'single candidate' : `score ${r.score.toFixed(4)}`;
+  const score =
+    r.score === null || r.score === undefined ? 'single candidate' : `score ${r.score.toFixed(4)}`;
   return `${r.file}: ${plural(r.parts ?? 0, 'part')}, ${plural(r.negatives ?? 0, 'negative')}, ${score}, ${cover}% of the image -> ${r.outputs?.mask}`;
 }
 
@@ -144,7 +145,9 @@ export function finalizeReport(report: SegmentReport, exitCode: number, t0: numb
   t.empty = report.targets.filter((r) => r.status === 'empty').length;
   t.failed = report.targets.filter((r) => r.status === 'error').length;
   t.notRun = t.targets - t.processed;
-  const segs = report.targets.map((r) => r.timings?.segmentMs).filter((x): x is number => typeof x === 'number');
+  const segs = report.targets
+    .map((r) => r.timings?.segmentMs)
+    .filter((x): x is number => typeof x === 'number');
   if (segs.length) t.meanTargetMs = round(segs.reduce((a, b) => a + b, 0) / segs.length);
   t.totalMs = round(performance.now() - t0);
   // 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP): 128 + the signal that stopped the run.

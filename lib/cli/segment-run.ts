@@ -26,7 +26,14 @@ import type { Reference, ReferenceSummary } from '../reference';
 import type { SegmentResult } from '../segment';
 import type { ImageData } from '../types';
 import { outputDir, requireFile } from './args';
-import { describeWarning, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exitCodeOf, UsageError } from './exit-codes';
+import {
+  describeWarning,
+  EXIT_FAILURE,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  exitCodeOf,
+  UsageError,
+} from './exit-codes';
 import { packageVersion, type CliIO } from './io';
 import { ProgressReporter } from './progress';
 import type { DecodedImage, DecodedMask } from '../io/image-decode';
@@ -45,7 +52,8 @@ import {
 import { expandTargets, outputNames, safeOutputPath } from './targets';
 
 /** The retrieval flags are the library's RetrievalOptions (minus the tolerance, which has no flag). */
-export interface SegmentRunOptions extends Pick<opt.RetrievalOptions, 'solver' | 'weights' | 'epsilon' | 'maxIterations'> {
+export interface SegmentRunOptions
+  extends Pick<opt.RetrievalOptions, 'solver' | 'weights' | 'epsilon' | 'maxIterations'> {
   encoder: string;
   decoder: string;
   refImage: string;
@@ -106,11 +114,22 @@ function resolveOptions(o: SegmentRunOptions): { ref: opt.ResolvedReference; seg
     retrieval: { solver: o.solver, weights: o.weights, epsilon: o.epsilon, maxIterations: o.maxIterations },
     parallelCandidates: o.parallelCandidates,
   });
-  opt.resolveLoad({ threads: o.threads, normalization: o.normalization, device: o.device, modelDevice: o.modelDevice, gpuStages: o.gpuStages });
+  opt.resolveLoad({
+    threads: o.threads,
+    normalization: o.normalization,
+    device: o.device,
+    modelDevice: o.modelDevice,
+    gpuStages: o.gpuStages,
+  });
   return { ref, seg };
 }
 
-export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: AbortSignal, live?: LiveRun): Promise<SegmentRunSummary> {
+export async function runSegment(
+  o: SegmentRunOptions,
+  io: CliIO,
+  signal?: AbortSignal,
+  live?: LiveRun,
+): Promise<SegmentRunSummary> {
   const t0 = performance.now();
   const { ref: refOpts, seg: segOpts } = resolveOptions(o);
   requireFile('--encoder', o.encoder);
@@ -118,7 +137,8 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   requireFile('--ref-image', o.refImage);
   requireFile('--ref-mask', o.refMask);
   outputDir('--out', o.out);
-  if (o.targets.length === 0) throw new UsageError('TARGET: give at least one target image, directory or glob');
+  if (o.targets.length === 0)
+    throw new UsageError('TARGET: give at least one target image, directory or glob');
   const skipped: string[] = [];
   const files = await expandTargets(o.targets, { onSkipped: (f) => skipped.push(...f) });
   const names = outputNames(files);
@@ -142,7 +162,10 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
     );
   signal?.addEventListener(
     'abort',
-    () => progress.log('p2sam: interrupted; abandoning the current target and writing report.json (Ctrl-C again to quit at once)'),
+    () =>
+      progress.log(
+        'p2sam: interrupted; abandoning the current target and writing report.json (Ctrl-C again to quit at once)',
+      ),
     { once: true },
   );
   const report: SegmentReport = {
@@ -163,7 +186,9 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       seeding: refOpts.seeding,
       solver: segOpts.solver,
       weights: segOpts.weights,
-      ...(segOpts.solver === 'sinkhorn' ? { epsilon: segOpts.epsilon, maxIterations: segOpts.maxIterations } : {}),
+      ...(segOpts.solver === 'sinkhorn'
+        ? { epsilon: segOpts.epsilon, maxIterations: segOpts.maxIterations }
+        : {}),
       parallelCandidates: segOpts.parallelCandidates,
       threads: o.threads ?? 'all cores',
       normalization: o.normalization ?? 'sam',
@@ -225,7 +250,10 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
       );
     }
     if (!refMask.data.some((v) => v !== 0))
-      throw new P2SamError('EMPTY_REFERENCE', `--ref-mask '${o.refMask}' has no non-zero pixel: there is no object to learn from`);
+      throw new P2SamError(
+        'EMPTY_REFERENCE',
+        `--ref-mask '${o.refMask}' has no non-zero pixel: there is no object to learn from`,
+      );
     if (aborted()) throw new P2SamError('ABORTED', 'interrupted');
 
     const tLoad = performance.now();
@@ -241,13 +269,22 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
     });
     report.model = modelSection(model.info);
     report.totals.loadMs = round(performance.now() - tLoad);
-    if (model.info.deviceReason && o.device === 'cuda') warn({ code: 'DEVICE', message: model.info.deviceReason });
+    if (model.info.deviceReason && o.device === 'cuda')
+      warn({ code: 'DEVICE', message: model.info.deviceReason });
     if (aborted()) throw new P2SamError('ABORTED', 'interrupted');
 
     const tRef = performance.now();
     reference = await model.createReference(
       { image: refImage, mask: refMask },
-      { mode: refOpts.mode, parts: refOpts.parts, negatives: refOpts.negatives, seed: refOpts.seed, restarts: refOpts.restarts, seeding: refOpts.seeding, signal },
+      {
+        mode: refOpts.mode,
+        parts: refOpts.parts,
+        negatives: refOpts.negatives,
+        seed: refOpts.seed,
+        restarts: refOpts.restarts,
+        seeding: refOpts.seeding,
+        signal,
+      },
     );
     const summary: ReferenceSummary = reference.summary();
     report.reference = {
@@ -286,7 +323,12 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
         const tSeg = performance.now();
         const r: SegmentResult = await model.segment(image, {
           reference,
-          retrieval: { solver: segOpts.solver, weights: segOpts.weights, epsilon: segOpts.epsilon, maxIterations: segOpts.maxIterations },
+          retrieval: {
+            solver: segOpts.solver,
+            weights: segOpts.weights,
+            epsilon: segOpts.epsilon,
+            maxIterations: segOpts.maxIterations,
+          },
           parallelCandidates: segOpts.parallelCandidates,
           signal,
           onProgress: (p) => progress.update(path.basename(file), p.fraction),
@@ -316,7 +358,10 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
           area,
           empty: r.empty,
           ...(r.reason ? { reason: r.reason } : {}),
-          candidates: r.candidates.map((c) => ({ ...c, passes: c.passes.map((p) => ({ ...p, ms: round(p.ms) })) })),
+          candidates: r.candidates.map((c) => ({
+            ...c,
+            passes: c.passes.map((p) => ({ ...p, ms: round(p.ms) })),
+          })),
           timings: {
             readMs: round(readMs),
             encodeMs: round(r.timings.encodeMs),
@@ -392,10 +437,9 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
   }
 
   const t = report.totals;
-  const line =
-    `p2sam: ${plural(t.processed, 'target')} of ${t.targets} segmented (${t.empty} empty, ${t.failed} failed${
-      report.interrupted ? `, interrupted: ${t.notRun} not run` : ''
-    }) in ${((t.totalMs ?? 0) / 1000).toFixed(1)} s; report: ${shown(reportPath)}`;
+  const line = `p2sam: ${plural(t.processed, 'target')} of ${t.targets} segmented (${t.empty} empty, ${t.failed} failed${
+    report.interrupted ? `, interrupted: ${t.notRun} not run` : ''
+  }) in ${((t.totalMs ?? 0) / 1000).toFixed(1)} s; report: ${shown(reportPath)}`;
   // Human mode: the summary is part of the result (stdout). With --json stdout carries only
   // the per-target lines, so the summary is a stderr notice that --quiet silences.
   if (!o.json) io.stdout.write(`${line}\n`);
@@ -406,7 +450,10 @@ export async function runSegment(o: SegmentRunOptions, io: CliIO, signal?: Abort
 /** A result that could not be written; the run stops on the first one. */
 class OutputWriteError extends Error {
   constructor(file: string, cause: unknown) {
-    super(`cannot write ${file}: ${(cause as Error)?.message ?? String(cause)}; stopping (is the disk full?)`, { cause });
+    super(
+      `cannot write ${file}: ${(cause as Error)?.message ?? String(cause)}; stopping (is the disk full?)`,
+      { cause },
+    );
     this.name = 'OutputWriteError';
   }
 }
@@ -447,7 +494,12 @@ const warnedDepth = new Set<string>();
  * --window on 8-bit data is applied in 8-bit units, which is rarely what was meant.
  * Each is said once per run.
  */
-function checkBitDepth(file: string, img: DecodedImage, window: [number, number] | undefined, progress: ProgressReporter): void {
+function checkBitDepth(
+  file: string,
+  img: DecodedImage,
+  window: [number, number] | undefined,
+  progress: ProgressReporter,
+): void {
   const once = (key: string, text: string) => {
     if (warnedDepth.has(key)) return;
     warnedDepth.add(key);

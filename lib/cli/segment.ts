@@ -25,23 +25,83 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
     .requiredOption('--ref-mask <file>', 'reference mask (any non-zero pixel is the object)')
     .requiredOption('-o, --out <dir>', 'output directory (created if missing)')
     .argument('<targets...>', 'target images: files, directories (natural order) or globs')
-    .addOption(new Option('--mode <mode>', 'negative prompts: one point (natural) or background parts (medical)').choices(['natural', 'medical']).default('natural'))
+    .addOption(
+      new Option('--mode <mode>', 'negative prompts: one point (natural) or background parts (medical)')
+        .choices(['natural', 'medical'])
+        .default('natural'),
+    )
     .option('--parts <range>', 'candidate part counts, e.g. 1..5 or 3 (default 1..5)', parseRange)
-    .option('--negatives <range>', 'natural: 0 or 1 (default 1); medical: background part counts (default 1..1)', parseRange)
-    .addOption(new Option('--solver <solver>', 'optimal-transport solver of the retrieval').choices(['exact', 'sinkhorn']).default('exact'))
-    .addOption(new Option('--weights <weights>', 'target point weights in the retrieval').choices(['uniform', 'sigmoid']).default('uniform'))
-    .option('--epsilon <x>', 'Sinkhorn regularisation relative to the mean transport cost (default 0.01)', numberParser(0, 10, true))
+    .option(
+      '--negatives <range>',
+      'natural: 0 or 1 (default 1); medical: background part counts (default 1..1)',
+      parseRange,
+    )
+    .addOption(
+      new Option('--solver <solver>', 'optimal-transport solver of the retrieval')
+        .choices(['exact', 'sinkhorn'])
+        .default('exact'),
+    )
+    .addOption(
+      new Option('--weights <weights>', 'target point weights in the retrieval')
+        .choices(['uniform', 'sigmoid'])
+        .default('uniform'),
+    )
+    .option(
+      '--epsilon <x>',
+      'Sinkhorn regularisation relative to the mean transport cost (default 0.01)',
+      numberParser(0, 10, true),
+    )
     .option('--max-iterations <n>', 'Sinkhorn iteration cap (default 1000)', intParser(1, 1_000_000))
-    .option('--threads <n>', 'threads for ONNX Runtime and the native maths (default: all cores)', intParser(1, 1024))
-    .addOption(new Option('--normalization <n>', 'encoder input normalisation').choices(['sam', 'medsam']).default('sam'))
-    .addOption(new Option('--device <device>', 'where the P2SAM maths and (by default) the models run').choices(['auto', 'cpu', 'cuda']).default('auto'))
-    .addOption(new Option('--model-device <device>', 'where the ONNX models run, when it should differ from --device').choices(['auto', 'cpu', 'cuda']))
-    .option('--gpu-stages <list>', "with the maths on CUDA: comma-separated stages using the GPU kernels, of points,kmeans,scoring (default points)", (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .option(
+      '--threads <n>',
+      'threads for ONNX Runtime and the native maths (default: all cores)',
+      intParser(1, 1024),
+    )
+    .addOption(
+      new Option('--normalization <n>', 'encoder input normalisation')
+        .choices(['sam', 'medsam'])
+        .default('sam'),
+    )
+    .addOption(
+      new Option('--device <device>', 'where the P2SAM maths and (by default) the models run')
+        .choices(['auto', 'cpu', 'cuda'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--model-device <device>',
+        'where the ONNX models run, when it should differ from --device',
+      ).choices(['auto', 'cpu', 'cuda']),
+    )
+    .option(
+      '--gpu-stages <list>',
+      'with the maths on CUDA: comma-separated stages using the GPU kernels, of points,kmeans,scoring (default points)',
+      (s: string) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+    )
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
-    .addOption(new Option('--kmeans-seeding <seeding>', "k-means seeding: scikit-learn's KMeans draws or the project's own streams").choices(['sklearn', 'p2sam']).default('sklearn'))
-    .option('--parallel-candidates <n>', 'candidates whose decoder cascades run at once (default 1)', intParser(1, 16))
-    .option('--window <lo,hi>', 'intensity window for 16-bit images (CT), in sample units, e.g. 0,4095', parseWindow)
+    .addOption(
+      new Option(
+        '--kmeans-seeding <seeding>',
+        "k-means seeding: scikit-learn's KMeans draws or the project's own streams",
+      )
+        .choices(['sklearn', 'p2sam'])
+        .default('sklearn'),
+    )
+    .option(
+      '--parallel-candidates <n>',
+      'candidates whose decoder cascades run at once (default 1)',
+      intParser(1, 16),
+    )
+    .option(
+      '--window <lo,hi>',
+      'intensity window for 16-bit images (CT), in sample units, e.g. 0,4095',
+      parseWindow,
+    )
     .option('--no-overlay', 'do not write <name>.overlay.png')
     .option('--json', 'print one JSON line per target on stdout (progress stays on stderr)')
     .option('-q, --quiet', 'no progress on stderr')
@@ -56,7 +116,9 @@ export function segmentCommand(io: CliIO, setExit: (code: number) => void): Comm
         interrupts++;
         const code = 128 + (osConstants.signals[sig] ?? EXIT_INTERRUPTED - 128);
         if (interrupts === 1) {
-          controller.abort(Object.assign(new P2SamError('ABORTED', `interrupted by ${sig}`), { exitCode: code }));
+          controller.abort(
+            Object.assign(new P2SamError('ABORTED', `interrupted by ${sig}`), { exitCode: code }),
+          );
         } else {
           emergencyReport(live);
           process.exit(code);

@@ -21,7 +21,14 @@ import { promises as fsp, realpathSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { P2SamError } from '../errors';
 
-export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp'];
+export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = [
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.tif',
+  '.tiff',
+  '.webp',
+];
 
 export interface ExpandTargetsOptions {
   /** Extensions (with or without the dot, any case) that count as images. */
@@ -77,8 +84,14 @@ function tokenize(s: string): string[] {
 
 function normaliseExtensions(exts: unknown): Set<string> {
   if (exts === undefined) return new Set(DEFAULT_IMAGE_EXTENSIONS);
-  if (!Array.isArray(exts) || exts.length === 0 || exts.some((e) => typeof e !== 'string' || e.replace(/^\./, '').length === 0)) {
-    throw new TypeError(`options.extensions: expected a non-empty array of extensions like ".png", received ${JSON.stringify(exts)}`);
+  if (
+    !Array.isArray(exts) ||
+    exts.length === 0 ||
+    exts.some((e) => typeof e !== 'string' || e.replace(/^\./, '').length === 0)
+  ) {
+    throw new TypeError(
+      `options.extensions: expected a non-empty array of extensions like ".png", received ${JSON.stringify(exts)}`,
+    );
   }
   return new Set(exts.map((e: string) => (e.startsWith('.') ? e : `.${e}`).toLowerCase()));
 }
@@ -135,7 +148,10 @@ async function expandGlob(pattern: string, exts: Set<string>): Promise<string[]>
   const sepRe = process.platform === 'win32' ? /[\\/]+/ : /\/+/;
   const absolute = path.isAbsolute(pattern);
   const root = absolute ? path.parse(pattern).root : '';
-  const segs = pattern.slice(root.length).split(sepRe).filter((s) => s.length > 0 && s !== '.');
+  const segs = pattern
+    .slice(root.length)
+    .split(sepRe)
+    .filter((s) => s.length > 0 && s !== '.');
   // The literal prefix is walked as-is; only segments from the first wildcard on are
   // matched against directory listings.
   let i = 0;
@@ -331,7 +347,10 @@ export function safeOutputPath(outDir: string, name: string, inputs: string[] = 
     throw new TypeError(`inputs: expected an array of path strings`);
   }
   if (name.includes('\0') || outDir.includes('\0')) {
-    throw new P2SamError('OUTPUT_PATH_REFUSED', `output name ${JSON.stringify(name)} contains a NUL character`);
+    throw new P2SamError(
+      'OUTPUT_PATH_REFUSED',
+      `output name ${JSON.stringify(name)} contains a NUL character`,
+    );
   }
   const dir = path.resolve(outDir);
   const target = path.resolve(dir, name);
@@ -386,7 +405,10 @@ export function outputNames(files: string[]): string[] {
     if (group.length < 2) continue;
     const deepest = Math.max(...group.map((i) => dirs[i]!.length));
     const label = (i: number, depth: number, withExt: boolean) =>
-      [...dirs[i]!.slice(Math.max(0, dirs[i]!.length - depth)), stems[i]! + (withExt ? `_${exts[i]}` : '')].join('__');
+      [
+        ...dirs[i]!.slice(Math.max(0, dirs[i]!.length - depth)),
+        stems[i]! + (withExt ? `_${exts[i]}` : ''),
+      ].join('__');
     search: for (const withExt of [false, true]) {
       for (let depth = withExt ? 0 : 1; depth <= deepest; depth++) {
         const labels = group.map((i) => label(i, depth, withExt));

@@ -14,15 +14,27 @@ export function testkitModelCommand(io: CliIO, setExit: (code: number) => void):
   return new Command('testkit-model')
     .description('write the testkit encoder/decoder pair (small real ONNX models, no SAM weights needed)')
     .requiredOption('-o, --out <dir>', 'output directory (created if missing)')
-    .addOption(new Option('--decoder <variant>', 'decoder variant').choices(['basic', 'sam-sized']).default('basic'))
-    .option('--external-data', 'store the encoder weights in testkit-encoder.onnx.data beside the .onnx, as ViT-H exports do')
+    .addOption(
+      new Option('--decoder <variant>', 'decoder variant').choices(['basic', 'sam-sized']).default('basic'),
+    )
+    .option(
+      '--external-data',
+      'store the encoder weights in testkit-encoder.onnx.data beside the .onnx, as ViT-H exports do',
+    )
     .option('--json', 'print the written paths as one JSON object')
     .action(async (flags: Record<string, unknown>) => {
       const out = outputDir('--out', flags.out as string);
       const external = flags.externalData === true;
-      const r = await writeTestkitModel(out, { decoder: flags.decoder as 'basic' | 'sam-sized', externalData: external });
+      const r = await writeTestkitModel(out, {
+        decoder: flags.decoder as 'basic' | 'sam-sized',
+        externalData: external,
+      });
       const data = path.join(out, TESTKIT_ENCODER_DATA_FILE);
-      const written = { encoder: r.encoder, decoder: r.decoder, ...(external && existsSync(data) ? { encoderData: data } : {}) };
+      const written = {
+        encoder: r.encoder,
+        decoder: r.decoder,
+        ...(external && existsSync(data) ? { encoderData: data } : {}),
+      };
       if (flags.json) io.stdout.write(`${JSON.stringify(written)}\n`);
       else
         io.stdout.write(

@@ -16,15 +16,22 @@ import { runVolume } from './volume';
 
 export const VOLUME_DEMO_MIN_DICE = 0.85;
 
-export async function runVolumeDemo(o: { out: string; size?: number; seed?: number; threads?: number; json?: boolean; quiet?: boolean }, io: CliIO): Promise<number> {
+export async function runVolumeDemo(
+  o: { out: string; size?: number; seed?: number; threads?: number; json?: boolean; quiet?: boolean },
+  io: CliIO,
+): Promise<number> {
   const out = outputDir('--out', o.out);
   const say = (s: string) => (o.json ? undefined : io.stdout.write(`${s}\n`));
   const size = o.size ?? 256;
   const model = await writeTestkitModel(path.join(out, 'model'));
   const s = writePhantomStudy(path.join(out, 'study'), { size, seed: o.seed ?? 1 });
   say(`model:   ${model.encoder}, ${model.decoder}`);
-  say(`study:   ${s.reference.seriesDir} (${s.study.reference.volume.slices} slices, ${s.study.reference.spec.sliceMm} mm) + ${s.reference.rtstruct}`);
-  say(`         ${s.target.seriesDir} (${s.study.target.volume.slices} slices, ${s.study.target.spec.sliceMm} mm, table moved ${s.study.zOffsetMm} mm, own frame of reference)`);
+  say(
+    `study:   ${s.reference.seriesDir} (${s.study.reference.volume.slices} slices, ${s.study.reference.spec.sliceMm} mm) + ${s.reference.rtstruct}`,
+  );
+  say(
+    `         ${s.target.seriesDir} (${s.study.target.volume.slices} slices, ${s.study.target.spec.sliceMm} mm, table moved ${s.study.zOffsetMm} mm, own frame of reference)`,
+  );
   const results = path.join(out, 'results');
   const code = await runVolume(
     {
@@ -40,7 +47,15 @@ export async function runVolumeDemo(o: { out: string; size?: number; seed?: numb
       json: false,
       quiet: o.quiet === true,
     },
-    [{ refSeries: s.reference.seriesDir, refRtstruct: s.reference.rtstruct, roi: s.roi, targetSeries: s.target.seriesDir, truthRtstruct: s.target.rtstruct }],
+    [
+      {
+        refSeries: s.reference.seriesDir,
+        refRtstruct: s.reference.rtstruct,
+        roi: s.roi,
+        targetSeries: s.target.seriesDir,
+        truthRtstruct: s.target.rtstruct,
+      },
+    ],
     false,
     o.json ? { stdout: io.stderr, stderr: io.stderr } : io,
   );
@@ -69,6 +84,9 @@ export async function runVolumeDemo(o: { out: string; size?: number; seed?: numb
         `${m.predictedMl.toFixed(1)} ml vs ${m.truthMl.toFixed(1)} ml true; false-positive slices ${m.falsePositiveSlices.length}, false-negative ${m.falseNegativeSlices.length}; ` +
         `z offset ${report.alignment.offsetMm.toFixed(2)} mm (true ${s.study.zOffsetMm}); RTSTRUCT ${report.outputs.rtstruct}, review ${report.outputs.review}\n`,
     );
-  if (!passed) io.stderr.write(`p2sam: demo --volume: 3-D Dice ${m.dice.toFixed(4)} is below ${VOLUME_DEMO_MIN_DICE}; this build does not behave as expected\n`);
+  if (!passed)
+    io.stderr.write(
+      `p2sam: demo --volume: 3-D Dice ${m.dice.toFixed(4)} is below ${VOLUME_DEMO_MIN_DICE}; this build does not behave as expected\n`,
+    );
   return code !== EXIT_OK ? code : passed ? EXIT_OK : EXIT_FAILURE;
 }

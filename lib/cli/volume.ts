@@ -34,7 +34,7 @@ import { writeRtstruct } from '../clinical/rtstruct-write';
 import { writeDicomSeg } from '../clinical/seg';
 import { writeNifti } from '../clinical/nifti';
 import { huWindowBounds, type HuWindow } from '../clinical/window';
-import type { MaskVolume, } from '../clinical/volume';
+import type { MaskVolume } from '../clinical/volume';
 import { segmentVolume, type VolumeSegmentation } from '../volume/segment-volume';
 import { ReferenceSliceCache } from '../volume/reference-cache';
 import { volumeMetrics, type VolumeMetrics } from '../volume/metrics3d';
@@ -107,15 +107,23 @@ export function parseHuWindow(value: string): HuWindow {
   try {
     huWindowBounds(value as HuWindow);
   } catch {
-    throw new InvalidArgumentError("expected 'mediastinum', 'lung', 'soft-tissue', 'p2sam' or LOW,HIGH in HU");
+    throw new InvalidArgumentError(
+      "expected 'mediastinum', 'lung', 'soft-tissue', 'p2sam' or LOW,HIGH in HU",
+    );
   }
   return value as HuWindow;
 }
 
 export function parseFormats(value: string): VolumeFormat[] {
-  const list = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  if (list.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${FORMATS.join(', ')}`);
-  for (const f of list) if (!(FORMATS as readonly string[]).includes(f)) throw new InvalidArgumentError(`unknown format '${f}'; expected some of ${FORMATS.join(', ')}`);
+  const list = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (list.length === 0)
+    throw new InvalidArgumentError(`expected a comma-separated list of ${FORMATS.join(', ')}`);
+  for (const f of list)
+    if (!(FORMATS as readonly string[]).includes(f))
+      throw new InvalidArgumentError(`unknown format '${f}'; expected some of ${FORMATS.join(', ')}`);
   return [...new Set(list)] as VolumeFormat[];
 }
 
@@ -131,7 +139,10 @@ function round(x: number, digits = 3): number {
 }
 
 function errorRecord(err: unknown): { code: string; message: string } {
-  return { code: err instanceof P2SamError ? err.code : err instanceof UsageError ? 'USAGE' : 'ERROR', message: err instanceof Error ? err.message : String(err) };
+  return {
+    code: err instanceof P2SamError ? err.code : err instanceof UsageError ? 'USAGE' : 'ERROR',
+    message: err instanceof Error ? err.message : String(err),
+  };
 }
 
 // ---- manifest ------------------------------------------------------------------------
@@ -181,11 +192,15 @@ export function readManifest(file: string): VisitInput[] {
     rows = parsed as Record<string, unknown>[];
   } else {
     const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
-    if (lines.length < 2) throw new UsageError(`--manifest: ${file} needs a header row and at least one visit`);
+    if (lines.length < 2)
+      throw new UsageError(`--manifest: ${file} needs a header row and at least one visit`);
     const header = csvFields(lines[0]!).map((h) => h.toLowerCase());
     rows = lines.slice(1).map((l, i) => {
       const f = csvFields(l);
-      if (f.length !== header.length) throw new UsageError(`--manifest: ${file} line ${i + 2} has ${f.length} fields, the header has ${header.length}`);
+      if (f.length !== header.length)
+        throw new UsageError(
+          `--manifest: ${file} line ${i + 2} has ${f.length} fields, the header has ${header.length}`,
+        );
       return Object.fromEntries(header.map((h, j) => [h, f[j]]));
     });
   }
@@ -195,14 +210,23 @@ export function readManifest(file: string): VisitInput[] {
     const where = `--manifest: ${file} visit ${i + 1}`;
     if (typeof r !== 'object' || r === null) throw new UsageError(`${where}: expected an object`);
     for (const c of MANIFEST_COLUMNS)
-      if (typeof r[c] !== 'string' || (r[c] as string) === '') throw new UsageError(`${where}: missing '${c}' (columns: ${MANIFEST_COLUMNS.join(', ')}[, visit, truth_rtstruct, truth_roi])`);
+      if (typeof r[c] !== 'string' || (r[c] as string) === '')
+        throw new UsageError(
+          `${where}: missing '${c}' (columns: ${MANIFEST_COLUMNS.join(', ')}[, visit, truth_rtstruct, truth_roi])`,
+        );
     const p = (k: string) => path.resolve(base, r[k] as string);
     const visit = typeof r.visit === 'string' && r.visit !== '' ? r.visit : `visit-${i + 1}`;
     const key = `${r.patient}/${visit}`;
-    if (seen.has(key)) throw new UsageError(`${where}: patient '${r.patient}' visit '${visit}' appears twice (give a distinct 'visit' column)`);
+    if (seen.has(key))
+      throw new UsageError(
+        `${where}: patient '${r.patient}' visit '${visit}' appears twice (give a distinct 'visit' column)`,
+      );
     seen.add(key);
     for (const part of [r.patient as string, visit])
-      if (!/^[A-Za-z0-9._-]+$/.test(part)) throw new UsageError(`${where}: '${part}' is used as a folder name and may contain only letters, digits, '.', '_' and '-'`);
+      if (!/^[A-Za-z0-9._-]+$/.test(part))
+        throw new UsageError(
+          `${where}: '${part}' is used as a folder name and may contain only letters, digits, '.', '_' and '-'`,
+        );
     return {
       patient: r.patient as string,
       visit,
@@ -210,7 +234,9 @@ export function readManifest(file: string): VisitInput[] {
       refRtstruct: p('ref_rtstruct'),
       roi: r.roi as string,
       targetSeries: p('target_series'),
-      ...(typeof r.truth_rtstruct === 'string' && r.truth_rtstruct !== '' ? { truthRtstruct: p('truth_rtstruct') } : {}),
+      ...(typeof r.truth_rtstruct === 'string' && r.truth_rtstruct !== ''
+        ? { truthRtstruct: p('truth_rtstruct') }
+        : {}),
       ...(typeof r.truth_roi === 'string' && r.truth_roi !== '' ? { truthRoi: r.truth_roi } : {}),
     };
   });
@@ -235,8 +261,18 @@ async function runVisit(
   signal: AbortSignal | undefined,
   referenceCache?: ReferenceSliceCache,
 ): Promise<VisitReport> {
-  const report: VisitReport = { ...(input.patient ? { patient: input.patient, visit: input.visit } : {}), status: 'not-run', inputs: input, outputs: {} };
-  const inputs = [input.refSeries, input.refRtstruct, input.targetSeries, ...(input.truthRtstruct ? [input.truthRtstruct] : [])];
+  const report: VisitReport = {
+    ...(input.patient ? { patient: input.patient, visit: input.visit } : {}),
+    status: 'not-run',
+    inputs: input,
+    outputs: {},
+  };
+  const inputs = [
+    input.refSeries,
+    input.refRtstruct,
+    input.targetSeries,
+    ...(input.truthRtstruct ? [input.truthRtstruct] : []),
+  ];
   mkdirSync(outDir, { recursive: true });
   const reportPath = safeOutputPath(outDir, 'report.json', inputs);
   const label = input.patient ? `${input.patient}/${input.visit}` : path.basename(input.targetSeries);
@@ -245,7 +281,8 @@ async function runVisit(
     const refMask = readRtstruct(input.refRtstruct, reference, { roi: input.roi });
     const target = await readDicomSeries(input.targetSeries);
     let truth: MaskVolume | undefined;
-    if (input.truthRtstruct) truth = readRtstruct(input.truthRtstruct, target, { roi: input.truthRoi ?? input.roi });
+    if (input.truthRtstruct)
+      truth = readRtstruct(input.truthRtstruct, target, { roi: input.truthRoi ?? input.roi });
     let started = false;
     let lastDone = 0;
     const result = await segmentVolume(
@@ -288,12 +325,17 @@ async function runVisit(
     // Outputs: each one checked against the inputs, written whole (temp + rename in the writers).
     if (o.formats.includes('rtstruct')) {
       const f = safeOutputPath(outDir, 'rtstruct.dcm', inputs);
-      writeRtstruct(f, target, [{ name: roiName, mask: result.mask, interpretedType: 'GTV' }], { label: 'P2SAM', seriesDescription: `P2SAM ${roiName} from ${path.basename(input.refSeries)}` });
+      writeRtstruct(f, target, [{ name: roiName, mask: result.mask, interpretedType: 'GTV' }], {
+        label: 'P2SAM',
+        seriesDescription: `P2SAM ${roiName} from ${path.basename(input.refSeries)}`,
+      });
       report.outputs.rtstruct = f;
     }
     if (o.formats.includes('seg')) {
       const f = safeOutputPath(outDir, 'seg.dcm', inputs);
-      writeDicomSeg(f, target, [{ label: roiName, mask: result.mask }], { seriesDescription: `P2SAM ${roiName}` });
+      writeDicomSeg(f, target, [{ label: roiName, mask: result.mask }], {
+        seriesDescription: `P2SAM ${roiName}`,
+      });
       report.outputs.seg = f;
     }
     if (o.formats.includes('nifti')) {
@@ -310,7 +352,12 @@ async function runVisit(
       if (!r.ran) continue;
       const name = `slice-${String(r.targetSlice).padStart(3, '0')}`;
       const ov = safeOutputPath(outDir, path.join('slices', `${name}.overlay.png`), inputs);
-      await writeOverlayPng(ov, sliceImage(target, r.targetSlice, w), maskSlice(result.mask, r.targetSlice), r.present ? r.points : []);
+      await writeOverlayPng(
+        ov,
+        sliceImage(target, r.targetSlice, w),
+        maskSlice(result.mask, r.targetSlice),
+        r.present ? r.points : [],
+      );
       overlays.push(ov);
       if (o.formats.includes('png')) {
         const mp = safeOutputPath(outDir, path.join('slices', `${name}.mask.png`), inputs);
@@ -321,7 +368,10 @@ async function runVisit(
     report.outputs.overlays = overlays;
     if (maskPngs.length) report.outputs.masks = maskPngs;
     const montage = safeOutputPath(outDir, 'review.png', inputs);
-    await writeImagePng(montage, renderVolumeMontage(reference, refMask, target, result.mask, result.slices, w));
+    await writeImagePng(
+      montage,
+      renderVolumeMontage(reference, refMask, target, result.mask, result.slices, w),
+    );
     report.outputs.review = montage;
     if (truth) {
       const m = volumeMetrics(result.mask, truth, target);
@@ -335,8 +385,11 @@ async function runVisit(
       (report.metrics ? `, 3-D Dice ${report.metrics.dice.toFixed(3)}` : '') +
       ` in ${(s.totalMs / 1000).toFixed(1)} s`;
     if (o.json) {
-      for (const r of result.slices) io.stdout.write(`${JSON.stringify({ type: 'slice', visit: label, ...r })}\n`);
-      io.stdout.write(`${JSON.stringify({ type: 'visit', visit: label, alignment: result.alignment, summary: s, ...(report.metrics ? { dice: report.metrics.dice, hd95Mm: report.metrics.hd95Mm, meanSurfaceDistanceMm: report.metrics.meanSurfaceDistanceMm, predictedMl: report.metrics.predictedMl, truthMl: report.metrics.truthMl } : {}) })}\n`);
+      for (const r of result.slices)
+        io.stdout.write(`${JSON.stringify({ type: 'slice', visit: label, ...r })}\n`);
+      io.stdout.write(
+        `${JSON.stringify({ type: 'visit', visit: label, alignment: result.alignment, summary: s, ...(report.metrics ? { dice: report.metrics.dice, hd95Mm: report.metrics.hd95Mm, meanSurfaceDistanceMm: report.metrics.meanSurfaceDistanceMm, predictedMl: report.metrics.predictedMl, truthMl: report.metrics.truthMl } : {}) })}\n`,
+      );
       if (!o.quiet) progress.log(line);
     } else progress.print(io.stdout, line);
   } catch (err) {
@@ -352,7 +405,13 @@ async function runVisit(
 
 // ---- the command ---------------------------------------------------------------------
 
-export async function runVolume(o: VolumeRunOptions, visits: VisitInput[], batch: boolean, io: CliIO, signal?: AbortSignal): Promise<number> {
+export async function runVolume(
+  o: VolumeRunOptions,
+  visits: VisitInput[],
+  batch: boolean,
+  io: CliIO,
+  signal?: AbortSignal,
+): Promise<number> {
   requireFile('--encoder', o.encoder);
   requireFile('--decoder', o.decoder);
   outputDir('--out', o.out);
@@ -361,7 +420,11 @@ export async function runVolume(o: VolumeRunOptions, visits: VisitInput[], batch
   });
   mkdirSync(o.out, { recursive: true });
   const progress = ProgressReporter.auto(o.quiet, io.stderr);
-  const model = await P2SAM.load({ encoder: o.encoder, decoder: o.decoder, ...(o.threads ? { threads: o.threads } : {}) });
+  const model = await P2SAM.load({
+    encoder: o.encoder,
+    decoder: o.decoder,
+    ...(o.threads ? { threads: o.threads } : {}),
+  });
   const reports: VisitReport[] = [];
   let exitCode = EXIT_OK;
   // Consecutive visits from the same reference (series, structure set, ROI) share its
@@ -436,9 +499,25 @@ function writeBatchSummary(out: string, reports: VisitReport[], exitCode: number
       visit: r.visit,
       status: r.status,
       ...(r.error ? { error: r.error } : {}),
-      ...(r.summary ? { presentSlices: r.summary.presentSlices, volumeMl: r.summary.volumeMl, referenceSlicesEncoded: r.summary.referenceSlicesEncoded, encoderRuns: r.summary.encoderRuns, totalMs: r.summary.totalMs } : {}),
+      ...(r.summary
+        ? {
+            presentSlices: r.summary.presentSlices,
+            volumeMl: r.summary.volumeMl,
+            referenceSlicesEncoded: r.summary.referenceSlicesEncoded,
+            encoderRuns: r.summary.encoderRuns,
+            totalMs: r.summary.totalMs,
+          }
+        : {}),
       ...(r.alignment ? { zOffsetMm: r.alignment.offsetMm, alignment: r.alignment.method } : {}),
-      ...(r.metrics ? { dice: r.metrics.dice, hd95Mm: r.metrics.hd95Mm, meanSurfaceDistanceMm: r.metrics.meanSurfaceDistanceMm, falsePositiveSlices: r.metrics.falsePositiveSlices.length, falseNegativeSlices: r.metrics.falseNegativeSlices.length } : {}),
+      ...(r.metrics
+        ? {
+            dice: r.metrics.dice,
+            hd95Mm: r.metrics.hd95Mm,
+            meanSurfaceDistanceMm: r.metrics.meanSurfaceDistanceMm,
+            falsePositiveSlices: r.metrics.falsePositiveSlices.length,
+            falseNegativeSlices: r.metrics.falseNegativeSlices.length,
+          }
+        : {}),
       report: r.patient ? path.join(r.patient, r.visit!, 'report.json') : 'report.json',
     })),
     patients,
@@ -447,7 +526,9 @@ function writeBatchSummary(out: string, reports: VisitReport[], exitCode: number
 
 export function volumeCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('volume')
-    .description('contour a new CT visit (DICOM series) from an annotated earlier visit (series + RTSTRUCT); or many visits from --manifest')
+    .description(
+      'contour a new CT visit (DICOM series) from an annotated earlier visit (series + RTSTRUCT); or many visits from --manifest',
+    )
     .requiredOption('--encoder <file>', 'SAM image encoder (.onnx)')
     .requiredOption('--decoder <file>', 'SAM mask decoder (.onnx)')
     .requiredOption('-o, --out <dir>', 'output directory (created if missing)')
@@ -457,20 +538,67 @@ export function volumeCommand(io: CliIO, setExit: (code: number) => void): Comma
     .option('--target-series <dir>', 'new visit: DICOM series folder')
     .option('--truth-rtstruct <file>', 'ground truth of the target visit, for metrics in report.json')
     .option('--truth-roi <name>', 'ROI in --truth-rtstruct (default: --roi)')
-    .option('--manifest <file>', 'CSV or JSON list of visits (patient, ref_series, ref_rtstruct, roi, target_series[, visit, truth_rtstruct, truth_roi])')
-    .option('--window <w>', "HU window: mediastinum (default), lung, soft-tissue, p2sam or LOW,HIGH", parseHuWindow, 'mediastinum' as HuWindow)
-    .option('--format <list>', 'outputs besides overlays and review.png: rtstruct,seg,nifti,png (default rtstruct)', parseFormats, ['rtstruct'] as VolumeFormat[])
-    .option('--margin-mm <n>', "how far beyond the reference ROI's extent target slices are tried (default 10)", numberParser(0, 1000))
-    .option('--z-offset-mm <n>', 'target z − reference z of the same anatomy (mm); skips the alignment', numberParser(-100000, 100000))
+    .option(
+      '--manifest <file>',
+      'CSV or JSON list of visits (patient, ref_series, ref_rtstruct, roi, target_series[, visit, truth_rtstruct, truth_roi])',
+    )
+    .option(
+      '--window <w>',
+      'HU window: mediastinum (default), lung, soft-tissue, p2sam or LOW,HIGH',
+      parseHuWindow,
+      'mediastinum' as HuWindow,
+    )
+    .option(
+      '--format <list>',
+      'outputs besides overlays and review.png: rtstruct,seg,nifti,png (default rtstruct)',
+      parseFormats,
+      ['rtstruct'] as VolumeFormat[],
+    )
+    .option(
+      '--margin-mm <n>',
+      "how far beyond the reference ROI's extent target slices are tried (default 10)",
+      numberParser(0, 1000),
+    )
+    .option(
+      '--z-offset-mm <n>',
+      'target z − reference z of the same anatomy (mm); skips the alignment',
+      numberParser(-100000, 100000),
+    )
     .option('--output-roi <name>', 'ROI name in the written structure set (default: --roi)')
-    .addOption(new Option('--mode <mode>', 'negative prompts: background parts (medical) or one point (natural)').choices(['natural', 'medical']).default('medical'))
+    .addOption(
+      new Option('--mode <mode>', 'negative prompts: background parts (medical) or one point (natural)')
+        .choices(['natural', 'medical'])
+        .default('medical'),
+    )
     .option('--parts <range>', 'candidate part counts, e.g. 1..5 (default 1..5)', parseRange)
-    .option('--negatives <range>', 'background part counts (medical, default 1..1) or 0/1 (natural)', parseRange)
-    .addOption(new Option('--consistency <c>', '3-D consistency across slices: keep the parts that touch the neighbouring slices\' result (components) or every part (none)').choices(['none', 'components']).default('components'))
+    .option(
+      '--negatives <range>',
+      'background part counts (medical, default 1..1) or 0/1 (natural)',
+      parseRange,
+    )
+    .addOption(
+      new Option(
+        '--consistency <c>',
+        "3-D consistency across slices: keep the parts that touch the neighbouring slices' result (components) or every part (none)",
+      )
+        .choices(['none', 'components'])
+        .default('components'),
+    )
     .option('--allow-other-patient', 'accept a target whose PatientID differs from the reference')
-    .option('--reference-spacing-mm <n>', 'use only annotated reference slices at least this far apart (default 0: all)', numberParser(0, 1000))
-    .option('--pipeline', 'overlap the next slice\'s encoder pass with the current decoder cascade (default: only with CUDA models)')
-    .option('--threads <n>', 'threads for ONNX Runtime and the native maths (default: all cores)', intParser(1, 1024))
+    .option(
+      '--reference-spacing-mm <n>',
+      'use only annotated reference slices at least this far apart (default 0: all)',
+      numberParser(0, 1000),
+    )
+    .option(
+      '--pipeline',
+      "overlap the next slice's encoder pass with the current decoder cascade (default: only with CUDA models)",
+    )
+    .option(
+      '--threads <n>',
+      'threads for ONNX Runtime and the native maths (default: all cores)',
+      intParser(1, 1024),
+    )
     .option('--seed <n>', 'k-means seed (default 0)', intParser(0, Number.MAX_SAFE_INTEGER))
     .option('--restarts <n>', 'k-means restarts per part count (default 10)', intParser(1, 100))
     .option('--json', 'print one JSON line per slice and per visit on stdout (progress stays on stderr)')
@@ -482,12 +610,16 @@ export function volumeCommand(io: CliIO, setExit: (code: number) => void): Comma
       const batch = typeof flags.manifest === 'string';
       if (batch) {
         const clash = [...single, 'truthRtstruct'].filter((k) => flags[k] !== undefined);
-        if (clash.length) throw new UsageError(`--manifest lists the visits; do not also give ${clash.map(flagName).join(', ')}`);
+        if (clash.length)
+          throw new UsageError(
+            `--manifest lists the visits; do not also give ${clash.map(flagName).join(', ')}`,
+          );
         requireFile('--manifest', flags.manifest as string);
         visits = readManifest(flags.manifest as string);
       } else {
         const missing = single.filter((k) => typeof flags[k] !== 'string');
-        if (missing.length) throw new UsageError(`missing ${missing.map(flagName).join(', ')} (or give --manifest)`);
+        if (missing.length)
+          throw new UsageError(`missing ${missing.map(flagName).join(', ')} (or give --manifest)`);
         visits = [
           {
             refSeries: flags.refSeries as string,

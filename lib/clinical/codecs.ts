@@ -35,7 +35,13 @@ interface EmscriptenCodec {
   getEncodedBuffer(length: number): Uint8Array;
   decode(): void;
   getDecodedBuffer(): Uint8Array;
-  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean };
+  getFrameInfo(): {
+    width: number;
+    height: number;
+    bitsPerSample: number;
+    componentCount: number;
+    isSigned?: boolean;
+  };
   delete?(): void;
 }
 interface CodecModules {
@@ -53,9 +59,19 @@ function loadCodecs(): Promise<CodecModules> {
   const quiet = { print: () => {}, printErr: () => {} };
   codecs ??= (async () => {
     const [jpegTurbo, charls, openjpeg] = await Promise.all([
-      (require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as (o: object) => Promise<CodecModules['jpegTurbo']>)(quiet),
-      (require('@cornerstonejs/codec-charls/decodewasmjs') as (o: object) => Promise<CodecModules['charls']>)(quiet),
-      (require('@cornerstonejs/codec-openjpeg/decodewasmjs') as (o: object) => Promise<CodecModules['openjpeg']>)(quiet),
+      (
+        require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as (
+          o: object,
+        ) => Promise<CodecModules['jpegTurbo']>
+      )(quiet),
+      (require('@cornerstonejs/codec-charls/decodewasmjs') as (o: object) => Promise<CodecModules['charls']>)(
+        quiet,
+      ),
+      (
+        require('@cornerstonejs/codec-openjpeg/decodewasmjs') as (
+          o: object,
+        ) => Promise<CodecModules['openjpeg']>
+      )(quiet),
     ]);
     return { jpegTurbo, charls, openjpeg };
   })();
@@ -78,7 +94,10 @@ export function pixelFormat(df: DicomFile): PixelFormat {
   const columns = numbers(ds, 'Columns')?.[0];
   const bitsAllocated = numbers(ds, 'BitsAllocated')?.[0];
   if (!rows || !columns || !bitsAllocated) {
-    throw new P2SamError('DICOM_READ_FAILED', `${df.file}: no image: Rows/Columns/BitsAllocated missing (SOP class ${text(ds, 'SOPClassUID')})`);
+    throw new P2SamError(
+      'DICOM_READ_FAILED',
+      `${df.file}: no image: Rows/Columns/BitsAllocated missing (SOP class ${text(ds, 'SOPClassUID')})`,
+    );
   }
   const samples = numbers(ds, 'SamplesPerPixel')?.[0] ?? 1;
   const photometric = text(ds, 'PhotometricInterpretation') || 'MONOCHROME2';
@@ -89,7 +108,10 @@ export function pixelFormat(df: DicomFile): PixelFormat {
     );
   }
   if (![8, 16, 32].includes(bitsAllocated)) {
-    throw new P2SamError('DICOM_UNSUPPORTED', `${df.file}: expected BitsAllocated 8, 16 or 32, received ${bitsAllocated}`);
+    throw new P2SamError(
+      'DICOM_UNSUPPORTED',
+      `${df.file}: expected BitsAllocated 8, 16 or 32, received ${bitsAllocated}`,
+    );
   }
   return {
     rows,
@@ -128,7 +150,10 @@ function decodeRle(file: string, data: Uint8Array, f: PixelFormat): Uint8Array {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const segments = view.getUint32(0, true);
   if (segments !== bytesPerSample) {
-    throw new P2SamError('DICOM_READ_FAILED', `${file}: RLE frame has ${segments} segments, expected ${bytesPerSample} for BitsAllocated ${f.bitsAllocated}`);
+    throw new P2SamError(
+      'DICOM_READ_FAILED',
+      `${file}: RLE frame has ${segments} segments, expected ${bytesPerSample} for BitsAllocated ${f.bitsAllocated}`,
+    );
   }
   const out = new Uint8Array(pixels * bytesPerSample);
   for (let s = 0; s < segments; s++) {
@@ -147,24 +172,40 @@ function decodeRle(file: string, data: Uint8Array, f: PixelFormat): Uint8Array {
         for (let j = 0; j < 1 - n && px < pixels; j++) out[px++ * bytesPerSample + byteInWord] = v;
       }
     }
-    if (px < pixels) throw new P2SamError('DICOM_READ_FAILED', `${file}: RLE segment ${s + 1} ends after ${px} of ${pixels} pixels`);
+    if (px < pixels)
+      throw new P2SamError(
+        'DICOM_READ_FAILED',
+        `${file}: RLE segment ${s + 1} ends after ${px} of ${pixels} pixels`,
+      );
   }
   return out;
 }
 
-function runEmscripten(file: string, what: string, decoder: EmscriptenCodec, data: Uint8Array, f: PixelFormat): Uint8Array {
+function runEmscripten(
+  file: string,
+  what: string,
+  decoder: EmscriptenCodec,
+  data: Uint8Array,
+  f: PixelFormat,
+): Uint8Array {
   try {
     decoder.getEncodedBuffer(data.byteLength).set(data);
     decoder.decode();
     const info = decoder.getFrameInfo();
     if (info.width !== f.columns || info.height !== f.rows || info.componentCount !== 1) {
-      throw new Error(`codestream is ${info.width}×${info.height}×${info.componentCount}, the header says ${f.columns}×${f.rows}×1`);
+      throw new Error(
+        `codestream is ${info.width}×${info.height}×${info.componentCount}, the header says ${f.columns}×${f.rows}×1`,
+      );
     }
     const decoded = decoder.getDecodedBuffer();
     return new Uint8Array(decoded); // copy out of the WASM heap before delete()
   } catch (err) {
     if (err instanceof P2SamError) throw err;
-    throw new P2SamError('DICOM_READ_FAILED', `${file}: ${what} decoding failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new P2SamError(
+      'DICOM_READ_FAILED',
+      `${file}: ${what} decoding failed: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   } finally {
     decoder.delete?.();
   }
@@ -176,13 +217,25 @@ function decodeTwelveBit(file: string, data: Uint8Array, f: PixelFormat): Uint8A
   try {
     decoded = decodeJpegDct(data);
   } catch (err) {
-    if (err instanceof JpegDecodeError) throw new P2SamError('DICOM_UNSUPPORTED', `${file}: 12-bit JPEG: ${err.message}`, { cause: err });
-    throw new P2SamError('DICOM_READ_FAILED', `${file}: 12-bit JPEG decoding failed: ${(err as Error).message}`, { cause: err });
+    if (err instanceof JpegDecodeError)
+      throw new P2SamError('DICOM_UNSUPPORTED', `${file}: 12-bit JPEG: ${err.message}`, { cause: err });
+    throw new P2SamError(
+      'DICOM_READ_FAILED',
+      `${file}: 12-bit JPEG decoding failed: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (decoded.width !== f.columns || decoded.height !== f.rows) {
-    throw new P2SamError('DICOM_READ_FAILED', `${file}: JPEG stream is ${decoded.width}×${decoded.height}, the header says ${f.columns}×${f.rows}`);
+    throw new P2SamError(
+      'DICOM_READ_FAILED',
+      `${file}: JPEG stream is ${decoded.width}×${decoded.height}, the header says ${f.columns}×${f.rows}`,
+    );
   }
-  if (f.bitsAllocated !== 16) throw new P2SamError('DICOM_UNSUPPORTED', `${file}: 12-bit JPEG samples need BitsAllocated 16, received ${f.bitsAllocated}`);
+  if (f.bitsAllocated !== 16)
+    throw new P2SamError(
+      'DICOM_UNSUPPORTED',
+      `${file}: 12-bit JPEG samples need BitsAllocated 16, received ${f.bitsAllocated}`,
+    );
   const out = new Uint8Array(decoded.samples.length * 2);
   const view = new DataView(out.buffer);
   for (let i = 0; i < decoded.samples.length; i++) view.setUint16(2 * i, decoded.samples[i]!, true);
@@ -194,7 +247,8 @@ function jpegPrecision(data: Uint8Array): number | undefined {
   for (let i = 2; i + 4 < data.length; ) {
     if (data[i] !== 0xff) return undefined;
     const marker = data[i + 1]!;
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return data[i + 4];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
+      return data[i + 4];
     i += 2 + ((data[i + 2]! << 8) | data[i + 3]!);
   }
   return undefined;
@@ -207,7 +261,10 @@ function frameBuffers(df: DicomFile, f: PixelFormat): Uint8Array[] {
   // A single frame split over several fragments (no basic offset table): join them.
   if (f.frames === 1 && parts.length > 1) return [Buffer.concat(parts)];
   if (parts.length !== f.frames) {
-    throw new P2SamError('DICOM_READ_FAILED', `${df.file}: ${parts.length} compressed frames for NumberOfFrames ${f.frames}`);
+    throw new P2SamError(
+      'DICOM_READ_FAILED',
+      `${df.file}: ${parts.length} compressed frames for NumberOfFrames ${f.frames}`,
+    );
   }
   return parts;
 }
@@ -232,7 +289,10 @@ export async function decodeFrames(df: DicomFile): Promise<StoredFrame[]> {
     if (!buf) throw new P2SamError('DICOM_READ_FAILED', `${df.file}: no PixelData`);
     const bytes = new Uint8Array(buf);
     if (bytes.byteLength < frameBytes * f.frames) {
-      throw new P2SamError('DICOM_READ_FAILED', `${df.file}: truncated: PixelData has ${bytes.byteLength} bytes, ${f.frames} frame(s) of ${f.columns}×${f.rows}×${f.bitsAllocated / 8} need ${frameBytes * f.frames}`);
+      throw new P2SamError(
+        'DICOM_READ_FAILED',
+        `${df.file}: truncated: PixelData has ${bytes.byteLength} bytes, ${f.frames} frame(s) of ${f.columns}×${f.rows}×${f.bitsAllocated / 8} need ${frameBytes * f.frames}`,
+      );
     }
     const all = nativeToStored(bytes.subarray(0, frameBytes * f.frames), f, ts === TS.explicitBig);
     return Array.from({ length: f.frames }, (_, i) => all.subarray(i * pixels, (i + 1) * pixels));
@@ -253,19 +313,39 @@ export async function decodeFrames(df: DicomFile): Promise<StoredFrame[]> {
           break;
         }
         if (precision !== 8) {
-          throw new P2SamError('DICOM_UNSUPPORTED', `${df.file}: JPEG with ${precision ?? 'unknown'}-bit samples (transfer syntax ${ts}); expected 8 or 12`);
+          throw new P2SamError(
+            'DICOM_UNSUPPORTED',
+            `${df.file}: JPEG with ${precision ?? 'unknown'}-bit samples (transfer syntax ${ts}); expected 8 or 12`,
+          );
         }
-        native = runEmscripten(df.file, 'JPEG baseline', new (await loadCodecs()).jpegTurbo.JPEGDecoder(), data, f);
+        native = runEmscripten(
+          df.file,
+          'JPEG baseline',
+          new (await loadCodecs()).jpegTurbo.JPEGDecoder(),
+          data,
+          f,
+        );
         break;
       }
       case TS.jpegLossless14:
       case TS.jpegLosslessSV1: {
-        const { Decoder } = require('jpeg-lossless-decoder-js') as { Decoder: new () => { decode(b: ArrayBuffer, o: number, l: number, n: number): ArrayBufferView } };
+        const { Decoder } = require('jpeg-lossless-decoder-js') as {
+          Decoder: new () => { decode(b: ArrayBuffer, o: number, l: number, n: number): ArrayBufferView };
+        };
         try {
-          const decoded = new Decoder().decode(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength, f.bitsAllocated / 8);
+          const decoded = new Decoder().decode(
+            data.buffer as ArrayBuffer,
+            data.byteOffset,
+            data.byteLength,
+            f.bitsAllocated / 8,
+          );
           native = new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
         } catch (err) {
-          throw new P2SamError('DICOM_READ_FAILED', `${df.file}: JPEG lossless decoding failed: ${(err as Error).message}`, { cause: err });
+          throw new P2SamError(
+            'DICOM_READ_FAILED',
+            `${df.file}: JPEG lossless decoding failed: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
         break;
       }
@@ -278,10 +358,16 @@ export async function decodeFrames(df: DicomFile): Promise<StoredFrame[]> {
         native = runEmscripten(df.file, 'JPEG 2000', new (await loadCodecs()).openjpeg.J2KDecoder(), data, f);
         break;
       default:
-        throw new P2SamError('DICOM_UNSUPPORTED', `${df.file}: transfer syntax ${ts} is not supported (expected one of the uncompressed, deflate, RLE, JPEG, JPEG-LS or JPEG 2000 syntaxes)`);
+        throw new P2SamError(
+          'DICOM_UNSUPPORTED',
+          `${df.file}: transfer syntax ${ts} is not supported (expected one of the uncompressed, deflate, RLE, JPEG, JPEG-LS or JPEG 2000 syntaxes)`,
+        );
     }
     if (native.byteLength < frameBytes) {
-      throw new P2SamError('DICOM_READ_FAILED', `${df.file}: decoded frame has ${native.byteLength} bytes, expected ${frameBytes}`);
+      throw new P2SamError(
+        'DICOM_READ_FAILED',
+        `${df.file}: decoded frame has ${native.byteLength} bytes, expected ${frameBytes}`,
+      );
     }
     out.push(nativeToStored(native.subarray(0, frameBytes), f, false));
   }
@@ -290,6 +376,8 @@ export async function decodeFrames(df: DicomFile): Promise<StoredFrame[]> {
 
 /** RescaleSlope/Intercept (CT Image module; 1/0 when absent, as for MR). */
 export function rescaleOf(ds: NaturalDataset): { slope: number; intercept: number } {
-  return { slope: numbers(ds, 'RescaleSlope')?.[0] ?? 1, intercept: numbers(ds, 'RescaleIntercept')?.[0] ?? 0 };
+  return {
+    slope: numbers(ds, 'RescaleSlope')?.[0] ?? 1,
+    intercept: numbers(ds, 'RescaleIntercept')?.[0] ?? 0,
+  };
 }
-

@@ -43,11 +43,17 @@ const DY = [0, 1, 0, -1];
  *   const loops = traceContours(slice, 512, 512); // slice: Uint8Array, 1 = inside
  *   // loops[i] = [x0, y0, x1, y1, …] with pixel centres on integer coordinates
  */
-export function traceContours(mask: Uint8Array, width: number, height: number, convention: ContourConvention = 'pixel-centres'): PixelContour[] {
+export function traceContours(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  convention: ContourConvention = 'pixel-centres',
+): PixelContour[] {
   const cw = width + 1;
   // Bit d of out[corner] set ⇔ a boundary edge leaves that corner in direction d.
   const out = new Uint8Array(cw * (height + 1));
-  const at = (c: number, r: number) => c >= 0 && r >= 0 && c < width && r < height && mask[r * width + c] !== 0;
+  const at = (c: number, r: number) =>
+    c >= 0 && r >= 0 && c < width && r < height && mask[r * width + c] !== 0;
   let edges = 0;
   for (let r = 0; r < height; r++) {
     const row = r * width;
@@ -138,7 +144,12 @@ function dropCollinear(raw: number[]): PixelContour {
  *   const slice = new Uint8Array(w * h);
  *   rasterizeContours(traceContours(mask, w, h), w, h, slice); // slice equals mask
  */
-export function rasterizeContours(contours: readonly PixelContour[], width: number, height: number, target: Uint8Array): void {
+export function rasterizeContours(
+  contours: readonly PixelContour[],
+  width: number,
+  height: number,
+  target: Uint8Array,
+): void {
   target.fill(0);
   const crossings: number[][] = Array.from({ length: height }, () => []);
   for (const poly of contours) {

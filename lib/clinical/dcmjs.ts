@@ -21,8 +21,15 @@ interface ReadBufferStreamCtor {
 export interface DcmjsApi {
   data: {
     DicomMessage: {
-      readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string | null }): { meta: DictDataset; dict: DictDataset };
-      _read(stream: InstanceType<ReadBufferStreamCtor>, syntax: string, options?: { ignoreErrors?: boolean }): DictDataset;
+      readFile(
+        buffer: ArrayBuffer,
+        options?: { ignoreErrors?: boolean; untilTag?: string | null },
+      ): { meta: DictDataset; dict: DictDataset };
+      _read(
+        stream: InstanceType<ReadBufferStreamCtor>,
+        syntax: string,
+        options?: { ignoreErrors?: boolean },
+      ): DictDataset;
     };
     DicomMetaDictionary: {
       naturalizeDataset(dict: DictDataset): NaturalDataset;

@@ -50,7 +50,11 @@ function toArrayBuffer(b: Buffer): ArrayBuffer {
 }
 
 function fail(file: string, why: string, cause?: unknown): never {
-  throw new P2SamError('DICOM_READ_FAILED', `${file}: not a readable DICOM file: ${why}`, cause === undefined ? undefined : { cause });
+  throw new P2SamError(
+    'DICOM_READ_FAILED',
+    `${file}: not a readable DICOM file: ${why}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**
@@ -98,7 +102,11 @@ export function readDicomFile(file: string): DicomFile {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    fail(file, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message), err);
+    fail(
+      file,
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message),
+      err,
+    );
   }
   const hasMeta = bytes.length >= 132 && bytes.toString('latin1', 128, 132) === 'DICM';
   if (hasMeta) {
@@ -112,30 +120,44 @@ export function readDicomFile(file: string): DicomFile {
     const transferSyntax = String(meta.TransferSyntaxUID ?? '');
     if (!transferSyntax) fail(file, 'the File Meta group has no TransferSyntaxUID');
     checkPixelDataNotTruncated(file, bytes, transferSyntax);
-    return { file, transferSyntax, hasMeta, dataset: dcmjs().data.DicomMetaDictionary.naturalizeDataset(parsed.dict) };
+    return {
+      file,
+      transferSyntax,
+      hasMeta,
+      dataset: dcmjs().data.DicomMetaDictionary.naturalizeDataset(parsed.dict),
+    };
   }
   // No preamble: PS3.10 allows only Part 10 files on media, but older tools (and
   // pydicom's own rtstruct.dcm) write the bare data set in the default transfer syntax.
   // Accept it only when it starts like a data set: a group-0008 element first.
   if (bytes.length < 8 || bytes.readUInt16LE(0) !== 0x0008) {
-    fail(file, 'no DICM preamble/meta header, and the bytes do not start like an implicit VR little endian data set (group 0008)');
+    fail(
+      file,
+      'no DICM preamble/meta header, and the bytes do not start like an implicit VR little endian data set (group 0008)',
+    );
   }
   let dict: DictDataset;
   try {
     const stream = new (dcmjs().data.ReadBufferStream)(toArrayBuffer(bytes), true);
     dict = dcmjs().data.DicomMessage._read(stream, TS.implicitLittle, { ignoreErrors: false });
   } catch (err) {
-    fail(file, `no meta header, and reading it as implicit VR little endian failed: ${(err as Error).message}`, err);
+    fail(
+      file,
+      `no meta header, and reading it as implicit VR little endian failed: ${(err as Error).message}`,
+      err,
+    );
   }
   const dataset = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dict);
-  if (typeof dataset.SOPClassUID !== 'string') fail(file, 'no meta header and no SOPClassUID in the data set');
+  if (typeof dataset.SOPClassUID !== 'string')
+    fail(file, 'no meta header and no SOPClassUID in the data set');
   checkPixelDataNotTruncated(file, bytes, TS.implicitLittle);
   return { file, transferSyntax: TS.implicitLittle, hasMeta, dataset };
 }
 
 /** A fresh DICOM UID under the UUID-derived root 2.25 (PS3.5 B.2). */
 export function newUid(seed?: string): string {
-  const bytes = seed === undefined ? randomBytes(16) : createHash('sha256').update(seed).digest().subarray(0, 16);
+  const bytes =
+    seed === undefined ? randomBytes(16) : createHash('sha256').update(seed).digest().subarray(0, 16);
   const copy = Buffer.from(bytes);
   // Mark as an RFC 4122 version-4 / name-based UUID so the integer is a valid 2.25 arc.
   copy[6] = (copy[6]! & 0x0f) | (seed === undefined ? 0x40 : 0x50);
@@ -182,7 +204,11 @@ export function writeDicomFile(file: string, dataset: NaturalDataset): void {
     } catch {
       // nothing was written
     }
-    throw new P2SamError('OUTPUT_PATH_REFUSED', `${file}: could not write the DICOM file: ${(err as Error).message}`, { cause: err });
+    throw new P2SamError(
+      'OUTPUT_PATH_REFUSED',
+      `${file}: could not write the DICOM file: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -190,7 +216,8 @@ export function writeDicomFile(file: string, dataset: NaturalDataset): void {
 export function firstItem(ds: NaturalDataset, key: string): NaturalDataset | undefined {
   const v = ds[key];
   if (Array.isArray(v)) return v[0] as NaturalDataset | undefined;
-  if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer)) return v as NaturalDataset;
+  if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer))
+    return v as NaturalDataset;
   return undefined;
 }
 
@@ -198,7 +225,8 @@ export function firstItem(ds: NaturalDataset, key: string): NaturalDataset | und
 export function items(ds: NaturalDataset, key: string): NaturalDataset[] {
   const v = ds[key];
   if (Array.isArray(v)) return v as NaturalDataset[];
-  if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer)) return [v as NaturalDataset];
+  if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer))
+    return [v as NaturalDataset];
   return [];
 }
 
@@ -216,6 +244,7 @@ export function text(ds: NaturalDataset, key: string): string {
   const v = ds[key];
   if (v === undefined || v === null) return '';
   const one = Array.isArray(v) ? v[0] : v;
-  if (one && typeof one === 'object' && 'Alphabetic' in (one as object)) return String((one as { Alphabetic: unknown }).Alphabetic ?? '');
+  if (one && typeof one === 'object' && 'Alphabetic' in (one as object))
+    return String((one as { Alphabetic: unknown }).Alphabetic ?? '');
   return one === undefined || one === null ? '' : String(one);
 }

@@ -16,7 +16,15 @@ import { P2SamError } from '../errors';
 import { decodeFrames, pixelFormat, rescaleOf } from './codecs';
 import dcmjs from './dcmjs';
 import { newUid, numbers, readDicomFile, SOP_CLASS, text, type DicomFile } from './dicom-file';
-import { cross, dot, normalize, type PatientStudy, type Vec3, type Volume, type VolumeWarning } from './volume';
+import {
+  cross,
+  dot,
+  normalize,
+  type PatientStudy,
+  type Vec3,
+  type Volume,
+  type VolumeWarning,
+} from './volume';
 
 export interface ReadSeriesOptions {
   /** Which series to read when the folder holds several (SeriesInstanceUID). */
@@ -56,11 +64,15 @@ export interface FolderScan {
 function listFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const p = path.join(d, entry.name);
       // PACS exports and study folders often link slices in; follow file links, but not
       // directory links (a link back up the tree would loop).
-      const isFile = entry.isFile() || (entry.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isFile() === true);
+      const isFile =
+        entry.isFile() ||
+        (entry.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isFile() === true);
       if (entry.isDirectory()) walk(p);
       else if (isFile) out.push(p);
     }
@@ -73,7 +85,10 @@ function listFiles(dir: string): string[] {
 function peekSeries(file: string): { seriesInstanceUid?: string } {
   try {
     const b = readFileSync(file);
-    const parsed = dcmjs().data.DicomMessage.readFile(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, { untilTag: '7FE00010' });
+    const parsed = dcmjs().data.DicomMessage.readFile(
+      b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+      { untilTag: '7FE00010' },
+    );
     const uid = text(dcmjs().data.DicomMetaDictionary.naturalizeDataset(parsed.dict), 'SeriesInstanceUID');
     return uid ? { seriesInstanceUid: uid } : {};
   } catch {
@@ -94,7 +109,9 @@ function hasPart10Marker(file: string): boolean {
 
 function isImage(df: DicomFile): boolean {
   const sop = text(df.dataset, 'SOPClassUID');
-  return df.dataset.PixelData !== undefined && sop !== SOP_CLASS.seg && text(df.dataset, 'Modality') !== 'SEG';
+  return (
+    df.dataset.PixelData !== undefined && sop !== SOP_CLASS.seg && text(df.dataset, 'Modality') !== 'SEG'
+  );
 }
 
 interface Scanned {
@@ -126,7 +143,12 @@ function scanInternal(dirOrFile: string): Scanned {
     }
     const uid = text(df.dataset, 'SeriesInstanceUID');
     if (!isImage(df)) {
-      scan.objects.push({ file, modality: text(df.dataset, 'Modality'), sopClassUid: text(df.dataset, 'SOPClassUID'), seriesInstanceUid: uid });
+      scan.objects.push({
+        file,
+        modality: text(df.dataset, 'Modality'),
+        sopClassUid: text(df.dataset, 'SOPClassUID'),
+        seriesInstanceUid: uid,
+      });
       continue;
     }
     const list = filesBySeries.get(uid) ?? [];
@@ -163,7 +185,9 @@ function describeSeries(s: SeriesSummary): string {
 }
 
 function fileList(files: string[], max = 6): string {
-  return files.length <= max ? files.join(', ') : `${files.slice(0, max).join(', ')} and ${files.length - max} more`;
+  return files.length <= max
+    ? files.join(', ')
+    : `${files.slice(0, max).join(', ')} and ${files.length - max} more`;
 }
 
 function patientStudy(ds: DicomFile['dataset']): PatientStudy {
@@ -198,9 +222,16 @@ export async function readDicomSeries(dirOrFile: string, options: ReadSeriesOpti
   const { scan, filesBySeries } = scanInternal(dirOrFile);
   if (!scan.series.length && scan.broken.length) throw scan.broken[0]!.error;
   if (!scan.series.length) {
-    const why = scan.skipped.length ? `; ${scan.skipped.length} unreadable file(s), first: ${scan.skipped[0]!.reason}` : '';
-    const objs = scan.objects.length ? `; non-image objects: ${scan.objects.map((o) => `${o.file} (${o.modality})`).join(', ')}` : '';
-    throw new P2SamError('DICOM_NO_SERIES', `${dirOrFile}: expected DICOM image files, found no image series${objs}${why}`);
+    const why = scan.skipped.length
+      ? `; ${scan.skipped.length} unreadable file(s), first: ${scan.skipped[0]!.reason}`
+      : '';
+    const objs = scan.objects.length
+      ? `; non-image objects: ${scan.objects.map((o) => `${o.file} (${o.modality})`).join(', ')}`
+      : '';
+    throw new P2SamError(
+      'DICOM_NO_SERIES',
+      `${dirOrFile}: expected DICOM image files, found no image series${objs}${why}`,
+    );
   }
   let chosen: SeriesSummary;
   if (options.seriesInstanceUid !== undefined) {
@@ -222,7 +253,9 @@ export async function readDicomSeries(dirOrFile: string, options: ReadSeriesOpti
   }
   // A slice of this series that cannot be read (or a broken file whose series is unknown)
   // must not silently shorten the volume.
-  const broken = scan.broken.find((b) => b.seriesInstanceUid === undefined || b.seriesInstanceUid === chosen.seriesInstanceUid);
+  const broken = scan.broken.find(
+    (b) => b.seriesInstanceUid === undefined || b.seriesInstanceUid === chosen.seriesInstanceUid,
+  );
   if (broken) throw broken.error;
   const dfs = filesBySeries.get(chosen.seriesInstanceUid)!;
   return assembleVolume(dirOrFile, dfs, options);
@@ -241,7 +274,10 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
     const f = pixelFormat(df);
     if (f.rows !== f0.rows || f.columns !== f0.columns) sizeOff.push(`${df.file} (${f.columns}×${f.rows})`);
     if (f.frames !== 1) {
-      throw new P2SamError('DICOM_UNSUPPORTED', `${df.file}: multi-frame images (${f.frames} frames) are not read as series slices; expected one frame per file`);
+      throw new P2SamError(
+        'DICOM_UNSUPPORTED',
+        `${df.file}: multi-frame images (${f.frames} frames) are not read as series slices; expected one frame per file`,
+      );
     }
     const iop = numbers(df.dataset, 'ImageOrientationPatient');
     if (iop?.length !== 6) {
@@ -254,20 +290,33 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
     }
     if (!numbers(df.dataset, 'ImagePositionPatient') && dfs.length > 1) noPosition.push(df.file);
     const ps = numbers(df.dataset, 'PixelSpacing') ?? numbers(df.dataset, 'ImagerPixelSpacing');
-    if (ps0 && ps && (Math.abs(ps[0]! - ps0[0]!) > 1e-4 || Math.abs(ps[1]! - ps0[1]!) > 1e-4)) spacingOff.push(`${df.file} (${ps.join('\\')})`);
+    if (ps0 && ps && (Math.abs(ps[0]! - ps0[0]!) > 1e-4 || Math.abs(ps[1]! - ps0[1]!) > 1e-4))
+      spacingOff.push(`${df.file} (${ps.join('\\')})`);
   }
   if (sizeOff.length) {
-    throw new P2SamError('DICOM_SERIES_INVALID', `${where}: slices differ in size: ${dfs[0]!.file} is ${f0.columns}×${f0.rows} but ${fileList(sizeOff)}`);
+    throw new P2SamError(
+      'DICOM_SERIES_INVALID',
+      `${where}: slices differ in size: ${dfs[0]!.file} is ${f0.columns}×${f0.rows} but ${fileList(sizeOff)}`,
+    );
   }
   if (noPosition.length) {
-    throw new P2SamError('DICOM_SERIES_INVALID', `${where}: slices without ImagePositionPatient/ImageOrientationPatient cannot be ordered: ${fileList([...new Set(noPosition)])}`);
+    throw new P2SamError(
+      'DICOM_SERIES_INVALID',
+      `${where}: slices without ImagePositionPatient/ImageOrientationPatient cannot be ordered: ${fileList([...new Set(noPosition)])}`,
+    );
   }
   if (orientations.size > 1) {
     const groups = [...orientations].map(([k, files]) => `[${k}]: ${fileList(files, 3)}`).join('; ');
-    throw new P2SamError('DICOM_SERIES_INVALID', `${where}: mixed ImageOrientationPatient within one series (not one volume): ${groups}`);
+    throw new P2SamError(
+      'DICOM_SERIES_INVALID',
+      `${where}: mixed ImageOrientationPatient within one series (not one volume): ${groups}`,
+    );
   }
   if (spacingOff.length) {
-    throw new P2SamError('DICOM_SERIES_INVALID', `${where}: slices differ in PixelSpacing: ${dfs[0]!.file} has ${ps0!.join('\\')} but ${fileList(spacingOff)}`);
+    throw new P2SamError(
+      'DICOM_SERIES_INVALID',
+      `${where}: slices differ in PixelSpacing: ${dfs[0]!.file} has ${ps0!.join('\\')} but ${fileList(spacingOff)}`,
+    );
   }
   const rowDirection = normalize([iop0[0]!, iop0[1]!, iop0[2]!]);
   const columnDirection = normalize([iop0[3]!, iop0[4]!, iop0[5]!]);
@@ -280,16 +329,28 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
 
   for (let k = 1; k < slices.length; k++) {
     if (Math.abs(slices[k]!.offset - slices[k - 1]!.offset) < POSITION_TOLERANCE_MM) {
-      throw new P2SamError('DICOM_SERIES_INVALID', `${where}: two slices at one position (${slices[k]!.offset.toFixed(3)} mm along the normal): ${slices[k - 1]!.df.file} and ${slices[k]!.df.file}`);
+      throw new P2SamError(
+        'DICOM_SERIES_INVALID',
+        `${where}: two slices at one position (${slices[k]!.offset.toFixed(3)} mm along the normal): ${slices[k - 1]!.df.file} and ${slices[k]!.df.file}`,
+      );
     }
   }
   // Gantry tilt: slice origins drift sideways, so the stack is sheared, not a grid.
   const sheared: string[] = [];
   for (const s of slices) {
-    const d = [s.position[0] - slices[0]!.position[0], s.position[1] - slices[0]!.position[1], s.position[2] - slices[0]!.position[2]];
+    const d = [
+      s.position[0] - slices[0]!.position[0],
+      s.position[1] - slices[0]!.position[1],
+      s.position[2] - slices[0]!.position[2],
+    ];
     const along = dot(d, normal);
-    const lateral = Math.hypot(d[0]! - along * normal[0], d[1]! - along * normal[1], d[2]! - along * normal[2]);
-    if (lateral > Math.max(POSITION_TOLERANCE_MM, 1e-3 * Math.abs(along))) sheared.push(`${s.df.file} (${lateral.toFixed(2)} mm off the normal)`);
+    const lateral = Math.hypot(
+      d[0]! - along * normal[0],
+      d[1]! - along * normal[1],
+      d[2]! - along * normal[2],
+    );
+    if (lateral > Math.max(POSITION_TOLERANCE_MM, 1e-3 * Math.abs(along)))
+      sheared.push(`${s.df.file} (${lateral.toFixed(2)} mm off the normal)`);
   }
   if (sheared.length) {
     const tilt = numbers(first.dataset, 'GantryDetectorTilt')?.[0];
@@ -314,7 +375,11 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
       }
     }
     if (uneven && !warnings.length) {
-      warnings.push({ code: 'UNEVEN_SPACING', message: `${where}: slice spacing varies from ${sorted[0]!.toFixed(3)} to ${sorted[sorted.length - 1]!.toFixed(3)} mm; per-slice positions are kept`, files: [] });
+      warnings.push({
+        code: 'UNEVEN_SPACING',
+        message: `${where}: slice spacing varies from ${sorted[0]!.toFixed(3)} to ${sorted[sorted.length - 1]!.toFixed(3)} mm; per-slice positions are kept`,
+        files: [],
+      });
     }
   }
 
@@ -331,7 +396,11 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
   }
   if (monochrome1.length) {
     // Values stay in modality units; MONOCHROME1 only changes how a viewer shows them.
-    warnings.push({ code: 'MONOCHROME1', message: `${where}: MONOCHROME1 slices (display inverted; values kept as stored)`, files: monochrome1 });
+    warnings.push({
+      code: 'MONOCHROME1',
+      message: `${where}: MONOCHROME1 slices (display inverted; values kept as stored)`,
+      files: monochrome1,
+    });
   }
   const ds = first.dataset;
   const ps = ps0 ?? [1, 1];
@@ -340,7 +409,11 @@ async function assembleVolume(where: string, dfs: DicomFile[], options: ReadSeri
     // Type 1 in every image IOD with a position, yet missing in the wild (rt-utils'
     // oriented_data). Writers need one to reference; derive a stable one from the series.
     frameOfReferenceUid = newUid(`frame-of-reference/${text(ds, 'SeriesInstanceUID')}`);
-    warnings.push({ code: 'NO_FRAME_OF_REFERENCE', message: `${where}: the slices have no FrameOfReferenceUID; RTSTRUCT/SEG written on this volume use the derived ${frameOfReferenceUid}`, files: [first.file] });
+    warnings.push({
+      code: 'NO_FRAME_OF_REFERENCE',
+      message: `${where}: the slices have no FrameOfReferenceUID; RTSTRUCT/SEG written on this volume use the derived ${frameOfReferenceUid}`,
+      files: [first.file],
+    });
   }
   return {
     columns: f0.columns,

@@ -16,7 +16,25 @@
 import type { DictDataset } from './dcmjs';
 
 const LONG_VR = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
-const TEXT_VR = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
+const TEXT_VR = new Set([
+  'AE',
+  'AS',
+  'CS',
+  'DA',
+  'DS',
+  'DT',
+  'IS',
+  'LO',
+  'LT',
+  'PN',
+  'SH',
+  'ST',
+  'TM',
+  'UC',
+  'UI',
+  'UR',
+  'UT',
+]);
 
 /** A DS value of at most 16 characters (PS3.5 6.2) with as many significant digits as fit. */
 export function formatDs(v: number): string {
@@ -38,7 +56,8 @@ function header(tag: string, vr: string, length: number): Buffer {
   b.write(vr, 4, 'latin1');
   if (long) b.writeUInt32LE(length, 8);
   else {
-    if (length > 0xffff) throw new Error(`element ${tag} (${vr}) value of ${length} bytes exceeds the 16-bit length of its VR`);
+    if (length > 0xffff)
+      throw new Error(`element ${tag} (${vr}) value of ${length} bytes exceeds the 16-bit length of its VR`);
     b.writeUInt16LE(length, 6);
   }
   return b;
@@ -81,7 +100,13 @@ function binaryValue(vr: string, values: unknown[]): Buffer {
     return b;
   }
   // OB/OW/OF/OD/OL/OV/UN: ArrayBuffers / views, concatenated.
-  const parts = values.map((v) => (v instanceof ArrayBuffer ? Buffer.from(v) : ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0)));
+  const parts = values.map((v) =>
+    v instanceof ArrayBuffer
+      ? Buffer.from(v)
+      : ArrayBuffer.isView(v)
+        ? Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+        : Buffer.alloc(0),
+  );
   const b = Buffer.concat(parts);
   return b.length % 2 ? Buffer.concat([b, Buffer.alloc(1)]) : b;
 }
@@ -122,5 +147,11 @@ export function encodePart10(meta: DictDataset, dataset: DictDataset): Buffer {
   groupLength.write('UL', 4, 'latin1');
   groupLength.writeUInt16LE(4, 6);
   groupLength.writeUInt32LE(metaBody.length, 8);
-  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), groupLength, metaBody, encodeDataset(dataset)]);
+  return Buffer.concat([
+    Buffer.alloc(128),
+    Buffer.from('DICM', 'latin1'),
+    groupLength,
+    metaBody,
+    encodeDataset(dataset),
+  ]);
 }

@@ -14,8 +14,9 @@
  */
 
 const ZIGZAG = [
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30,
-  37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7,
+  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46,
+  53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 // IJG's "islow" integer IDCT (the Loeffler–Ligtenberg–Moschytz factorisation with
@@ -126,7 +127,12 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
 export class JpegDecodeError extends Error {}
 
 /** Decodes a single-component sequential DCT JPEG to samples (Uint16, row-major). */
-export function decodeJpegDct(data: Uint8Array): { width: number; height: number; precision: number; samples: Uint16Array } {
+export function decodeJpegDct(data: Uint8Array): {
+  width: number;
+  height: number;
+  precision: number;
+  samples: Uint16Array;
+} {
   const quant: Array<Int32Array | undefined> = [];
   const dcTables: Array<Huffman | undefined> = [];
   const acTables: Array<Huffman | undefined> = [];
@@ -185,7 +191,8 @@ export function decodeJpegDct(data: Uint8Array): { width: number; height: number
         height = u16(seg + 1);
         width = u16(seg + 3);
         const components = data[seg + 5]!;
-        if (components !== 1) throw new JpegDecodeError(`${components} components; only greyscale is supported`);
+        if (components !== 1)
+          throw new JpegDecodeError(`${components} components; only greyscale is supported`);
         if (precision !== 8 && precision !== 12) throw new JpegDecodeError(`sample precision ${precision}`);
         if (!width || !height) throw new JpegDecodeError('zero image size (DNL not supported)');
         quantIndex = data[seg + 8]!;
@@ -202,7 +209,9 @@ export function decodeJpegDct(data: Uint8Array): { width: number; height: number
       case 0xcd:
       case 0xce:
       case 0xcf:
-        throw new JpegDecodeError(`SOF${marker - 0xc0} (progressive, lossless, hierarchical or arithmetic) is not a sequential Huffman DCT stream`);
+        throw new JpegDecodeError(
+          `SOF${marker - 0xc0} (progressive, lossless, hierarchical or arithmetic) is not a sequential Huffman DCT stream`,
+        );
       case 0xdd:
         restartInterval = u16(seg);
         break;
@@ -213,7 +222,8 @@ export function decodeJpegDct(data: Uint8Array): { width: number; height: number
         const dc = dcTables[td];
         const ac = acTables[ta];
         const q = quant[quantIndex];
-        if (!dc || !ac || !q) throw new JpegDecodeError('scan uses an undefined Huffman or quantisation table');
+        if (!dc || !ac || !q)
+          throw new JpegDecodeError('scan uses an undefined Huffman or quantisation table');
         const result = decodeScan(data, end, width, height, precision, dc, ac, q, restartInterval);
         samples = result.samples;
         pos = result.next;
@@ -295,7 +305,11 @@ function decodeScan(
         // Byte-align and step over the RSTn marker.
         bitCount = 0;
         hitMarker = false;
-        while (pos + 1 < data.length && !(data[pos] === 0xff && data[pos + 1]! >= 0xd0 && data[pos + 1]! <= 0xd7)) pos++;
+        while (
+          pos + 1 < data.length &&
+          !(data[pos] === 0xff && data[pos + 1]! >= 0xd0 && data[pos + 1]! <= 0xd7)
+        )
+          pos++;
         pos += 2;
         pred = 0;
       }
@@ -325,12 +339,16 @@ function decodeScan(
           const px = bx * 8 + x;
           if (px >= width) break;
           const val = tmp[y * 8 + x]! + shift;
-          samples[py * width + px] = val < 0 ? 0 : Math.min(val , max);
+          samples[py * width + px] = val < 0 ? 0 : Math.min(val, max);
         }
       }
     }
   }
   // Continue marker parsing after the entropy-coded segment.
-  while (pos + 1 < data.length && !(data[pos] === 0xff && data[pos + 1] !== 0 && !(data[pos + 1]! >= 0xd0 && data[pos + 1]! <= 0xd7))) pos++;
+  while (
+    pos + 1 < data.length &&
+    !(data[pos] === 0xff && data[pos + 1] !== 0 && !(data[pos + 1]! >= 0xd0 && data[pos + 1]! <= 0xd7))
+  )
+    pos++;
   return { samples, next: pos };
 }

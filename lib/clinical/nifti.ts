@@ -51,7 +51,10 @@ const DATATYPES: Record<number, { bytes: number; read: (v: DataView, o: number, 
 };
 
 function fail(code: 'NIFTI_READ_FAILED' | 'NIFTI_UNSUPPORTED', file: string, why: string): never {
-  throw new P2SamError(code, `${file}: ${code === 'NIFTI_READ_FAILED' ? 'not a readable NIfTI-1 file' : 'unsupported NIfTI'}: ${why}`);
+  throw new P2SamError(
+    code,
+    `${file}: ${code === 'NIFTI_READ_FAILED' ? 'not a readable NIfTI-1 file' : 'unsupported NIfTI'}: ${why}`,
+  );
 }
 
 function readImage(file: string): NiftiImage {
@@ -59,7 +62,11 @@ function readImage(file: string): NiftiImage {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    fail('NIFTI_READ_FAILED', file, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message);
+    fail(
+      'NIFTI_READ_FAILED',
+      file,
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message,
+    );
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
@@ -68,21 +75,27 @@ function readImage(file: string): NiftiImage {
       fail('NIFTI_READ_FAILED', file, `gzip stream is damaged: ${(err as Error).message}`);
     }
   }
-  if (bytes.length < 348) fail('NIFTI_READ_FAILED', file, `${bytes.length} bytes, a NIfTI-1 header alone is 348`);
+  if (bytes.length < 348)
+    fail('NIFTI_READ_FAILED', file, `${bytes.length} bytes, a NIfTI-1 header alone is 348`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = view.getInt32(0, true) === 348;
-  if (!le && view.getInt32(0, false) !== 348) fail('NIFTI_READ_FAILED', file, 'sizeof_hdr is not 348 (NIfTI-2 is not supported)');
+  if (!le && view.getInt32(0, false) !== 348)
+    fail('NIFTI_READ_FAILED', file, 'sizeof_hdr is not 348 (NIfTI-2 is not supported)');
   const magic = bytes.toString('latin1', 344, 347);
-  if (magic !== 'n+1') fail('NIFTI_UNSUPPORTED', file, `magic "${magic}": only single-file NIfTI-1 (n+1) is read`);
+  if (magic !== 'n+1')
+    fail('NIFTI_UNSUPPORTED', file, `magic "${magic}": only single-file NIfTI-1 (n+1) is read`);
   const dim = Array.from({ length: 8 }, (_, i) => view.getInt16(40 + 2 * i, le));
   const ndim = dim[0]!;
   if (ndim < 2 || ndim > 7) fail('NIFTI_READ_FAILED', file, `dim[0] = ${ndim}`);
-  for (let i = 4; i <= ndim; i++) if (dim[i]! > 1) fail('NIFTI_UNSUPPORTED', file, `${ndim}-D image with dim[${i}] = ${dim[i]}: expected one 3-D volume`);
+  for (let i = 4; i <= ndim; i++)
+    if (dim[i]! > 1)
+      fail('NIFTI_UNSUPPORTED', file, `${ndim}-D image with dim[${i}] = ${dim[i]}: expected one 3-D volume`);
   const dims: [number, number, number] = [dim[1]!, dim[2]!, ndim >= 3 ? dim[3]! : 1];
   if (dims.some((d) => d < 1)) fail('NIFTI_READ_FAILED', file, `dimensions ${dims.join('×')}`);
   const datatype = view.getInt16(70, le);
   const type = DATATYPES[datatype];
-  if (!type) fail('NIFTI_UNSUPPORTED', file, `datatype ${datatype} (expected an integer or float scalar type)`);
+  if (!type)
+    fail('NIFTI_UNSUPPORTED', file, `datatype ${datatype} (expected an integer or float scalar type)`);
   const pixdim = Array.from({ length: 8 }, (_, i) => view.getFloat32(76 + 4 * i, le));
   const voxOffset = Math.floor(view.getFloat32(108, le));
   let slope = view.getFloat32(112, le);
@@ -117,14 +130,19 @@ function readImage(file: string): NiftiImage {
   const affine = [ras[0]!.map((v) => -v), ras[1]!.map((v) => -v), ras[2]!.slice()];
   const count = dims[0] * dims[1] * dims[2];
   if (voxOffset + count * type.bytes > bytes.length) {
-    fail('NIFTI_READ_FAILED', file, `truncated: ${dims.join('×')} voxels of ${type.bytes} bytes from offset ${voxOffset} need ${voxOffset + count * type.bytes} bytes, the file has ${bytes.length}`);
+    fail(
+      'NIFTI_READ_FAILED',
+      file,
+      `truncated: ${dims.join('×')} voxels of ${type.bytes} bytes from offset ${voxOffset} need ${voxOffset + count * type.bytes} bytes, the file has ${bytes.length}`,
+    );
   }
   const values = new Float64Array(count);
   if (datatype === 2) {
     // uint8 labelmaps, the common case: no DataView call per voxel.
     for (let i = 0; i < count; i++) values[i] = bytes[voxOffset + i]! * slope + inter;
   } else {
-    for (let i = 0; i < count; i++) values[i] = type.read(view, voxOffset + i * type.bytes, le) * slope + inter;
+    for (let i = 0; i < count; i++)
+      values[i] = type.read(view, voxOffset + i * type.bytes, le) * slope + inter;
   }
   return { dims, affine, values, datatype };
 }
@@ -143,19 +161,34 @@ function niftiGeometry(file: string, img: NiftiImage): { g: VolumeGeometry; reve
   if (!(dc > 0 && dr > 0)) fail('NIFTI_READ_FAILED', file, 'degenerate affine (zero voxel size)');
   const rowDirection = normalize(ci);
   const columnDirection = normalize(cj);
-  if (Math.abs(dot(rowDirection, columnDirection)) > 1e-4) fail('NIFTI_UNSUPPORTED', file, 'sheared affine: the i and j axes are not perpendicular');
+  if (Math.abs(dot(rowDirection, columnDirection)) > 1e-4)
+    fail('NIFTI_UNSUPPORTED', file, 'sheared affine: the i and j axes are not perpendicular');
   const normal = normalize(cross(rowDirection, columnDirection));
   const along = dot(ck, normal);
   const lateral = Math.hypot(ck[0] - along * normal[0], ck[1] - along * normal[1], ck[2] - along * normal[2]);
-  if (img.dims[2] > 1 && lateral > 1e-3 * Math.abs(along) + 1e-4) fail('NIFTI_UNSUPPORTED', file, 'sheared affine: the k axis is not along the slice normal (gantry tilt)');
+  if (img.dims[2] > 1 && lateral > 1e-3 * Math.abs(along) + 1e-4)
+    fail('NIFTI_UNSUPPORTED', file, 'sheared affine: the k axis is not along the slice normal (gantry tilt)');
   const reversed = img.dims[2] > 1 && along < 0;
   const positions: Vec3[] = [];
   for (let n = 0; n < img.dims[2]; n++) {
     const k = reversed ? img.dims[2] - 1 - n : n;
-    positions.push([img.affine[0]![3]! + k * ck[0], img.affine[1]![3]! + k * ck[1], img.affine[2]![3]! + k * ck[2]]);
+    positions.push([
+      img.affine[0]![3]! + k * ck[0],
+      img.affine[1]![3]! + k * ck[1],
+      img.affine[2]![3]! + k * ck[2],
+    ]);
   }
   return {
-    g: { columns: img.dims[0], rows: img.dims[1], slices: img.dims[2], rowDirection, columnDirection, normal, pixelSpacing: [dr, dc], positions },
+    g: {
+      columns: img.dims[0],
+      rows: img.dims[1],
+      slices: img.dims[2],
+      rowDirection,
+      columnDirection,
+      normal,
+      pixelSpacing: [dr, dc],
+      positions,
+    },
     reversed,
   };
 }
@@ -180,8 +213,25 @@ export function readNifti(file: string): Volume {
     ...g,
     voxels,
     modality: 'OT',
-    uids: { studyInstanceUid: newUid(), seriesInstanceUid: newUid(), frameOfReferenceUid: newUid(), sopClassUid: '', sopInstanceUids: g.positions.map(() => newUid()) },
-    patient: { PatientName: '', PatientID: '', PatientBirthDate: '', PatientSex: '', StudyInstanceUID: '', StudyDate: '', StudyTime: '', StudyID: '', AccessionNumber: '', ReferringPhysicianName: '' },
+    uids: {
+      studyInstanceUid: newUid(),
+      seriesInstanceUid: newUid(),
+      frameOfReferenceUid: newUid(),
+      sopClassUid: '',
+      sopInstanceUids: g.positions.map(() => newUid()),
+    },
+    patient: {
+      PatientName: '',
+      PatientID: '',
+      PatientBirthDate: '',
+      PatientSex: '',
+      StudyInstanceUID: '',
+      StudyDate: '',
+      StudyTime: '',
+      StudyID: '',
+      AccessionNumber: '',
+      ReferringPhysicianName: '',
+    },
     files: [file],
     source: 'nifti',
     warnings: [],
@@ -196,7 +246,11 @@ export function readNifti(file: string): Volume {
  * @example
  *   const gtv = readNiftiLabelmap('labels.nii.gz', ct, { label: 2 });
  */
-export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options: { label?: number } = {}): MaskVolume {
+export function readNiftiLabelmap(
+  file: string,
+  volume: VolumeGeometry,
+  options: { label?: number } = {},
+): MaskVolume {
   const img = readImage(file);
   const mask = emptyMask(volume);
   const offsets = sliceOffsets(volume);
@@ -205,18 +259,28 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
   const ck = column(img.affine, 2);
   const [ni, nj, nk] = img.dims;
   if (ni * nj !== volume.columns * volume.rows || nk !== volume.slices) {
-    throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: labelmap is ${ni}×${nj}×${nk} voxels, the reference volume ${volume.columns}×${volume.rows}×${volume.slices}`);
+    throw new P2SamError(
+      'MASK_GEOMETRY_MISMATCH',
+      `${file}: labelmap is ${ni}×${nj}×${nk} voxels, the reference volume ${volume.columns}×${volume.rows}×${volume.slices}`,
+    );
   }
   let found = false;
   const labels = new Set<number>();
   let lastLabel = 0;
   const tol = 1e-3;
   for (let k = 0; k < nk; k++) {
-    const origin: Vec3 = [img.affine[0]![3]! + k * ck[0], img.affine[1]![3]! + k * ck[1], img.affine[2]![3]! + k * ck[2]];
+    const origin: Vec3 = [
+      img.affine[0]![3]! + k * ck[0],
+      img.affine[1]![3]! + k * ck[1],
+      img.affine[2]![3]! + k * ck[2],
+    ];
     const slice = sliceAtOffset(volume, dot(origin, volume.normal), offsets);
     const offPlane = slice < 0 ? Infinity : Math.abs(dot(origin, volume.normal) - offsets[slice]!);
     if (slice < 0 || offPlane > 0.01 * Math.min(...volume.pixelSpacing) + 1e-3) {
-      throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: labelmap slice ${k} lies at ${dot(origin, volume.normal).toFixed(3)} mm along the normal, no reference slice is there`);
+      throw new P2SamError(
+        'MASK_GEOMETRY_MISMATCH',
+        `${file}: labelmap slice ${k} lies at ${dot(origin, volume.normal).toFixed(3)} mm along the normal, no reference slice is there`,
+      );
     }
     // Where voxel (0,0,k), one step in i and one in j land in the reference slice's pixels.
     const p0 = patientToPixel(volume, origin, slice);
@@ -225,9 +289,23 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
     const si = [pi[0] - p0[0], pi[1] - p0[1]];
     const sj = [pj[0] - p0[0], pj[1] - p0[1]];
     const ints = [p0[0], p0[1], ...si, ...sj];
-    const [c0, r0, ic, ir, jc, jr] = ints.map((v) => Math.round(v)) as [number, number, number, number, number, number];
-    if (ints.some((v) => Math.abs(v - Math.round(v)) > tol) || Math.abs(ic * jr - ir * jc) !== 1 || Math.abs(ic) + Math.abs(ir) !== 1) {
-      throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: labelmap voxels do not fall on the reference volume's voxels (in-plane axes or spacing differ)`);
+    const [c0, r0, ic, ir, jc, jr] = ints.map((v) => Math.round(v)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    if (
+      ints.some((v) => Math.abs(v - Math.round(v)) > tol) ||
+      Math.abs(ic * jr - ir * jc) !== 1 ||
+      Math.abs(ic) + Math.abs(ir) !== 1
+    ) {
+      throw new P2SamError(
+        'MASK_GEOMETRY_MISMATCH',
+        `${file}: labelmap voxels do not fall on the reference volume's voxels (in-plane axes or spacing differ)`,
+      );
     }
     const base = slice * volume.columns * volume.rows;
     for (let j = 0; j < nj; j++) {
@@ -242,7 +320,10 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
         const c = c0 + i * ic + j * jc;
         const r = r0 + i * ir + j * jr;
         if (c < 0 || r < 0 || c >= volume.columns || r >= volume.rows) {
-          throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: labelmap voxel (${i}, ${j}, ${k}) falls outside the reference volume`);
+          throw new P2SamError(
+            'MASK_GEOMETRY_MISMATCH',
+            `${file}: labelmap voxel (${i}, ${j}, ${k}) falls outside the reference volume`,
+          );
         }
         mask.data[base + r * volume.columns + c] = 1;
         found = true;
@@ -250,7 +331,10 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
     }
   }
   if (options.label !== undefined && !found) {
-    throw new P2SamError('NIFTI_LABEL_NOT_FOUND', `${file}: no voxel has label ${options.label}; labels present: ${[...labels].sort((a, b) => a - b).join(', ') || 'none (all zero)'}`);
+    throw new P2SamError(
+      'NIFTI_LABEL_NOT_FOUND',
+      `${file}: no voxel has label ${options.label}; labels present: ${[...labels].sort((a, b) => a - b).join(', ') || 'none (all zero)'}`,
+    );
   }
   return mask;
 }
@@ -263,7 +347,12 @@ export function readNiftiLabelmap(file: string, volume: VolumeGeometry, options:
  * @example
  *   writeNifti('gtv.nii.gz', mask, ct);
  */
-export function writeNifti(file: string, mask: MaskVolume, volume: VolumeGeometry, options: { label?: number } = {}): void {
+export function writeNifti(
+  file: string,
+  mask: MaskVolume,
+  volume: VolumeGeometry,
+  options: { label?: number } = {},
+): void {
   requireMaskOnGrid(mask, volume, `writeNifti(${file})`);
   const label = options.label ?? 1;
   if (!Number.isInteger(label) || label < 1 || label > 255) {
@@ -271,7 +360,10 @@ export function writeNifti(file: string, mask: MaskVolume, volume: VolumeGeometr
   }
   const irregular = spacingIrregularity(volume);
   if (irregular > 0.01) {
-    throw new P2SamError('NIFTI_UNSUPPORTED', `${file}: the volume's slices are unevenly spaced (up to ${irregular.toFixed(3)} mm off an even grid); a NIfTI affine cannot place them — write RTSTRUCT or SEG instead`);
+    throw new P2SamError(
+      'NIFTI_UNSUPPORTED',
+      `${file}: the volume's slices are unevenly spaced (up to ${irregular.toFixed(3)} mm off an even grid); a NIfTI affine cannot place them — write RTSTRUCT or SEG instead`,
+    );
   }
   const lps = volumeAffine(volume);
   const ras = [lps[0]!.map((v) => -v), lps[1]!.map((v) => -v), lps[2]!];
@@ -343,7 +435,8 @@ export function writeNifti(file: string, mask: MaskVolume, volume: VolumeGeometr
   v.setFloat32(268, ras[0]![3]!, true);
   v.setFloat32(272, ras[1]![3]!, true);
   v.setFloat32(276, ras[2]![3]!, true);
-  for (let r = 0; r < 3; r++) for (let col = 0; col < 4; col++) v.setFloat32(280 + 16 * r + 4 * col, ras[r]![col]!, true);
+  for (let r = 0; r < 3; r++)
+    for (let col = 0; col < 4; col++) v.setFloat32(280 + 16 * r + 4 * col, ras[r]![col]!, true);
   header.write('n+1\0', 344, 'latin1');
   const data = Buffer.alloc(mask.data.length);
   for (let i = 0; i < data.length; i++) data[i] = mask.data[i] ? label : 0;
@@ -359,6 +452,10 @@ export function writeNifti(file: string, mask: MaskVolume, volume: VolumeGeometr
     } catch {
       // nothing written
     }
-    throw new P2SamError('OUTPUT_PATH_REFUSED', `${file}: could not write the NIfTI file: ${(err as Error).message}`, { cause: err });
+    throw new P2SamError(
+      'OUTPUT_PATH_REFUSED',
+      `${file}: could not write the NIfTI file: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }

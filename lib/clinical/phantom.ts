@@ -50,7 +50,8 @@ export interface Phantom {
 }
 
 function positiveInt(name: string, v: number, max: number): number {
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new P2SamError('INVALID_ARGUMENT', `options.${name}: expected an integer 1–${max}, received ${v}`);
+  if (!Number.isInteger(v) || v < 1 || v > max)
+    throw new P2SamError('INVALID_ARGUMENT', `options.${name}: expected an integer 1–${max}, received ${v}`);
   return v;
 }
 
@@ -67,12 +68,25 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
   const slices = positiveInt('slices', options.slices ?? 16, 2048);
   const [dr, dc] = options.pixelSpacing ?? [1, 1];
   const dz = options.sliceSpacing ?? 2.5;
-  if (!(dr > 0 && dc > 0 && dz > 0)) throw new P2SamError('INVALID_ARGUMENT', `options.pixelSpacing/sliceSpacing: expected positive mm, received ${dr}, ${dc}, ${dz}`);
+  if (!(dr > 0 && dc > 0 && dz > 0))
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `options.pixelSpacing/sliceSpacing: expected positive mm, received ${dr}, ${dc}, ${dz}`,
+    );
   const iop = options.orientation ?? [1, 0, 0, 0, 1, 0];
   const rowDirection = normalize([iop[0], iop[1], iop[2]]);
   const columnDirection = normalize([iop[3], iop[4], iop[5]]);
-  if (Math.abs(rowDirection[0] * columnDirection[0] + rowDirection[1] * columnDirection[1] + rowDirection[2] * columnDirection[2]) > 1e-6) {
-    throw new P2SamError('INVALID_ARGUMENT', `options.orientation: expected two perpendicular unit vectors, received ${iop.join(', ')}`);
+  if (
+    Math.abs(
+      rowDirection[0] * columnDirection[0] +
+        rowDirection[1] * columnDirection[1] +
+        rowDirection[2] * columnDirection[2],
+    ) > 1e-6
+  ) {
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `options.orientation: expected two perpendicular unit vectors, received ${iop.join(', ')}`,
+    );
   }
   const normal = normalize(cross(rowDirection, columnDirection));
   const centre = options.centre ?? [0, 0, 0];
@@ -91,7 +105,11 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
   const positions: Vec3[] = [];
   for (let k = 0; k < slices; k++) {
     const w = w0 + k * dz;
-    positions.push([0, 1, 2].map((i) => centre[i]! + u0 * rowDirection[i]! + v0 * columnDirection[i]! + w * normal[i]!) as Vec3);
+    positions.push(
+      [0, 1, 2].map(
+        (i) => centre[i]! + u0 * rowDirection[i]! + v0 * columnDirection[i]! + w * normal[i]!,
+      ) as Vec3,
+    );
   }
   const body = emptyMask({ columns, rows, slices });
   const lungs = emptyMask({ columns, rows, slices });
@@ -161,7 +179,8 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
   const plane = columns * rows;
   for (let k = 0; k < slices; k++) {
     const stored = new Int16Array(plane);
-    for (let i = 0; i < plane; i++) stored[i] = Math.max(-32768, Math.min(32767, voxels[k * plane + i]! + 1024));
+    for (let i = 0; i < plane; i++)
+      stored[i] = Math.max(-32768, Math.min(32767, voxels[k * plane + i]! + 1024));
     const file = path.join(dir, `slice-${String(k + 1).padStart(3, '0')}.dcm`);
     const ds: NaturalDataset = {
       SpecificCharacterSet: 'ISO_IR 192',
@@ -200,7 +219,8 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
       ImageOrientationPatient: [...rowDirection, ...columnDirection],
       FrameOfReferenceUID: forUid,
       PositionReferenceIndicator: '',
-      SliceLocation: positions[k]![0] * normal[0] + positions[k]![1] * normal[1] + positions[k]![2] * normal[2],
+      SliceLocation:
+        positions[k]![0] * normal[0] + positions[k]![1] * normal[1] + positions[k]![2] * normal[2],
       SamplesPerPixel: 1,
       PhotometricInterpretation: 'MONOCHROME2',
       Rows: rows,
@@ -230,7 +250,13 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
     positions,
     voxels,
     modality: 'CT',
-    uids: { studyInstanceUid: studyUid, seriesInstanceUid: seriesUid, frameOfReferenceUid: forUid, sopClassUid: SOP_CLASS.ct, sopInstanceUids: sopUids },
+    uids: {
+      studyInstanceUid: studyUid,
+      seriesInstanceUid: seriesUid,
+      frameOfReferenceUid: forUid,
+      sopClassUid: SOP_CLASS.ct,
+      sopInstanceUids: sopUids,
+    },
     patient,
     files,
     source: 'dicom',

@@ -13,7 +13,16 @@ import { P2SamError } from '../errors';
 import type { NaturalDataset } from './dcmjs';
 import { items, numbers, readDicomFile, SOP_CLASS, text } from './dicom-file';
 import { rasterizeContours, type PixelContour } from './contours';
-import { dot, emptyMask, patientToPixel, sliceAtOffset, sliceOffsets, type MaskVolume, type Volume, type VolumeGeometry } from './volume';
+import {
+  dot,
+  emptyMask,
+  patientToPixel,
+  sliceAtOffset,
+  sliceOffsets,
+  type MaskVolume,
+  type Volume,
+  type VolumeGeometry,
+} from './volume';
 
 export interface RtstructRoi {
   number: number;
@@ -52,7 +61,10 @@ export function readRtstructInfo(file: string): RtstructInfo {
   const df = readDicomFile(file);
   const ds = df.dataset;
   if (text(ds, 'SOPClassUID') !== SOP_CLASS.rtstruct && text(ds, 'Modality') !== 'RTSTRUCT') {
-    throw new P2SamError('RTSTRUCT_INVALID', `${file}: expected an RT Structure Set (SOP class ${SOP_CLASS.rtstruct}), received Modality ${text(ds, 'Modality') || '?'}, SOP class ${text(ds, 'SOPClassUID') || '?'}`);
+    throw new P2SamError(
+      'RTSTRUCT_INVALID',
+      `${file}: expected an RT Structure Set (SOP class ${SOP_CLASS.rtstruct}), received Modality ${text(ds, 'Modality') || '?'}, SOP class ${text(ds, 'SOPClassUID') || '?'}`,
+    );
   }
   const frames = items(ds, 'ReferencedFrameOfReferenceSequence');
   const series: string[] = [];
@@ -66,9 +78,11 @@ export function readRtstructInfo(file: string): RtstructInfo {
     }
   }
   const contoursByRoi = new Map<number, NaturalDataset>();
-  for (const rc of items(ds, 'ROIContourSequence')) contoursByRoi.set(numbers(rc, 'ReferencedROINumber')?.[0] ?? -1, rc);
+  for (const rc of items(ds, 'ROIContourSequence'))
+    contoursByRoi.set(numbers(rc, 'ReferencedROINumber')?.[0] ?? -1, rc);
   const observations = new Map<number, NaturalDataset>();
-  for (const ob of items(ds, 'RTROIObservationsSequence')) observations.set(numbers(ob, 'ReferencedROINumber')?.[0] ?? -1, ob);
+  for (const ob of items(ds, 'RTROIObservationsSequence'))
+    observations.set(numbers(ob, 'ReferencedROINumber')?.[0] ?? -1, ob);
   const rois: RtstructRoi[] = items(ds, 'StructureSetROISequence').map((roi) => {
     const number = numbers(roi, 'ROINumber')?.[0] ?? -1;
     const rc = contoursByRoi.get(number);
@@ -80,8 +94,12 @@ export function readRtstructInfo(file: string): RtstructInfo {
       contours: contours.length,
       types: [...new Set(contours.map((c) => text(c, 'ContourGeometricType')))],
       generationAlgorithm: text(roi, 'ROIGenerationAlgorithm'),
-      interpretedType: observations.has(number) ? text(observations.get(number)!, 'RTROIInterpretedType') : '',
-      ...(color && color.length === 3 ? { color: [color[0]!, color[1]!, color[2]!] as [number, number, number] } : {}),
+      interpretedType: observations.has(number)
+        ? text(observations.get(number)!, 'RTROIInterpretedType')
+        : '',
+      ...(color && color.length === 3
+        ? { color: [color[0]!, color[1]!, color[2]!] as [number, number, number] }
+        : {}),
       frameOfReferenceUid: text(roi, 'ReferencedFrameOfReferenceUID'),
     };
   });
@@ -103,7 +121,9 @@ export function findRoi(info: RtstructInfo, roi: string | number): RtstructRoi {
   const hit =
     typeof roi === 'number'
       ? list.find((r) => r.number === roi)
-      : (list.find((r) => r.name === roi) ?? list.find((r) => r.name.toLowerCase() === roi.toLowerCase()) ?? (/^\d+$/.test(roi) ? list.find((r) => r.number === Number(roi)) : undefined));
+      : (list.find((r) => r.name === roi) ??
+        list.find((r) => r.name.toLowerCase() === roi.toLowerCase()) ??
+        (/^\d+$/.test(roi) ? list.find((r) => r.number === Number(roi)) : undefined));
   if (!hit) {
     throw new P2SamError(
       'RTSTRUCT_ROI_NOT_FOUND',
@@ -121,7 +141,11 @@ export function findRoi(info: RtstructInfo, roi: string | number): RtstructRoi {
  *   const gtv = readRtstruct('RS.dcm', ct, { roi: 'GTV' });
  *   // gtv.data[(k * ct.rows + r) * ct.columns + c] === 1 inside
  */
-export function readRtstruct(file: string, volume: Volume | (VolumeGeometry & { uids?: Volume['uids'] }), options: { roi: string | number }): MaskVolume {
+export function readRtstruct(
+  file: string,
+  volume: Volume | (VolumeGeometry & { uids?: Volume['uids'] }),
+  options: { roi: string | number },
+): MaskVolume {
   const info = readRtstructInfo(file);
   const roi = findRoi(info, options.roi);
   const volumeFor = volume.uids?.frameOfReferenceUid ?? '';
@@ -130,7 +154,8 @@ export function readRtstruct(file: string, volume: Volume | (VolumeGeometry & { 
   // CT series and images explicitly; an explicit reference to this series is accepted.
   const sops = new Set(volume.uids?.sopInstanceUids ?? []);
   const referencesVolume =
-    (volume.uids?.seriesInstanceUid !== undefined && info.referencedSeriesUids.includes(volume.uids.seriesInstanceUid)) ||
+    (volume.uids?.seriesInstanceUid !== undefined &&
+      info.referencedSeriesUids.includes(volume.uids.seriesInstanceUid)) ||
     info.referencedSopInstanceUids.some((s) => sops.has(s));
   if (volumeFor && roiFor && volumeFor !== roiFor && !referencesVolume) {
     throw new P2SamError(
@@ -138,7 +163,9 @@ export function readRtstruct(file: string, volume: Volume | (VolumeGeometry & { 
       `${file}: ROI "${roi.name}" is in frame of reference ${roiFor} (series ${info.referencedSeriesUids.join(', ') || '?'}), the volume is in ${volumeFor} (series ${volume.uids?.seriesInstanceUid ?? '?'}): coordinates are not comparable`,
     );
   }
-  const rc = items(info.dataset, 'ROIContourSequence').find((c) => numbers(c, 'ReferencedROINumber')?.[0] === roi.number);
+  const rc = items(info.dataset, 'ROIContourSequence').find(
+    (c) => numbers(c, 'ReferencedROINumber')?.[0] === roi.number,
+  );
   const mask = emptyMask(volume);
   const offsets = sliceOffsets(volume);
   const perSlice = new Map<number, PixelContour[]>();
@@ -148,7 +175,10 @@ export function readRtstruct(file: string, volume: Volume | (VolumeGeometry & { 
     const pts = numbers(contour, 'ContourData');
     const type = text(contour, 'ContourGeometricType') || 'CLOSED_PLANAR';
     if (!pts || pts.length < 3 || pts.length % 3 !== 0) {
-      throw new P2SamError('RTSTRUCT_INVALID', `${file}: ROI "${roi.name}" contour ${index + 1} has ${pts?.length ?? 0} ContourData values, expected a non-empty multiple of 3`);
+      throw new P2SamError(
+        'RTSTRUCT_INVALID',
+        `${file}: ROI "${roi.name}" contour ${index + 1} has ${pts?.length ?? 0} ContourData values, expected a non-empty multiple of 3`,
+      );
     }
     const n = pts.length / 3;
     let along = 0;
@@ -174,7 +204,8 @@ export function readRtstruct(file: string, volume: Volume | (VolumeGeometry & { 
       for (let i = 0; i < n; i++) {
         const c = Math.round(poly[2 * i]!);
         const r = Math.round(poly[2 * i + 1]!);
-        if (c >= 0 && r >= 0 && c < volume.columns && r < volume.rows) mask.data[k * plane + r * volume.columns + c] = 1;
+        if (c >= 0 && r >= 0 && c < volume.columns && r < volume.rows)
+          mask.data[k * plane + r * volume.columns + c] = 1;
       }
     }
   });

@@ -80,7 +80,14 @@ export function patientStudyAttributes(volume: Volume): NaturalDataset {
 
 function requireReferencable(volume: Volume, what: string): void {
   const u = volume.uids;
-  if (!u.studyInstanceUid || !u.seriesInstanceUid || !u.frameOfReferenceUid || !u.sopClassUid || u.sopInstanceUids.length !== volume.slices || u.sopInstanceUids.some((s) => !s)) {
+  if (
+    !u.studyInstanceUid ||
+    !u.seriesInstanceUid ||
+    !u.frameOfReferenceUid ||
+    !u.sopClassUid ||
+    u.sopInstanceUids.length !== volume.slices ||
+    u.sopInstanceUids.some((s) => !s)
+  ) {
     throw new P2SamError(
       'INVALID_ARGUMENT',
       `${what}: the target volume lacks the DICOM UIDs a reference needs (Study/Series/FrameOfReference/SOP per slice); expected a volume read by readDicomSeries or made by writePhantomSeries, received one from ${volume.source}`,
@@ -95,14 +102,25 @@ function requireReferencable(volume: Volume, what: string): void {
  *   const ct = await readDicomSeries('CT/');
  *   writeRtstruct('RS.p2sam.dcm', ct, [{ name: 'GTV', mask, interpretedType: 'GTV' }]);
  */
-export function writeRtstruct(file: string, volume: Volume, rois: RoiToWrite[], options: WriteRtstructOptions = {}): RtstructWritten {
+export function writeRtstruct(
+  file: string,
+  volume: Volume,
+  rois: RoiToWrite[],
+  options: WriteRtstructOptions = {},
+): RtstructWritten {
   requireReferencable(volume, `writeRtstruct(${file})`);
   if (!Array.isArray(rois) || rois.length === 0) {
-    throw new P2SamError('INVALID_ARGUMENT', `rois: expected at least one { name, mask }, received ${Array.isArray(rois) ? 'an empty array' : typeof rois}`);
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `rois: expected at least one { name, mask }, received ${Array.isArray(rois) ? 'an empty array' : typeof rois}`,
+    );
   }
   rois.forEach((r, i) => {
     if (typeof r.name !== 'string' || !r.name.trim() || r.name.length > 64) {
-      throw new P2SamError('INVALID_ARGUMENT', `rois[${i}].name: expected a non-empty ROI name of at most 64 characters, received ${JSON.stringify(r.name)}`);
+      throw new P2SamError(
+        'INVALID_ARGUMENT',
+        `rois[${i}].name: expected a non-empty ROI name of at most 64 characters, received ${JSON.stringify(r.name)}`,
+      );
     }
     requireMaskOnGrid(r.mask, volume, `rois[${i}].mask`);
   });
@@ -114,7 +132,10 @@ export function writeRtstruct(file: string, volume: Volume, rois: RoiToWrite[], 
   const plane = volume.columns * volume.rows;
   const forUid = volume.uids.frameOfReferenceUid;
 
-  const contourImage = (k: number) => ({ ReferencedSOPClassUID: volume.uids.sopClassUid, ReferencedSOPInstanceUID: volume.uids.sopInstanceUids[k]! });
+  const contourImage = (k: number) => ({
+    ReferencedSOPClassUID: volume.uids.sopClassUid,
+    ReferencedSOPInstanceUID: volume.uids.sopInstanceUids[k]!,
+  });
   const counts: number[] = [];
   const roiContours = rois.map((roi, i) => {
     const number = i + 1;
@@ -123,7 +144,8 @@ export function writeRtstruct(file: string, volume: Volume, rois: RoiToWrite[], 
       const slice = roi.mask.data.subarray(k * plane, (k + 1) * plane);
       for (const loop of traceContours(slice, volume.columns, volume.rows, convention)) {
         const data: number[] = [];
-        for (let v = 0; v < loop.length; v += 2) data.push(...voxelToPatient(volume, loop[v]!, loop[v + 1]!, k));
+        for (let v = 0; v < loop.length; v += 2)
+          data.push(...voxelToPatient(volume, loop[v]!, loop[v + 1]!, k));
         contours.push({
           ContourImageSequence: [contourImage(k)],
           ContourGeometricType: 'CLOSED_PLANAR',

@@ -13,9 +13,29 @@
 import { P2SamError } from '../errors';
 import { packageVersion } from '../cli/io';
 import type { NaturalDataset } from './dcmjs';
-import { dicomDateTime, firstItem, items, newUid, numbers, readDicomFile, SOP_CLASS, text, writeDicomFile } from './dicom-file';
+import {
+  dicomDateTime,
+  firstItem,
+  items,
+  newUid,
+  numbers,
+  readDicomFile,
+  SOP_CLASS,
+  text,
+  writeDicomFile,
+} from './dicom-file';
 import { patientStudyAttributes, SOFTWARE_NAME } from './rtstruct-write';
-import { dot, emptyMask, patientToPixel, requireMaskOnGrid, sliceAtOffset, sliceOffsets, type MaskVolume, type Volume, type VolumeGeometry } from './volume';
+import {
+  dot,
+  emptyMask,
+  patientToPixel,
+  requireMaskOnGrid,
+  sliceAtOffset,
+  sliceOffsets,
+  type MaskVolume,
+  type Volume,
+  type VolumeGeometry,
+} from './volume';
 
 export interface SegmentToWrite {
   label: string;
@@ -37,7 +57,11 @@ export interface SegInfo {
   dataset: NaturalDataset;
 }
 
-const DEFAULT_CATEGORY = { CodeValue: '91723000', CodingSchemeDesignator: 'SCT', CodeMeaning: 'Anatomical Structure' };
+const DEFAULT_CATEGORY = {
+  CodeValue: '91723000',
+  CodingSchemeDesignator: 'SCT',
+  CodeMeaning: 'Anatomical Structure',
+};
 const DEFAULT_TYPE = { CodeValue: '85756007', CodingSchemeDesignator: 'SCT', CodeMeaning: 'Tissue' };
 // AT values as dcmjs takes them: (group << 16) | element.
 const TAG_REFERENCED_SEGMENT_NUMBER = 0x0062000b;
@@ -51,15 +75,33 @@ const TAG_PLANE_POSITION_SEQUENCE = 0x00209113;
  * @example
  *   writeDicomSeg('seg.dcm', ct, [{ label: 'Tumour', mask }]);
  */
-export function writeDicomSeg(file: string, volume: Volume, segments: SegmentToWrite[], options: { seriesDescription?: string; sopInstanceUid?: string } = {}): { file: string; sopInstanceUid: string; frames: number } {
+export function writeDicomSeg(
+  file: string,
+  volume: Volume,
+  segments: SegmentToWrite[],
+  options: { seriesDescription?: string; sopInstanceUid?: string } = {},
+): { file: string; sopInstanceUid: string; frames: number } {
   const u = volume.uids;
-  if (!u.studyInstanceUid || !u.seriesInstanceUid || !u.frameOfReferenceUid || !u.sopClassUid || u.sopInstanceUids.length !== volume.slices) {
-    throw new P2SamError('INVALID_ARGUMENT', `writeDicomSeg(${file}): the target volume lacks the DICOM UIDs a SEG must reference (received a volume from ${volume.source})`);
+  if (
+    !u.studyInstanceUid ||
+    !u.seriesInstanceUid ||
+    !u.frameOfReferenceUid ||
+    !u.sopClassUid ||
+    u.sopInstanceUids.length !== volume.slices
+  ) {
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `writeDicomSeg(${file}): the target volume lacks the DICOM UIDs a SEG must reference (received a volume from ${volume.source})`,
+    );
   }
-  if (!Array.isArray(segments) || !segments.length) throw new P2SamError('INVALID_ARGUMENT', 'segments: expected at least one { label, mask }');
+  if (!Array.isArray(segments) || !segments.length)
+    throw new P2SamError('INVALID_ARGUMENT', 'segments: expected at least one { label, mask }');
   segments.forEach((s, i) => {
     if (typeof s.label !== 'string' || !s.label.trim() || s.label.length > 64) {
-      throw new P2SamError('INVALID_ARGUMENT', `segments[${i}].label: expected a non-empty label of at most 64 characters, received ${JSON.stringify(s.label)}`);
+      throw new P2SamError(
+        'INVALID_ARGUMENT',
+        `segments[${i}].label: expected a non-empty label of at most 64 characters, received ${JSON.stringify(s.label)}`,
+      );
     }
     requireMaskOnGrid(s.mask, volume, `segments[${i}].mask`);
   });
@@ -85,10 +127,18 @@ export function writeDicomSeg(file: string, volume: Volume, segments: SegmentToW
               {
                 ReferencedSOPClassUID: u.sopClassUid,
                 ReferencedSOPInstanceUID: u.sopInstanceUids[k]!,
-                PurposeOfReferenceCodeSequence: [{ CodeValue: '121322', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Source image for image processing operation' }],
+                PurposeOfReferenceCodeSequence: [
+                  {
+                    CodeValue: '121322',
+                    CodingSchemeDesignator: 'DCM',
+                    CodeMeaning: 'Source image for image processing operation',
+                  },
+                ],
               },
             ],
-            DerivationCodeSequence: [{ CodeValue: '113076', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Segmentation' }],
+            DerivationCodeSequence: [
+              { CodeValue: '113076', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Segmentation' },
+            ],
           },
         ],
         FrameContentSequence: [{ DimensionIndexValues: [si + 1, k + 1] }],
@@ -98,7 +148,8 @@ export function writeDicomSeg(file: string, volume: Volume, segments: SegmentToW
     }
   });
   const offsets = sliceOffsets(volume);
-  const thickness = volume.slices > 1 ? (offsets[offsets.length - 1]! - offsets[0]!) / (volume.slices - 1) : 1;
+  const thickness =
+    volume.slices > 1 ? (offsets[offsets.length - 1]! - offsets[0]!) / (volume.slices - 1) : 1;
   const dataset: NaturalDataset = {
     SpecificCharacterSet: 'ISO_IR 192',
     ImageType: ['DERIVED', 'PRIMARY'],
@@ -124,8 +175,18 @@ export function writeDicomSeg(file: string, volume: Volume, segments: SegmentToW
     PositionReferenceIndicator: '',
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionUid }],
     DimensionIndexSequence: [
-      { DimensionOrganizationUID: dimensionUid, DimensionIndexPointer: TAG_REFERENCED_SEGMENT_NUMBER, FunctionalGroupPointer: TAG_SEGMENT_IDENTIFICATION_SEQUENCE, DimensionDescriptionLabel: 'Segment' },
-      { DimensionOrganizationUID: dimensionUid, DimensionIndexPointer: TAG_IMAGE_POSITION_PATIENT, FunctionalGroupPointer: TAG_PLANE_POSITION_SEQUENCE, DimensionDescriptionLabel: 'Position' },
+      {
+        DimensionOrganizationUID: dimensionUid,
+        DimensionIndexPointer: TAG_REFERENCED_SEGMENT_NUMBER,
+        FunctionalGroupPointer: TAG_SEGMENT_IDENTIFICATION_SEQUENCE,
+        DimensionDescriptionLabel: 'Segment',
+      },
+      {
+        DimensionOrganizationUID: dimensionUid,
+        DimensionIndexPointer: TAG_IMAGE_POSITION_PATIENT,
+        FunctionalGroupPointer: TAG_PLANE_POSITION_SEQUENCE,
+        DimensionDescriptionLabel: 'Position',
+      },
     ],
     SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2',
@@ -152,14 +213,19 @@ export function writeDicomSeg(file: string, volume: Volume, segments: SegmentToW
     SharedFunctionalGroupsSequence: [
       {
         PixelMeasuresSequence: [{ PixelSpacing: volume.pixelSpacing, SliceThickness: Math.abs(thickness) }],
-        PlaneOrientationSequence: [{ ImageOrientationPatient: [...volume.rowDirection, ...volume.columnDirection] }],
+        PlaneOrientationSequence: [
+          { ImageOrientationPatient: [...volume.rowDirection, ...volume.columnDirection] },
+        ],
       },
     ],
     PerFrameFunctionalGroupsSequence: perFrame,
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: u.seriesInstanceUid,
-        ReferencedInstanceSequence: u.sopInstanceUids.map((sop) => ({ ReferencedSOPClassUID: u.sopClassUid, ReferencedSOPInstanceUID: sop })),
+        ReferencedInstanceSequence: u.sopInstanceUids.map((sop) => ({
+          ReferencedSOPClassUID: u.sopClassUid,
+          ReferencedSOPInstanceUID: sop,
+        })),
       },
     ],
     PixelData: [bits.buffer],
@@ -179,12 +245,16 @@ export function readDicomSegInfo(file: string): SegInfo {
   const df = readDicomFile(file);
   const ds = df.dataset;
   if (text(ds, 'SOPClassUID') !== SOP_CLASS.seg && text(ds, 'Modality') !== 'SEG') {
-    throw new P2SamError('SEG_INVALID', `${file}: expected a DICOM Segmentation (SOP class ${SOP_CLASS.seg}), received Modality ${text(ds, 'Modality') || '?'}`);
+    throw new P2SamError(
+      'SEG_INVALID',
+      `${file}: expected a DICOM Segmentation (SOP class ${SOP_CLASS.seg}), received Modality ${text(ds, 'Modality') || '?'}`,
+    );
   }
   const perFrame = items(ds, 'PerFrameFunctionalGroupsSequence');
   const frameCounts = new Map<number, number>();
   for (const fr of perFrame) {
-    const n = numbers(firstItem(fr, 'SegmentIdentificationSequence') ?? {}, 'ReferencedSegmentNumber')?.[0] ?? -1;
+    const n =
+      numbers(firstItem(fr, 'SegmentIdentificationSequence') ?? {}, 'ReferencedSegmentNumber')?.[0] ?? -1;
     frameCounts.set(n, (frameCounts.get(n) ?? 0) + 1);
   }
   return {
@@ -197,7 +267,12 @@ export function readDicomSegInfo(file: string): SegInfo {
     referencedSeriesUids: items(ds, 'ReferencedSeriesSequence').map((s) => text(s, 'SeriesInstanceUID')),
     segments: items(ds, 'SegmentSequence').map((s) => {
       const number = numbers(s, 'SegmentNumber')?.[0] ?? -1;
-      return { number, label: text(s, 'SegmentLabel'), algorithmType: text(s, 'SegmentAlgorithmType'), frames: frameCounts.get(number) ?? 0 };
+      return {
+        number,
+        label: text(s, 'SegmentLabel'),
+        algorithmType: text(s, 'SegmentAlgorithmType'),
+        frames: frameCounts.get(number) ?? 0,
+      };
     }),
     dataset: ds,
   };
@@ -209,11 +284,17 @@ export function readDicomSegInfo(file: string): SegInfo {
  * @example
  *   const tumour = readDicomSeg('seg.dcm', ct, { segment: 'Tumour' }); // or { segment: 1 }
  */
-export function readDicomSeg(file: string, volume: VolumeGeometry & { uids?: Volume['uids'] }, options: { segment?: string | number } = {}): MaskVolume {
+export function readDicomSeg(
+  file: string,
+  volume: VolumeGeometry & { uids?: Volume['uids'] },
+  options: { segment?: string | number } = {},
+): MaskVolume {
   const info = readDicomSegInfo(file);
   const ds = info.dataset;
   const wanted = options.segment ?? (info.segments.length === 1 ? info.segments[0]!.number : undefined);
-  const segment = info.segments.find((s) => (typeof wanted === 'number' ? s.number === wanted : s.label === wanted || String(s.number) === wanted));
+  const segment = info.segments.find((s) =>
+    typeof wanted === 'number' ? s.number === wanted : s.label === wanted || String(s.number) === wanted,
+  );
   if (!segment) {
     throw new P2SamError(
       'SEG_SEGMENT_NOT_FOUND',
@@ -221,16 +302,25 @@ export function readDicomSeg(file: string, volume: VolumeGeometry & { uids?: Vol
     );
   }
   if (info.rows !== volume.rows || info.columns !== volume.columns) {
-    throw new P2SamError('SEG_SIZE_MISMATCH', `${file}: SEG frames are ${info.columns}×${info.rows}, the reference volume's slices ${volume.columns}×${volume.rows}`);
+    throw new P2SamError(
+      'SEG_SIZE_MISMATCH',
+      `${file}: SEG frames are ${info.columns}×${info.rows}, the reference volume's slices ${volume.columns}×${volume.rows}`,
+    );
   }
   const volumeFor = volume.uids?.frameOfReferenceUid ?? '';
   if (volumeFor && info.frameOfReferenceUid && volumeFor !== info.frameOfReferenceUid) {
-    throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: SEG is in frame of reference ${info.frameOfReferenceUid}, the volume in ${volumeFor}`);
+    throw new P2SamError(
+      'MASK_GEOMETRY_MISMATCH',
+      `${file}: SEG is in frame of reference ${info.frameOfReferenceUid}, the volume in ${volumeFor}`,
+    );
   }
   const bitsAllocated = numbers(ds, 'BitsAllocated')?.[0] ?? 1;
   const fractional = info.segmentationType === 'FRACTIONAL';
   if (!(bitsAllocated === 1 || (fractional && bitsAllocated === 8))) {
-    throw new P2SamError('SEG_INVALID', `${file}: expected BINARY (1 bit) or FRACTIONAL (8 bit) pixels, received ${info.segmentationType} with BitsAllocated ${bitsAllocated}`);
+    throw new P2SamError(
+      'SEG_INVALID',
+      `${file}: expected BINARY (1 bit) or FRACTIONAL (8 bit) pixels, received ${info.segmentationType} with BitsAllocated ${bitsAllocated}`,
+    );
   }
   const threshold = fractional ? (numbers(ds, 'MaximumFractionalValue')?.[0] ?? 255) / 2 : 0;
   const pd = ds.PixelData;
@@ -238,11 +328,16 @@ export function readDicomSeg(file: string, volume: VolumeGeometry & { uids?: Vol
   const plane = volume.columns * volume.rows;
   const needed = bitsAllocated === 1 ? Math.ceil((info.frames * plane) / 8) : info.frames * plane;
   if (bytes.byteLength < needed) {
-    throw new P2SamError('SEG_SIZE_MISMATCH', `${file}: PixelData has ${bytes.byteLength} bytes, ${info.frames} frames of ${info.columns}×${info.rows} need ${needed}`);
+    throw new P2SamError(
+      'SEG_SIZE_MISMATCH',
+      `${file}: PixelData has ${bytes.byteLength} bytes, ${info.frames} frames of ${info.columns}×${info.rows} need ${needed}`,
+    );
   }
   const shared = firstItem(ds, 'SharedFunctionalGroupsSequence') ?? {};
   const perFrame = items(ds, 'PerFrameFunctionalGroupsSequence');
-  const orientationOf = (fr: NaturalDataset) => numbers(firstItem(fr, 'PlaneOrientationSequence') ?? {}, 'ImageOrientationPatient') ?? numbers(firstItem(shared, 'PlaneOrientationSequence') ?? {}, 'ImageOrientationPatient');
+  const orientationOf = (fr: NaturalDataset) =>
+    numbers(firstItem(fr, 'PlaneOrientationSequence') ?? {}, 'ImageOrientationPatient') ??
+    numbers(firstItem(shared, 'PlaneOrientationSequence') ?? {}, 'ImageOrientationPatient');
   const mask = emptyMask(volume);
   const offsets = sliceOffsets(volume);
   const expectedIop = [...volume.rowDirection, ...volume.columnDirection];
@@ -251,14 +346,24 @@ export function readDicomSeg(file: string, volume: VolumeGeometry & { uids?: Vol
     if (n !== segment.number) return;
     const iop = orientationOf(fr);
     if (!iop || iop.some((v, i) => Math.abs(v - expectedIop[i]!) > 1e-4)) {
-      throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: frame ${f + 1} orientation ${iop?.join('\\') ?? '(none)'} differs from the volume's ${expectedIop.map((v) => v.toFixed(4)).join('\\')}`);
+      throw new P2SamError(
+        'MASK_GEOMETRY_MISMATCH',
+        `${file}: frame ${f + 1} orientation ${iop?.join('\\') ?? '(none)'} differs from the volume's ${expectedIop.map((v) => v.toFixed(4)).join('\\')}`,
+      );
     }
     const ipp = numbers(firstItem(fr, 'PlanePositionSequence') ?? {}, 'ImagePositionPatient');
-    if (!ipp) throw new P2SamError('SEG_INVALID', `${file}: frame ${f + 1} has no PlanePositionSequence ImagePositionPatient`);
+    if (!ipp)
+      throw new P2SamError(
+        'SEG_INVALID',
+        `${file}: frame ${f + 1} has no PlanePositionSequence ImagePositionPatient`,
+      );
     const k = sliceAtOffset(volume, dot(ipp, volume.normal), offsets);
     const [c0, r0] = k < 0 ? [NaN, NaN] : patientToPixel(volume, ipp, k);
     if (k < 0 || Math.abs(c0) > 1e-3 || Math.abs(r0) > 1e-3) {
-      throw new P2SamError('MASK_GEOMETRY_MISMATCH', `${file}: frame ${f + 1} at ${ipp.map((v) => v.toFixed(3)).join('\\')} matches no slice origin of the volume`);
+      throw new P2SamError(
+        'MASK_GEOMETRY_MISMATCH',
+        `${file}: frame ${f + 1} at ${ipp.map((v) => v.toFixed(3)).join('\\')} matches no slice origin of the volume`,
+      );
     }
     const target = mask.data.subarray(k * plane, (k + 1) * plane);
     const base = f * plane;

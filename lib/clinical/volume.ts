@@ -157,7 +157,12 @@ export function sliceAtOffset(g: VolumeGeometry, offset: number, offsets = slice
 
 /** An all-zero mask on the volume's grid. */
 export function emptyMask(g: Pick<VolumeGeometry, 'columns' | 'rows' | 'slices'>): MaskVolume {
-  return { columns: g.columns, rows: g.rows, slices: g.slices, data: new Uint8Array(g.columns * g.rows * g.slices) };
+  return {
+    columns: g.columns,
+    rows: g.rows,
+    slices: g.slices,
+    data: new Uint8Array(g.columns * g.rows * g.slices),
+  };
 }
 
 /** Throws MASK_SIZE_MISMATCH when the mask is not on the volume's grid. */

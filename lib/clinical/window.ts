@@ -18,7 +18,9 @@ import type { Volume } from './volume';
 
 export type HuWindow = 'lung' | 'mediastinum' | 'soft-tissue' | 'p2sam' | readonly [number, number];
 
-export const HU_WINDOWS: Readonly<Record<Exclude<HuWindow, readonly [number, number]>, readonly [number, number]>> = {
+export const HU_WINDOWS: Readonly<
+  Record<Exclude<HuWindow, readonly [number, number]>, readonly [number, number]>
+> = {
   lung: [-1350, 150],
   mediastinum: [-160, 240],
   'soft-tissue': [-125, 225],
@@ -29,11 +31,23 @@ export const HU_WINDOWS: Readonly<Record<Exclude<HuWindow, readonly [number, num
 export function huWindowBounds(window: HuWindow): [number, number] {
   if (typeof window === 'string') {
     const w = HU_WINDOWS[window as keyof typeof HU_WINDOWS];
-    if (!w) throw new P2SamError('INVALID_ARGUMENT', `window: expected 'lung', 'mediastinum', 'soft-tissue', 'p2sam' or [low, high] in HU, received ${describeValue(window)}`);
+    if (!w)
+      throw new P2SamError(
+        'INVALID_ARGUMENT',
+        `window: expected 'lung', 'mediastinum', 'soft-tissue', 'p2sam' or [low, high] in HU, received ${describeValue(window)}`,
+      );
     return [w[0], w[1]];
   }
-  if (!Array.isArray(window) || window.length !== 2 || !window.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(window[0] < window[1])) {
-    throw new P2SamError('INVALID_ARGUMENT', `window: expected [low, high] with finite low < high in HU, received ${describeValue(window)}`);
+  if (
+    !Array.isArray(window) ||
+    window.length !== 2 ||
+    !window.every((v) => typeof v === 'number' && Number.isFinite(v)) ||
+    !(window[0] < window[1])
+  ) {
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `window: expected [low, high] with finite low < high in HU, received ${describeValue(window)}`,
+    );
   }
   return [window[0], window[1]];
 }
@@ -69,10 +83,22 @@ export function sliceToRgb(hu: Float32Array, window: HuWindow): Uint8Array {
  * @example
  *   const image = volumeSliceImage(ct, 40, 'p2sam'); // { data, width, height, channels: 3 }
  */
-export function volumeSliceImage(volume: Pick<Volume, 'voxels' | 'columns' | 'rows' | 'slices'>, k: number, window: HuWindow): ImageData {
+export function volumeSliceImage(
+  volume: Pick<Volume, 'voxels' | 'columns' | 'rows' | 'slices'>,
+  k: number,
+  window: HuWindow,
+): ImageData {
   if (!Number.isInteger(k) || k < 0 || k >= volume.slices) {
-    throw new P2SamError('INVALID_ARGUMENT', `slice: expected an integer 0–${volume.slices - 1}, received ${describeValue(k)}`);
+    throw new P2SamError(
+      'INVALID_ARGUMENT',
+      `slice: expected an integer 0–${volume.slices - 1}, received ${describeValue(k)}`,
+    );
   }
   const plane = volume.columns * volume.rows;
-  return { data: sliceToRgb(volume.voxels.subarray(k * plane, (k + 1) * plane), window), width: volume.columns, height: volume.rows, channels: 3 };
+  return {
+    data: sliceToRgb(volume.voxels.subarray(k * plane, (k + 1) * plane), window),
+    width: volume.columns,
+    height: volume.rows,
+    channels: 3,
+  };
 }

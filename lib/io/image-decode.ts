@@ -50,10 +50,15 @@ async function probe(src: ImageSource): Promise<Metadata> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'file does not exist' : reasonOf(err);
-      throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: ${why}`, { cause: err });
+      throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: ${why}`, {
+        cause: err,
+      });
     }
     if (!st.isFile()) {
-      throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: not a regular file`);
+      throw new P2SamError(
+        'IMAGE_READ_FAILED',
+        `cannot read image ${describeSource(src)}: not a regular file`,
+      );
     }
     if (st.size === 0) {
       throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: file is empty`);
@@ -62,7 +67,9 @@ async function probe(src: ImageSource): Promise<Metadata> {
   try {
     return await sharp(toSharpInput(src), { failOn: FAIL_ON }).metadata();
   } catch (err) {
-    throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: ${reasonOf(err)}`, { cause: err });
+    throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: ${reasonOf(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -105,7 +112,9 @@ async function decode(src: ImageSource, meta: Metadata, keepAlpha: boolean): Pro
   try {
     out = await pipeline.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: ${reasonOf(err)}`, { cause: err });
+    throw new P2SamError('IMAGE_READ_FAILED', `cannot read image ${describeSource(src)}: ${reasonOf(err)}`, {
+      cause: err,
+    });
   }
   const { data, info } = out;
   const expectedBands = (grey ? 1 : 3) + (hasAlpha && keepAlpha ? 1 : 0);
@@ -130,7 +139,13 @@ async function decode(src: ImageSource, meta: Metadata, keepAlpha: boolean): Pro
   } else {
     samples = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
-  return { samples, width: info.width, height: info.height, channels: info.channels, maxValue: sixteen ? 65535 : 255 };
+  return {
+    samples,
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+    maxValue: sixteen ? 65535 : 255,
+  };
 }
 
 /** readImage's work once its arguments are checked: decode, then scale or window to 8 bits. */
@@ -142,7 +157,10 @@ export interface DecodedImage extends ImageData {
   maxSample: number;
 }
 
-export async function decodeImage(src: ImageSource, window: [number, number] | undefined): Promise<DecodedImage> {
+export async function decodeImage(
+  src: ImageSource,
+  window: [number, number] | undefined,
+): Promise<DecodedImage> {
   const meta = await probe(src);
   const raw = await decode(src, meta, false);
   const n = raw.samples.length;
@@ -194,7 +212,10 @@ export interface DecodedMask extends MaskData {
 export const MAX_MASK_LEVELS = 64;
 
 /** readMask's work once its arguments are checked: decode, then threshold to 0/1. */
-export async function decodeMask(src: ImageSource, expected: { width: number; height: number } | undefined): Promise<DecodedMask> {
+export async function decodeMask(
+  src: ImageSource,
+  expected: { width: number; height: number } | undefined,
+): Promise<DecodedMask> {
   const meta = await probe(src);
   const raw = await decode(src, meta, true);
   const { samples, width, height, channels } = raw;

@@ -34,23 +34,31 @@ export interface ReadImageOptions {
 
 function checkSource(src: unknown, param: string): asserts src is ImageSource {
   if (typeof src === 'string') {
-    if (src.length === 0) throw new TypeError(`${param}: expected a file path or a Buffer, received an empty string`);
+    if (src.length === 0)
+      throw new TypeError(`${param}: expected a file path or a Buffer, received an empty string`);
     return;
   }
   if (src instanceof Uint8Array) {
-    if (src.byteLength === 0) throw new TypeError(`${param}: expected a file path or a Buffer, received an empty buffer`);
+    if (src.byteLength === 0)
+      throw new TypeError(`${param}: expected a file path or a Buffer, received an empty buffer`);
     return;
   }
-  throw new TypeError(`${param}: expected a file path (string) or a Buffer, received ${src === null ? 'null' : typeof src}`);
+  throw new TypeError(
+    `${param}: expected a file path (string) or a Buffer, received ${src === null ? 'null' : typeof src}`,
+  );
 }
 
 function checkWindow(win: unknown): asserts win is [number, number] {
   if (!Array.isArray(win) || win.length !== 2) {
-    throw new TypeError(`options.window: expected [lo, hi] (two numbers), received ${Array.isArray(win) ? `an array of length ${win.length}` : typeof win}`);
+    throw new TypeError(
+      `options.window: expected [lo, hi] (two numbers), received ${Array.isArray(win) ? `an array of length ${win.length}` : typeof win}`,
+    );
   }
   const [lo, hi] = win as unknown[];
   if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo) || !Number.isFinite(hi)) {
-    throw new TypeError(`options.window: expected two finite numbers, received [${String(lo)}, ${String(hi)}]`);
+    throw new TypeError(
+      `options.window: expected two finite numbers, received [${String(lo)}, ${String(hi)}]`,
+    );
   }
   if (!(hi > lo)) {
     throw new RangeError(`options.window: expected lo < hi, received [${lo}, ${hi}]`);
@@ -89,7 +97,11 @@ export async function readImageInfo(src: ImageSource, opts: ReadImageOptions = {
   const window = win === undefined ? undefined : Array.isArray(win) ? [...(win as unknown[])] : win;
   if (window !== undefined) checkWindow(window);
   const source = typeof src === 'string' ? src : new Uint8Array(src);
-  return offload('readImage', { src: source, window }, typeof source === 'string' ? [] : [source.buffer as ArrayBuffer]);
+  return offload(
+    'readImage',
+    { src: source, window },
+    typeof source === 'string' ? [] : [source.buffer as ArrayBuffer],
+  );
 }
 
 /**
@@ -109,7 +121,10 @@ export async function readImageInfo(src: ImageSource, opts: ReadImageOptions = {
  * const mask = await readMask('scan-001.mask.png', { width: image.width, height: image.height });
  * ```
  */
-export async function readMask(src: ImageSource, expected?: { width: number; height: number }): Promise<MaskData> {
+export async function readMask(
+  src: ImageSource,
+  expected?: { width: number; height: number },
+): Promise<MaskData> {
   const { data, width, height } = await readMaskInfo(src, expected);
   return { data, width, height };
 }
@@ -118,17 +133,29 @@ export async function readMask(src: ImageSource, expected?: { width: number; hei
  * @internal readMask plus how many distinct values the file held (`levels`), for the
  * CLI's check that a mask is one (see DecodedMask).
  */
-export async function readMaskInfo(src: ImageSource, expected?: { width: number; height: number }): Promise<DecodedMask> {
+export async function readMaskInfo(
+  src: ImageSource,
+  expected?: { width: number; height: number },
+): Promise<DecodedMask> {
   checkSource(src, 'src');
   let size: { width: number; height: number } | undefined;
   if (expected !== undefined) {
-    size = expected === null || typeof expected !== 'object' ? undefined : { width: expected.width, height: expected.height };
+    size =
+      expected === null || typeof expected !== 'object'
+        ? undefined
+        : { width: expected.width, height: expected.height };
     if (!size || !isPositiveInt(size.width) || !isPositiveInt(size.height)) {
-      throw new TypeError(`expected: expected { width, height } with positive integers, received ${JSON.stringify(expected)}`);
+      throw new TypeError(
+        `expected: expected { width, height } with positive integers, received ${JSON.stringify(expected)}`,
+      );
     }
   }
   const source = typeof src === 'string' ? src : new Uint8Array(src);
-  return offload('readMask', { src: source, expected: size }, typeof source === 'string' ? [] : [source.buffer as ArrayBuffer]);
+  return offload(
+    'readMask',
+    { src: source, expected: size },
+    typeof source === 'string' ? [] : [source.buffer as ArrayBuffer],
+  );
 }
 
 function isPositiveInt(v: unknown): v is number {
@@ -138,11 +165,15 @@ function isPositiveInt(v: unknown): v is number {
 /** Throws a TypeError/RangeError naming `param` unless `img` is a well-formed ImageData. */
 export function checkImageData(img: unknown, param: string): asserts img is ImageData {
   if (img === null || typeof img !== 'object') {
-    throw new TypeError(`${param}: expected an ImageData object, received ${img === null ? 'null' : typeof img}`);
+    throw new TypeError(
+      `${param}: expected an ImageData object, received ${img === null ? 'null' : typeof img}`,
+    );
   }
   const { data, width, height, channels } = img as Partial<ImageData>;
   if (!isPositiveInt(width) || !isPositiveInt(height)) {
-    throw new RangeError(`${param}: expected positive integer width and height, received ${String(width)}×${String(height)}`);
+    throw new RangeError(
+      `${param}: expected positive integer width and height, received ${String(width)}×${String(height)}`,
+    );
   }
   if (channels !== 1 && channels !== 3 && channels !== 4) {
     throw new RangeError(`${param}.channels: expected 1, 3 or 4, received ${String(channels)}`);
@@ -160,17 +191,23 @@ export function checkImageData(img: unknown, param: string): asserts img is Imag
 /** Throws a TypeError/RangeError naming `param` unless `mask` is a well-formed MaskData. */
 export function checkMaskData(mask: unknown, param: string): asserts mask is MaskData {
   if (mask === null || typeof mask !== 'object') {
-    throw new TypeError(`${param}: expected a MaskData object, received ${mask === null ? 'null' : typeof mask}`);
+    throw new TypeError(
+      `${param}: expected a MaskData object, received ${mask === null ? 'null' : typeof mask}`,
+    );
   }
   const { data, width, height } = mask as Partial<MaskData>;
   if (!isPositiveInt(width) || !isPositiveInt(height)) {
-    throw new RangeError(`${param}: expected positive integer width and height, received ${String(width)}×${String(height)}`);
+    throw new RangeError(
+      `${param}: expected positive integer width and height, received ${String(width)}×${String(height)}`,
+    );
   }
   if (!(data instanceof Uint8Array)) {
     throw new TypeError(`${param}.data: expected a Uint8Array`);
   }
   if (data.length !== width * height) {
-    throw new RangeError(`${param}.data: expected ${width}×${height} = ${width * height} bytes, received ${data.length}`);
+    throw new RangeError(
+      `${param}.data: expected ${width}×${height} = ${width * height} bytes, received ${data.length}`,
+    );
   }
 }
 
@@ -216,7 +253,10 @@ export async function writeMaskPng(file: string, mask: MaskData): Promise<void> 
 export async function writeImagePng(file: string, img: ImageData): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path: expected a non-empty string`);
   checkImageData(img, 'image');
-  const bytes = img.data instanceof Uint8Array ? img.data : new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length);
+  const bytes =
+    img.data instanceof Uint8Array
+      ? img.data
+      : new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length);
   await ensureParentDir(file);
   let pipeline = sharp(bytes, { raw: { width: img.width, height: img.height, channels: img.channels } });
   if (img.channels === 1) pipeline = pipeline.toColourspace('b-w');

@@ -27,7 +27,11 @@ const NEGATIVE: Rgb = [235, 40, 40];
 const OUTLINE: Rgb = [20, 20, 20];
 
 function checkRgb(v: unknown, param: string): asserts v is Rgb {
-  if (!Array.isArray(v) || v.length !== 3 || v.some((c) => typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 255)) {
+  if (
+    !Array.isArray(v) ||
+    v.length !== 3 ||
+    v.some((c) => typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 255)
+  ) {
     throw new TypeError(`${param}: expected [r, g, b] with integers 0..255, received ${JSON.stringify(v)}`);
   }
 }
@@ -45,7 +49,12 @@ function checkRgb(v: unknown, param: string): asserts v is Rgb {
  * const overlay = renderOverlay(image, { data: r.mask, width: r.width, height: r.height }, r.points);
  * ```
  */
-export function renderOverlay(image: ImageData, mask: MaskData, points: PromptPoint[] = [], opts: OverlayOptions = {}): ImageData {
+export function renderOverlay(
+  image: ImageData,
+  mask: MaskData,
+  points: PromptPoint[] = [],
+  opts: OverlayOptions = {},
+): ImageData {
   checkImageData(image, 'image');
   checkMaskData(mask, 'mask');
   if (mask.width !== image.width || mask.height !== image.height) {
@@ -54,10 +63,19 @@ export function renderOverlay(image: ImageData, mask: MaskData, points: PromptPo
       `mask ${mask.width}×${mask.height} does not match image ${image.width}×${image.height}`,
     );
   }
-  if (!Array.isArray(points)) throw new TypeError(`points: expected an array of {x, y, label}, received ${typeof points}`);
+  if (!Array.isArray(points))
+    throw new TypeError(`points: expected an array of {x, y, label}, received ${typeof points}`);
   points.forEach((p, i) => {
-    if (p === null || typeof p !== 'object' || !Number.isFinite(p.x) || !Number.isFinite(p.y) || (p.label !== 0 && p.label !== 1)) {
-      throw new TypeError(`points[${i}]: expected {x, y} finite numbers and label 0 or 1, received ${JSON.stringify(p)}`);
+    if (
+      p === null ||
+      typeof p !== 'object' ||
+      !Number.isFinite(p.x) ||
+      !Number.isFinite(p.y) ||
+      (p.label !== 0 && p.label !== 1)
+    ) {
+      throw new TypeError(
+        `points[${i}]: expected {x, y} finite numbers and label 0 or 1, received ${JSON.stringify(p)}`,
+      );
     }
   });
   const color = opts.color ?? [30, 144, 255];
@@ -97,7 +115,14 @@ export function renderOverlay(image: ImageData, mask: MaskData, points: PromptPo
       // Boundary = a foreground pixel with a 4-neighbour in the background; the image
       // border counts as background so masks touching the edge are still outlined.
       const edge =
-        x === 0 || y === 0 || x === w - 1 || y === h - 1 || m[p - 1] === 0 || m[p + 1] === 0 || m[p - w] === 0 || m[p + w] === 0;
+        x === 0 ||
+        y === 0 ||
+        x === w - 1 ||
+        y === h - 1 ||
+        m[p - 1] === 0 ||
+        m[p + 1] === 0 ||
+        m[p - w] === 0 ||
+        m[p + w] === 0;
       const o = p * 3;
       if (edge) {
         out[o] = contour[0];

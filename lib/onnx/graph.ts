@@ -173,13 +173,48 @@ export const attr = {
 // ---------------------------------------------------------------------------------------
 // Field numbers (onnx.proto)
 
-const F_MODEL = { irVersion: 1, producerName: 2, producerVersion: 3, domain: 4, modelVersion: 5, docString: 6, graph: 7, opsetImport: 8, metadataProps: 14 } as const;
+const F_MODEL = {
+  irVersion: 1,
+  producerName: 2,
+  producerVersion: 3,
+  domain: 4,
+  modelVersion: 5,
+  docString: 6,
+  graph: 7,
+  opsetImport: 8,
+  metadataProps: 14,
+} as const;
 const F_OPSET = { domain: 1, version: 2 } as const;
-const F_GRAPH = { node: 1, name: 2, initializer: 5, docString: 10, input: 11, output: 12, valueInfo: 13 } as const;
+const F_GRAPH = {
+  node: 1,
+  name: 2,
+  initializer: 5,
+  docString: 10,
+  input: 11,
+  output: 12,
+  valueInfo: 13,
+} as const;
 const F_NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, docString: 6, domain: 7 } as const;
 const F_ATTR = { name: 1, f: 2, i: 3, s: 4, t: 5, g: 6, floats: 7, ints: 8, strings: 9, type: 20 } as const;
-const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
-const F_TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9, docString: 12, externalData: 13, dataLocation: 14 } as const;
+const ATTR_TYPE = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+} as const;
+const F_TENSOR = {
+  dims: 1,
+  dataType: 2,
+  name: 8,
+  rawData: 9,
+  docString: 12,
+  externalData: 13,
+  dataLocation: 14,
+} as const;
 const TENSOR_LOCATION_EXTERNAL = 1;
 const F_ENTRY = { key: 1, value: 2 } as const;
 const F_VALUE_INFO = { name: 1, type: 2, docString: 3 } as const;
@@ -207,12 +242,16 @@ export function tensorRawBytes(tensor: TensorSpec): Uint8Array {
   const what = `tensor "${tensor.name}"`;
   const type = tensor.type;
   if (!(type in ELEM_BYTES)) {
-    throw new TypeError(`${what}.type: expected one of ${Object.keys(ELEM_BYTES).join(', ')}, received ${String(type)}`);
+    throw new TypeError(
+      `${what}.type: expected one of ${Object.keys(ELEM_BYTES).join(', ')}, received ${String(type)}`,
+    );
   }
   const count = elementCount(tensor.dims, what);
   const data = tensor.data;
   if (data.length !== count) {
-    throw new RangeError(`${what}.data: expected ${count} elements for dims [${tensor.dims.join(', ')}], received ${data.length}`);
+    throw new RangeError(
+      `${what}.data: expected ${count} elements for dims [${tensor.dims.join(', ')}], received ${data.length}`,
+    );
   }
   const out = new Uint8Array(count * ELEM_BYTES[type]);
   const view = new DataView(out.buffer);
@@ -282,7 +321,9 @@ function writeTensor(w: ProtoWriter, t: TensorSpec, raw: Uint8Array, external: E
 
 function writeValueInfo(w: ProtoWriter, v: ValueInfoSpec): void {
   if (!(v.type in ONNX_DATA_TYPE)) {
-    throw new TypeError(`value "${v.name}".type: expected one of ${Object.keys(ONNX_DATA_TYPE).join(', ')}, received ${String(v.type)}`);
+    throw new TypeError(
+      `value "${v.name}".type: expected one of ${Object.keys(ONNX_DATA_TYPE).join(', ')}, received ${String(v.type)}`,
+    );
   }
   w.string(F_VALUE_INFO.name, v.name);
   w.message(F_VALUE_INFO.type, (tp) =>
@@ -295,7 +336,9 @@ function writeValueInfo(w: ProtoWriter, v: ValueInfoSpec): void {
             sh.message(F_SHAPE.dim, (dm) => {
               if (typeof d === 'number') {
                 if (!Number.isSafeInteger(d) || d < 0) {
-                  throw new RangeError(`value "${v.name}".shape: expected non-negative integer, string or null dims, received ${String(d)}`);
+                  throw new RangeError(
+                    `value "${v.name}".shape: expected non-negative integer, string or null dims, received ${String(d)}`,
+                  );
                 }
                 dm.int64(F_DIM.value, d);
               } else if (typeof d === 'string') {
@@ -314,7 +357,9 @@ function writeValueInfo(w: ProtoWriter, v: ValueInfoSpec): void {
 function normaliseAttribute(name: string, a: AttributeInput): AttributeValue {
   if (typeof a === 'number') {
     if (!Number.isSafeInteger(a)) {
-      throw new TypeError(`attribute "${name}": a plain number means INT and must be an integer, received ${a}; use attr.float() for floats`);
+      throw new TypeError(
+        `attribute "${name}": a plain number means INT and must be an integer, received ${a}; use attr.float() for floats`,
+      );
     }
     return { kind: 'int', value: a };
   }
@@ -322,7 +367,9 @@ function normaliseAttribute(name: string, a: AttributeInput): AttributeValue {
   if (Array.isArray(a)) {
     for (const x of a as readonly number[]) {
       if (!Number.isSafeInteger(x)) {
-        throw new TypeError(`attribute "${name}": a plain array means INTS and must hold integers, received ${String(x)}; use attr.floats() for floats`);
+        throw new TypeError(
+          `attribute "${name}": a plain array means INTS and must hold integers, received ${String(x)}; use attr.floats() for floats`,
+        );
       }
     }
     return { kind: 'ints', value: a as readonly number[] };
@@ -369,7 +416,9 @@ function writeAttribute(w: ProtoWriter, name: string, input: AttributeInput, ctx
       break;
     }
     default:
-      throw new TypeError(`attribute "${name}": unknown kind ${JSON.stringify((a as { kind?: unknown }).kind)}`);
+      throw new TypeError(
+        `attribute "${name}": unknown kind ${JSON.stringify((a as { kind?: unknown }).kind)}`,
+      );
   }
 }
 
@@ -435,18 +484,33 @@ function writeGraph(w: ProtoWriter, g: GraphSpec, ctx: EncodeContext): void {
  * stored in the returned blob (to be written next to the .onnx under `location`) and
  * referenced from the TensorProtos by location/offset/length.
  */
-export function encodeModel(model: ModelSpec, opts: { externalData?: ExternalDataOptions } = {}): EncodedModel {
+export function encodeModel(
+  model: ModelSpec,
+  opts: { externalData?: ExternalDataOptions } = {},
+): EncodedModel {
   let external: Required<ExternalDataOptions> | null = null;
   if (opts.externalData) {
     const { location, minBytes = 1024, alignment = 4096 } = opts.externalData;
-    if (typeof location !== 'string' || location.length === 0 || location.startsWith('/') || location.includes('..') || location.includes('\\')) {
-      throw new TypeError(`externalData.location: expected a relative file name without ".." or "\\", received ${JSON.stringify(location)}`);
+    if (
+      typeof location !== 'string' ||
+      location.length === 0 ||
+      location.startsWith('/') ||
+      location.includes('..') ||
+      location.includes('\\')
+    ) {
+      throw new TypeError(
+        `externalData.location: expected a relative file name without ".." or "\\", received ${JSON.stringify(location)}`,
+      );
     }
     if (!Number.isSafeInteger(minBytes) || minBytes < 0) {
-      throw new RangeError(`externalData.minBytes: expected a non-negative integer, received ${String(minBytes)}`);
+      throw new RangeError(
+        `externalData.minBytes: expected a non-negative integer, received ${String(minBytes)}`,
+      );
     }
     if (!Number.isSafeInteger(alignment) || alignment < 1) {
-      throw new RangeError(`externalData.alignment: expected a positive integer, received ${String(alignment)}`);
+      throw new RangeError(
+        `externalData.alignment: expected a positive integer, received ${String(alignment)}`,
+      );
     }
     external = { location, minBytes, alignment };
   }
@@ -554,7 +618,12 @@ export class GraphBuilder {
 
   /** Adds a node with one output and returns the output's name. Pass `output` to give it
    * a fixed name (e.g. a graph output); otherwise one is generated from the op type. */
-  op(opType: string, inputs: readonly string[], attributes?: Readonly<Record<string, AttributeInput>>, output?: string): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes?: Readonly<Record<string, AttributeInput>>,
+    output?: string,
+  ): string {
     const out = output !== undefined ? this.claim(output) : this.claim(this.nextName(opType.toLowerCase()));
     this.nodes.push({ opType, inputs, outputs: [out], name: `${opType}_${this.nodes.length}`, attributes });
     return out;
@@ -562,7 +631,8 @@ export class GraphBuilder {
 
   build(docString?: string): GraphSpec {
     for (const o of this.outs) {
-      if (!this.used.has(o.name)) throw new Error(`graph "${this.name}": output "${o.name}" is never produced`);
+      if (!this.used.has(o.name))
+        throw new Error(`graph "${this.name}": output "${o.name}" is never produced`);
     }
     return {
       name: this.name,

@@ -58,7 +58,9 @@ class FileCursor {
       return value;
     } catch (e) {
       if (!(e instanceof MalformedProtobuf)) throw e;
-      throw new Error(this.#bufStart + this.#bufLen >= this.size ? 'unexpected end of file' : 'malformed varint');
+      throw new Error(
+        this.#bufStart + this.#bufLen >= this.size ? 'unexpected end of file' : 'malformed varint',
+      );
     }
   }
 
@@ -92,7 +94,8 @@ function parseOpset(buf: Buffer): { domain: string; version: number } {
     throw e;
   }
   for (const f of entries) {
-    if (f.field === 1 && f.wire === WireType.LENGTH_DELIMITED) domain = buf.subarray(f.dataStart, f.dataEnd).toString('utf8');
+    if (f.field === 1 && f.wire === WireType.LENGTH_DELIMITED)
+      domain = buf.subarray(f.dataStart, f.dataEnd).toString('utf8');
     else if (f.field === 2 && f.wire === WireType.VARINT) version = readVarint(buf, f.dataStart).value;
   }
   return { domain, version };

@@ -35,14 +35,24 @@ export function leanAttentionOffThread(
     const worker = new Worker(workerFile(), { workerData: { ...source, options, outFile } });
     // Settle only once the worker has exited, so that its teardown (freeing the model copies
     // it held) never overlaps whatever the caller does next — the native load, model runs.
-    let reply: { ok: true; result: LeanAttentionResult } | { ok: false; name: string; message: string } | undefined;
+    let reply:
+      | { ok: true; result: LeanAttentionResult }
+      | { ok: false; name: string; message: string }
+      | undefined;
     worker.once('message', (m: typeof reply) => {
       reply = m;
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (reply?.ok) resolve(reply.result);
-      else if (reply) reject(reply.name === 'RangeError' ? new RangeError(reply.message) : reply.name === 'TypeError' ? new TypeError(reply.message) : new Error(reply.message));
+      else if (reply)
+        reject(
+          reply.name === 'RangeError'
+            ? new RangeError(reply.message)
+            : reply.name === 'TypeError'
+              ? new TypeError(reply.message)
+              : new Error(reply.message),
+        );
       else reject(new Error(`lean-attention worker exited with code ${code} before answering`));
     });
   });

@@ -27,5 +27,9 @@ try {
   const result = send ? r : { ...r, model: undefined };
   parentPort!.postMessage({ ok: true, result }, send ? [r.model.buffer as ArrayBuffer] : []);
 } catch (e) {
-  parentPort!.postMessage({ ok: false, name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) });
+  parentPort!.postMessage({
+    ok: false,
+    name: e instanceof Error ? e.name : 'Error',
+    message: e instanceof Error ? e.message : String(e),
+  });
 }

@@ -196,7 +196,10 @@ function parseNode(buf: Uint8Array, f: ProtoField, index: number): RawNode {
 }
 
 /** dims (field 1) of a TensorProto, and its int64 payload when it has one (int64_data or raw). */
-function parseTensor(buf: Uint8Array, f: ProtoField): { name: string; dims: number[]; ints?: bigint[]; external: boolean } {
+function parseTensor(
+  buf: Uint8Array,
+  f: ProtoField,
+): { name: string; dims: number[]; ints?: bigint[]; external: boolean } {
   const dims: bigint[] = [];
   let name = '';
   let type = 0;
@@ -211,7 +214,11 @@ function parseTensor(buf: Uint8Array, f: ProtoField): { name: string; dims: numb
     else if (x.field === 9 && x.wire === LEN) raw = x;
     else if (x.field === 14 && x.wire === VARINT) external = varint64(buf, x) === 1n;
   }
-  const out: { name: string; dims: number[]; ints?: bigint[]; external: boolean } = { name, dims: dims.map(Number), external };
+  const out: { name: string; dims: number[]; ints?: bigint[]; external: boolean } = {
+    name,
+    dims: dims.map(Number),
+    external,
+  };
   if (type === 7) {
     if (raw) {
       const view = new DataView(buf.buffer, buf.byteOffset + raw.dataStart, raw.dataEnd - raw.dataStart);
@@ -444,7 +451,9 @@ function relPosSide(g: GraphView, name: string): number | undefined {
       if (t && t.length === 2) return (t[0]! + 1) / 2;
     }
     if (n.opType === 'Einsum') {
-      const t = n.inputs.map((i) => constDims(g, i)).find((dims) => dims?.length === 3 && dims[0] === dims[1]);
+      const t = n.inputs
+        .map((i) => constDims(g, i))
+        .find((dims) => dims?.length === 3 && dims[0] === dims[1]);
       if (t) return t[0];
     }
     for (const i of n.inputs) if (i) queue.push([i, d + 1]);
@@ -521,8 +530,7 @@ function matchSite(
     .filter((side): side is number => side !== undefined);
   if (sides.length < 2)
     return {
-      skipped:
-        'no decomposed relative-position terms (SAM\'s rel-pos table lookups) are added to the scores',
+      skipped: "no decomposed relative-position terms (SAM's rel-pos table lookups) are added to the scores",
     };
   const grid: [number, number] = [sides[0]!, sides[1]!];
   if (grid[0] * grid[1] < minTokens)

@@ -30,7 +30,9 @@ const utf8 = new TextEncoder();
 
 function checkFieldNumber(field: number): void {
   if (!Number.isInteger(field) || field < 1 || field > MAX_FIELD_NUMBER) {
-    throw new RangeError(`protobuf field number: expected an integer in 1..${MAX_FIELD_NUMBER}, received ${String(field)}`);
+    throw new RangeError(
+      `protobuf field number: expected an integer in 1..${MAX_FIELD_NUMBER}, received ${String(field)}`,
+    );
   }
 }
 
@@ -62,7 +64,9 @@ export class ProtoWriter {
 
   constructor(initialCapacity = 256) {
     if (!Number.isInteger(initialCapacity) || initialCapacity < 1) {
-      throw new RangeError(`initialCapacity: expected a positive integer, received ${String(initialCapacity)}`);
+      throw new RangeError(
+        `initialCapacity: expected a positive integer, received ${String(initialCapacity)}`,
+      );
     }
     this.buf = new Uint8Array(initialCapacity);
     this.view = new DataView(this.buf.buffer);
@@ -195,7 +199,11 @@ export class MalformedProtobuf extends Error {
  * @example
  * readVarint(Uint8Array.of(0xac, 0x02), 0); // { value: 300, next: 2 }
  */
-export function readVarint(buf: Uint8Array, pos: number, limit: number = buf.length): { value: number; next: number } {
+export function readVarint(
+  buf: Uint8Array,
+  pos: number,
+  limit: number = buf.length,
+): { value: number; next: number } {
   let value = 0;
   let scale = 1;
   let p = pos;
@@ -263,7 +271,10 @@ export function readFields(buf: Uint8Array, start = 0, end: number = buf.length)
       default:
         throw new MalformedProtobuf(`unsupported wire type ${wire} (field ${field}) at byte ${fieldStart}`);
     }
-    if (pos > end) throw new MalformedProtobuf(`field ${field} at byte ${fieldStart} runs past the end of its message (byte ${end})`);
+    if (pos > end)
+      throw new MalformedProtobuf(
+        `field ${field} at byte ${fieldStart} runs past the end of its message (byte ${end})`,
+      );
     out.push({ field, wire, start: fieldStart, end: pos, dataStart, dataEnd });
   }
   return out;

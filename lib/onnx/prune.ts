@@ -23,7 +23,14 @@
  */
 
 import { describeValue } from '../errors';
-import { MalformedProtobuf, ProtoWriter, type ProtoField, readFields, readVarint, WireType } from './protobuf';
+import {
+  MalformedProtobuf,
+  ProtoWriter,
+  type ProtoField,
+  readFields,
+  readVarint,
+  WireType,
+} from './protobuf';
 
 const WIRE_LEN = WireType.LENGTH_DELIMITED;
 
@@ -34,7 +41,9 @@ function str(buf: Uint8Array, f: ProtoField): string {
 }
 
 function lenFields(buf: Uint8Array, parent: ProtoField, number: number): ProtoField[] {
-  return readFields(buf, parent.dataStart, parent.dataEnd).filter((f) => f.field === number && f.wire === WIRE_LEN);
+  return readFields(buf, parent.dataStart, parent.dataEnd).filter(
+    (f) => f.field === number && f.wire === WIRE_LEN,
+  );
 }
 
 function valueInfoName(buf: Uint8Array, vi: ProtoField): string {
@@ -116,17 +125,23 @@ function graphField(model: Uint8Array): { top: ProtoField[]; graphs: ProtoField[
   try {
     top = readFields(model, 0, model.length);
   } catch (e) {
-    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf)
+      throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
   const graphs = top.filter((f) => f.field === 7 && f.wire === WIRE_LEN);
-  if (graphs.length === 0) throw new RangeError('model: the ModelProto has no graph (field 7); is this an ONNX model file?');
+  if (graphs.length === 0)
+    throw new RangeError('model: the ModelProto has no graph (field 7); is this an ONNX model file?');
   return { top, graphs };
 }
 
 function checkModel(model: unknown): Uint8Array {
-  if (!(model instanceof Uint8Array)) throw new TypeError(`model: expected a Uint8Array with the .onnx file's bytes, received ${describeValue(model)}`);
-  if (model.length === 0) throw new RangeError('model: expected the .onnx file\'s bytes, received an empty buffer');
+  if (!(model instanceof Uint8Array))
+    throw new TypeError(
+      `model: expected a Uint8Array with the .onnx file's bytes, received ${describeValue(model)}`,
+    );
+  if (model.length === 0)
+    throw new RangeError("model: expected the .onnx file's bytes, received an empty buffer");
   return model;
 }
 
@@ -137,7 +152,8 @@ export function graphOutputs(model: Uint8Array): string[] {
   try {
     return graphs.flatMap((g) => lenFields(bytes, g, 12).map((vi) => valueInfoName(bytes, vi)));
   } catch (e) {
-    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf)
+      throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }
@@ -154,10 +170,16 @@ export function hasExternalData(model: Uint8Array): boolean {
     for (const g of graphs)
       for (const init of lenFields(bytes, g, 5))
         for (const f of readFields(bytes, init.dataStart, init.dataEnd))
-          if (f.field === 14 && f.wire === WireType.VARINT && readVarint(bytes, readVarint(bytes, f.start, f.end).next, f.end).value === 1) return true;
+          if (
+            f.field === 14 &&
+            f.wire === WireType.VARINT &&
+            readVarint(bytes, readVarint(bytes, f.start, f.end).next, f.end).value === 1
+          )
+            return true;
     return false;
   } catch (e) {
-    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf)
+      throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }
@@ -170,13 +192,26 @@ export function hasExternalData(model: Uint8Array): boolean {
  *   an unknown output name (the message lists the graph's outputs) or a request that
  *   would leave the graph without outputs.
  */
-export function pruneOutputs(model: Uint8Array, remove: readonly string[], options: PruneOptions = {}): PruneResult {
+export function pruneOutputs(
+  model: Uint8Array,
+  remove: readonly string[],
+  options: PruneOptions = {},
+): PruneResult {
   const bytes = checkModel(model);
-  if (!Array.isArray(remove) || remove.length === 0 || !remove.every((n) => typeof n === 'string' && n.length > 0))
-    throw new TypeError(`remove: expected a non-empty array of output names, received ${describeValue(remove)}`);
-  if (options === null || typeof options !== 'object') throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
+  if (
+    !Array.isArray(remove) ||
+    remove.length === 0 ||
+    !remove.every((n) => typeof n === 'string' && n.length > 0)
+  )
+    throw new TypeError(
+      `remove: expected a non-empty array of output names, received ${describeValue(remove)}`,
+    );
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`options: expected an object, received ${describeValue(options)}`);
   if (options.removeDeadNodes !== undefined && typeof options.removeDeadNodes !== 'boolean')
-    throw new TypeError(`options.removeDeadNodes: expected a boolean, received ${describeValue(options.removeDeadNodes)}`);
+    throw new TypeError(
+      `options.removeDeadNodes: expected a boolean, received ${describeValue(options.removeDeadNodes)}`,
+    );
   const removeDead = options.removeDeadNodes ?? true;
 
   const { top, graphs } = graphField(bytes);
@@ -184,9 +219,12 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
     const declared = graphs.flatMap((g) => lenFields(bytes, g, 12).map((vi) => valueInfoName(bytes, vi)));
     const unknown = remove.filter((n) => !declared.includes(n));
     if (unknown.length)
-      throw new RangeError(`remove: ${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not an output of this graph; its outputs are ${declared.map((n) => JSON.stringify(n)).join(', ')}`);
+      throw new RangeError(
+        `remove: ${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not an output of this graph; its outputs are ${declared.map((n) => JSON.stringify(n)).join(', ')}`,
+      );
     const kept = declared.filter((n) => !remove.includes(n));
-    if (kept.length === 0) throw new RangeError(`remove: removing ${remove.join(', ')} would leave the graph with no output`);
+    if (kept.length === 0)
+      throw new RangeError(`remove: removing ${remove.join(', ')} would leave the graph with no output`);
 
     // Liveness over the node list: a node is live when something live reads one of its
     // outputs. ONNX stores nodes topologically sorted, so one backwards sweep settles
@@ -224,7 +262,9 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
         if (live.has(i)) for (const inp of r.inputs) read.add(inp);
       });
       for (const n of kept) read.add(n);
-      const inputs = new Set(graphs.flatMap((g) => lenFields(bytes, g, 11).map((vi) => valueInfoName(bytes, vi))));
+      const inputs = new Set(
+        graphs.flatMap((g) => lenFields(bytes, g, 11).map((vi) => valueInfoName(bytes, vi))),
+      );
       for (const g of graphs)
         for (const init of lenFields(bytes, g, 5)) {
           const nameField = lenFields(bytes, init, 8)[0];
@@ -257,7 +297,8 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
       nodes: nodeFields.length,
     };
   } catch (e) {
-    if (e instanceof MalformedProtobuf) throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
+    if (e instanceof MalformedProtobuf)
+      throw new RangeError(`model: not a valid ONNX protobuf (${e.message})`);
     throw e;
   }
 }
@@ -270,18 +311,24 @@ export function pruneOutputs(model: Uint8Array, remove: readonly string[], optio
  */
 export function appendToGraph(model: Uint8Array, graphFields: Uint8Array): Uint8Array {
   const bytes = checkModel(model);
-  if (!(graphFields instanceof Uint8Array)) throw new TypeError(`graphFields: expected encoded GraphProto fields as a Uint8Array, received ${describeValue(graphFields)}`);
+  if (!(graphFields instanceof Uint8Array))
+    throw new TypeError(
+      `graphFields: expected encoded GraphProto fields as a Uint8Array, received ${describeValue(graphFields)}`,
+    );
   const { top, graphs } = graphField(bytes);
-  if (graphs.length !== 1) throw new RangeError(`model: expected exactly one graph field, found ${graphs.length}`);
+  if (graphs.length !== 1)
+    throw new RangeError(`model: expected exactly one graph field, found ${graphs.length}`);
   try {
     readFields(graphFields, 0, graphFields.length);
   } catch (e) {
-    if (e instanceof MalformedProtobuf) throw new RangeError(`graphFields: not valid protobuf fields (${e.message})`);
+    if (e instanceof MalformedProtobuf)
+      throw new RangeError(`graphFields: not valid protobuf fields (${e.message})`);
     throw e;
   }
   const parts: Uint8Array[] = [];
   for (const f of top) {
-    if (f === graphs[0]) parts.push(...rewrap(bytes, f, [bytes.subarray(f.dataStart, f.dataEnd), graphFields]));
+    if (f === graphs[0])
+      parts.push(...rewrap(bytes, f, [bytes.subarray(f.dataStart, f.dataEnd), graphFields]));
     else parts.push(bytes.subarray(f.start, f.end));
   }
   return concat(parts);

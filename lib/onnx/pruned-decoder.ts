@@ -18,7 +18,9 @@ export interface PrunedDecoder {
  * Never throws: a file this parser cannot read is left to ONNX Runtime, which then
  * simply runs the cascade on the full decoder (or reports the real problem).
  */
-export async function prunedDecoder(source: { path: string } | { bytes: Uint8Array }): Promise<PrunedDecoder> {
+export async function prunedDecoder(
+  source: { path: string } | { bytes: Uint8Array },
+): Promise<PrunedDecoder> {
   try {
     const bytes = 'path' in source ? new Uint8Array(await readFile(source.path)) : source.bytes;
     const externalData = hasExternalData(bytes);

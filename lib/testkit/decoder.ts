@@ -57,7 +57,6 @@ const LOW_RES = 256;
 const INPUT_SIZE = 1024;
 const TOKENS = 4;
 
-
 function uniformWeights(count: number, bound: number, seed: number): Float32Array {
   const rnd = mulberry32(seed);
   const out = new Float32Array(count);
@@ -85,12 +84,19 @@ export interface DecoderCoreOutputs {
 function maskedMax(g: GraphBuilder, values: string, keep: string, rows: number): string {
   const { none } = TESTKIT_DECODER_PARAMS;
   const masked = g.op('Where', [keep, values, g.f32(none)]);
-  const withSentinel = g.op('Concat', [masked, g.f32(new Array<number>(rows).fill(none), [rows, 1])], { axis: 1 });
+  const withSentinel = g.op('Concat', [masked, g.f32(new Array<number>(rows).fill(none), [rows, 1])], {
+    axis: 1,
+  });
   return g.op('ReduceMax', [withSentinel], { axes: [1], keepdims: 0 });
 }
 
 /** Reduce-all over a [N] vector after appending a sentinel, so N = 0 is defined. */
-function reduceWithSentinel(g: GraphBuilder, op: 'ReduceMin' | 'ReduceMax', v: string, sentinel: number): string {
+function reduceWithSentinel(
+  g: GraphBuilder,
+  op: 'ReduceMin' | 'ReduceMax',
+  v: string,
+  sentinel: number,
+): string {
   const cat = g.op('Concat', [v, g.f32([sentinel])], { axis: 0 });
   return g.op(op, [cat], { keepdims: 0 });
 }
@@ -114,7 +120,8 @@ export function addDecoderCore(g: GraphBuilder, io: DecoderCoreInputs): DecoderC
   const labels = g.op('Reshape', [io.pointLabels, g.i64([-1])]);
   const px = g.op('Gather', [coords, g.i64(0)], { axis: 1 });
   const py = g.op('Gather', [coords, g.i64(1)], { axis: 1 });
-  const cellOf = (v: string) => g.op('Clip', [g.op('Floor', [g.op('Div', [v, g.f32(PATCH)])]), g.f32(0), g.f32(GRID - 1)]);
+  const cellOf = (v: string) =>
+    g.op('Clip', [g.op('Floor', [g.op('Div', [v, g.f32(PATCH)])]), g.f32(0), g.f32(GRID - 1)]);
   const cellIndex = (x: string, y: string) =>
     g.op('Cast', [g.op('Add', [g.op('Mul', [cellOf(y), g.f32(GRID)]), cellOf(x)])], { to: 7 /* INT64 */ });
   const pointFeats = g.op('Gather', [feats, cellIndex(px, py)], { axis: 0 }); // [N,256]
@@ -137,12 +144,18 @@ export function addDecoderCore(g: GraphBuilder, io: DecoderCoreInputs): DecoderC
   const hasBox = g.op('And', [g.op('Less', [x0, g.f32(BIG / 2)]), g.op('Greater', [x1, g.f32(-BIG / 2)])]);
 
   // A box without positive points behaves as a positive point at the box centre.
-  const anyPos = g.op('Greater', [reduceWithSentinel(g, 'ReduceMax', g.op('Cast', [isPos], { to: 1 /* FLOAT */ }), 0), g.f32(0.5)]);
+  const anyPos = g.op('Greater', [
+    reduceWithSentinel(g, 'ReduceMax', g.op('Cast', [isPos], { to: 1 /* FLOAT */ }), 0),
+    g.f32(0.5),
+  ]);
   const half = g.f32(0.5);
   const cx = g.op('Reshape', [g.op('Mul', [g.op('Add', [x0, x1]), half]), g.i64([1])]);
   const cy = g.op('Reshape', [g.op('Mul', [g.op('Add', [y0, y1]), half]), g.i64([1])]);
   const centreFeat = g.op('Gather', [feats, cellIndex(cx, cy)], { axis: 0 }); // [1,256]
-  const centreSim = g.op('Reshape', [g.op('MatMul', [feats, g.op('Transpose', [centreFeat], { perm: [1, 0] })]), g.i64([CELLS])]);
+  const centreSim = g.op('Reshape', [
+    g.op('MatMul', [feats, g.op('Transpose', [centreFeat], { perm: [1, 0] })]),
+    g.i64([CELLS]),
+  ]);
   const useCentre = g.op('And', [hasBox, g.op('Not', [anyPos])]);
   const pos = g.op('Where', [useCentre, centreSim, posPoints]); // [4096]
 
@@ -176,9 +189,17 @@ export function addDecoderCore(g: GraphBuilder, io: DecoderCoreInputs): DecoderC
 
   // Stability-like score: cells confidently in / cells possibly in (+1 keeps empty at 0).
   const countAbove = (thr: number) =>
-    g.op('ReduceSum', [g.op('Cast', [g.op('Greater', [logits, g.f32(thr)])], { to: 1 }), g.i64([1])], { keepdims: 0 });
-  const stable = g.op('Div', [countAbove(P.stabilityDelta), g.op('Add', [countAbove(-P.stabilityDelta), g.f32(1)])]);
-  const iou = g.op('Reshape', [g.op('Mul', [stable, g.f32([...P.tokenPrior], [TOKENS], 'token_prior')]), g.i64([1, TOKENS])]);
+    g.op('ReduceSum', [g.op('Cast', [g.op('Greater', [logits, g.f32(thr)])], { to: 1 }), g.i64([1])], {
+      keepdims: 0,
+    });
+  const stable = g.op('Div', [
+    countAbove(P.stabilityDelta),
+    g.op('Add', [countAbove(-P.stabilityDelta), g.f32(1)]),
+  ]);
+  const iou = g.op('Reshape', [
+    g.op('Mul', [stable, g.f32([...P.tokenPrior], [TOKENS], 'token_prior')]),
+    g.i64([1, TOKENS]),
+  ]);
   return { logits, iou };
 }
 
@@ -192,11 +213,36 @@ export function addDecoderCore(g: GraphBuilder, io: DecoderCoreInputs): DecoderC
 function addUpscalerPath(g: GraphBuilder, embeddings: string): string {
   const P = TESTKIT_DECODER_PARAMS;
   const gelu = (v: string) => g.op('Mul', [v, g.op('Sigmoid', [g.op('Mul', [v, g.f32(1.702)])])]);
-  const w1 = g.initializer({ name: 'upscale1_weight', type: 'float32', dims: [256, 64, 2, 2], data: uniformWeights(256 * 64 * 4, 1 / Math.sqrt(256), 1) });
-  const b1 = g.initializer({ name: 'upscale1_bias', type: 'float32', dims: [64], data: uniformWeights(64, 0.1, 2) });
-  const w2 = g.initializer({ name: 'upscale2_weight', type: 'float32', dims: [64, 32, 2, 2], data: uniformWeights(64 * 32 * 4, 1 / Math.sqrt(64), 3) });
-  const b2 = g.initializer({ name: 'upscale2_bias', type: 'float32', dims: [32], data: uniformWeights(32, 0.1, 4) });
-  const hyper = g.initializer({ name: 'hypernetwork_tokens', type: 'float32', dims: [1, TOKENS, 32], data: uniformWeights(TOKENS * 32, 1 / Math.sqrt(32), 5) });
+  const w1 = g.initializer({
+    name: 'upscale1_weight',
+    type: 'float32',
+    dims: [256, 64, 2, 2],
+    data: uniformWeights(256 * 64 * 4, 1 / Math.sqrt(256), 1),
+  });
+  const b1 = g.initializer({
+    name: 'upscale1_bias',
+    type: 'float32',
+    dims: [64],
+    data: uniformWeights(64, 0.1, 2),
+  });
+  const w2 = g.initializer({
+    name: 'upscale2_weight',
+    type: 'float32',
+    dims: [64, 32, 2, 2],
+    data: uniformWeights(64 * 32 * 4, 1 / Math.sqrt(64), 3),
+  });
+  const b2 = g.initializer({
+    name: 'upscale2_bias',
+    type: 'float32',
+    dims: [32],
+    data: uniformWeights(32, 0.1, 4),
+  });
+  const hyper = g.initializer({
+    name: 'hypernetwork_tokens',
+    type: 'float32',
+    dims: [1, TOKENS, 32],
+    data: uniformWeights(TOKENS * 32, 1 / Math.sqrt(32), 5),
+  });
   const up1 = gelu(g.op('ConvTranspose', [embeddings, w1, b1], { kernel_shape: [2, 2], strides: [2, 2] }));
   const up2 = gelu(g.op('ConvTranspose', [up1, w2, b2], { kernel_shape: [2, 2], strides: [2, 2] }));
   const flat = g.op('Reshape', [up2, g.i64([1, 32, LOW_RES * LOW_RES])]);
@@ -253,7 +299,9 @@ export function buildTestkitDecoderGraph(opts: BuildDecoderOptions = {}): GraphS
   let iou = core.iou; // [1,4]
   let tokenIndex: string | null = null;
   if (maskOutputs === 1) {
-    const count = g.op('Cast', [g.op('Gather', [g.op('Shape', [pointLabels]), g.i64([1])], { axis: 0 })], { to: 1 });
+    const count = g.op('Cast', [g.op('Gather', [g.op('Shape', [pointLabels]), g.i64([1])], { axis: 0 })], {
+      to: 1,
+    });
     const bias = g.op('Mul', [g.op('Sub', [count, g.f32(2.5)]), g.f32([1000, 0, 0, 0], [1, TOKENS])]);
     tokenIndex = g.op('ArgMax', [g.op('Add', [iou, bias])], { axis: 1, keepdims: 0 }); // [1]
     logits = g.op('Gather', [logits, tokenIndex], { axis: 0 });
@@ -275,7 +323,11 @@ export function buildTestkitDecoderGraph(opts: BuildDecoderOptions = {}): GraphS
   const up = resizeLinear(g, lowRes, g.i64([1, C, INPUT_SIZE, INPUT_SIZE]));
   const longSide = g.op('ReduceMax', [origImSize], { keepdims: 1 });
   const scale = g.op('Div', [g.f32(INPUT_SIZE), longSide]);
-  const resized = g.op('Cast', [g.op('Floor', [g.op('Add', [g.op('Mul', [origImSize, scale]), g.f32(0.5)])])], { to: 7 });
+  const resized = g.op(
+    'Cast',
+    [g.op('Floor', [g.op('Add', [g.op('Mul', [origImSize, scale]), g.f32(0.5)])])],
+    { to: 7 },
+  );
   const cropped = g.op('Slice', [up, g.i64([0, 0]), resized, g.i64([2, 3])]);
   const outSize = g.op('Concat', [g.i64([1, C]), g.op('Cast', [origImSize], { to: 7 })], { axis: 0 });
   resizeLinear(g, cropped, outSize, 'masks');

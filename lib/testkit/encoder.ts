@@ -179,16 +179,38 @@ function addHeavyBranch(g: GraphBuilder, x: string, embedding: string, output: s
   const { patch } = TESTKIT_ENCODER_PARAMS;
   const C = P.channels;
   const bound = (fanIn: number) => P.gain * Math.sqrt(3 / fanIn);
-  const pw = g.initializer({ name: 'heavy_patch_weight', type: 'float32', dims: [C, 3, patch, patch], data: seededUniform(C * 3 * patch * patch, bound(3 * patch * patch), 101) });
-  const pb = g.initializer({ name: 'heavy_patch_bias', type: 'float32', dims: [C], data: seededUniform(C, 0.1, 102) });
+  const pw = g.initializer({
+    name: 'heavy_patch_weight',
+    type: 'float32',
+    dims: [C, 3, patch, patch],
+    data: seededUniform(C * 3 * patch * patch, bound(3 * patch * patch), 101),
+  });
+  const pb = g.initializer({
+    name: 'heavy_patch_bias',
+    type: 'float32',
+    dims: [C],
+    data: seededUniform(C, 0.1, 102),
+  });
   const weights: [string, string][] = [];
   for (let k = 0; k < P.distinctWeights; k++) {
     weights.push([
-      g.initializer({ name: `heavy_conv${k}_weight`, type: 'float32', dims: [C, C, 3, 3], data: seededUniform(C * C * 9, bound(C * 9), 103 + 2 * k) }),
-      g.initializer({ name: `heavy_conv${k}_bias`, type: 'float32', dims: [C], data: seededUniform(C, 0.1, 104 + 2 * k) }),
+      g.initializer({
+        name: `heavy_conv${k}_weight`,
+        type: 'float32',
+        dims: [C, C, 3, 3],
+        data: seededUniform(C * C * 9, bound(C * 9), 103 + 2 * k),
+      }),
+      g.initializer({
+        name: `heavy_conv${k}_bias`,
+        type: 'float32',
+        dims: [C],
+        data: seededUniform(C, 0.1, 104 + 2 * k),
+      }),
     ]);
   }
-  let h = g.op('Tanh', [g.op('Conv', [x, pw, pb], { kernel_shape: [patch, patch], strides: [patch, patch] })]);
+  let h = g.op('Tanh', [
+    g.op('Conv', [x, pw, pb], { kernel_shape: [patch, patch], strides: [patch, patch] }),
+  ]);
   for (let l = 0; l < P.layers; l++) {
     const [w, b] = weights[l % weights.length]!;
     h = g.op('Tanh', [g.op('Conv', [h, w, b], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);

@@ -50,7 +50,10 @@ export function fixtureSingleMaskDecoderBytes(): Uint8Array {
 
 /** Decoder whose embedding input is misnamed `image_embedding` (no trailing s). */
 export function fixtureWrongInputNameDecoderBytes(): Uint8Array {
-  return bytesOf(buildTestkitDecoderGraph({ embeddingInputName: 'image_embedding' }), 'decoder-wrong-input-name');
+  return bytesOf(
+    buildTestkitDecoderGraph({ embeddingInputName: 'image_embedding' }),
+    'decoder-wrong-input-name',
+  );
 }
 
 /**
@@ -58,7 +61,10 @@ export function fixtureWrongInputNameDecoderBytes(): Uint8Array {
  * unknown first dim and two symbolic ones) while still producing [1,256,64,64].
  */
 export function fixtureDynamicOutputEncoderBytes(): Uint8Array {
-  return bytesOf(buildTestkitEncoderGraph('input_image', [null, 256, 'embed_h', 'embed_w']), 'encoder-dynamic-output');
+  return bytesOf(
+    buildTestkitEncoderGraph('input_image', [null, 256, 'embed_h', 'embed_w']),
+    'encoder-dynamic-output',
+  );
 }
 
 /**
@@ -76,7 +82,12 @@ export function fixtureSam2EncoderBytes(): Uint8Array {
     for (let k = 0; k < channels; k++) {
       for (let c = 0; c < 3; c++) weights[k * 3 + c] = Math.cos((k + 1) * (c + 1) * 0.7) / 3;
     }
-    const w = g.initializer({ name: `${output}_weight`, type: 'float32', dims: [channels, 3, 1, 1], data: weights });
+    const w = g.initializer({
+      name: `${output}_weight`,
+      type: 'float32',
+      dims: [channels, 3, 1, 1],
+      data: weights,
+    });
     const pooled = g.op('AveragePool', [image], { kernel_shape: [pool, pool], strides: [pool, pool] });
     g.op('Conv', [pooled, w], { kernel_shape: [1, 1] }, output);
   };
@@ -109,7 +120,10 @@ export function fixtureSam2DecoderBytes(): Uint8Array {
   const multi = g.op('Slice', [core.logits, g.i64([1]), g.i64([4]), g.i64([0])]); // tokens 1..3
   const grid = g.op('Reshape', [multi, g.i64([1, 3, 64, 64])]);
   const lowRes = resizeLinear(g, grid, g.i64([1, 3, 256, 256]));
-  const hrMean = g.op('Add', [g.op('ReduceMean', [hr0], { keepdims: 0 }), g.op('ReduceMean', [hr1], { keepdims: 0 })]);
+  const hrMean = g.op('Add', [
+    g.op('ReduceMean', [hr0], { keepdims: 0 }),
+    g.op('ReduceMean', [hr1], { keepdims: 0 }),
+  ]);
   g.op('Add', [lowRes, g.op('Mul', [hrMean, g.f32(1e-6)])], undefined, 'masks');
   g.op('Slice', [core.iou, g.i64([1]), g.i64([4]), g.i64([1])], undefined, 'iou_predictions');
   g.output('masks', 'float32', ['num_labels', 3, 256, 256]);
@@ -168,7 +182,9 @@ const FIXTURE_BUILDERS: Readonly<Record<TestkitFixtureName, () => Uint8Array>> =
 export function testkitFixtureBytes(name: TestkitFixtureName): Uint8Array {
   const build = Object.hasOwn(FIXTURE_BUILDERS, name) ? FIXTURE_BUILDERS[name] : undefined;
   if (!build) {
-    throw new TypeError(`name: expected one of ${TESTKIT_FIXTURE_NAMES.join(', ')}, received ${JSON.stringify(name)}`);
+    throw new TypeError(
+      `name: expected one of ${TESTKIT_FIXTURE_NAMES.join(', ')}, received ${JSON.stringify(name)}`,
+    );
   }
   return build();
 }

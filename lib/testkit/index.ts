@@ -14,7 +14,14 @@ import { encodeTestkitGraph } from './fixtures';
 export type { TestkitDecoderVariant } from './decoder';
 export type { TestkitEncoderVariant } from './encoder';
 export { TESTKIT_DECODER_PARAMS } from './decoder';
-export { TESTKIT_ENCODER_PARAMS, TESTKIT_SAM_SIZED_ENCODER_PARAMS, SAM_PIXEL_MEAN, SAM_PIXEL_STD, testkitAnchors, testkitCellFeature } from './encoder';
+export {
+  TESTKIT_ENCODER_PARAMS,
+  TESTKIT_SAM_SIZED_ENCODER_PARAMS,
+  SAM_PIXEL_MEAN,
+  SAM_PIXEL_STD,
+  testkitAnchors,
+  testkitCellFeature,
+} from './encoder';
 
 export const TESTKIT_ENCODER_FILE = 'testkit-encoder.onnx';
 export const TESTKIT_DECODER_FILE = 'testkit-decoder.onnx';
@@ -22,13 +29,19 @@ export const TESTKIT_DECODER_FILE = 'testkit-decoder.onnx';
 export const TESTKIT_ENCODER_DATA_FILE = 'testkit-encoder.onnx.data';
 
 function describe(value: unknown): string {
-  return value === undefined ? 'undefined' : typeof value === 'string' ? JSON.stringify(value) : `${typeof value} ${String(value)}`;
+  return value === undefined
+    ? 'undefined'
+    : typeof value === 'string'
+      ? JSON.stringify(value)
+      : `${typeof value} ${String(value)}`;
 }
 
 function checkOptions(opts: unknown, what: string): Record<string, unknown> {
   if (opts === undefined) return {};
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new TypeError(`${what}: expected an options object or undefined, received ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : describe(opts)}`);
+    throw new TypeError(
+      `${what}: expected an options object or undefined, received ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : describe(opts)}`,
+    );
   }
   return opts as Record<string, unknown>;
 }
@@ -61,22 +74,32 @@ function encoderKind(form: EncoderForm, variant: TestkitEncoderVariant): string 
  * same embedding (within 1e-6) at the cost of a ViT-B-like encoder relative to the
  * sam-sized decoder (docs/testkit.md); 'basic' (default) is the cheap one.
  */
-export function testkitEncoderBytes(opts?: { form?: 'input_image' | 'preprocessed'; variant?: TestkitEncoderVariant }): Uint8Array {
+export function testkitEncoderBytes(opts?: {
+  form?: 'input_image' | 'preprocessed';
+  variant?: TestkitEncoderVariant;
+}): Uint8Array {
   const o = checkOptions(opts, 'opts');
   const form = checkForm(o.form);
   const variant = checkVariant(o.variant, 'opts.variant');
-  return encodeTestkitGraph(buildTestkitEncoderGraph(form, undefined, variant), encoderKind(form, variant)).model;
+  return encodeTestkitGraph(buildTestkitEncoderGraph(form, undefined, variant), encoderKind(form, variant))
+    .model;
 }
 
 /** The testkit SAM v1 decoder ('basic' or 'sam-sized'; 4 or 1 mask outputs). */
-export function testkitDecoderBytes(opts?: { variant?: TestkitDecoderVariant; maskOutputs?: 4 | 1 }): Uint8Array {
+export function testkitDecoderBytes(opts?: {
+  variant?: TestkitDecoderVariant;
+  maskOutputs?: 4 | 1;
+}): Uint8Array {
   const o = checkOptions(opts, 'opts');
   const variant = checkVariant(o.variant, 'opts.variant');
   const maskOutputs = o.maskOutputs === undefined ? 4 : o.maskOutputs;
   if (maskOutputs !== 4 && maskOutputs !== 1) {
     throw new TypeError(`opts.maskOutputs: expected 4 or 1, received ${describe(maskOutputs)}`);
   }
-  return encodeTestkitGraph(buildTestkitDecoderGraph({ variant, maskOutputs }), `decoder-${variant}-${maskOutputs}`).model;
+  return encodeTestkitGraph(
+    buildTestkitDecoderGraph({ variant, maskOutputs }),
+    `decoder-${variant}-${maskOutputs}`,
+  ).model;
 }
 
 /**
@@ -126,5 +149,12 @@ export async function writeTestkitModel(
 }
 
 export * from './fixtures';
-export { makeScene, sequence, objectCoverage, scaleForCoverage, type Scene, type SceneOptions } from './scenes';
+export {
+  makeScene,
+  sequence,
+  objectCoverage,
+  scaleForCoverage,
+  type Scene,
+  type SceneOptions,
+} from './scenes';
 export { writeTorchTestkitModels, type TorchTestkitPaths } from './torchscript';

@@ -90,7 +90,6 @@ export interface Scene {
   info: SceneInfo;
 }
 
-
 interface Resolved {
   width: number;
   height: number;
@@ -108,17 +107,27 @@ function isInt(v: unknown): v is number {
 }
 
 function resolve(opts: SceneOptions): Resolved {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options: expected an object, received ${opts === null ? 'null' : typeof opts}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`options: expected an object, received ${opts === null ? 'null' : typeof opts}`);
   const { width, height } = opts;
-  if (!isInt(width) || width < 8 || width > 16384) throw new RangeError(`options.width: expected an integer 8..16384, received ${String(width)}`);
-  if (!isInt(height) || height < 8 || height > 16384) throw new RangeError(`options.height: expected an integer 8..16384, received ${String(height)}`);
+  if (!isInt(width) || width < 8 || width > 16384)
+    throw new RangeError(`options.width: expected an integer 8..16384, received ${String(width)}`);
+  if (!isInt(height) || height < 8 || height > 16384)
+    throw new RangeError(`options.height: expected an integer 8..16384, received ${String(height)}`);
   const seed = opts.seed ?? 1;
   if (!isInt(seed)) throw new TypeError(`options.seed: expected an integer, received ${String(seed)}`);
   const noiseSeed = opts.noiseSeed ?? seed;
-  if (!isInt(noiseSeed)) throw new TypeError(`options.noiseSeed: expected an integer, received ${String(noiseSeed)}`);
+  if (!isInt(noiseSeed))
+    throw new TypeError(`options.noiseSeed: expected an integer, received ${String(noiseSeed)}`);
   const center = opts.center ?? [0.5, 0.5];
-  if (!Array.isArray(center) || center.length !== 2 || !center.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new TypeError(`options.center: expected [cx, cy] as finite fractions, received ${JSON.stringify(center)}`);
+  if (
+    !Array.isArray(center) ||
+    center.length !== 2 ||
+    !center.every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
+    throw new TypeError(
+      `options.center: expected [cx, cy] as finite fractions, received ${JSON.stringify(center)}`,
+    );
   }
   const aspect = opts.aspect ?? 1;
   if (typeof aspect !== 'number' || !Number.isFinite(aspect) || aspect < 0.2 || aspect > 5) {
@@ -126,18 +135,34 @@ function resolve(opts: SceneOptions): Resolved {
   }
   const colors = opts.partColors ?? DEFAULT_PART_COLORS.map((c) => [...c] as Rgb);
   if (!Array.isArray(colors) || colors.length < 1 || colors.length > 8) {
-    throw new RangeError(`options.partColors: expected 1 to 8 colours, received ${Array.isArray(colors) ? colors.length : typeof colors}`);
+    throw new RangeError(
+      `options.partColors: expected 1 to 8 colours, received ${Array.isArray(colors) ? colors.length : typeof colors}`,
+    );
   }
   colors.forEach((c, i) => {
     if (!Array.isArray(c) || c.length !== 3 || !c.every((v) => isInt(v) && v >= 0 && v <= 255)) {
-      throw new TypeError(`options.partColors[${i}]: expected [r, g, b] integers 0..255, received ${JSON.stringify(c)}`);
+      throw new TypeError(
+        `options.partColors[${i}]: expected [r, g, b] integers 0..255, received ${JSON.stringify(c)}`,
+      );
     }
   });
   const background = opts.background ?? 'grey-noise';
   if (background !== 'grey-noise' && background !== 'stripes') {
-    throw new RangeError(`options.background: expected 'grey-noise' or 'stripes', received ${JSON.stringify(background)}`);
+    throw new RangeError(
+      `options.background: expected 'grey-noise' or 'stripes', received ${JSON.stringify(background)}`,
+    );
   }
-  return { width, height, seed, noiseSeed, center: [center[0], center[1]], aspect, colors, background, allowSmallParts: opts.allowSmallParts === true };
+  return {
+    width,
+    height,
+    seed,
+    noiseSeed,
+    center: [center[0], center[1]],
+    aspect,
+    colors,
+    background,
+    allowSmallParts: opts.allowSmallParts === true,
+  };
 }
 
 interface Band {
@@ -236,7 +261,9 @@ export function objectCoverage(x: SceneOptions | MaskData): number {
   }
   const opts = x as SceneOptions;
   if (opts?.coverage !== undefined) {
-    throw new TypeError(`options.coverage: objectCoverage measures a scale; call scaleForCoverage to solve for one`);
+    throw new TypeError(
+      `options.coverage: objectCoverage measures a scale; call scaleForCoverage to solve for one`,
+    );
   }
   const r = resolve(opts);
   const scale = checkScale(opts.scale ?? 0.4);
@@ -319,7 +346,7 @@ function stripes(r: Resolved, rand: () => number, out: Float32Array): void {
   const light = 150 + 20 * rand();
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      out[y * w + x] = ((x + y + phase) % period) < period / 2 ? dark : light;
+      out[y * w + x] = (x + y + phase) % period < period / 2 ? dark : light;
     }
   }
 }
@@ -332,9 +359,12 @@ function clampByte(v: number): number {
 export function makeScene(opts: SceneOptions): Scene {
   const r = resolve(opts);
   if (opts.scale !== undefined && opts.coverage !== undefined) {
-    throw new TypeError(`options: give either scale or coverage, not both (received scale ${opts.scale} and coverage ${opts.coverage})`);
+    throw new TypeError(
+      `options: give either scale or coverage, not both (received scale ${opts.scale} and coverage ${opts.coverage})`,
+    );
   }
-  const scale = opts.coverage !== undefined ? scaleForCoverage(opts.coverage, opts) : checkScale(opts.scale ?? 0.4);
+  const scale =
+    opts.coverage !== undefined ? scaleForCoverage(opts.coverage, opts) : checkScale(opts.scale ?? 0.4);
   const { labels, bands, box } = rasterize(r, scale);
   const { width: w, height: h } = r;
 
@@ -387,7 +417,9 @@ export function makeScene(opts: SceneOptions): Scene {
       scale,
       coverage: covered / (w * h),
       box,
-      partCenters: sums.map((s) => (s.k === 0 ? null : ([Math.round(s.x / s.k), Math.round(s.y / s.k)] as [number, number]))),
+      partCenters: sums.map((s) =>
+        s.k === 0 ? null : ([Math.round(s.x / s.k), Math.round(s.y / s.k)] as [number, number]),
+      ),
       minPartExtent1024,
     },
   };
@@ -411,12 +443,18 @@ export type SequenceOptions = Omit<SceneOptions, 'center' | 'scale' | 'coverage'
  * seed, a static camera); the per-pixel noise changes per frame.
  */
 export function sequence(n: number, opts: SequenceOptions): Scene[] {
-  if (!isInt(n) || n < 1 || n > 10000) throw new RangeError(`n: expected an integer 1..10000, received ${String(n)}`);
+  if (!isInt(n) || n < 1 || n > 10000)
+    throw new RangeError(`n: expected an integer 1..10000, received ${String(n)}`);
   const from = opts.from ?? { center: [0.4, 0.45], scale: 0.35 };
   const to = opts.to ?? { center: [0.6, 0.55], scale: 0.45 };
-  for (const [name, k] of [['from', from], ['to', to]] as const) {
+  for (const [name, k] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
     if (k === null || typeof k !== 'object' || !Array.isArray(k.center) || k.center.length !== 2) {
-      throw new TypeError(`options.${name}: expected { center: [cx, cy], scale }, received ${JSON.stringify(k)}`);
+      throw new TypeError(
+        `options.${name}: expected { center: [cx, cy], scale }, received ${JSON.stringify(k)}`,
+      );
     }
   }
   const seed = opts.seed ?? 1;

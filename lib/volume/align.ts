@@ -173,7 +173,10 @@ function overlapOf(zr: number[], zt: number[], d: number): number {
  * @example
  *   const { offsetMm, correlation } = estimateZOffset(planningCt, followUpCt);
  */
-export function estimateZOffset(reference: Volume, target: Volume): { offsetMm: number; correlation: number; overlapMm: number } {
+export function estimateZOffset(
+  reference: Volume,
+  target: Volume,
+): { offsetMm: number; correlation: number; overlapMm: number } {
   requireParallelSlices(reference, target);
   const n = reference.normal;
   const r = sortedAlong(reference, n);
@@ -225,7 +228,12 @@ export function estimateZOffset(reference: Volume, target: Volume): { offsetMm: 
       'the two series show no body profile to align (flat intensity over every overlap of at least half the shorter scan): give zOffsetMm (--z-offset-mm)',
     );
   let d = scores[best]!.d;
-  if (best > 0 && best < scores.length - 1 && Number.isFinite(scores[best - 1]!.s) && Number.isFinite(scores[best + 1]!.s)) {
+  if (
+    best > 0 &&
+    best < scores.length - 1 &&
+    Number.isFinite(scores[best - 1]!.s) &&
+    Number.isFinite(scores[best + 1]!.s)
+  ) {
     const a = scores[best - 1]!.s;
     const b = scores[best]!.s;
     const c = scores[best + 1]!.s;
@@ -249,8 +257,15 @@ export function alignVolumes(reference: Volume, target: Volume, options: AlignOp
   const zt = positionsAlong(target, n).sort((a, b) => a - b);
   if (options.zOffsetMm !== undefined) {
     if (typeof options.zOffsetMm !== 'number' || !Number.isFinite(options.zOffsetMm))
-      throw new P2SamError('INVALID_ARGUMENT', `zOffsetMm: expected a finite number of millimetres, received ${String(options.zOffsetMm)}`);
-    return { offsetMm: options.zOffsetMm, method: 'override', overlapMm: overlapOf(zr, zt, options.zOffsetMm) };
+      throw new P2SamError(
+        'INVALID_ARGUMENT',
+        `zOffsetMm: expected a finite number of millimetres, received ${String(options.zOffsetMm)}`,
+      );
+    return {
+      offsetMm: options.zOffsetMm,
+      method: 'override',
+      overlapMm: overlapOf(zr, zt, options.zOffsetMm),
+    };
   }
   const sameFrame =
     options.ignoreFrameOfReference !== true &&
@@ -258,5 +273,10 @@ export function alignVolumes(reference: Volume, target: Volume, options: AlignOp
     reference.uids.frameOfReferenceUid === target.uids.frameOfReferenceUid;
   if (sameFrame) return { offsetMm: 0, method: 'frame-of-reference', overlapMm: overlapOf(zr, zt, 0) };
   const e = estimateZOffset(reference, target);
-  return { offsetMm: e.offsetMm, method: 'image-profile', correlation: e.correlation, overlapMm: e.overlapMm };
+  return {
+    offsetMm: e.offsetMm,
+    method: 'image-profile',
+    correlation: e.correlation,
+    overlapMm: e.overlapMm,
+  };
 }

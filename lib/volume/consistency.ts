@@ -83,7 +83,9 @@ export function keepConsistentComponents(mask: MaskVolume, order: number[], radi
   let removed = 0;
   for (let i = 0; i < order.length; i++) {
     const cur = original[i]!;
-    const neighbours = [original[i - 1], original[i + 1]].filter((m) => m?.some((x) => x !== 0)) as Uint8Array[];
+    const neighbours = [original[i - 1], original[i + 1]].filter((m) =>
+      m?.some((x) => x !== 0),
+    ) as Uint8Array[];
     if (neighbours.length === 0) continue;
     const n = labelComponents(cur, w, h, labels);
     if (n === 0) continue;

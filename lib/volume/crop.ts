@@ -63,7 +63,8 @@ export function estimateInPlaneShift(reference: Volume, target: Volume, offsetMm
   for (let k = 0; k < reference.slices; k += step) {
     const want = zr[k]! + offsetMm;
     let best = -1;
-    for (let t = 0; t < zt.length; t++) if (best < 0 || Math.abs(zt[t]! - want) < Math.abs(zt[best]! - want)) best = t;
+    for (let t = 0; t < zt.length; t++)
+      if (best < 0 || Math.abs(zt[t]! - want) < Math.abs(zt[best]! - want)) best = t;
     if (best < 0 || Math.abs(zt[best]! - want) > 5) continue;
     const a = bodyCentroid(reference, k);
     const b = bodyCentroid(target, best);
@@ -121,13 +122,27 @@ export function roiCrops(
   const centreC = (c0 + c1) / 2;
   const centreR = (r0 + r1) / 2;
   const half = Math.max(((c1 - c0 + 1) * dc) / 2, ((r1 - r0 + 1) * dr) / 2) + marginMm;
-  const ref = clampRect(centreC - half / dc, centreR - half / dr, centreC + half / dc + 1, centreR + half / dr + 1, reference.columns, reference.rows);
+  const ref = clampRect(
+    centreC - half / dc,
+    centreR - half / dr,
+    centreC + half / dc + 1,
+    centreR + half / dr + 1,
+    reference.columns,
+    reference.rows,
+  );
   if (ref.width * ref.height > 0.7 * reference.columns * reference.rows) return undefined;
   // The same square in the target, through patient coordinates plus the in-plane shift.
   const centre = voxelToPatient(reference, centreC, centreR, k0);
   const moved: Vec3 = [centre[0] + shift[0], centre[1] + shift[1], centre[2] + shift[2]];
   const [tc, tr] = patientToPixel(target, moved, 0);
   const [tdr, tdc] = target.pixelSpacing;
-  const tgt = clampRect(tc - half / tdc, tr - half / tdr, tc + half / tdc + 1, tr + half / tdr + 1, target.columns, target.rows);
+  const tgt = clampRect(
+    tc - half / tdc,
+    tr - half / tdr,
+    tc + half / tdc + 1,
+    tr + half / tdr + 1,
+    target.columns,
+    target.rows,
+  );
   return { reference: ref, target: tgt };
 }

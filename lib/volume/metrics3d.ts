@@ -43,7 +43,12 @@ function requireSameGrid(a: MaskVolume, b: MaskVolume, g: VolumeGeometry): void 
     [a, 'predicted'],
     [b, 'truth'],
   ] as const)
-    if (m.columns !== g.columns || m.rows !== g.rows || m.slices !== g.slices || m.data.length !== g.columns * g.rows * g.slices)
+    if (
+      m.columns !== g.columns ||
+      m.rows !== g.rows ||
+      m.slices !== g.slices ||
+      m.data.length !== g.columns * g.rows * g.slices
+    )
       throw new P2SamError(
         'MASK_SIZE_MISMATCH',
         `${name} mask is ${m.columns}×${m.rows}×${m.slices} but the volume is ${g.columns}×${g.rows}×${g.slices} (columns×rows×slices)`,
@@ -55,12 +60,21 @@ export function surfacePoints(m: MaskVolume, g: VolumeGeometry): Float64Array {
   const { columns: w, rows: h, slices: s } = m;
   const plane = w * h;
   const pts: number[] = [];
-  const on = (c: number, r: number, k: number) => c >= 0 && r >= 0 && k >= 0 && c < w && r < h && k < s && m.data[k * plane + r * w + c] !== 0;
+  const on = (c: number, r: number, k: number) =>
+    c >= 0 && r >= 0 && k >= 0 && c < w && r < h && k < s && m.data[k * plane + r * w + c] !== 0;
   for (let k = 0; k < s; k++)
     for (let r = 0; r < h; r++)
       for (let c = 0; c < w; c++) {
         if (!m.data[k * plane + r * w + c]) continue;
-        if (on(c - 1, r, k) && on(c + 1, r, k) && on(c, r - 1, k) && on(c, r + 1, k) && on(c, r, k - 1) && on(c, r, k + 1)) continue;
+        if (
+          on(c - 1, r, k) &&
+          on(c + 1, r, k) &&
+          on(c, r - 1, k) &&
+          on(c, r + 1, k) &&
+          on(c, r, k - 1) &&
+          on(c, r, k + 1)
+        )
+          continue;
         const p = voxelToPatient(g, c, r, k);
         pts.push(p[0], p[1], p[2]);
       }
@@ -177,7 +191,8 @@ export function volumeMetrics(predicted: MaskVolume, truth: MaskVolume, g: Volum
     inter += i2;
     na += a;
     nb += b;
-    if (a > 0 || b > 0) perSlice.push({ slice: k, dice: (2 * i2) / (a + b), predictedVoxels: a, truthVoxels: b });
+    if (a > 0 || b > 0)
+      perSlice.push({ slice: k, dice: (2 * i2) / (a + b), predictedVoxels: a, truthVoxels: b });
     if (a > 0 && b === 0) fp.push(k);
     if (a === 0 && b > 0) fn.push(k);
   }

@@ -36,7 +36,14 @@ const GLYPHS: Record<string, string[]> = {
   X: ['#.#', '#.#', '.#.', '#.#', '#.#'],
 };
 
-function drawText(img: ImageData, x0: number, y0: number, text: string, color: [number, number, number], scale = 2): void {
+function drawText(
+  img: ImageData,
+  x0: number,
+  y0: number,
+  text: string,
+  color: [number, number, number],
+  scale = 2,
+): void {
   let x = x0;
   for (const ch of text.toUpperCase()) {
     const g = GLYPHS[ch] ?? GLYPHS[' ']!;
@@ -56,7 +63,14 @@ function drawText(img: ImageData, x0: number, y0: number, text: string, color: [
 }
 
 /** Nearest-neighbour thumbnail of slice k: windowed grey, with the mask's outline in `color`. */
-function tile(volume: Volume, mask: MaskVolume | undefined, k: number, window: [number, number], size: number, color: [number, number, number]): Uint8Array {
+function tile(
+  volume: Volume,
+  mask: MaskVolume | undefined,
+  k: number,
+  window: [number, number],
+  size: number,
+  color: [number, number, number],
+): Uint8Array {
   const out = new Uint8Array(size * size * 3);
   const plane = volume.columns * volume.rows;
   const [lo, hi] = window;
@@ -66,7 +80,10 @@ function tile(volume: Volume, mask: MaskVolume | undefined, k: number, window: [
   const thumbMask = new Uint8Array(size * size);
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
-      const src = k * plane + Math.min(volume.rows - 1, Math.floor((y + 0.5) * sy)) * volume.columns + Math.min(volume.columns - 1, Math.floor((x + 0.5) * sx));
+      const src =
+        k * plane +
+        Math.min(volume.rows - 1, Math.floor((y + 0.5) * sy)) * volume.columns +
+        Math.min(volume.columns - 1, Math.floor((x + 0.5) * sx));
       const g = Math.max(0, Math.min(255, Math.round((volume.voxels[src]! - lo) * scale)));
       out.fill(g, (y * size + x) * 3, (y * size + x) * 3 + 3);
       if (mask) thumbMask[y * size + x] = mask.data[src] ? 1 : 0;
@@ -75,7 +92,15 @@ function tile(volume: Volume, mask: MaskVolume | undefined, k: number, window: [
     for (let y = 0; y < size; y++)
       for (let x = 0; x < size; x++) {
         if (!thumbMask[y * size + x]) continue;
-        const edge = x === 0 || y === 0 || x === size - 1 || y === size - 1 || !thumbMask[y * size + x - 1] || !thumbMask[y * size + x + 1] || !thumbMask[(y - 1) * size + x] || !thumbMask[(y + 1) * size + x];
+        const edge =
+          x === 0 ||
+          y === 0 ||
+          x === size - 1 ||
+          y === size - 1 ||
+          !thumbMask[y * size + x - 1] ||
+          !thumbMask[y * size + x + 1] ||
+          !thumbMask[(y - 1) * size + x] ||
+          !thumbMask[(y + 1) * size + x];
         if (edge) out.set(color, (y * size + x) * 3);
       }
   return out;
@@ -112,12 +137,30 @@ export function renderVolumeMontage(
     const ox = gap + (i % perRow) * (pairW + gap);
     const oy = gap + Math.floor(i / perRow) * (size + caption + gap);
     const tiles: [Uint8Array, number][] = [];
-    if (r.referenceSlice !== null) tiles.push([tile(reference, referenceMask, r.referenceSlice, window, size, [40, 220, 60]), ox]);
-    tiles.push([tile(target, r.present ? targetMask : undefined, r.targetSlice, window, size, [235, 40, 40]), ox + size + gap]);
-    for (const [t, x] of tiles) for (let y = 0; y < size; y++) img.data.set(t.subarray(y * size * 3, (y + 1) * size * 3), ((oy + y) * width + x) * 3);
+    if (r.referenceSlice !== null)
+      tiles.push([tile(reference, referenceMask, r.referenceSlice, window, size, [40, 220, 60]), ox]);
+    tiles.push([
+      tile(target, r.present ? targetMask : undefined, r.targetSlice, window, size, [235, 40, 40]),
+      ox + size + gap,
+    ]);
+    for (const [t, x] of tiles)
+      for (let y = 0; y < size; y++)
+        img.data.set(t.subarray(y * size * 3, (y + 1) * size * 3), ((oy + y) * width + x) * 3);
     const ratio = r.scoreRatio === null ? '-' : r.scoreRatio.toFixed(2);
-    drawText(img, ox, oy + size + 3, `R${r.referenceSlice ?? '-'} T${r.targetSlice} S=${ratio}`, [230, 230, 230]);
-    drawText(img, ox, oy + size + 15, r.present ? `A=${Math.round(r.areaMm2)}` : 'EMPTY', r.present ? [235, 90, 90] : [150, 150, 150]);
+    drawText(
+      img,
+      ox,
+      oy + size + 3,
+      `R${r.referenceSlice ?? '-'} T${r.targetSlice} S=${ratio}`,
+      [230, 230, 230],
+    );
+    drawText(
+      img,
+      ox,
+      oy + size + 15,
+      r.present ? `A=${Math.round(r.areaMm2)}` : 'EMPTY',
+      r.present ? [235, 90, 90] : [150, 150, 150],
+    );
   });
   return img;
 }

@@ -63,7 +63,10 @@ export function pairSlices(
   const areas = sliceAreas(referenceMask);
   const annotated = areas.map((a, k) => (a > 0 ? k : -1)).filter((k) => k >= 0);
   if (annotated.length === 0)
-    throw new P2SamError('EMPTY_REFERENCE', 'the reference ROI mask is empty on every slice: there is nothing to propagate to the target');
+    throw new P2SamError(
+      'EMPTY_REFERENCE',
+      'the reference ROI mask is empty on every slice: there is nothing to propagate to the target',
+    );
   // Half the gap to the neighbouring slice on each side: the slab an annotated slice stands for.
   const sortedZ = [...zr].sort((a, b) => a - b);
   const halfGap = (z: number, side: -1 | 1): number => {
@@ -101,7 +104,10 @@ export function pairSlices(
       zone === 'outside'
         ? []
         : [...annotated].sort(
-            (a, b) => Number(guides.has(b)) - Number(guides.has(a)) || Math.abs(zr[a]! - zRef) - Math.abs(zr[b]! - zRef) || a - b,
+            (a, b) =>
+              Number(guides.has(b)) - Number(guides.has(a)) ||
+              Math.abs(zr[a]! - zRef) - Math.abs(zr[b]! - zRef) ||
+              a - b,
           );
     return { targetSlice: t, zInReferenceMm: zRef, zone, referenceCandidates };
   });

@@ -14,7 +14,12 @@ import { SOP_CLASS, writeDicomFile } from '../clinical/dicom-file';
 import { writeRtstruct } from '../clinical/rtstruct-write';
 import { dot, type Volume } from '../clinical/volume';
 import { packageVersion } from '../cli/io';
-import { phantomStudy, type PhantomStudy, type PhantomStudyOptions, type PhantomVisit } from './phantom-study';
+import {
+  phantomStudy,
+  type PhantomStudy,
+  type PhantomStudyOptions,
+  type PhantomVisit,
+} from './phantom-study';
 
 export interface WrittenVisit {
   seriesDir: string;
@@ -40,7 +45,8 @@ export function writeCtSeries(dir: string, volume: Volume, description: string, 
   const p = volume.patient;
   for (let k = 0; k < volume.slices; k++) {
     const stored = new Int16Array(plane);
-    for (let i = 0; i < plane; i++) stored[i] = Math.max(-32768, Math.min(32767, Math.round(volume.voxels[k * plane + i]!) + 1024));
+    for (let i = 0; i < plane; i++)
+      stored[i] = Math.max(-32768, Math.min(32767, Math.round(volume.voxels[k * plane + i]!) + 1024));
     const file = path.join(dir, `slice-${String(k + 1).padStart(3, '0')}.dcm`);
     const ds: NaturalDataset = {
       SpecificCharacterSet: 'ISO_IR 192',
@@ -64,7 +70,12 @@ export function writeCtSeries(dir: string, volume: Volume, description: string, 
       PatientID: p.PatientID,
       PatientBirthDate: p.PatientBirthDate,
       PatientSex: p.PatientSex,
-      SliceThickness: k > 0 ? Math.abs(dot(volume.positions[k]!, volume.normal) - dot(volume.positions[k - 1]!, volume.normal)) : volume.slices > 1 ? Math.abs(dot(volume.positions[1]!, volume.normal) - dot(volume.positions[0]!, volume.normal)) : 1,
+      SliceThickness:
+        k > 0
+          ? Math.abs(dot(volume.positions[k]!, volume.normal) - dot(volume.positions[k - 1]!, volume.normal))
+          : volume.slices > 1
+            ? Math.abs(dot(volume.positions[1]!, volume.normal) - dot(volume.positions[0]!, volume.normal))
+            : 1,
       KVP: '',
       SoftwareVersions: packageVersion(),
       PatientPosition: 'HFS',
@@ -106,7 +117,10 @@ function writeVisit(dir: string, visit: PhantomVisit, roi: string): WrittenVisit
   visit.volume.files = writeCtSeries(seriesDir, visit.volume, visit.spec.seriesDescription);
   visit.volume.source = 'dicom';
   const rtstruct = path.join(dir, 'rtstruct.dcm');
-  writeRtstruct(rtstruct, visit.volume, [{ name: roi, mask: visit.truth, interpretedType: 'GTV' }], { label: 'GROUND TRUTH', seriesDescription: 'phantom ground truth' });
+  writeRtstruct(rtstruct, visit.volume, [{ name: roi, mask: visit.truth, interpretedType: 'GTV' }], {
+    label: 'GROUND TRUTH',
+    seriesDescription: 'phantom ground truth',
+  });
   return { seriesDir, rtstruct, visit };
 }
 

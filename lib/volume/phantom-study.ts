@@ -155,7 +155,14 @@ function patient(id: string): PatientStudy {
 }
 
 /** Renders one visit: HU voxels and the tumour mask on the visit's own grid. */
-export function renderVisit(spec: VisitSpec, uidSeed: string, patientId: string, frameOfReferenceUid: string, noiseHu: number, seed: number): PhantomVisit {
+export function renderVisit(
+  spec: VisitSpec,
+  uidSeed: string,
+  patientId: string,
+  frameOfReferenceUid: string,
+  noiseHu: number,
+  seed: number,
+): PhantomVisit {
   const n = spec.size;
   const plane = n * n;
   const voxels = new Float32Array(plane * spec.slices);
@@ -213,7 +220,12 @@ export function renderVisit(spec: VisitSpec, uidSeed: string, patientId: string,
       sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
       sopInstanceUids: positions.map((_, k) => newUid(`${uidSeed}/slice/${k}`)),
     },
-    patient: { ...study, StudyInstanceUID: newUid(`${uidSeed}/study`), StudyDate: spec.studyDate, StudyDescription: spec.seriesDescription },
+    patient: {
+      ...study,
+      StudyInstanceUID: newUid(`${uidSeed}/study`),
+      StudyDate: spec.studyDate,
+      StudyDescription: spec.seriesDescription,
+    },
     files: [],
     source: 'synthetic',
     warnings: [],
@@ -274,5 +286,11 @@ export function phantomStudy(options: PhantomStudyOptions = {}): PhantomStudy {
   const noise = options.noiseHu ?? 12;
   const reference = renderVisit(refSpec, `phantom/${seed}/a`, patientId, forA, noise, seed * 7919 + 1);
   const target = renderVisit(tgtSpec, `phantom/${seed}/b`, patientId, forB, noise, seed * 7919 + 2);
-  return { patientId, reference, target, zOffsetMm: tgtSpec.tableShift[2] - refSpec.tableShift[2], sharedFrameOfReference: shared };
+  return {
+    patientId,
+    reference,
+    target,
+    zOffsetMm: tgtSpec.tableShift[2] - refSpec.tableShift[2],
+    sharedFrameOfReference: shared,
+  };
 }

@@ -43,7 +43,12 @@ export interface ResolvedPresence {
   minAreaRatio: number;
 }
 
-export const DEFAULT_PRESENCE: ResolvedPresence = { maxScoreRatio: 2.5, scoreSlack: 0.5, maxAreaRatio: 4, minAreaRatio: 0 };
+export const DEFAULT_PRESENCE: ResolvedPresence = {
+  maxScoreRatio: 2.5,
+  scoreSlack: 0.5,
+  maxAreaRatio: 4,
+  minAreaRatio: 0,
+};
 
 export interface PresenceInput {
   empty: boolean;
@@ -64,8 +69,10 @@ export interface PresenceDecision {
 /** The per-slice test (without continuity, which needs the neighbours). */
 export function decidePresence(x: PresenceInput, o: ResolvedPresence): PresenceDecision {
   const areaRatio = x.referenceAreaMm2 > 0 ? x.areaMm2 / x.referenceAreaMm2 : Infinity;
-  const scoreRatio = x.score !== null && x.referenceScore !== null && x.referenceScore > 0 ? x.score / x.referenceScore : null;
-  if (x.empty || x.areaMm2 === 0) return { present: false, reason: 'the model found nothing like the reference', scoreRatio, areaRatio };
+  const scoreRatio =
+    x.score !== null && x.referenceScore !== null && x.referenceScore > 0 ? x.score / x.referenceScore : null;
+  if (x.empty || x.areaMm2 === 0)
+    return { present: false, reason: 'the model found nothing like the reference', scoreRatio, areaRatio };
   if (x.score !== null && x.referenceScore !== null) {
     const bound = x.referenceScore * o.maxScoreRatio + o.scoreSlack;
     if (x.score > bound)
@@ -77,9 +84,19 @@ export function decidePresence(x: PresenceInput, o: ResolvedPresence): PresenceD
       };
   }
   if (areaRatio > o.maxAreaRatio)
-    return { present: false, reason: `area ${areaRatio.toFixed(1)}× the reference slice's (limit ${o.maxAreaRatio}×)`, scoreRatio, areaRatio };
+    return {
+      present: false,
+      reason: `area ${areaRatio.toFixed(1)}× the reference slice's (limit ${o.maxAreaRatio}×)`,
+      scoreRatio,
+      areaRatio,
+    };
   if (areaRatio < o.minAreaRatio)
-    return { present: false, reason: `area ${areaRatio.toFixed(2)}× the reference slice's (minimum ${o.minAreaRatio}×)`, scoreRatio, areaRatio };
+    return {
+      present: false,
+      reason: `area ${areaRatio.toFixed(2)}× the reference slice's (minimum ${o.minAreaRatio}×)`,
+      scoreRatio,
+      areaRatio,
+    };
   return { present: true, scoreRatio, areaRatio };
 }
 

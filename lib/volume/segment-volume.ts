@@ -25,7 +25,13 @@ import { emptyMask, requireMaskOnGrid, type MaskVolume, type Volume } from '../c
 import { huWindowBounds, type HuWindow } from '../clinical/window';
 import { alignVolumes, positionsAlong, sliceThicknesses, type ZAlignment } from './align';
 import { pairSlices, type SliceZone } from './pairing';
-import { DEFAULT_PRESENCE, decidePresence, enforceContinuity, type PresenceOptions, type ResolvedPresence } from './presence';
+import {
+  DEFAULT_PRESENCE,
+  decidePresence,
+  enforceContinuity,
+  type PresenceOptions,
+  type ResolvedPresence,
+} from './presence';
 import { keepConsistentComponents } from './consistency';
 import { cropMask, maskSlice, sliceAreas, sliceImage } from './slice-image';
 import { estimateInPlaneShift, roiCrops, type CropRect } from './crop';
@@ -157,7 +163,6 @@ export interface VolumeSegmentation {
   };
 }
 
-
 function isVolume(x: unknown): x is Volume {
   if (!v.isPlainObject(x)) return false;
   const o = x as Record<string, unknown>;
@@ -192,7 +197,8 @@ export async function segmentVolume(
   const t0 = performance.now();
   if (!isVolume(target)) v.fail('type', 'target', 'a Volume (readDicomSeries/readNifti)', target);
   if (!v.isPlainObject(reference)) v.fail('type', 'reference', '{ volume, mask }', reference);
-  if (!isVolume(reference.volume)) v.fail('type', 'reference.volume', 'a Volume (readDicomSeries/readNifti)', reference.volume);
+  if (!isVolume(reference.volume))
+    v.fail('type', 'reference.volume', 'a Volume (readDicomSeries/readNifti)', reference.volume);
   const refVol = reference.volume;
   const refMask = reference.mask;
   if (!v.isPlainObject(refMask) || !(refMask.data instanceof Uint8Array))
@@ -201,7 +207,12 @@ export async function segmentVolume(
   const o = v.optionsObject('options', options) as SegmentVolumeOptions;
   const window = resolveWindow(o.window);
   const marginMm = v.optionalNumber('options.marginMm', o.marginMm, 0, 1000, 10);
-  const consistency = v.oneOf('options.consistency', o.consistency, ['none', 'components'] as const, 'components');
+  const consistency = v.oneOf(
+    'options.consistency',
+    o.consistency,
+    ['none', 'components'] as const,
+    'components',
+  );
   const pipeline = v.boolean('options.pipeline', o.pipeline, model.info.modelDevice === 'cuda');
   const referenceSpacingMm = v.optionalNumber('options.referenceSpacingMm', o.referenceSpacingMm, 0, 1000, 0);
   const cropMode = v.oneOf('options.crop', o.crop, ['roi', 'none'] as const, 'roi');
@@ -209,7 +220,11 @@ export async function segmentVolume(
   const signal = v.abortSignal('options.signal', o.signal);
   const onProgress = v.func<(p: VolumeProgress) => void>('options.onProgress', o.onProgress);
   const presence = resolvePresence(o.presence);
-  const refOptions = { mode: 'medical' as const, ...v.optionsObject('options.reference', o.reference), signal };
+  const refOptions = {
+    mode: 'medical' as const,
+    ...v.optionsObject('options.reference', o.reference),
+    signal,
+  };
   if (o.allowOtherPatient !== true && refVol.patient.PatientID !== target.patient.PatientID)
     throw new P2SamError(
       'VOLUME_PATIENT_MISMATCH',
@@ -218,10 +233,18 @@ export async function segmentVolume(
   if (o.zOffsetMm !== undefined) v.finiteNumber('options.zOffsetMm', o.zOffsetMm, -1e5, 1e5);
   opt.throwIfAborted(signal);
 
-  const alignment = alignVolumes(refVol, target, { zOffsetMm: o.zOffsetMm, ignoreFrameOfReference: o.ignoreFrameOfReference === true });
+  const alignment = alignVolumes(refVol, target, {
+    zOffsetMm: o.zOffsetMm,
+    ignoreFrameOfReference: o.ignoreFrameOfReference === true,
+  });
   const pairing = pairSlices(refVol, refMask, target, alignment, { marginMm, referenceSpacingMm });
   const sameFrame = alignment.method === 'frame-of-reference';
-  const inPlaneShift = cropMode === 'none' ? undefined : sameFrame ? ([0, 0, 0] as [number, number, number]) : estimateInPlaneShift(refVol, target, alignment.offsetMm);
+  const inPlaneShift =
+    cropMode === 'none'
+      ? undefined
+      : sameFrame
+        ? ([0, 0, 0] as [number, number, number])
+        : estimateInPlaneShift(refVol, target, alignment.offsetMm);
   const crops = inPlaneShift ? roiCrops(refVol, refMask, target, inPlaneShift, cropMarginMm) : undefined;
   const refZ = positionsAlong(refVol, refVol.normal);
   const tgtZ = positionsAlong(target, refVol.normal);
@@ -254,19 +277,31 @@ export async function segmentVolume(
     referenceAreaMm2: 0,
     ms: 0,
   }));
-  const jobs = records.map((r, i) => ({ r, i, pair: pairing.pairs[i]! })).filter((j) => j.r.zone !== 'outside');
+  const jobs = records
+    .map((r, i) => ({ r, i, pair: pairing.pairs[i]! }))
+    .filter((j) => j.r.zone !== 'outside');
   if (o.referenceCache !== undefined && !(o.referenceCache instanceof ReferenceSliceCache))
     v.fail('type', 'options.referenceCache', 'a ReferenceSliceCache', o.referenceCache);
   const cache = o.referenceCache ?? new ReferenceSliceCache();
   const ownCache = o.referenceCache === undefined;
   const { signal: _signal, ...refOptionsKey } = refOptions;
   void _signal;
-  const keyBase = JSON.stringify([model.id, refVol.uids.seriesInstanceUid, crops?.reference ?? null, window, refOptionsKey, o.retrieval ?? null, o.parallelCandidates ?? null]);
+  const keyBase = JSON.stringify([
+    model.id,
+    refVol.uids.seriesInstanceUid,
+    crops?.reference ?? null,
+    window,
+    refOptionsKey,
+    o.retrieval ?? null,
+    o.parallelCandidates ?? null,
+  ]);
   const keyOf = (k: number) => `${keyBase}|${k}|${hashBytes(maskSlice(refMask, k).data)}`;
   let referenceSlicesEncoded = 0;
   let encoderMs = 0;
 
-  const referenceFor = async (candidates: number[]): Promise<{ slice: number; entry: CachedReference; reference: Reference } | undefined> => {
+  const referenceFor = async (
+    candidates: number[],
+  ): Promise<{ slice: number; entry: CachedReference; reference: Reference } | undefined> => {
     for (const k of candidates) {
       const key = keyOf(k);
       let entry = cache.get(key);
@@ -278,8 +313,16 @@ export async function segmentVolume(
         encoderMs += emb.encodeMs;
         try {
           const m = maskSlice(refMask, k);
-          entry.reference = await model.createReference({ image: emb, mask: crops ? cropMask(m, crops.reference) : m }, refOptions);
-          const self = await model.segment(emb, { reference: entry.reference, retrieval: o.retrieval, signal, parallelCandidates: o.parallelCandidates });
+          entry.reference = await model.createReference(
+            { image: emb, mask: crops ? cropMask(m, crops.reference) : m },
+            refOptions,
+          );
+          const self = await model.segment(emb, {
+            reference: entry.reference,
+            retrieval: o.retrieval,
+            signal,
+            parallelCandidates: o.parallelCandidates,
+          });
           entry.selfScore = self.score;
         } catch (err) {
           if (!(err instanceof P2SamError && err.code === 'EMPTY_REFERENCE')) {
@@ -298,7 +341,8 @@ export async function segmentVolume(
     return undefined;
   };
 
-  const encodeTarget = (j: number): Promise<Embedding> => model.encode(sliceImage(target, jobs[j]!.r.targetSlice, window, crops?.target), { signal });
+  const encodeTarget = (j: number): Promise<Embedding> =>
+    model.encode(sliceImage(target, jobs[j]!.r.targetSlice, window, crops?.target), { signal });
   const tc = crops?.target ?? { x: 0, y: 0, width: target.columns, height: target.rows };
   // A prefetched embedding nobody will consume (error, abort) is freed when it arrives.
   let pending: Promise<Embedding> | undefined;
@@ -323,7 +367,8 @@ export async function segmentVolume(
       try {
         if (pipeline && j + 1 < jobs.length) pending = encodeTarget(j + 1);
         if (!ref) {
-          r.reason = 'no annotated reference slice covers a 16-px feature cell at SAM scale (every candidate reference mask too small)';
+          r.reason =
+            'no annotated reference slice covers a 16-px feature cell at SAM scale (every candidate reference mask too small)';
         } else {
           r.referenceSlice = ref.slice;
           r.referenceZMm = refZ[ref.slice]!;
@@ -334,7 +379,8 @@ export async function segmentVolume(
             retrieval: o.retrieval,
             signal,
             parallelCandidates: o.parallelCandidates,
-            onProgress: (p) => onProgress?.({ total: jobs.length, done: j, targetSlice: r.targetSlice, fraction: p.fraction }),
+            onProgress: (p) =>
+              onProgress?.({ total: jobs.length, done: j, targetSlice: r.targetSlice, fraction: p.fraction }),
           });
           r.ran = true;
           r.parts = seg.parts;
@@ -345,7 +391,13 @@ export async function segmentVolume(
           for (let i = 0; i < seg.mask.length; i++) if (seg.mask[i] !== 0) area++;
           r.rawAreaMm2 = area * tgtPixelMm2;
           const d = decidePresence(
-            { empty: seg.empty, score: seg.score, referenceScore: ref.entry.selfScore, areaMm2: r.rawAreaMm2, referenceAreaMm2: ref.entry.areaMm2 },
+            {
+              empty: seg.empty,
+              score: seg.score,
+              referenceScore: ref.entry.selfScore,
+              areaMm2: r.rawAreaMm2,
+              referenceAreaMm2: ref.entry.areaMm2,
+            },
             presence,
           );
           r.scoreRatio = d.scoreRatio;
@@ -355,7 +407,8 @@ export async function segmentVolume(
             // Paste the (cropped) mask back into the full slice.
             const base = r.targetSlice * plane;
             for (let y = 0; y < tc.height; y++)
-              for (let x = 0; x < tc.width; x++) out.data[base + (tc.y + y) * target.columns + tc.x + x] = seg.mask[y * tc.width + x] ? 1 : 0;
+              for (let x = 0; x < tc.width; x++)
+                out.data[base + (tc.y + y) * target.columns + tc.x + x] = seg.mask[y * tc.width + x] ? 1 : 0;
           }
         }
       } finally {
@@ -375,7 +428,11 @@ export async function segmentVolume(
     r.reason = 'margin slice not connected to the reference extent through present slices';
     out.data.fill(0, r.targetSlice * plane, (r.targetSlice + 1) * plane);
   }
-  if (consistency === 'components') keepConsistentComponents(out, records.map((r) => r.targetSlice));
+  if (consistency === 'components')
+    keepConsistentComponents(
+      out,
+      records.map((r) => r.targetSlice),
+    );
   let voxels = 0;
   const thickness = sliceThicknesses(target);
   let volumeMm3 = 0;
@@ -428,9 +485,34 @@ function resolveWindow(w: unknown): [number, number] {
 function resolvePresence(p: unknown): ResolvedPresence {
   const o = v.optionsObject('options.presence', p);
   return {
-    maxScoreRatio: v.optionalNumber('options.presence.maxScoreRatio', o.maxScoreRatio, 1, 1e6, DEFAULT_PRESENCE.maxScoreRatio),
-    scoreSlack: v.optionalNumber('options.presence.scoreSlack', o.scoreSlack, 0, 1e6, DEFAULT_PRESENCE.scoreSlack),
-    maxAreaRatio: v.optionalNumber('options.presence.maxAreaRatio', o.maxAreaRatio, 0, 1e6, DEFAULT_PRESENCE.maxAreaRatio, true),
-    minAreaRatio: v.optionalNumber('options.presence.minAreaRatio', o.minAreaRatio, 0, 1e6, DEFAULT_PRESENCE.minAreaRatio),
+    maxScoreRatio: v.optionalNumber(
+      'options.presence.maxScoreRatio',
+      o.maxScoreRatio,
+      1,
+      1e6,
+      DEFAULT_PRESENCE.maxScoreRatio,
+    ),
+    scoreSlack: v.optionalNumber(
+      'options.presence.scoreSlack',
+      o.scoreSlack,
+      0,
+      1e6,
+      DEFAULT_PRESENCE.scoreSlack,
+    ),
+    maxAreaRatio: v.optionalNumber(
+      'options.presence.maxAreaRatio',
+      o.maxAreaRatio,
+      0,
+      1e6,
+      DEFAULT_PRESENCE.maxAreaRatio,
+      true,
+    ),
+    minAreaRatio: v.optionalNumber(
+      'options.presence.minAreaRatio',
+      o.minAreaRatio,
+      0,
+      1e6,
+      DEFAULT_PRESENCE.minAreaRatio,
+    ),
   };
 }

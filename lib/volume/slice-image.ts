@@ -8,7 +8,12 @@ import type { ImageData, MaskData } from '../types';
 import type { CropRect } from './crop';
 
 /** Slice `k` of `volume` windowed to [low, high] HU as an RGB image, optionally only the rectangle `crop`. */
-export function sliceImage(volume: Volume, k: number, window: readonly [number, number], crop?: CropRect): ImageData {
+export function sliceImage(
+  volume: Volume,
+  k: number,
+  window: readonly [number, number],
+  crop?: CropRect,
+): ImageData {
   const plane = volume.columns * volume.rows;
   const r = crop ?? { x: 0, y: 0, width: volume.columns, height: volume.rows };
   const [low, high] = window;
@@ -31,7 +36,11 @@ export function sliceImage(volume: Volume, k: number, window: readonly [number, 
 /** The rectangle `crop` of a mask plane (a copy). */
 export function cropMask(m: MaskData, crop: CropRect): MaskData {
   const data = new Uint8Array(crop.width * crop.height);
-  for (let y = 0; y < crop.height; y++) data.set(m.data.subarray((crop.y + y) * m.width + crop.x, (crop.y + y) * m.width + crop.x + crop.width), y * crop.width);
+  for (let y = 0; y < crop.height; y++)
+    data.set(
+      m.data.subarray((crop.y + y) * m.width + crop.x, (crop.y + y) * m.width + crop.x + crop.width),
+      y * crop.width,
+    );
   return { data, width: crop.width, height: crop.height };
 }
 

@@ -94,7 +94,11 @@ function getWorker(): Worker | undefined {
  * Runs `task` on the helper thread (or inline when there is none). While tasks are
  * pending the worker is ref'd, so a process waiting on one does not exit under it.
  */
-export function offload<T extends TaskName>(task: T, args: TaskArgs<T>, transfer: ArrayBuffer[] = []): Promise<TaskResult<T>> {
+export function offload<T extends TaskName>(
+  task: T,
+  args: TaskArgs<T>,
+  transfer: ArrayBuffer[] = [],
+): Promise<TaskResult<T>> {
   const w = getWorker();
   if (!w) return runTask(task, args);
   const id = nextId++;

@@ -3,12 +3,21 @@
  * their arguments and results. The same functions run inline when there is no helper
  * thread, so both paths give identical results.
  */
-import { type DecodedImage, type DecodedMask, decodeImage, decodeMask, type ImageSource } from '../io/image-decode';
+import {
+  type DecodedImage,
+  type DecodedMask,
+  decodeImage,
+  decodeMask,
+  type ImageSource,
+} from '../io/image-decode';
 import { modelExternalData, prunedDecoder, type PrunedDecoder } from '../onnx/pruned-decoder';
 
 interface Tasks {
   readImage: { args: { src: ImageSource; window: [number, number] | undefined }; result: DecodedImage };
-  readMask: { args: { src: ImageSource; expected: { width: number; height: number } | undefined }; result: DecodedMask };
+  readMask: {
+    args: { src: ImageSource; expected: { width: number; height: number } | undefined };
+    result: DecodedMask;
+  };
   pruneDecoder: { args: { path: string } | { bytes: Uint8Array }; result: PrunedDecoder };
   externalData: { args: { bytes: Uint8Array }; result: boolean };
 }
@@ -27,7 +36,14 @@ export interface WireError {
 export function toWireError(err: unknown): WireError {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
-    const kind = err.name === 'P2SamError' ? 'P2SamError' : err instanceof TypeError ? 'TypeError' : err instanceof RangeError ? 'RangeError' : 'Error';
+    const kind =
+      err.name === 'P2SamError'
+        ? 'P2SamError'
+        : err instanceof TypeError
+          ? 'TypeError'
+          : err instanceof RangeError
+            ? 'RangeError'
+            : 'Error';
     return { kind, code: typeof code === 'string' ? code : undefined, message: err.message };
   }
   return { kind: 'Error', message: String(err) };
@@ -57,7 +73,13 @@ export function transferables(value: unknown): ArrayBuffer[] {
   if (value && typeof value === 'object') {
     const out: ArrayBuffer[] = [];
     for (const v of Object.values(value as Record<string, unknown>))
-      if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.push(v.buffer);
+      if (
+        ArrayBuffer.isView(v) &&
+        v.buffer instanceof ArrayBuffer &&
+        v.byteOffset === 0 &&
+        v.byteLength === v.buffer.byteLength
+      )
+        out.push(v.buffer);
     return out;
   }
   return [];

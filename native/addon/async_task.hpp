@@ -98,8 +98,10 @@ class PromiseTask : public Napi::AsyncWorker {
 
  private:
   PromiseTask(Napi::Env env, Work work, Done done)
-      : Napi::AsyncWorker(env, "p2sam"), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), done_(std::move(done)) {}
+      : Napi::AsyncWorker(env, "p2sam"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        done_(std::move(done)) {}
 
   void fail(std::string code, std::string message) {
     code_ = std::move(code);

@@ -17,7 +17,8 @@ namespace p2sam::addon {
 // }
 runtime::CandidateRequest read_candidate_request(const Napi::Object& o) {
   runtime::CandidateRequest r;
-  r.mode = get_string(o, "mode", "natural") == "medical" ? runtime::SegmentMode::Medical : runtime::SegmentMode::Natural;
+  r.mode =
+      get_string(o, "mode", "natural") == "medical" ? runtime::SegmentMode::Medical : runtime::SegmentMode::Natural;
   Napi::Array cands = o.Get("candidates").As<Napi::Array>();
   r.candidates.resize(cands.Length());
   for (uint32_t i = 0; i < cands.Length(); ++i) {

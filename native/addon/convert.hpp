@@ -21,24 +21,40 @@ namespace p2sam::addon {
 template <typename T>
 bool holds(napi_typedarray_type t);
 template <>
-inline bool holds<float>(napi_typedarray_type t) { return t == napi_float32_array; }
+inline bool holds<float>(napi_typedarray_type t) {
+  return t == napi_float32_array;
+}
 template <>
-inline bool holds<double>(napi_typedarray_type t) { return t == napi_float64_array; }
+inline bool holds<double>(napi_typedarray_type t) {
+  return t == napi_float64_array;
+}
 template <>
-inline bool holds<int32_t>(napi_typedarray_type t) { return t == napi_int32_array; }
+inline bool holds<int32_t>(napi_typedarray_type t) {
+  return t == napi_int32_array;
+}
 template <>
-inline bool holds<uint8_t>(napi_typedarray_type t) { return t == napi_uint8_array || t == napi_uint8_clamped_array; }
+inline bool holds<uint8_t>(napi_typedarray_type t) {
+  return t == napi_uint8_array || t == napi_uint8_clamped_array;
+}
 
 template <typename T>
 const char* element_name();
 template <>
-inline const char* element_name<float>() { return "a Float32Array"; }
+inline const char* element_name<float>() {
+  return "a Float32Array";
+}
 template <>
-inline const char* element_name<double>() { return "a Float64Array"; }
+inline const char* element_name<double>() {
+  return "a Float64Array";
+}
 template <>
-inline const char* element_name<int32_t>() { return "an Int32Array"; }
+inline const char* element_name<int32_t>() {
+  return "an Int32Array";
+}
 template <>
-inline const char* element_name<uint8_t>() { return "a Uint8Array"; }
+inline const char* element_name<uint8_t>() {
+  return "a Uint8Array";
+}
 
 // Copies a typed array of exactly T's element type. The element type is checked: a
 // Uint8Array of n elements read as n floats would run 3n bytes past its end.
@@ -67,7 +83,8 @@ Napi::TypedArrayOf<T> copy_out(Napi::Env env, const std::vector<T>& v) {
 // Option getters: a missing (undefined) key gives the fallback; a key that is present
 // with another type is an error — silently using the default would run something else
 // than what the caller asked for.
-inline Napi::Value option(const Napi::Object& o, const char* key, bool (Napi::Value::*is)() const, const char* expected) {
+inline Napi::Value option(const Napi::Object& o, const char* key, bool (Napi::Value::*is)() const,
+                          const char* expected) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return v;
   if (!(v.*is)()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be " + expected);

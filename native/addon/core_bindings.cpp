@@ -33,8 +33,8 @@ Napi::Value Prototypes(const Napi::CallbackInfo& info) {
           throw core::CoreError("BACKEND_UNAVAILABLE", "prototypes: " + cuda::device_status().reason);
         if (!a->gpu || a->options.seeding == core::KMeansSeeding::Sklearn)
           return core::part_prototypes(a->features.data(), a->n, a->d, a->ks, a->options);
-        return core::prototypes_from_clusters(a->features.data(), a->n, a->d,
-                                              cuda::gpu_kmeans_batch(a->features.data(), a->n, a->d, a->ks, a->options));
+        return core::prototypes_from_clusters(
+            a->features.data(), a->n, a->d, cuda::gpu_kmeans_batch(a->features.data(), a->n, a->d, a->ks, a->options));
       },
       [](Napi::Env env, std::vector<core::PrototypeSet>& sets) -> Napi::Value {
         Napi::Array arr = Napi::Array::New(env, sets.size());

@@ -1,6 +1,5 @@
 #include "gpu_bindings.hpp"
 
-
 #include "addon/async_task.hpp"
 #include "addon/convert.hpp"
 #include "addon/maths_js.hpp"

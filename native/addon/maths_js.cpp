@@ -18,7 +18,8 @@ std::size_t count_arg(const Napi::CallbackInfo& info, std::size_t i, const char*
 
 Napi::Object options_arg(const Napi::CallbackInfo& info, std::size_t i, const char* fn) {
   if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());
-  if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument 'options' must be an object");
+  if (!info[i].IsObject())
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument 'options' must be an object");
   return info[i].As<Napi::Object>();
 }
 
@@ -36,12 +37,13 @@ std::shared_ptr<FeatureArgs> read_feature_args(const Napi::CallbackInfo& info, c
   a->options.seed = static_cast<std::uint64_t>(get_double(o, "seed", 0));
   a->options.threads = get_int(o, "threads", 0);
   // 'sklearn' (default) or 'p2sam'; the TypeScript layer validates the name.
-  a->options.seeding = get_string(o, "seeding", "sklearn") == "p2sam" ? core::KMeansSeeding::P2sam
-                                                                      : core::KMeansSeeding::Sklearn;
+  a->options.seeding =
+      get_string(o, "seeding", "sklearn") == "p2sam" ? core::KMeansSeeding::P2sam : core::KMeansSeeding::Sklearn;
   a->gpu = get_string(o, "device", "cpu") == "cuda";
   if (a->n * a->d != a->features.size())
     throw Napi::RangeError::New(info.Env(), std::string(fn) + ": features length must be n×d (" +
-                                                std::to_string(a->n * a->d) + "), got " + std::to_string(a->features.size()));
+                                                std::to_string(a->n * a->d) + "), got " +
+                                                std::to_string(a->features.size()));
   return a;
 }
 
@@ -68,13 +70,16 @@ std::vector<core::PointRequest> PointSetArgs::requests() const {
 }
 
 std::shared_ptr<PointSetArgs> read_point_sets(const Napi::CallbackInfo& info, std::size_t i, const char* fn) {
-  if (!info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument 'sets' must be an array");
+  if (!info[i].IsArray())
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument 'sets' must be an array");
   auto args = std::make_shared<PointSetArgs>();
   Napi::Array arr = info[i].As<Napi::Array>();
   for (uint32_t k = 0; k < arr.Length(); ++k) {
-    if (!arr.Get(k).IsObject()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": each set must be an object");
+    if (!arr.Get(k).IsObject())
+      throw Napi::TypeError::New(info.Env(), std::string(fn) + ": each set must be an object");
     Napi::Object s = arr.Get(k).As<Napi::Object>();
-    args->sets.push_back({copy_in<float>(s.Get("prototypes"), "prototypes"), get_int(s, "count", 0), get_bool(s, "meanArgmin", false)});
+    args->sets.push_back(
+        {copy_in<float>(s.Get("prototypes"), "prototypes"), get_int(s, "count", 0), get_bool(s, "meanArgmin", false)});
     if (args->sets.back().count < 0 ||
         args->sets.back().prototypes.size() != static_cast<std::size_t>(args->sets.back().count) * 256)
       throw Napi::RangeError::New(info.Env(), std::string(fn) + ": prototypes length must be count×256");

@@ -39,7 +39,8 @@ Napi::Value BuildReference(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto emb = EmbeddingWrap::Get(info[0]);
   auto mask = std::make_shared<std::vector<uint8_t>>(copy_in<uint8_t>(info[1], "mask"));
-  if (!info[2].IsNumber() || !info[3].IsNumber()) throw Napi::TypeError::New(env, "buildReference: width and height must be numbers");
+  if (!info[2].IsNumber() || !info[3].IsNumber())
+    throw Napi::TypeError::New(env, "buildReference: width and height must be numbers");
   const int w = info[2].As<Napi::Number>().Int32Value();
   const int h = info[3].As<Napi::Number>().Int32Value();
   // reference_grid reads w×h bytes of the mask.
@@ -47,7 +48,8 @@ Napi::Value BuildReference(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "mask length must be width×height");
   Napi::Object o = options_arg(info, 4, "buildReference");
   auto opts = std::make_shared<runtime::ReferenceOptions>();
-  opts->mode = get_string(o, "mode", "natural") == "medical" ? runtime::SegmentMode::Medical : runtime::SegmentMode::Natural;
+  opts->mode =
+      get_string(o, "mode", "natural") == "medical" ? runtime::SegmentMode::Medical : runtime::SegmentMode::Natural;
   opts->parts_min = get_int(o, "partsMin", 1);
   opts->parts_max = get_int(o, "partsMax", 5);
   opts->negatives_min = get_int(o, "negativesMin", 0);
@@ -55,14 +57,15 @@ Napi::Value BuildReference(const Napi::CallbackInfo& info) {
   // Both ranges bound the k-means batch; the TS layer allows parts ≤ 64 and negatives ≤ 64.
   if (opts->parts_min < 1 || opts->parts_max < opts->parts_min || opts->parts_max > 4096 || opts->negatives_min < 0 ||
       opts->negatives_max < opts->negatives_min || opts->negatives_max > 4096)
-    throw Napi::RangeError::New(env, "buildReference: parts must be 1 ≤ min ≤ max ≤ 4096, negatives 0 ≤ min ≤ max ≤ 4096");
+    throw Napi::RangeError::New(env,
+                                "buildReference: parts must be 1 ≤ min ≤ max ≤ 4096, negatives 0 ≤ min ≤ max ≤ 4096");
   opts->kmeans.restarts = get_int(o, "restarts", opts->kmeans.restarts);
   opts->kmeans.max_iterations = get_int(o, "maxIterations", opts->kmeans.max_iterations);
   opts->kmeans.relative_tolerance = get_double(o, "tolerance", opts->kmeans.relative_tolerance);
   opts->kmeans.seed = static_cast<std::uint64_t>(get_double(o, "seed", 0));
   // 'sklearn' (default) or 'p2sam'; the TypeScript layer validates the name.
-  opts->kmeans.seeding = get_string(o, "seeding", "sklearn") == "p2sam" ? core::KMeansSeeding::P2sam
-                                                                      : core::KMeansSeeding::Sklearn;
+  opts->kmeans.seeding =
+      get_string(o, "seeding", "sklearn") == "p2sam" ? core::KMeansSeeding::P2sam : core::KMeansSeeding::Sklearn;
   opts->kmeans.threads = get_int(o, "threads", 0);
   opts->threads = opts->kmeans.threads;
   opts->gpu_kmeans = get_string(o, "device", "cpu") == "cuda";
@@ -121,10 +124,10 @@ Napi::Value CopiedInBytes(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Function ReferenceWrap::Define(Napi::Env env) {
-  return DefineClass(env, "NativeReference",
-                     {InstanceMethod("summary", &ReferenceWrap::Summary), InstanceMethod("toData", &ReferenceWrap::ToData),
-                      InstanceMethod("contents", &ReferenceWrap::Contents),
-                      InstanceMethod("release", &ReferenceWrap::Release)});
+  return DefineClass(
+      env, "NativeReference",
+      {InstanceMethod("summary", &ReferenceWrap::Summary), InstanceMethod("toData", &ReferenceWrap::ToData),
+       InstanceMethod("contents", &ReferenceWrap::Contents), InstanceMethod("release", &ReferenceWrap::Release)});
 }
 
 ReferenceWrap::ReferenceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReferenceWrap>(info) {

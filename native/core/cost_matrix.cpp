@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -62,8 +62,8 @@ inline void micro_portable(const double* A, std::size_t d, const double* Bp, dou
 // solvers get max/mean without another pass over the matrix; rows are summed panel by
 // panel in a fixed order, so the mean does not depend on the thread count.
 template <int R, typename Out>
-inline void store_tile(const double* acc, const double* na, const double* nb, Out* out,
-                       std::size_t ldo, std::size_t cols, double* rowsum, double* rowmax) {
+inline void store_tile(const double* acc, const double* na, const double* nb, Out* out, std::size_t ldo,
+                       std::size_t cols, double* rowsum, double* rowmax) {
   for (int r = 0; r < R; ++r) {
     Out* o = out + r * ldo;
     double s = 0.0, mx = rowmax[r];
@@ -85,28 +85,24 @@ struct Packed {
   const double* na;  // n squared norms
   const double* nb;  // m squared norms (padded to a panel multiple)
   std::size_t n, m, d, panels;
-  double* out;    // exactly one of out / outf is set
+  double* out;  // exactly one of out / outf is set
   float* outf;
   double* rowsum;  // n
   double* rowmax;  // n
 };
 
 template <int R>
-inline void store(const Packed& p, const double* acc, std::size_t i, std::size_t j0,
-                  std::size_t cols) {
+inline void store(const Packed& p, const double* acc, std::size_t i, std::size_t j0, std::size_t cols) {
   if (p.out)
-    store_tile<R>(acc, p.na + i, p.nb + j0, p.out + i * p.m + j0, p.m, cols, p.rowsum + i,
-                  p.rowmax + i);
+    store_tile<R>(acc, p.na + i, p.nb + j0, p.out + i * p.m + j0, p.m, cols, p.rowsum + i, p.rowmax + i);
   else
-    store_tile<R>(acc, p.na + i, p.nb + j0, p.outf + i * p.m + j0, p.m, cols, p.rowsum + i,
-                  p.rowmax + i);
+    store_tile<R>(acc, p.na + i, p.nb + j0, p.outf + i * p.m + j0, p.m, cols, p.rowsum + i, p.rowmax + i);
 }
 
 // Loops row blocks × panels; Micro<R>(A, d, Bp, acc) computes an R×kPanel tile of
 // dot products. Rows left over (< R) use the 1-row instantiation.
 template <int R, typename Micro, typename Micro1>
-inline __attribute__((always_inline)) void rows_kernel(const Packed& p, std::size_t r0,
-                                                       std::size_t r1, Micro micro,
+inline __attribute__((always_inline)) void rows_kernel(const Packed& p, std::size_t r0, std::size_t r1, Micro micro,
                                                        Micro1 micro1) {
   alignas(64) double acc[R * kPanel];
   for (std::size_t ib = r0; ib < r1; ib += kRowBlock) {
@@ -138,8 +134,8 @@ void rows_portable(const Packed& p, std::size_t r0, std::size_t r1) {
 // AVX2+FMA: a panel row is two ymm registers; R=6 rows → 12 accumulators, enough
 // independent FMA chains to cover latency × 2 ports.
 template <int R>
-__attribute__((target("avx2,fma"), always_inline)) inline void micro_avx2(
-    const double* A, std::size_t d, const double* Bp, double* acc_out) {
+__attribute__((target("avx2,fma"), always_inline)) inline void micro_avx2(const double* A, std::size_t d,
+                                                                          const double* Bp, double* acc_out) {
   __m256d acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_pd();
   for (std::size_t k = 0; k < d; ++k) {
@@ -157,15 +153,14 @@ __attribute__((target("avx2,fma"), always_inline)) inline void micro_avx2(
   }
 }
 
-__attribute__((target("avx2,fma"))) void rows_avx2(const Packed& p, std::size_t r0,
-                                                   std::size_t r1) {
+__attribute__((target("avx2,fma"))) void rows_avx2(const Packed& p, std::size_t r0, std::size_t r1) {
   rows_kernel<6>(p, r0, r1, micro_avx2<6>, micro_avx2<1>);
 }
 
 // AVX-512: a panel row is one zmm register; R=12 rows → 12 accumulators.
 template <int R>
-__attribute__((target("avx512f"), always_inline)) inline void micro_avx512(
-    const double* A, std::size_t d, const double* Bp, double* acc_out) {
+__attribute__((target("avx512f"), always_inline)) inline void micro_avx512(const double* A, std::size_t d,
+                                                                           const double* Bp, double* acc_out) {
   __m512d acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_pd();
   for (std::size_t k = 0; k < d; ++k) {
@@ -175,8 +170,7 @@ __attribute__((target("avx512f"), always_inline)) inline void micro_avx512(
   for (int r = 0; r < R; ++r) _mm512_storeu_pd(acc_out + r * kPanel, acc[r]);
 }
 
-__attribute__((target("avx512f"))) void rows_avx512(const Packed& p, std::size_t r0,
-                                                    std::size_t r1) {
+__attribute__((target("avx512f"))) void rows_avx512(const Packed& p, std::size_t r0, std::size_t r1) {
   rows_kernel<12>(p, r0, r1, micro_avx512<12>, micro_avx512<1>);
 }
 #endif
@@ -192,23 +186,25 @@ RowsFn pick_kernel() {
   return rows_portable;
 }
 
-void compute_costs(const float* a, std::size_t n, const float* b, std::size_t m,
-                   std::size_t d, double* out, float* outf, int threads, double* max_cost,
-                   double* mean_cost) {
+void compute_costs(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, double* out,
+                   float* outf, int threads, double* max_cost, double* mean_cost) {
   if (n == 0 || m == 0) return;
   const std::size_t panels = (m + kPanel - 1) / kPanel;
   std::vector<double> A(n * d), Bp(panels * kPanel * d, 0.0), na(n), nb(panels * kPanel, 0.0);
-  parallel_for(0, n, threads, [&](std::size_t b0, std::size_t b1, std::size_t) {
-    for (std::size_t i = b0; i < b1; ++i) {
-      double s = 0.0;
-      for (std::size_t k = 0; k < d; ++k) {
-        const double v = a[i * d + k];
-        A[i * d + k] = v;
-        s += v * v;
-      }
-      na[i] = s;
-    }
-  }, 256);
+  parallel_for(
+      0, n, threads,
+      [&](std::size_t b0, std::size_t b1, std::size_t) {
+        for (std::size_t i = b0; i < b1; ++i) {
+          double s = 0.0;
+          for (std::size_t k = 0; k < d; ++k) {
+            const double v = a[i * d + k];
+            A[i * d + k] = v;
+            s += v * v;
+          }
+          na[i] = s;
+        }
+      },
+      256);
   for (std::size_t j = 0; j < m; ++j) {
     double s = 0.0;
     double* panel = Bp.data() + (j / kPanel) * d * kPanel + (j % kPanel);
@@ -220,8 +216,7 @@ void compute_costs(const float* a, std::size_t n, const float* b, std::size_t m,
     nb[j] = s;
   }
   std::vector<double> rowsum(n, 0.0), rowmax(n, 0.0);
-  const Packed p{A.data(), Bp.data(), na.data(), nb.data(), n,  m,
-                 d,        panels,    out,       outf,      rowsum.data(), rowmax.data()};
+  const Packed p{A.data(), Bp.data(), na.data(), nb.data(), n, m, d, panels, out, outf, rowsum.data(), rowmax.data()};
   static const RowsFn rows = pick_kernel();
   // Chunks of whole row blocks keep the L2 reuse of each thread intact.
   const std::size_t blocks = (n + kRowBlock - 1) / kRowBlock;
@@ -239,8 +234,8 @@ void compute_costs(const float* a, std::size_t n, const float* b, std::size_t m,
 
 }  // namespace
 
-void squared_euclidean_costs(const float* a, std::size_t n, const float* b, std::size_t m,
-                             std::size_t d, double* out, int threads) {
+void squared_euclidean_costs(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, double* out,
+                             int threads) {
   compute_costs(a, n, b, m, d, out, nullptr, threads, nullptr, nullptr);
 }
 
@@ -253,8 +248,8 @@ std::string fmt_double(double v) {
   return buf;
 }
 
-void check_features(const float* x, std::size_t count, std::size_t d, const char* name,
-                    const char* solver, bool single_precision) {
+void check_features(const float* x, std::size_t count, std::size_t d, const char* name, const char* solver,
+                    bool single_precision) {
   if (x == nullptr)
     throw invalid_argument(std::string(solver) + ": parameter '" + name +
                            "' must point to the feature rows, received a null pointer");
@@ -262,26 +257,24 @@ void check_features(const float* x, std::size_t count, std::size_t d, const char
   // Sinkhorn stores squared distances as float32: bound |x| so that any cost, at most
   // 4·d·max|x|², stays far below FLT_MAX instead of overflowing to inf/NaN. The exact
   // solver's float64 costs hold any finite float32 feature.
-  const double limit = single_precision ? std::sqrt(3.0e38 / (16.0 * static_cast<double>(d)))
-                                        : std::numeric_limits<double>::infinity();
+  const double limit =
+      single_precision ? std::sqrt(3.0e38 / (16.0 * static_cast<double>(d))) : std::numeric_limits<double>::infinity();
   for (std::size_t k = 0; k < total; ++k) {
     if (!std::isfinite(x[k]))
       throw invalid_argument(std::string(solver) + ": parameter '" + name +
-                             "' must contain finite features, received " +
-                             fmt_double(x[k]) + " at row " + std::to_string(k / d) +
-                             ", column " + std::to_string(k % d));
+                             "' must contain finite features, received " + fmt_double(x[k]) + " at row " +
+                             std::to_string(k / d) + ", column " + std::to_string(k % d));
     if (std::fabs(x[k]) > limit)
       throw invalid_argument(std::string(solver) + ": parameter '" + name +
                              "' must contain features of magnitude <= " + fmt_double(limit) +
-                             " (larger ones overflow the cost matrix), received " + fmt_double(x[k]) +
-                             " at row " + std::to_string(k / d) + ", column " + std::to_string(k % d));
+                             " (larger ones overflow the cost matrix), received " + fmt_double(x[k]) + " at row " +
+                             std::to_string(k / d) + ", column " + std::to_string(k % d));
   }
 }
 
 }  // namespace
 
-std::vector<double> normalised_weights(const double* w, std::size_t count, const char* name,
-                                       const char* solver) {
+std::vector<double> normalised_weights(const double* w, std::size_t count, const char* name, const char* solver) {
   std::vector<double> out(count);
   if (w == nullptr) {
     // 1/count directly (not 1 summed and divided) so uniform weights are the correctly
@@ -293,8 +286,8 @@ std::vector<double> normalised_weights(const double* w, std::size_t count, const
   for (std::size_t i = 0; i < count; ++i) {
     if (!std::isfinite(w[i]) || w[i] < 0.0)
       throw invalid_argument(std::string(solver) + ": parameter '" + name +
-                             "' must hold finite weights >= 0, received " + fmt_double(w[i]) +
-                             " at index " + std::to_string(i));
+                             "' must hold finite weights >= 0, received " + fmt_double(w[i]) + " at index " +
+                             std::to_string(i));
     sum += w[i];
   }
   if (!(sum > 0.0) || !std::isfinite(sum))
@@ -307,19 +300,16 @@ std::vector<double> normalised_weights(const double* w, std::size_t count, const
 PreparedTransport prepare_transport(const TransportProblem& pr, int threads, const char* solver,
                                     bool single_precision) {
   const std::string s(solver);
-  if (pr.n == 0)
-    throw invalid_argument(s + ": parameter 'n' (source point count) must be >= 1, received 0");
-  if (pr.m == 0)
-    throw invalid_argument(s + ": parameter 'm' (target point count) must be >= 1, received 0");
-  if (pr.d == 0)
-    throw invalid_argument(s + ": parameter 'd' (feature dimension) must be >= 1, received 0");
+  if (pr.n == 0) throw invalid_argument(s + ": parameter 'n' (source point count) must be >= 1, received 0");
+  if (pr.m == 0) throw invalid_argument(s + ": parameter 'm' (target point count) must be >= 1, received 0");
+  if (pr.d == 0) throw invalid_argument(s + ": parameter 'd' (feature dimension) must be >= 1, received 0");
   constexpr std::size_t kMaxEntries = std::size_t(1) << 28;
   if (pr.n > kMaxEntries || pr.m > kMaxEntries || pr.n * pr.m > kMaxEntries)
-    throw invalid_argument(s + ": n·m must be <= 2^28 (a 2 GiB cost matrix), received n = " +
-                           std::to_string(pr.n) + ", m = " + std::to_string(pr.m));
+    throw invalid_argument(s + ": n·m must be <= 2^28 (a 2 GiB cost matrix), received n = " + std::to_string(pr.n) +
+                           ", m = " + std::to_string(pr.m));
   if (pr.d > kMaxEntries || pr.d * (pr.n + pr.m) > (std::size_t(1) << 34))
-    throw invalid_argument(s + ": parameter 'd' is too large for these point counts, received d = " +
-                           std::to_string(pr.d));
+    throw invalid_argument(s +
+                           ": parameter 'd' is too large for these point counts, received d = " + std::to_string(pr.d));
   check_features(pr.a, pr.n, pr.d, "a", solver, single_precision);
   check_features(pr.b, pr.m, pr.d, "b", solver, single_precision);
   std::vector<double> wa = normalised_weights(pr.wa, pr.n, "wa", solver);
@@ -362,7 +352,8 @@ PreparedTransport prepare_transport(const TransportProblem& pr, int threads, con
   out.max_cost = mx;
   out.mean_cost = mean;
   if (!std::isfinite(mx) || !std::isfinite(mean))
-    throw invalid_argument(s + ": parameters 'a'/'b' give squared distances that overflow "
+    throw invalid_argument(s +
+                           ": parameters 'a'/'b' give squared distances that overflow "
                            "float64; scale the features down");
   return out;
 }

@@ -9,8 +9,7 @@ namespace p2sam::core {
 
 class CoreError : public std::runtime_error {
  public:
-  CoreError(std::string code, const std::string& message)
-      : std::runtime_error(message), code_(std::move(code)) {}
+  CoreError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
   const std::string& code() const noexcept { return code_; }
 
  private:
@@ -19,8 +18,6 @@ class CoreError : public std::runtime_error {
 
 // Invalid arguments that slipped past the TypeScript validation (programmer error in
 // the library itself, or a direct caller of the core).
-inline CoreError invalid_argument(const std::string& message) {
-  return CoreError("INVALID_ARGUMENT", message);
-}
+inline CoreError invalid_argument(const std::string& message) { return CoreError("INVALID_ARGUMENT", message); }
 
 }  // namespace p2sam::core

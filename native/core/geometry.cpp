@@ -25,8 +25,8 @@ void check_pointer(const char* fn, const char* param, const void* p) {
 
 void check_channels(const char* fn, int channels, int max_channels) {
   if (channels < 1 || channels > max_channels) {
-    throw invalid_argument(std::string(fn) + ": channels must be in 1.." +
-                           std::to_string(max_channels) + ", got " + std::to_string(channels));
+    throw invalid_argument(std::string(fn) + ": channels must be in 1.." + std::to_string(max_channels) + ", got " +
+                           std::to_string(channels));
   }
 }
 
@@ -37,8 +37,8 @@ constexpr int kPilPrecisionBits = 22;
 
 struct PilAxis {
   int ksize = 0;
-  std::vector<int> start;   // first input index per output
-  std::vector<int> taps;    // number of inputs per output
+  std::vector<int> start;           // first input index per output
+  std::vector<int> taps;            // number of inputs per output
   std::vector<std::int32_t> coeff;  // out_size * ksize fixed-point weights
 };
 
@@ -111,8 +111,8 @@ ResizeInfo longest_side(int w, int h, int target) {
   return info;
 }
 
-std::vector<std::uint8_t> pil_resize_bilinear(const std::uint8_t* src, int w, int h, int channels,
-                                              int out_w, int out_h, int threads) {
+std::vector<std::uint8_t> pil_resize_bilinear(const std::uint8_t* src, int w, int h, int channels, int out_w, int out_h,
+                                              int threads) {
   const char* fn = "pil_resize_bilinear";
   check_pointer(fn, "src", src);
   check_side(fn, "w", w);
@@ -130,21 +130,24 @@ std::vector<std::uint8_t> pil_resize_bilinear(const std::uint8_t* src, int w, in
   if (need_h) {
     const PilAxis ax = pil_axis(w, out_w);
     tmp.resize(static_cast<std::size_t>(h) * out_w * c);
-    parallel_for(0, static_cast<std::size_t>(h), threads, [&](std::size_t b, std::size_t e, std::size_t) {
-      for (std::size_t y = b; y < e; ++y) {
-        const std::uint8_t* in = src + y * w * c;
-        std::uint8_t* out = tmp.data() + y * out_w * c;
-        for (int xx = 0; xx < out_w; ++xx) {
-          const std::int32_t* k = &ax.coeff[static_cast<std::size_t>(xx) * ax.ksize];
-          const std::uint8_t* p = in + static_cast<std::size_t>(ax.start[xx]) * c;
-          for (std::size_t ch = 0; ch < c; ++ch) {
-            std::int32_t acc = 1 << (kPilPrecisionBits - 1);
-            for (int t = 0; t < ax.taps[xx]; ++t) acc += p[t * c + ch] * k[t];
-            out[xx * c + ch] = pil_clip8(acc);
+    parallel_for(
+        0, static_cast<std::size_t>(h), threads,
+        [&](std::size_t b, std::size_t e, std::size_t) {
+          for (std::size_t y = b; y < e; ++y) {
+            const std::uint8_t* in = src + y * w * c;
+            std::uint8_t* out = tmp.data() + y * out_w * c;
+            for (int xx = 0; xx < out_w; ++xx) {
+              const std::int32_t* k = &ax.coeff[static_cast<std::size_t>(xx) * ax.ksize];
+              const std::uint8_t* p = in + static_cast<std::size_t>(ax.start[xx]) * c;
+              for (std::size_t ch = 0; ch < c; ++ch) {
+                std::int32_t acc = 1 << (kPilPrecisionBits - 1);
+                for (int t = 0; t < ax.taps[xx]; ++t) acc += p[t * c + ch] * k[t];
+                out[xx * c + ch] = pil_clip8(acc);
+              }
+            }
           }
-        }
-      }
-    }, 8);
+        },
+        8);
     mid = tmp.data();
   }
   if (!need_v) {
@@ -154,34 +157,37 @@ std::vector<std::uint8_t> pil_resize_bilinear(const std::uint8_t* src, int w, in
   const PilAxis ay = pil_axis(h, out_h);
   const std::size_t row = static_cast<std::size_t>(out_w) * c;
   std::vector<std::uint8_t> out(static_cast<std::size_t>(out_h) * row);
-  parallel_for(0, static_cast<std::size_t>(out_h), threads, [&](std::size_t b, std::size_t e, std::size_t) {
-    std::vector<std::int32_t> acc(row);
-    for (std::size_t yy = b; yy < e; ++yy) {
-      const std::int32_t* k = &ay.coeff[yy * ay.ksize];
-      std::fill(acc.begin(), acc.end(), 1 << (kPilPrecisionBits - 1));
-      // Row-at-a-time accumulation: the same integer sums as PIL's per-pixel loop
-      // (integer addition is exact), but streams through memory.
-      for (int t = 0; t < ay.taps[yy]; ++t) {
-        const std::uint8_t* in = mid + static_cast<std::size_t>(ay.start[yy] + t) * row;
-        const std::int32_t kt = k[t];
-        for (std::size_t i = 0; i < row; ++i) acc[i] += in[i] * kt;
-      }
-      std::uint8_t* o = out.data() + yy * row;
-      for (std::size_t i = 0; i < row; ++i) o[i] = pil_clip8(acc[i]);
-    }
-  }, 8);
+  parallel_for(
+      0, static_cast<std::size_t>(out_h), threads,
+      [&](std::size_t b, std::size_t e, std::size_t) {
+        std::vector<std::int32_t> acc(row);
+        for (std::size_t yy = b; yy < e; ++yy) {
+          const std::int32_t* k = &ay.coeff[yy * ay.ksize];
+          std::fill(acc.begin(), acc.end(), 1 << (kPilPrecisionBits - 1));
+          // Row-at-a-time accumulation: the same integer sums as PIL's per-pixel loop
+          // (integer addition is exact), but streams through memory.
+          for (int t = 0; t < ay.taps[yy]; ++t) {
+            const std::uint8_t* in = mid + static_cast<std::size_t>(ay.start[yy] + t) * row;
+            const std::int32_t kt = k[t];
+            for (std::size_t i = 0; i < row; ++i) acc[i] += in[i] * kt;
+          }
+          std::uint8_t* o = out.data() + yy * row;
+          for (std::size_t i = 0; i < row; ++i) o[i] = pil_clip8(acc[i]);
+        }
+      },
+      8);
   return out;
 }
 
 LinearAxis torch_linear_axis(int in_size, int out_size, int count) {
   if (in_size < 1 || out_size < 1) {
-    throw invalid_argument("torch_linear_axis: in_size and out_size must be >= 1, got " +
-                           std::to_string(in_size) + " and " + std::to_string(out_size));
+    throw invalid_argument("torch_linear_axis: in_size and out_size must be >= 1, got " + std::to_string(in_size) +
+                           " and " + std::to_string(out_size));
   }
   if (count < 0) count = out_size;
   if (count > out_size) {
-    throw invalid_argument("torch_linear_axis: count must be <= out_size (" +
-                           std::to_string(out_size) + "), got " + std::to_string(count));
+    throw invalid_argument("torch_linear_axis: count must be <= out_size (" + std::to_string(out_size) + "), got " +
+                           std::to_string(count));
   }
   LinearAxis ax;
   ax.in_size = in_size;
@@ -213,8 +219,8 @@ LinearAxis torch_linear_axis(int in_size, int out_size, int count) {
   return ax;
 }
 
-TorchRowResampler::TorchRowResampler(const float* src, std::size_t src_stride,
-                                     const LinearAxis* rows, const LinearAxis* cols)
+TorchRowResampler::TorchRowResampler(const float* src, std::size_t src_stride, const LinearAxis* rows,
+                                     const LinearAxis* cols)
     : src_(src),
       stride_(src_stride),
       rows_(rows),
@@ -227,12 +233,8 @@ TorchRowResampler::TorchRowResampler(const float* src, std::size_t src_stride,
   }
 }
 
-TorchRowResampler::TorchRowResampler(TorchRowResampler* upstream, const LinearAxis* rows,
-                                     const LinearAxis* cols)
-    : up_(upstream),
-      rows_(rows),
-      cols_(cols),
-      combined_(torch_uses_combined_weights(rows->out_size, cols->out_size)) {
+TorchRowResampler::TorchRowResampler(TorchRowResampler* upstream, const LinearAxis* rows, const LinearAxis* cols)
+    : up_(upstream), rows_(rows), cols_(cols), combined_(torch_uses_combined_weights(rows->out_size, cols->out_size)) {
   if (upstream == nullptr) throw invalid_argument("TorchRowResampler: upstream must not be null");
   if (upstream->width() != cols->in_size) {
     throw invalid_argument("TorchRowResampler: upstream rows have " + std::to_string(upstream->width()) +
@@ -290,8 +292,8 @@ void TorchRowResampler::row(int y, float* out) {
   for (std::size_t x = 0; x < n; ++x) out[x] = ra[x] * h0 + rb[x] * h1;
 }
 
-std::vector<float> torch_resize_bilinear(const float* src, int channels, int in_h, int in_w,
-                                         int out_h, int out_w, int threads) {
+std::vector<float> torch_resize_bilinear(const float* src, int channels, int in_h, int in_w, int out_h, int out_w,
+                                         int threads) {
   const char* fn = "torch_resize_bilinear";
   check_pointer(fn, "src", src);
   if (channels < 1) {
@@ -308,17 +310,20 @@ std::vector<float> torch_resize_bilinear(const float* src, int channels, int in_
   std::vector<float> out(out_plane * channels);
   // Work items are (channel, output row) pairs so a single large plane still splits.
   const std::size_t items = static_cast<std::size_t>(channels) * out_h;
-  parallel_for(0, items, threads, [&](std::size_t b, std::size_t e, std::size_t) {
-    std::size_t i = b;
-    while (i < e) {
-      const std::size_t ch = i / out_h;
-      TorchRowResampler rs(src + ch * in_plane, static_cast<std::size_t>(in_w), &ay, &ax);
-      for (; i < e && i / out_h == ch; ++i) {
-        const int y = static_cast<int>(i % out_h);
-        rs.row(y, out.data() + ch * out_plane + static_cast<std::size_t>(y) * out_w);
-      }
-    }
-  }, 16);
+  parallel_for(
+      0, items, threads,
+      [&](std::size_t b, std::size_t e, std::size_t) {
+        std::size_t i = b;
+        while (i < e) {
+          const std::size_t ch = i / out_h;
+          TorchRowResampler rs(src + ch * in_plane, static_cast<std::size_t>(in_w), &ay, &ax);
+          for (; i < e && i / out_h == ch; ++i) {
+            const int y = static_cast<int>(i % out_h);
+            rs.row(y, out.data() + ch * out_plane + static_cast<std::size_t>(y) * out_w);
+          }
+        }
+      },
+      16);
   return out;
 }
 
@@ -370,8 +375,8 @@ void check_encoder_image(const char* fn, const EncoderImage& image) {
   }
   const std::size_t want = static_cast<std::size_t>(in.new_w) * in.new_h * 3;
   if (image.rgb.size() != want) {
-    throw invalid_argument(std::string(fn) + ": image.rgb must hold new_w*new_h*3 = " +
-                           std::to_string(want) + " bytes, got " + std::to_string(image.rgb.size()));
+    throw invalid_argument(std::string(fn) + ": image.rgb must hold new_w*new_h*3 = " + std::to_string(want) +
+                           " bytes, got " + std::to_string(image.rgb.size()));
   }
 }
 }  // namespace
@@ -414,13 +419,13 @@ std::vector<float> encoder_input_nchw(const EncoderImage& image, Normalization n
 namespace {
 void check_point(const char* fn, double x, double y, const ResizeInfo& info) {
   if (!std::isfinite(x) || !std::isfinite(y)) {
-    throw invalid_argument(std::string(fn) + ": point coordinates must be finite, got (" +
-                           std::to_string(x) + ", " + std::to_string(y) + ")");
+    throw invalid_argument(std::string(fn) + ": point coordinates must be finite, got (" + std::to_string(x) + ", " +
+                           std::to_string(y) + ")");
   }
   if (info.orig_w < 1 || info.orig_h < 1 || info.new_w < 1 || info.new_h < 1) {
-    throw invalid_argument(std::string(fn) + ": info sizes must be >= 1, got orig " +
-                           std::to_string(info.orig_w) + "x" + std::to_string(info.orig_h) + ", new " +
-                           std::to_string(info.new_w) + "x" + std::to_string(info.new_h));
+    throw invalid_argument(std::string(fn) + ": info sizes must be >= 1, got orig " + std::to_string(info.orig_w) +
+                           "x" + std::to_string(info.orig_h) + ", new " + std::to_string(info.new_w) + "x" +
+                           std::to_string(info.new_h));
   }
 }
 }  // namespace

@@ -39,8 +39,8 @@ ResizeInfo longest_side(int w, int h, int target = kSamFrame);
 // PIL Image.resize(size, BILINEAR) for interleaved uint8 images with any channel count.
 // src is h rows of w*channels bytes; the result is out_h rows of out_w*channels bytes.
 // threads <= 0 means all hardware threads.
-std::vector<std::uint8_t> pil_resize_bilinear(const std::uint8_t* src, int w, int h, int channels,
-                                              int out_w, int out_h, int threads = 0);
+std::vector<std::uint8_t> pil_resize_bilinear(const std::uint8_t* src, int w, int h, int channels, int out_w, int out_h,
+                                              int threads = 0);
 
 // Interpolation plan for one axis of PyTorch's align_corners=false bilinear resize:
 // out[d] = in[i0[d]]*w0[d] + in[i1[d]]*w1[d]. Only the first `count` outputs are planned
@@ -76,8 +76,7 @@ inline bool torch_uses_combined_weights(int out_h, int out_w) { return out_h + o
 class TorchRowResampler {
  public:
   // src: rows->in_size rows of src_stride floats (at least cols->in_size used per row).
-  TorchRowResampler(const float* src, std::size_t src_stride, const LinearAxis* rows,
-                    const LinearAxis* cols);
+  TorchRowResampler(const float* src, std::size_t src_stride, const LinearAxis* rows, const LinearAxis* cols);
   // Input row r is upstream->row(r); upstream's output width must be cols->in_size.
   TorchRowResampler(TorchRowResampler* upstream, const LinearAxis* rows, const LinearAxis* cols);
   TorchRowResampler(const TorchRowResampler&) = delete;
@@ -105,8 +104,8 @@ class TorchRowResampler {
 
 // F.interpolate(bilinear, align_corners=False, antialias=False) for planar float32
 // [channels, in_h, in_w] -> [channels, out_h, out_w].
-std::vector<float> torch_resize_bilinear(const float* src, int channels, int in_h, int in_w,
-                                         int out_h, int out_w, int threads = 0);
+std::vector<float> torch_resize_bilinear(const float* src, int channels, int in_h, int in_w, int out_h, int out_w,
+                                         int threads = 0);
 
 // Interleaved uint8 with 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels ->
 // interleaved RGB. Grey is replicated; alpha is dropped (not composited), as the
@@ -119,8 +118,7 @@ struct EncoderImage {
   ResizeInfo info;
   std::vector<std::uint8_t> rgb;
 };
-EncoderImage resize_for_encoder(const std::uint8_t* pixels, int w, int h, int channels,
-                                int threads = 0);
+EncoderImage resize_for_encoder(const std::uint8_t* pixels, int w, int h, int channels, int threads = 0);
 
 // For encoders with input `input_image f32[new_h,new_w,3]` (samexporter): RGB 0..255 HWC;
 // normalisation and padding happen inside the graph.

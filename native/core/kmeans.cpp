@@ -27,12 +27,12 @@
 #include <limits>
 #include <string>
 
+#include "cancel.hpp"
 #include "errors.hpp"
 #include "kmeans_driver.hpp"
 #include "kmeans_random.hpp"
 #include "kmeans_sklearn.hpp"
 #include "parallel.hpp"
-#include "cancel.hpp"
 
 namespace p2sam::core {
 namespace {
@@ -58,14 +58,11 @@ inline V4 load4(const float* p) {
 constexpr std::size_t kLanes = 8;
 
 // Fixed-order reduction of lanes a = {a0..a3} and b = {a4..a7}.
-inline float reduce_lanes(const float* a) {
-  return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-}
+inline float reduce_lanes(const float* a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
 
 // out[g] = x · c_g for G centres stored at c, c + d, ... (G*d floats).
 template <int G>
-inline void dots(const float* __restrict x, const float* __restrict c, std::size_t d,
-                 float* out) {
+inline void dots(const float* __restrict x, const float* __restrict c, std::size_t d, float* out) {
   std::size_t j = 0;
   float lanes[G][kLanes];
 #ifdef P2SAM_KMEANS_VECTOR
@@ -101,8 +98,7 @@ inline void dots(const float* __restrict x, const float* __restrict c, std::size
 }
 
 // ||x - c||² in float32 lanes, returned as double. Identical rows give exactly 0.
-inline double squared_distance(const float* __restrict x, const float* __restrict c,
-                               std::size_t d) {
+inline double squared_distance(const float* __restrict x, const float* __restrict c, std::size_t d) {
   std::size_t j = 0;
   float lanes[kLanes];
 #ifdef P2SAM_KMEANS_VECTOR
@@ -265,8 +261,10 @@ class Restart {
       // Tolerance (or iteration-cap) stop: the labels still refer to the previous
       // centres; relabel against the final ones.
       update_norms(w_.centres);
-      if (bounded) assign_bounded(/*first=*/false, /*update_sums=*/false);
-      else assign(w_.centres, /*accumulate=*/false);
+      if (bounded)
+        assign_bounded(/*first=*/false, /*update_sums=*/false);
+      else
+        assign(w_.centres, /*accumulate=*/false);
     }
     repair_empty_clusters();
 
@@ -367,10 +365,18 @@ class Restart {
       const std::size_t g = std::min<std::size_t>(4, k_ - j);
       const float* cj = C + j * d_;
       switch (g) {
-        case 4: dots<4>(x, cj, d_, dot); break;
-        case 3: dots<3>(x, cj, d_, dot); break;
-        case 2: dots<2>(x, cj, d_, dot); break;
-        default: dots<1>(x, cj, d_, dot); break;
+        case 4:
+          dots<4>(x, cj, d_, dot);
+          break;
+        case 3:
+          dots<3>(x, cj, d_, dot);
+          break;
+        case 2:
+          dots<2>(x, cj, d_, dot);
+          break;
+        default:
+          dots<1>(x, cj, d_, dot);
+          break;
       }
       for (std::size_t q = 0; q < g; ++q) {
         const float v = cn[j + q] - 2.0f * dot[q];
@@ -552,8 +558,7 @@ class Restart {
     for (std::size_t j = 0; j < k_; ++j) {
       if (!touched[j]) continue;
       const double inv = 1.0 / static_cast<double>(w_.counts[j]);
-      for (std::size_t t = 0; t < d_; ++t)
-        w_.centres[j * d_ + t] = static_cast<float>(w_.sums[j * d_ + t] * inv);
+      for (std::size_t t = 0; t < d_; ++t) w_.centres[j * d_ + t] = static_cast<float>(w_.sums[j * d_ + t] * inv);
     }
   }
 
@@ -574,13 +579,14 @@ class Restart {
 
 // scikit-learn keeps a later restart only if it is strictly better AND a different
 // partition (so rounding noise on the same partition cannot flip the choice).
-bool same_clustering(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b,
-                     std::size_t k) {
+bool same_clustering(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, std::size_t k) {
   std::vector<std::int32_t> map(k, -1);
   for (std::size_t i = 0; i < a.size(); ++i) {
     auto& m = map[static_cast<std::size_t>(a[i])];
-    if (m < 0) m = b[i];
-    else if (m != b[i]) return false;
+    if (m < 0)
+      m = b[i];
+    else if (m != b[i])
+      return false;
   }
   return true;
 }
@@ -589,26 +595,23 @@ std::string describe_ks(const std::vector<int>& ks, std::size_t bad) {
   return "ks[" + std::to_string(bad) + "] = " + std::to_string(ks[bad]);
 }
 
-void validate(const char* fn, const float* x, std::size_t n, std::size_t d,
-              const std::vector<int>& ks, const KMeansOptions& o) {
+void validate(const char* fn, const float* x, std::size_t n, std::size_t d, const std::vector<int>& ks,
+              const KMeansOptions& o) {
   const std::string where = std::string(fn) + ": ";
   if (d == 0) throw invalid_argument(where + "parameter 'd' (feature dimension) must be >= 1, got 0");
   if (n > 0 && x == nullptr)
-    throw invalid_argument(where + "parameter 'features' must not be null when n = " +
-                           std::to_string(n) + " > 0");
+    throw invalid_argument(where + "parameter 'features' must not be null when n = " + std::to_string(n) + " > 0");
   if (n > 0 && d > std::numeric_limits<std::size_t>::max() / sizeof(double) / n)
-    throw invalid_argument(where + "parameters 'n' × 'd' overflow the address space (n = " +
-                           std::to_string(n) + ", d = " + std::to_string(d) + ")");
+    throw invalid_argument(where + "parameters 'n' × 'd' overflow the address space (n = " + std::to_string(n) +
+                           ", d = " + std::to_string(d) + ")");
   if (ks.empty()) throw invalid_argument(where + "parameter 'ks' must list at least one part count, got an empty list");
   for (std::size_t q = 0; q < ks.size(); ++q)
     if (ks[q] < 1)
-      throw invalid_argument(where + "parameter 'ks' must contain part counts >= 1, got " +
-                             describe_ks(ks, q));
+      throw invalid_argument(where + "parameter 'ks' must contain part counts >= 1, got " + describe_ks(ks, q));
   if (o.restarts < 1)
     throw invalid_argument(where + "option 'restarts' must be >= 1, got " + std::to_string(o.restarts));
   if (o.max_iterations < 1)
-    throw invalid_argument(where + "option 'max_iterations' must be >= 1, got " +
-                           std::to_string(o.max_iterations));
+    throw invalid_argument(where + "option 'max_iterations' must be >= 1, got " + std::to_string(o.max_iterations));
   if (!(o.relative_tolerance >= 0.0) || !std::isfinite(o.relative_tolerance))
     throw invalid_argument(where + "option 'relative_tolerance' must be a finite number >= 0, got " +
                            std::to_string(o.relative_tolerance));
@@ -617,14 +620,12 @@ void validate(const char* fn, const float* x, std::size_t n, std::size_t d,
     for (std::size_t t = 0; t < d; ++t) {
       const float v = x[i * d + t];
       if (!std::isfinite(v))
-        throw invalid_argument(where + "parameter 'features' must be finite, got " +
-                               std::to_string(v) + " at row " + std::to_string(i) +
-                               ", column " + std::to_string(t));
+        throw invalid_argument(where + "parameter 'features' must be finite, got " + std::to_string(v) + " at row " +
+                               std::to_string(i) + ", column " + std::to_string(t));
       if (std::fabs(static_cast<double>(v)) > limit)
-        throw invalid_argument(where + "parameter 'features' must have magnitude <= " +
-                               std::to_string(limit) + " for d = " + std::to_string(d) +
-                               ", got " + std::to_string(v) + " at row " + std::to_string(i) +
-                               ", column " + std::to_string(t));
+        throw invalid_argument(where + "parameter 'features' must have magnitude <= " + std::to_string(limit) +
+                               " for d = " + std::to_string(d) + ", got " + std::to_string(v) + " at row " +
+                               std::to_string(i) + ", column " + std::to_string(t));
     }
   }
 }
@@ -647,20 +648,17 @@ KMeansResult closed_form_single_cluster(const float* x, const Prepared& p) {
 
 }  // namespace
 
-void validate_kmeans_arguments(const char* fn, const float* features, std::size_t n,
-                               std::size_t d, const std::vector<int>& ks,
-                               const KMeansOptions& options) {
+void validate_kmeans_arguments(const char* fn, const float* features, std::size_t n, std::size_t d,
+                               const std::vector<int>& ks, const KMeansOptions& options) {
   validate(fn, features, n, d, ks, options);
 }
 
-KMeansInput prepare_kmeans_input(const float* features, std::size_t n, std::size_t d,
-                                 double relative_tolerance) {
+KMeansInput prepare_kmeans_input(const float* features, std::size_t n, std::size_t d, double relative_tolerance) {
   return prepare(features, n, d, relative_tolerance);
 }
 
 std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n, std::size_t d,
-                                            const std::vector<int>& ks,
-                                            const KMeansOptions& options,
+                                            const std::vector<int>& ks, const KMeansOptions& options,
                                             const KMeansRestartRunner& run) {
   std::vector<KMeansResult> out(ks.size());
   for (std::size_t q = 0; q < ks.size(); ++q) {
@@ -699,9 +697,7 @@ std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n
     std::size_t best = idx[0];
     for (std::size_t m = 1; m < idx.size(); ++m) {
       const auto& cand = results[idx[m]];
-      if (cand.inertia < results[best].inertia &&
-          !same_clustering(cand.labels, results[best].labels, k))
-        best = idx[m];
+      if (cand.inertia < results[best].inertia && !same_clustering(cand.labels, results[best].labels, k)) best = idx[m];
     }
     RestartResult& r = results[best];
     KMeansResult& o = out[q];
@@ -712,37 +708,35 @@ std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n
     o.centroids.resize(k * d);
     for (std::size_t j = 0; j < k; ++j)
       for (std::size_t t = 0; t < d; ++t)
-        o.centroids[j * d + t] =
-            static_cast<float>(static_cast<double>(r.centres[j * d + t]) + prepared.mean[t]);
+        o.centroids[j * d + t] = static_cast<float>(static_cast<double>(r.centres[j * d + t]) + prepared.mean[t]);
   }
   return out;
 }
 
-std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d,
-                                       const std::vector<int>& ks, const KMeansOptions& options) {
+std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d, const std::vector<int>& ks,
+                                       const KMeansOptions& options) {
   validate("kmeans", features, n, d, ks, options);
   if (options.seeding == KMeansSeeding::Sklearn) return detail::kmeans_batch_sklearn(features, n, d, ks, options);
   // The CPU restarts: workers pull tasks from a shared counter, so 2 cores stay
   // balanced on k = 2..5.
-  return kmeans_batch_with(features, n, d, ks, options,
-                           [&](const Prepared& prepared, const std::vector<KMeansRestartTask>& tasks) {
-    std::vector<RestartResult> results(tasks.size());
-    int threads = options.threads > 0 ? options.threads : default_thread_count();
-    const auto workers = std::min<std::size_t>(static_cast<std::size_t>(threads), tasks.size());
-    std::atomic<std::size_t> next{0};
-    parallel_for(0, workers, static_cast<int>(workers), [&](std::size_t, std::size_t, std::size_t) {
-      Workspace ws;
-      for (std::size_t t = next.fetch_add(1); t < tasks.size(); t = next.fetch_add(1)) {
-        Restart restart(prepared, tasks[t].k, options, ws);
-        results[t] = restart.run(kmeans_stream_seed(options.seed, tasks[t].k, tasks[t].restart));
-      }
-    });
-    return results;
-  });
+  return kmeans_batch_with(
+      features, n, d, ks, options, [&](const Prepared& prepared, const std::vector<KMeansRestartTask>& tasks) {
+        std::vector<RestartResult> results(tasks.size());
+        int threads = options.threads > 0 ? options.threads : default_thread_count();
+        const auto workers = std::min<std::size_t>(static_cast<std::size_t>(threads), tasks.size());
+        std::atomic<std::size_t> next{0};
+        parallel_for(0, workers, static_cast<int>(workers), [&](std::size_t, std::size_t, std::size_t) {
+          Workspace ws;
+          for (std::size_t t = next.fetch_add(1); t < tasks.size(); t = next.fetch_add(1)) {
+            Restart restart(prepared, tasks[t].k, options, ws);
+            results[t] = restart.run(kmeans_stream_seed(options.seed, tasks[t].k, tasks[t].restart));
+          }
+        });
+        return results;
+      });
 }
 
-KMeansResult kmeans(const float* features, std::size_t n, std::size_t d, int k,
-                    const KMeansOptions& options) {
+KMeansResult kmeans(const float* features, std::size_t n, std::size_t d, int k, const KMeansOptions& options) {
   return std::move(kmeans_batch(features, n, d, std::vector<int>{k}, options).front());
 }
 

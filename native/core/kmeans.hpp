@@ -42,11 +42,11 @@ namespace p2sam::core {
 enum class KMeansSeeding { Sklearn, P2sam };
 
 struct KMeansOptions {
-  int restarts = 10;                  // n_init; >= 1
-  int max_iterations = 300;           // Lloyd iterations per restart; >= 1
-  double relative_tolerance = 1e-4;   // scaled by the mean per-feature variance; >= 0
+  int restarts = 10;                 // n_init; >= 1
+  int max_iterations = 300;          // Lloyd iterations per restart; >= 1
+  double relative_tolerance = 1e-4;  // scaled by the mean per-feature variance; >= 0
   std::uint64_t seed = 0;
-  int threads = 0;                    // <= 0: hardware concurrency
+  int threads = 0;  // <= 0: hardware concurrency
   // Hamerly's triangle-inequality bounds skip distance computations that cannot change
   // a label. false runs plain Lloyd; both agree except on rounding-level ties (kept as
   // a switch for testing and benchmarking).
@@ -56,12 +56,12 @@ struct KMeansOptions {
 
 struct KMeansResult {
   int k = 0;
-  bool skipped = false;               // n < k: nothing else is filled in
-  std::vector<std::int32_t> labels;   // n entries in [0, k); every label occurs
-  std::vector<float> centroids;       // k×d row-major, in the input coordinates
-  double inertia = 0.0;               // sum of squared distances to the labelled centroid
-  int iterations = 0;                 // Lloyd iterations of the kept restart (0 for k = 1)
-  int restart = 0;                    // index of the kept restart
+  bool skipped = false;              // n < k: nothing else is filled in
+  std::vector<std::int32_t> labels;  // n entries in [0, k); every label occurs
+  std::vector<float> centroids;      // k×d row-major, in the input coordinates
+  double inertia = 0.0;              // sum of squared distances to the labelled centroid
+  int iterations = 0;                // Lloyd iterations of the kept restart (0 for k = 1)
+  int restart = 0;                   // index of the kept restart
 };
 
 // Clusters the same n×d row-major features once per entry of ks ("batched": the
@@ -70,8 +70,7 @@ struct KMeansResult {
 // null) and skips every k. Throws CoreError INVALID_ARGUMENT for k < 1, d == 0, a null
 // pointer with n > 0, non-finite or absurdly large features (|x| so large that squared
 // distances overflow float), or out-of-range options.
-std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d,
-                                       const std::vector<int>& ks,
+std::vector<KMeansResult> kmeans_batch(const float* features, std::size_t n, std::size_t d, const std::vector<int>& ks,
                                        const KMeansOptions& options = KMeansOptions{});
 
 // Single-k convenience wrapper around kmeans_batch.

@@ -42,23 +42,20 @@ struct KMeansRestartResult {
 
 // Runs every task (in any order, on any hardware) and returns one result per task, in
 // task order.
-using KMeansRestartRunner = std::function<std::vector<KMeansRestartResult>(
-    const KMeansInput&, const std::vector<KMeansRestartTask>&)>;
+using KMeansRestartRunner =
+    std::function<std::vector<KMeansRestartResult>(const KMeansInput&, const std::vector<KMeansRestartTask>&)>;
 
 // The argument contract of kmeans.hpp; messages start with "<fn>: ".
-void validate_kmeans_arguments(const char* fn, const float* features, std::size_t n,
-                               std::size_t d, const std::vector<int>& ks,
-                               const KMeansOptions& options);
+void validate_kmeans_arguments(const char* fn, const float* features, std::size_t n, std::size_t d,
+                               const std::vector<int>& ks, const KMeansOptions& options);
 
-KMeansInput prepare_kmeans_input(const float* features, std::size_t n, std::size_t d,
-                                 double relative_tolerance);
+KMeansInput prepare_kmeans_input(const float* features, std::size_t n, std::size_t d, double relative_tolerance);
 
 // kmeans_batch with the restarts delegated to `run` (arguments already validated).
 // Tasks are listed larger k first (so a pool of workers stays balanced); the best
 // restart per k is chosen in restart order, whatever order they ran in.
 std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n, std::size_t d,
-                                            const std::vector<int>& ks,
-                                            const KMeansOptions& options,
+                                            const std::vector<int>& ks, const KMeansOptions& options,
                                             const KMeansRestartRunner& run);
 
 }  // namespace p2sam::core

@@ -25,9 +25,9 @@
 #include <cstring>
 #include <limits>
 
+#include "cancel.hpp"
 #include "numpy_random.hpp"
 #include "parallel.hpp"
-#include "cancel.hpp"
 
 namespace p2sam::core::detail {
 
@@ -67,8 +67,7 @@ float numpy_sum(const float* a, std::size_t n) { return 0.0f + numpy_pairwise_su
 // transposed, cT[t * kp + j] = c_j[t]. The AVX2 path runs 8 centres per vector and four
 // rows at once (independent chains hide the FMA latency); the portable path does the
 // same fused operations one at a time.
-void gemm_rows_portable(const float* x, std::size_t rows, const float* cT, std::size_t d,
-                        std::size_t kp, float* out) {
+void gemm_rows_portable(const float* x, std::size_t rows, const float* cT, std::size_t d, std::size_t kp, float* out) {
   for (std::size_t r = 0; r < rows; ++r) {
     float* o = out + r * kp;
     const float* xr = x + r * d;
@@ -106,8 +105,8 @@ __attribute__((target("avx2,fma"), always_inline)) inline void gemm_tile_fma(con
 // FMA ports busy), two-vector tiles 4 rows at a time (16 registers of accumulators
 // would leave none for the operands).
 template <std::size_t R>
-__attribute__((target("avx2,fma"))) void gemm_block_fma(const float* x, const float* cT, std::size_t d,
-                                                        std::size_t kp, float* out) {
+__attribute__((target("avx2,fma"))) void gemm_block_fma(const float* x, const float* cT, std::size_t d, std::size_t kp,
+                                                        float* out) {
   std::size_t j0 = 0;
   for (; j0 + 16 <= kp; j0 += 16) {
     if constexpr (R > 4) {
@@ -119,17 +118,33 @@ __attribute__((target("avx2,fma"))) void gemm_block_fma(const float* x, const fl
   }
   if (j0 < kp) gemm_tile_fma<R, 1>(x, cT, d, kp, j0, out);
 }
-__attribute__((target("avx2,fma"))) void gemm_rows_fma(const float* x, std::size_t rows, const float* cT,
-                                                       std::size_t d, std::size_t kp, float* out) {
+__attribute__((target("avx2,fma"))) void gemm_rows_fma(const float* x, std::size_t rows, const float* cT, std::size_t d,
+                                                       std::size_t kp, float* out) {
   switch (rows) {
-    case 8: gemm_block_fma<8>(x, cT, d, kp, out); break;
-    case 7: gemm_block_fma<7>(x, cT, d, kp, out); break;
-    case 6: gemm_block_fma<6>(x, cT, d, kp, out); break;
-    case 5: gemm_block_fma<5>(x, cT, d, kp, out); break;
-    case 4: gemm_block_fma<4>(x, cT, d, kp, out); break;
-    case 3: gemm_block_fma<3>(x, cT, d, kp, out); break;
-    case 2: gemm_block_fma<2>(x, cT, d, kp, out); break;
-    default: gemm_block_fma<1>(x, cT, d, kp, out); break;
+    case 8:
+      gemm_block_fma<8>(x, cT, d, kp, out);
+      break;
+    case 7:
+      gemm_block_fma<7>(x, cT, d, kp, out);
+      break;
+    case 6:
+      gemm_block_fma<6>(x, cT, d, kp, out);
+      break;
+    case 5:
+      gemm_block_fma<5>(x, cT, d, kp, out);
+      break;
+    case 4:
+      gemm_block_fma<4>(x, cT, d, kp, out);
+      break;
+    case 3:
+      gemm_block_fma<3>(x, cT, d, kp, out);
+      break;
+    case 2:
+      gemm_block_fma<2>(x, cT, d, kp, out);
+      break;
+    default:
+      gemm_block_fma<1>(x, cT, d, kp, out);
+      break;
   }
 }
 #endif
@@ -172,8 +187,10 @@ T einsum_squared_norm(const float* v, std::size_t d) {
       acc[l] = a * a + acc[l];
     }
   T sum;
-  if constexpr (L == 4) sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-  else sum = acc[0] + acc[1];
+  if constexpr (L == 4)
+    sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  else
+    sum = acc[0] + acc[1];
   return sum + T(0);
 }
 
@@ -183,8 +200,7 @@ inline float euclidean_sq_f32(const float* a, const float* b, std::size_t d) {
   float result = 0.0f;
   std::size_t t = 0;
   for (; t + 4 <= d; t += 4) {
-    const float e0 = a[t] - b[t], e1 = a[t + 1] - b[t + 1], e2 = a[t + 2] - b[t + 2],
-                e3 = a[t + 3] - b[t + 3];
+    const float e0 = a[t] - b[t], e1 = a[t + 1] - b[t + 1], e2 = a[t + 2] - b[t + 2], e3 = a[t + 3] - b[t + 3];
     result += e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3;
   }
   for (; t < d; ++t) {
@@ -209,8 +225,7 @@ inline float upcast_distance(double dot, double cc, double xx) {
 typedef float v4f __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
 __attribute__((always_inline)) inline void distances_impl(const float* c, const float* blocked, std::size_t n,
-                                                          std::size_t d, double cc, const double* norms,
-                                                          float* out) {
+                                                          std::size_t d, double cc, const double* norms, float* out) {
   for (std::size_t i0 = 0; i0 < n; i0 += 16) {
     v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
     const float* xs = blocked + i0 * d;
@@ -243,8 +258,8 @@ void distances_portable(const float* c, const float* blocked, std::size_t n, std
 #ifdef P2SAM_SKLEARN_FMA_DISPATCH
 // No FMA here: the float64 products are exact, so fused or not gives the same sums,
 // but "avx2" alone keeps that explicit.
-__attribute__((target("avx2"))) void distances_avx2(const float* c, const float* blocked, std::size_t n,
-                                                    std::size_t d, double cc, const double* norms, float* out) {
+__attribute__((target("avx2"))) void distances_avx2(const float* c, const float* blocked, std::size_t n, std::size_t d,
+                                                    double cc, const double* norms, float* out) {
   distances_impl(c, blocked, n, d, cc, norms, out);
 }
 #endif
@@ -262,13 +277,13 @@ DistancesFn distances_kernel() {
 
 struct Prepared {
   std::size_t n = 0, d = 0;
-  std::vector<float> mean;     // d, float32 as X.mean(axis=0)
-  std::vector<float> x;        // n×d, X - mean in float32
-  std::vector<double> norms;   // n, ||x||² of the float64 upcast (k-means++ distances)
+  std::vector<float> mean;    // d, float32 as X.mean(axis=0)
+  std::vector<float> x;       // n×d, X - mean in float32
+  std::vector<double> norms;  // n, ||x||² of the float64 upcast (k-means++ distances)
   // The centred data in blocks of 16 points, each block feature-major (d × 16): the
   // k-means++ distance kernel then reads one contiguous run per block.
   std::vector<float> blocked;
-  double tolerance = 0.0;      // absolute, as KMeans._tol
+  double tolerance = 0.0;  // absolute, as KMeans._tol
 };
 
 Prepared prepare(const float* x, std::size_t n, std::size_t d, double relative_tolerance) {
@@ -562,8 +577,10 @@ bool same_clustering(const std::vector<std::int32_t>& a, const std::vector<std::
   std::vector<std::int32_t> map(k, -1);
   for (std::size_t i = 0; i < a.size(); ++i) {
     auto& m = map[static_cast<std::size_t>(a[i])];
-    if (m < 0) m = b[i];
-    else if (m != b[i]) return false;
+    if (m < 0)
+      m = b[i];
+    else if (m != b[i])
+      return false;
   }
   return true;
 }
@@ -633,7 +650,8 @@ std::vector<KMeansResult> kmeans_batch_sklearn(const float* features, std::size_
   for (std::size_t q = 0; q < ks.size(); ++q) {
     auto& idx = by_q[q];
     if (idx.empty()) continue;
-    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return tasks[a].restart < tasks[b].restart; });
+    std::sort(idx.begin(), idx.end(),
+              [&](std::size_t a, std::size_t b) { return tasks[a].restart < tasks[b].restart; });
     const auto k = static_cast<std::size_t>(ks[q]);
     std::size_t best = idx[0];
     for (std::size_t m = 1; m < idx.size(); ++m) {

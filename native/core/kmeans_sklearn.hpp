@@ -50,9 +50,8 @@
 namespace p2sam::core::detail {
 
 // kmeans_batch for KMeansSeeding::Sklearn; arguments already validated by kmeans_batch.
-std::vector<KMeansResult> kmeans_batch_sklearn(const float* features, std::size_t n,
-                                               std::size_t d, const std::vector<int>& ks,
-                                               const KMeansOptions& options);
+std::vector<KMeansResult> kmeans_batch_sklearn(const float* features, std::size_t n, std::size_t d,
+                                               const std::vector<int>& ks, const KMeansOptions& options);
 
 // numpy's float32 add.reduce of a contiguous array: 0 + pairwise sum (blocks of at
 // most 128 summed over 8 lanes, halves split at multiples of 8). Exposed for tests.

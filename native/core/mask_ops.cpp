@@ -75,16 +75,19 @@ std::vector<std::uint8_t> upscale_low_res_mask(const float* low_res_256, const R
   const LinearAxis out_x = torch_linear_axis(info.new_w, info.orig_w);
   const int W = info.orig_w;
   std::vector<std::uint8_t> mask(static_cast<std::size_t>(info.orig_h) * W);
-  parallel_for(0, static_cast<std::size_t>(info.orig_h), threads, [&](std::size_t b, std::size_t e, std::size_t) {
-    TorchRowResampler crop(low_res_256, kLowRes, &crop_y, &crop_x);
-    TorchRowResampler out(&crop, &out_y, &out_x);
-    std::vector<float> row(static_cast<std::size_t>(W));
-    for (std::size_t y = b; y < e; ++y) {
-      out.row(static_cast<int>(y), row.data());
-      std::uint8_t* dst = mask.data() + y * W;
-      for (int x = 0; x < W; ++x) dst[x] = row[x] > 0.0f ? 1 : 0;
-    }
-  }, 16);
+  parallel_for(
+      0, static_cast<std::size_t>(info.orig_h), threads,
+      [&](std::size_t b, std::size_t e, std::size_t) {
+        TorchRowResampler crop(low_res_256, kLowRes, &crop_y, &crop_x);
+        TorchRowResampler out(&crop, &out_y, &out_x);
+        std::vector<float> row(static_cast<std::size_t>(W));
+        for (std::size_t y = b; y < e; ++y) {
+          out.row(static_cast<int>(y), row.data());
+          std::uint8_t* dst = mask.data() + y * W;
+          for (int x = 0; x < W; ++x) dst[x] = row[x] > 0.0f ? 1 : 0;
+        }
+      },
+      16);
   return mask;
 }
 

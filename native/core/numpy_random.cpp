@@ -19,8 +19,7 @@ NumpyRandomState::NumpyRandomState(std::uint64_t seed) {
 
 void NumpyRandomState::init_genrand(std::uint32_t seed) {
   mt_[0] = seed;
-  for (int i = 1; i < kN; ++i)
-    mt_[i] = 1812433253U * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<std::uint32_t>(i);
+  for (int i = 1; i < kN; ++i) mt_[i] = 1812433253U * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<std::uint32_t>(i);
   pos_ = kN;
 }
 
@@ -34,8 +33,7 @@ NumpyRandomState::NumpyRandomState(const std::uint32_t* key, std::size_t length)
   int i = 1;
   std::size_t j = 0;
   for (std::size_t k = std::max<std::size_t>(kN, length); k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525U)) + key[j] +
-             static_cast<std::uint32_t>(j);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525U)) + key[j] + static_cast<std::uint32_t>(j);
     ++i;
     ++j;
     if (i >= kN) {
@@ -45,8 +43,7 @@ NumpyRandomState::NumpyRandomState(const std::uint32_t* key, std::size_t length)
     if (j >= length) j = 0;
   }
   for (int k = kN - 1; k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941U)) -
-             static_cast<std::uint32_t>(i);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941U)) - static_cast<std::uint32_t>(i);
     ++i;
     if (i >= kN) {
       mt_[0] = mt_[kN - 1];
@@ -84,8 +81,7 @@ double NumpyRandomState::random_sample() {
 }
 
 std::uint64_t NumpyRandomState::randint(std::uint64_t n) {
-  if (n == 0 || n > 0x100000000ULL)
-    throw invalid_argument("NumpyRandomState::randint: n must be in 1..2^32");
+  if (n == 0 || n > 0x100000000ULL) throw invalid_argument("NumpyRandomState::randint: n must be in 1..2^32");
   const std::uint64_t range = n - 1;
   if (range == 0) return 0;
   if (range == 0xFFFFFFFFULL) return next_uint32();

@@ -35,13 +35,11 @@ inline int default_thread_count() {
 // at worst all by the caller. The chunk boundaries and indices do not depend on how many
 // threads ran, so results are identical either way.
 template <typename Fn>
-void parallel_for(std::size_t begin, std::size_t end, int threads, Fn&& fn,
-                  std::size_t min_chunk = 1) {
+void parallel_for(std::size_t begin, std::size_t end, int threads, Fn&& fn, std::size_t min_chunk = 1) {
   if (end <= begin) return;
   const std::size_t n = end - begin;
   if (threads <= 0) threads = default_thread_count();
-  std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads),
-                                              (n + min_chunk - 1) / min_chunk);
+  std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads), (n + min_chunk - 1) / min_chunk);
   if (workers <= 1) {
     fn(begin, end, 0);
     return;

@@ -16,8 +16,7 @@ void normalise_in_place(float* v, std::size_t d) {
 }
 
 std::vector<PrototypeSet> part_prototypes(const float* features, std::size_t n, std::size_t d,
-                                          const std::vector<int>& ks,
-                                          const KMeansOptions& options) {
+                                          const std::vector<int>& ks, const KMeansOptions& options) {
   // kmeans_batch validates everything and solves k = 1 in closed form (labels all 0),
   // so one code path turns labels into prototypes for every k.
   return prototypes_from_clusters(features, n, d, kmeans_batch(features, n, d, ks, options));
@@ -57,8 +56,7 @@ std::vector<PrototypeSet> prototypes_from_clusters(const float* features, std::s
       // Normalise the float64 mean directly (one rounding to float at the end).
       const double norm = std::sqrt(sq);
       if (!(norm > 0.0)) continue;
-      for (std::size_t t = 0; t < d; ++t)
-        p.prototypes[j * d + t] = static_cast<float>(sums[j * d + t] / norm);
+      for (std::size_t t = 0; t < d; ++t) p.prototypes[j * d + t] = static_cast<float>(sums[j * d + t] / norm);
     }
     p.labels = std::move(c.labels);
     p.inertia = c.inertia;

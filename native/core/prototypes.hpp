@@ -18,17 +18,16 @@ namespace p2sam::core {
 
 struct PrototypeSet {
   int k = 0;
-  bool skipped = false;               // n < k (or n == 0): nothing else is filled in
-  std::vector<float> prototypes;      // k×d row-major, each row unit-norm (or all zero)
-  std::vector<std::int32_t> labels;   // n entries in [0, k); all zero for k = 1
-  double inertia = 0.0;               // k-means inertia (k = 1: sum of squared distances to the mean)
+  bool skipped = false;              // n < k (or n == 0): nothing else is filled in
+  std::vector<float> prototypes;     // k×d row-major, each row unit-norm (or all zero)
+  std::vector<std::int32_t> labels;  // n entries in [0, k); all zero for k = 1
+  double inertia = 0.0;              // k-means inertia (k = 1: sum of squared distances to the mean)
 };
 
 // Same argument contract as kmeans_batch. kb = 0 (no background parts) is the caller's
 // business: pass only k >= 1 here.
 std::vector<PrototypeSet> part_prototypes(const float* features, std::size_t n, std::size_t d,
-                                          const std::vector<int>& ks,
-                                          const KMeansOptions& options = KMeansOptions{});
+                                          const std::vector<int>& ks, const KMeansOptions& options = KMeansOptions{});
 
 // The same sets from k-means results already computed (by kmeans_batch, or by the CUDA
 // gpu_kmeans_batch, which returns the same type): only the float64 label means and their

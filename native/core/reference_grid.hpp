@@ -29,7 +29,6 @@ ReferenceGrid reference_grid(const std::uint8_t* mask, int w, int h, int threads
 // embedding: channel-major [256, 64, 64] as the encoder outputs it. Returns the rows
 // [N, 256] (row-major, float32, unnormalised) of the cells whose (cells[i] != 0) equals
 // `foreground`, in increasing cell index order.
-std::vector<float> gather_features(const float* embedding, const std::uint8_t* cells,
-                                   bool foreground = true);
+std::vector<float> gather_features(const float* embedding, const std::uint8_t* cells, bool foreground = true);
 
 }  // namespace p2sam::core

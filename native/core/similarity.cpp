@@ -22,9 +22,8 @@ constexpr int kBatchMaps = 8;
 
 void check_info(const char* fn, const ResizeInfo& info) {
   if (info.orig_w < 1 || info.orig_h < 1 || info.orig_w > kMaxImageSide || info.orig_h > kMaxImageSide) {
-    throw invalid_argument(std::string(fn) + ": info.orig_w/orig_h must be in 1.." +
-                           std::to_string(kMaxImageSide) + ", got " + std::to_string(info.orig_w) + "x" +
-                           std::to_string(info.orig_h));
+    throw invalid_argument(std::string(fn) + ": info.orig_w/orig_h must be in 1.." + std::to_string(kMaxImageSide) +
+                           ", got " + std::to_string(info.orig_w) + "x" + std::to_string(info.orig_h));
   }
   if (info.new_w < 1 || info.new_h < 1 || info.new_w > kSamFrame || info.new_h > kSamFrame) {
     throw invalid_argument(std::string(fn) + ": info.new_w/new_h must be in 1..1024, got " +
@@ -52,7 +51,9 @@ struct ChainAxes {
 struct MapChain {
   TorchRowResampler s256, crop, out;  // declaration order = construction order
   MapChain(const float* map64, const ChainAxes& ax)
-      : s256(map64, kGridSide, &ax.up4, &ax.up4), crop(&s256, &ax.crop_y, &ax.crop_x), out(&crop, &ax.out_y, &ax.out_x) {}
+      : s256(map64, kGridSide, &ax.up4, &ax.up4),
+        crop(&s256, &ax.crop_y, &ax.crop_x),
+        out(&crop, &ax.out_y, &ax.out_x) {}
 };
 
 void check_finite_maps(const char* fn, const std::vector<float>& maps) {
@@ -77,17 +78,20 @@ std::vector<float> normalize_target_features(const float* embedding, int threads
   std::vector<float> out(static_cast<std::size_t>(kEmbedDim) * kGridCells);
   std::vector<float> norms(kGridCells);
   std::vector<int> bad(kGridCells, 0);
-  parallel_for(0, kGridCells, threads, [&](std::size_t b, std::size_t e, std::size_t) {
-    std::vector<double> acc(e - b, 0.0);
-    for (int c = 0; c < kEmbedDim; ++c) {
-      const float* plane = embedding + static_cast<std::size_t>(c) * kGridCells;
-      for (std::size_t i = b; i < e; ++i) acc[i - b] += static_cast<double>(plane[i]) * plane[i];
-    }
-    for (std::size_t i = b; i < e; ++i) {
-      norms[i] = static_cast<float>(std::sqrt(acc[i - b]));
-      bad[i] = !std::isfinite(acc[i - b]);
-    }
-  }, 256);
+  parallel_for(
+      0, kGridCells, threads,
+      [&](std::size_t b, std::size_t e, std::size_t) {
+        std::vector<double> acc(e - b, 0.0);
+        for (int c = 0; c < kEmbedDim; ++c) {
+          const float* plane = embedding + static_cast<std::size_t>(c) * kGridCells;
+          for (std::size_t i = b; i < e; ++i) acc[i - b] += static_cast<double>(plane[i]) * plane[i];
+        }
+        for (std::size_t i = b; i < e; ++i) {
+          norms[i] = static_cast<float>(std::sqrt(acc[i - b]));
+          bad[i] = !std::isfinite(acc[i - b]);
+        }
+      },
+      256);
   for (int i = 0; i < kGridCells; ++i) {
     if (bad[i]) {
       throw invalid_argument("normalize_target_features: embedding must be finite; cell " + std::to_string(i) +
@@ -103,8 +107,7 @@ std::vector<float> normalize_target_features(const float* embedding, int threads
   return out;
 }
 
-std::vector<float> similarity_maps64(const float* target_normalized, const float* prototypes, int count,
-                                     int threads) {
+std::vector<float> similarity_maps64(const float* target_normalized, const float* prototypes, int count, int threads) {
   if (target_normalized == nullptr) throw invalid_argument("similarity_maps64: target_normalized must not be null");
   if (count < 0) throw invalid_argument("similarity_maps64: count must be >= 0, got " + std::to_string(count));
   if (count > 0 && prototypes == nullptr) throw invalid_argument("similarity_maps64: prototypes must not be null");
@@ -131,10 +134,13 @@ std::vector<float> upsample_similarity(const float* map64, const ResizeInfo& inf
   const ChainAxes axes(info);
   const int W = info.orig_w;
   std::vector<float> out(static_cast<std::size_t>(info.orig_h) * W);
-  parallel_for(0, static_cast<std::size_t>(info.orig_h), threads, [&](std::size_t b, std::size_t e, std::size_t) {
-    MapChain chain(map64, axes);
-    for (std::size_t y = b; y < e; ++y) chain.out.row(static_cast<int>(y), out.data() + y * W);
-  }, 8);
+  parallel_for(
+      0, static_cast<std::size_t>(info.orig_h), threads,
+      [&](std::size_t b, std::size_t e, std::size_t) {
+        MapChain chain(map64, axes);
+        for (std::size_t y = b; y < e; ++y) chain.out.row(static_cast<int>(y), out.data() + y * W);
+      },
+      8);
   return out;
 }
 
@@ -211,53 +217,57 @@ std::vector<PointSet> select_points(const float* target_normalized, const Resize
     // global first occurrence. No map is ever stored beyond a few rows.
     std::vector<std::vector<Extreme>> best(threads, std::vector<Extreme>(m));
     std::vector<std::vector<Extreme>> lowest(threads, std::vector<Extreme>(m));  // indexed by last map of a mean group
-    parallel_for(0, static_cast<std::size_t>(H), threads, [&](std::size_t b, std::size_t e, std::size_t w) {
-      std::vector<std::unique_ptr<MapChain>> chains;
-      for (int j = 0; j < m; ++j)
-        chains.push_back(std::make_unique<MapChain>(maps64.data() + static_cast<std::size_t>(j) * kGridCells, axes));
-      std::vector<float> row(W), sum(W);
-      std::vector<Extreme>& mine = best[w];
-      std::vector<Extreme>& low = lowest[w];
-      for (std::size_t y = b; y < e; ++y) {
-        const long long base = static_cast<long long>(y) * W;
-        for (int j = 0; j < m; ++j) {
-          chains[j]->out.row(static_cast<int>(y), row.data());
-          // Locals, not the Extreme in the vector: a float store there could alias
-          // row[], which would force a reload per pixel.
-          Extreme ex = mine[j];
-          const float* rp = row.data();
-          for (int x = 0; x < W; ++x) {
-            if (ex.index < 0 || rp[x] > ex.value) {
-              ex.value = rp[x];
-              ex.index = base + x;
-            }
-          }
-          mine[j] = ex;
-          const MapRef& ref = maps[batch.first + j];
-          const PointRequest& q = requests[ref.request];
-          if (!q.want_mean_argmin) continue;
-          // Mean over the final maps as a float32 tensor mean would do it: sum in
-          // prototype order, then divide by the count.
-          if (ref.proto == 0) {
-            std::copy(row.begin(), row.end(), sum.begin());
-          } else {
-            for (int x = 0; x < W; ++x) sum[x] += row[x];
-          }
-          if (ref.proto == q.count - 1) {
-            const float n = static_cast<float>(q.count);
-            Extreme lo = low[j];
-            for (int x = 0; x < W; ++x) {
-              const float v = sum[x] / n;
-              if (lo.index < 0 || v < lo.value) {
-                lo.value = v;
-                lo.index = base + x;
+    parallel_for(
+        0, static_cast<std::size_t>(H), threads,
+        [&](std::size_t b, std::size_t e, std::size_t w) {
+          std::vector<std::unique_ptr<MapChain>> chains;
+          for (int j = 0; j < m; ++j)
+            chains.push_back(
+                std::make_unique<MapChain>(maps64.data() + static_cast<std::size_t>(j) * kGridCells, axes));
+          std::vector<float> row(W), sum(W);
+          std::vector<Extreme>& mine = best[w];
+          std::vector<Extreme>& low = lowest[w];
+          for (std::size_t y = b; y < e; ++y) {
+            const long long base = static_cast<long long>(y) * W;
+            for (int j = 0; j < m; ++j) {
+              chains[j]->out.row(static_cast<int>(y), row.data());
+              // Locals, not the Extreme in the vector: a float store there could alias
+              // row[], which would force a reload per pixel.
+              Extreme ex = mine[j];
+              const float* rp = row.data();
+              for (int x = 0; x < W; ++x) {
+                if (ex.index < 0 || rp[x] > ex.value) {
+                  ex.value = rp[x];
+                  ex.index = base + x;
+                }
+              }
+              mine[j] = ex;
+              const MapRef& ref = maps[batch.first + j];
+              const PointRequest& q = requests[ref.request];
+              if (!q.want_mean_argmin) continue;
+              // Mean over the final maps as a float32 tensor mean would do it: sum in
+              // prototype order, then divide by the count.
+              if (ref.proto == 0) {
+                std::copy(row.begin(), row.end(), sum.begin());
+              } else {
+                for (int x = 0; x < W; ++x) sum[x] += row[x];
+              }
+              if (ref.proto == q.count - 1) {
+                const float n = static_cast<float>(q.count);
+                Extreme lo = low[j];
+                for (int x = 0; x < W; ++x) {
+                  const float v = sum[x] / n;
+                  if (lo.index < 0 || v < lo.value) {
+                    lo.value = v;
+                    lo.index = base + x;
+                  }
+                }
+                low[j] = lo;
               }
             }
-            low[j] = lo;
           }
-        }
-      }
-    }, 8);
+        },
+        8);
 
     for (int j = 0; j < m; ++j) {
       const MapRef& ref = maps[batch.first + j];

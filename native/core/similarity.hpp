@@ -27,8 +27,8 @@ std::vector<float> normalize_target_features(const float* embedding, int threads
 
 // count prototypes (row-major [count, 256]) against normalised target features
 // ([256, 4096] channel-major) -> [count, 4096] raw 64×64 similarity maps.
-std::vector<float> similarity_maps64(const float* target_normalized, const float* prototypes,
-                                     int count, int threads = 0);
+std::vector<float> similarity_maps64(const float* target_normalized, const float* prototypes, int count,
+                                     int threads = 0);
 
 // The upsampling chain for one 64×64 map -> info.orig_h × info.orig_w (row-major).
 // For tests and debugging; select_points never materialises this.
@@ -44,14 +44,14 @@ struct PointRequest {
 };
 
 struct MapPoint {
-  int x = 0, y = 0;   // original-image pixels
-  float value = 0;    // the map value there (similarity, or mean similarity)
+  int x = 0, y = 0;  // original-image pixels
+  float value = 0;   // the map value there (similarity, or mean similarity)
 };
 
 struct PointSet {
   std::vector<MapPoint> argmax;  // one per prototype, in prototype order
   bool has_mean_argmin = false;
-  MapPoint mean_argmin;          // valid when has_mean_argmin
+  MapPoint mean_argmin;  // valid when has_mean_argmin
 };
 
 // Runs the chain for every prototype of every request and returns, per request in

@@ -101,19 +101,16 @@
 
 namespace p2sam::core {
 
-TransportResult wasserstein_sinkhorn(const TransportProblem& problem,
-                                     const SinkhornOptions& options, int threads) {
+TransportResult wasserstein_sinkhorn(const TransportProblem& problem, const SinkhornOptions& options, int threads) {
   const char* solver = "wasserstein_sinkhorn";
   if (!(options.epsilon > 0.0) || !std::isfinite(options.epsilon))
-    throw invalid_argument(std::string(solver) +
-                           ": option 'epsilon' must be a finite number > 0, received " +
+    throw invalid_argument(std::string(solver) + ": option 'epsilon' must be a finite number > 0, received " +
                            std::to_string(options.epsilon));
   if (options.max_iterations < 1)
     throw invalid_argument(std::string(solver) + ": option 'max_iterations' must be >= 1, received " +
                            std::to_string(options.max_iterations));
   if (!(options.tolerance >= 0.0) || !std::isfinite(options.tolerance))
-    throw invalid_argument(std::string(solver) +
-                           ": option 'tolerance' must be a finite number >= 0, received " +
+    throw invalid_argument(std::string(solver) + ": option 'tolerance' must be a finite number >= 0, received " +
                            std::to_string(options.tolerance));
   detail::PreparedTransport p = detail::prepare_transport(problem, threads, solver, true);
   TransportResult result;

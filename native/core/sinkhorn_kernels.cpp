@@ -22,60 +22,61 @@
 
 #include "sinkhorn_vector_math.hpp"
 
-
 namespace p2sam::core::sinkhorn_detail {
 namespace {
 
-#define P2SAM_SK_WRAPPERS(ATTR, SUFFIX, V, VI, VF)                                            \
-  ATTR double row_sum_##SUFFIX(const float* c, const double* g, std::size_t m, double s,      \
-                               double i) {                                                   \
-    return Loops<V, VI, VF>::row_sum(c, g, m, s, i);                                         \
-  }                                                                                          \
-  ATTR double row_max_##SUFFIX(const float* c, const double* g, std::size_t m) {             \
-    return Loops<V, VI, VF>::row_max(c, g, m);                                               \
-  }                                                                                          \
-  ATTR double row_max_excess_##SUFFIX(const float* c, const double* g, std::size_t m) {      \
-    return Loops<V, VI, VF>::row_max_excess(c, g, m);                                        \
-  }                                                                                          \
-  ATTR void col_sum_##SUFFIX(const float* c, double f, const double* sh, double* cs,         \
-                             std::size_t n, double i) {                                      \
-    Loops<V, VI, VF>::col_sum(c, f, sh, cs, n, i);                                           \
-  }                                                                                          \
-  ATTR void col_max_##SUFFIX(const float* c, double f, double* cm, std::size_t n) {          \
-    Loops<V, VI, VF>::col_max(c, f, cm, n);                                                  \
-  }                                                                                          \
-  ATTR double row_cost_##SUFFIX(const float* c, const double* g, std::size_t m, double f,    \
-                                double i) {                                                  \
-    return Loops<V, VI, VF>::row_cost(c, g, m, f, i);                                        \
-  }                                                                                          \
-  ATTR void kernel_row_##SUFFIX(const float* c, double f, const double* g, float* k,         \
-                                std::size_t m, double i) {                                   \
-    Loops<V, VI, VF>::kernel_row(c, f, g, k, m, i);                                          \
-  }                                                                                          \
-  ATTR double dot_##SUFFIX(const float* k, const double* v, std::size_t m) {                 \
-    return Loops<V, VI, VF>::dot(k, v, m);                                                   \
-  }                                                                                          \
-  ATTR void axpy_##SUFFIX(const float* k, double u, double* acc, std::size_t m) {            \
-    Loops<V, VI, VF>::axpy(k, u, acc, m);                                                    \
-  }                                                                                          \
-  ATTR double dot_cost_##SUFFIX(const float* k, const float* c, const double* v,             \
-                                std::size_t m) {                                             \
-    return Loops<V, VI, VF>::dot_cost(k, c, v, m);                                           \
-  }                                                                                          \
-  ATTR void relax_##SUFFIX(double* x, const double* w, const double* d, std::size_t len,     \
-                           double om, double& lo, double& hi) {                              \
-    Loops<V, VI, VF>::relax(x, w, d, len, om, lo, hi);                                       \
-  }                                                                                          \
-  ATTR double merge_##SUFFIX(const double* acc, std::size_t blocks, std::size_t m,           \
-                             const double* v, const double* b, double* colsum) {             \
-    return Loops<V, VI, VF>::merge(acc, blocks, m, v, b, colsum);                            \
-  }                                                                                          \
-  SinkhornKernels kernels_##SUFFIX() {                                                       \
-    return {row_sum_##SUFFIX,    row_max_##SUFFIX, row_max_excess_##SUFFIX, col_sum_##SUFFIX, \
-            col_max_##SUFFIX,    row_cost_##SUFFIX, kernel_row_##SUFFIX,                     \
-            dot_##SUFFIX,        axpy_##SUFFIX,    dot_cost_##SUFFIX,                        \
-            relax_##SUFFIX,      merge_##SUFFIX,   nullptr,                                  \
-            nullptr};                                                                        \
+#define P2SAM_SK_WRAPPERS(ATTR, SUFFIX, V, VI, VF)                                                                    \
+  ATTR double row_sum_##SUFFIX(const float* c, const double* g, std::size_t m, double s, double i) {                  \
+    return Loops<V, VI, VF>::row_sum(c, g, m, s, i);                                                                  \
+  }                                                                                                                   \
+  ATTR double row_max_##SUFFIX(const float* c, const double* g, std::size_t m) {                                      \
+    return Loops<V, VI, VF>::row_max(c, g, m);                                                                        \
+  }                                                                                                                   \
+  ATTR double row_max_excess_##SUFFIX(const float* c, const double* g, std::size_t m) {                               \
+    return Loops<V, VI, VF>::row_max_excess(c, g, m);                                                                 \
+  }                                                                                                                   \
+  ATTR void col_sum_##SUFFIX(const float* c, double f, const double* sh, double* cs, std::size_t n, double i) {       \
+    Loops<V, VI, VF>::col_sum(c, f, sh, cs, n, i);                                                                    \
+  }                                                                                                                   \
+  ATTR void col_max_##SUFFIX(const float* c, double f, double* cm, std::size_t n) {                                   \
+    Loops<V, VI, VF>::col_max(c, f, cm, n);                                                                           \
+  }                                                                                                                   \
+  ATTR double row_cost_##SUFFIX(const float* c, const double* g, std::size_t m, double f, double i) {                 \
+    return Loops<V, VI, VF>::row_cost(c, g, m, f, i);                                                                 \
+  }                                                                                                                   \
+  ATTR void kernel_row_##SUFFIX(const float* c, double f, const double* g, float* k, std::size_t m, double i) {       \
+    Loops<V, VI, VF>::kernel_row(c, f, g, k, m, i);                                                                   \
+  }                                                                                                                   \
+  ATTR double dot_##SUFFIX(const float* k, const double* v, std::size_t m) { return Loops<V, VI, VF>::dot(k, v, m); } \
+  ATTR void axpy_##SUFFIX(const float* k, double u, double* acc, std::size_t m) {                                     \
+    Loops<V, VI, VF>::axpy(k, u, acc, m);                                                                             \
+  }                                                                                                                   \
+  ATTR double dot_cost_##SUFFIX(const float* k, const float* c, const double* v, std::size_t m) {                     \
+    return Loops<V, VI, VF>::dot_cost(k, c, v, m);                                                                    \
+  }                                                                                                                   \
+  ATTR void relax_##SUFFIX(double* x, const double* w, const double* d, std::size_t len, double om, double& lo,       \
+                           double& hi) {                                                                              \
+    Loops<V, VI, VF>::relax(x, w, d, len, om, lo, hi);                                                                \
+  }                                                                                                                   \
+  ATTR double merge_##SUFFIX(const double* acc, std::size_t blocks, std::size_t m, const double* v, const double* b,  \
+                             double* colsum) {                                                                        \
+    return Loops<V, VI, VF>::merge(acc, blocks, m, v, b, colsum);                                                     \
+  }                                                                                                                   \
+  SinkhornKernels kernels_##SUFFIX() {                                                                                \
+    return {row_sum_##SUFFIX,                                                                                         \
+            row_max_##SUFFIX,                                                                                         \
+            row_max_excess_##SUFFIX,                                                                                  \
+            col_sum_##SUFFIX,                                                                                         \
+            col_max_##SUFFIX,                                                                                         \
+            row_cost_##SUFFIX,                                                                                        \
+            kernel_row_##SUFFIX,                                                                                      \
+            dot_##SUFFIX,                                                                                             \
+            axpy_##SUFFIX,                                                                                            \
+            dot_cost_##SUFFIX,                                                                                        \
+            relax_##SUFFIX,                                                                                           \
+            merge_##SUFFIX,                                                                                           \
+            nullptr,                                                                                                  \
+            nullptr};                                                                                                 \
   }
 
 typedef double v2d __attribute__((vector_size(16)));
@@ -101,13 +102,11 @@ P2SAM_SK_WRAPPERS(__attribute__((target("avx512f"))), avx512, v8d, v8i, v8f)
 // Row-blocked matrix-vector kernels: four rows at a time share each load of v (dot) and
 // each load/store of the accumulator (axpy), which otherwise bound these loops. The
 // accumulation order is fixed by the row grouping, not by threads.
-void dot_rows_portable(const float* k, std::size_t rows, std::size_t m, const double* v,
-                       double* s) {
+void dot_rows_portable(const float* k, std::size_t rows, std::size_t m, const double* v, double* s) {
   const SinkhornKernels p = kernels_portable();
   for (std::size_t r = 0; r < rows; ++r) s[r] = p.dot(k + r * m, v, m);
 }
-void axpy_rows_portable(const float* k, std::size_t rows, std::size_t m, const double* u,
-                        double* acc) {
+void axpy_rows_portable(const float* k, std::size_t rows, std::size_t m, const double* u, double* acc) {
   const SinkhornKernels p = kernels_portable();
   for (std::size_t r = 0; r < rows; ++r) p.axpy(k + r * m, u[r], acc, m);
 }
@@ -123,9 +122,7 @@ struct Avx2Ops {
   __attribute__((target("avx2,fma"))) static inline D zero() { return _mm256_setzero_pd(); }
   __attribute__((target("avx2,fma"))) static inline D set1(double x) { return _mm256_set1_pd(x); }
   __attribute__((target("avx2,fma"))) static inline D load(const double* p) { return _mm256_loadu_pd(p); }
-  __attribute__((target("avx2,fma"))) static inline D loadf(const float* p) {
-    return _mm256_cvtps_pd(_mm_loadu_ps(p));
-  }
+  __attribute__((target("avx2,fma"))) static inline D loadf(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
   __attribute__((target("avx2,fma"))) static inline void store(double* p, D x) { _mm256_storeu_pd(p, x); }
   __attribute__((target("avx2,fma"))) static inline D fmadd(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
   __attribute__((target("avx2,fma"))) static inline D add(D a, D b) { return _mm256_add_pd(a, b); }
@@ -153,8 +150,8 @@ struct Avx512Ops {
 
 // s[r] = K_r·v for `rows` consecutive rows of K (row stride m).
 template <class O>
-inline __attribute__((always_inline)) void dot_rows(const float* k, std::size_t rows,
-                                                    std::size_t m, const double* v, double* s) {
+inline __attribute__((always_inline)) void dot_rows(const float* k, std::size_t rows, std::size_t m, const double* v,
+                                                    double* s) {
   using D = typename O::D;
   constexpr std::size_t L = O::L;
   std::size_t r = 0;
@@ -201,8 +198,8 @@ inline __attribute__((always_inline)) void dot_rows(const float* k, std::size_t 
 
 // acc += sum_r u_r·K_r over `rows` consecutive rows of K (row stride m).
 template <class O>
-inline __attribute__((always_inline)) void axpy_rows(const float* k, std::size_t rows,
-                                                     std::size_t m, const double* u, double* acc) {
+inline __attribute__((always_inline)) void axpy_rows(const float* k, std::size_t rows, std::size_t m, const double* u,
+                                                     double* acc) {
   using D = typename O::D;
   constexpr std::size_t L = O::L;
   std::size_t r = 0;
@@ -211,8 +208,7 @@ inline __attribute__((always_inline)) void axpy_rows(const float* k, std::size_t
     const float* k1 = k0 + m;
     const float* k2 = k1 + m;
     const float* k3 = k2 + m;
-    const D u0 = O::set1(u[r]), u1 = O::set1(u[r + 1]), u2 = O::set1(u[r + 2]),
-            u3 = O::set1(u[r + 3]);
+    const D u0 = O::set1(u[r]), u1 = O::set1(u[r + 1]), u2 = O::set1(u[r + 2]), u3 = O::set1(u[r + 3]);
     std::size_t j = 0;
     for (; j + L <= m; j += L) {
       D a = O::load(acc + j);
@@ -245,21 +241,21 @@ inline __attribute__((always_inline)) void axpy_rows(const float* k, std::size_t
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-__attribute__((target("avx512f"))) void dot_rows_avx512(const float* k, std::size_t rows,
-                                                        std::size_t m, const double* v, double* s) {
+__attribute__((target("avx512f"))) void dot_rows_avx512(const float* k, std::size_t rows, std::size_t m,
+                                                        const double* v, double* s) {
   dot_rows<Avx512Ops>(k, rows, m, v, s);
 }
-__attribute__((target("avx512f"))) void axpy_rows_avx512(const float* k, std::size_t rows,
-                                                         std::size_t m, const double* u, double* acc) {
+__attribute__((target("avx512f"))) void axpy_rows_avx512(const float* k, std::size_t rows, std::size_t m,
+                                                         const double* u, double* acc) {
   axpy_rows<Avx512Ops>(k, rows, m, u, acc);
 }
 #pragma GCC diagnostic pop
-__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float* k, std::size_t rows,
-                                                       std::size_t m, const double* v, double* s) {
+__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float* k, std::size_t rows, std::size_t m, const double* v,
+                                                       double* s) {
   dot_rows<Avx2Ops>(k, rows, m, v, s);
 }
-__attribute__((target("avx2,fma"))) void axpy_rows_avx2(const float* k, std::size_t rows,
-                                                        std::size_t m, const double* u, double* acc) {
+__attribute__((target("avx2,fma"))) void axpy_rows_avx2(const float* k, std::size_t rows, std::size_t m,
+                                                        const double* u, double* acc) {
   axpy_rows<Avx2Ops>(k, rows, m, u, acc);
 }
 #endif

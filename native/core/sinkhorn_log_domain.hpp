@@ -31,7 +31,6 @@ constexpr double kUnderflow = 1e-250;
 // distance to b is the stopping criterion; when it is below tolerance (or the iteration
 // cap is reached) the solver stops *before* the column update, so the returned cost is
 // <P, C> for a plan with exact row sums.
-TransportResult log_domain(const Problem& pr, std::vector<double> f, std::vector<double> g,
-                           int it, int threads);
+TransportResult log_domain(const Problem& pr, std::vector<double> f, std::vector<double> g, int it, int threads);
 
 }  // namespace p2sam::core::sinkhorn_detail

@@ -74,8 +74,7 @@ class Relaxation {
     if (!(hi < 1.0) || hi - lo > 0.02 * hi) return;
     const double lambda = std::exp(logsum / kWindow);
     const double w = omega_;
-    const double theta2 = std::min((lambda + w - 1.0) * (lambda + w - 1.0) / (lambda * w * w),
-                                   1.0 - 1e-9);
+    const double theta2 = std::min((lambda + w - 1.0) * (lambda + w - 1.0) / (lambda * w * w), 1.0 - 1e-9);
     const double target = std::min(2.0 / (1.0 + std::sqrt(1.0 - theta2)), cap_);
     if (target > omega_ + 1e-3) {
       if (omega_ == 1.0) {

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <limits>
 
-#include "parallel.hpp"
 #include "cancel.hpp"
+#include "parallel.hpp"
 
 namespace p2sam::core::sinkhorn_detail {
 namespace {
@@ -136,8 +136,7 @@ double ScalingSolver::max_reduced_cost() {
   std::vector<double> block_max(blocks_, 0.0);
   for_each_block([&](std::size_t blk, std::size_t r0, std::size_t r1) {
     double mx = 0.0;
-    for (std::size_t i = r0; i < r1; ++i)
-      mx = std::max(mx, K_.row_max_excess(C_ + i * m_, gh_.data(), m_) - fh_[i]);
+    for (std::size_t i = r0; i < r1; ++i) mx = std::max(mx, K_.row_max_excess(C_ + i * m_, gh_.data(), m_) - fh_[i]);
     block_max[blk] = mx;
   });
   double max_reduced = 0.0;
@@ -188,8 +187,7 @@ void ScalingSolver::enter_stage(int k) {
     // No entry of the new kernel may exceed 1 (float32 overflow at a much smaller
     // eps): lower each row's potential to at most its c-transform bound.
     for_each_block([&](std::size_t, std::size_t r0, std::size_t r1) {
-      for (std::size_t i = r0; i < r1; ++i)
-        fh_[i] = std::min(fh_[i], -K_.row_max(C_ + i * m_, gh_.data(), m_));
+      for (std::size_t i = r0; i < r1; ++i) fh_[i] = std::min(fh_[i], -K_.row_max(C_ + i * m_, gh_.data(), m_));
     });
   }
   stage_ = k;
@@ -208,8 +206,7 @@ void ScalingSolver::enter_stage(int k) {
 
 // q = S·p with S = diag(c) - Pᵀ·diag(1/a)·P, c the column sums of the current plan:
 // one fused sweep (row dots with v∘p, then the rows weighted by u²·dot/a summed).
-void ScalingSolver::schur(const std::vector<double>& pin, std::vector<double>& out,
-                          const std::vector<double>& cfull) {
+void ScalingSolver::schur(const std::vector<double>& pin, std::vector<double>& out, const std::vector<double>& cfull) {
   for (std::size_t j = 0; j < m_; ++j) nvp_[j] = v_[j] * pin[j];
   for_each_block([&](std::size_t blk, std::size_t r0, std::size_t r1) {
     double* ab = acc_.data() + blk * m_;
@@ -316,8 +313,7 @@ bool ScalingSolver::sweep(double omega, bool& absorb) {
       const std::size_t c1 = std::min(r1, c0 + chunk_);
       K_.dot_rows(kmat_.get() + c0 * m_, c1 - c0, m_, v_.data(), s_.data() + c0);
       // A row of K that underflowed entirely: the kernel cannot be used.
-      for (std::size_t i = c0; i < c1; ++i)
-        ok &= s_[i] > 0.0 && s_[i] < std::numeric_limits<double>::infinity();
+      for (std::size_t i = c0; i < c1; ++i) ok &= s_[i] > 0.0 && s_[i] < std::numeric_limits<double>::infinity();
       if (!ok) break;
       double lo, hi;
       K_.relax(u_.data() + c0, a_ + c0, s_.data() + c0, c1 - c0, omega, lo, hi);
@@ -395,8 +391,7 @@ TransportResult ScalingSolver::solve() {
     // stage since the last Newton step (which must fit in the budget, with room after).
     err_hist_.push_back(err_);
     const std::size_t window = static_cast<std::size_t>(kStallWindow);
-    if (!verify_next_ && next_stage == stage_ && err_hist_.size() > window &&
-        it_ + kCgMax + 10 < pr_.max_iterations &&
+    if (!verify_next_ && next_stage == stage_ && err_hist_.size() > window && it_ + kCgMax + 10 < pr_.max_iterations &&
         err_ > 0.5 * err_hist_[err_hist_.size() - 1 - window])
       newton_next = true;
     if (next_stage != stage_) {
@@ -426,8 +421,7 @@ TransportResult ScalingSolver::finish_in_log_domain() {
 // <P, C> for P = diag(u)·K·diag(v), rows summed in order (thread-independent).
 TransportResult ScalingSolver::plan_result() {
   for_each_block([&](std::size_t, std::size_t r0, std::size_t r1) {
-    for (std::size_t i = r0; i < r1; ++i)
-      s_[i] = u_[i] * K_.dot_cost(kmat_.get() + i * m_, C_ + i * m_, v_.data(), m_);
+    for (std::size_t i = r0; i < r1; ++i) s_[i] = u_[i] * K_.dot_cost(kmat_.get() + i * m_, C_ + i * m_, v_.data(), m_);
   });
   double cost = 0.0;
   for (std::size_t i = 0; i < n_; ++i) cost += s_[i];

@@ -48,8 +48,7 @@ class ScalingSolver {
   // One fused sweep at relaxation omega: row update u from K v, column sums Kᵀu per
   // block. Returns false when a row or column of K underflowed entirely.
   bool sweep(double omega, bool& absorb);
-  void schur(const std::vector<double>& pin, std::vector<double>& out,
-             const std::vector<double>& cfull);
+  void schur(const std::vector<double>& pin, std::vector<double>& out, const std::vector<double>& cfull);
   double semidual(const std::vector<double>& vv);
   int newton_step();
   TransportResult finish_in_log_domain();

@@ -77,8 +77,7 @@ inline __attribute__((always_inline)) V vlog(const V& x) {
   p = p * z + splat<V>(1.0 / 5.0);
   p = p * z + splat<V>(1.0 / 3.0);
   p = p * z + splat<V>(1.0);
-  return __builtin_convertvector(e, V) * splat<V>(0.6931471805599453094) +
-         splat<V>(2.0) * sv * p;
+  return __builtin_convertvector(e, V) * splat<V>(0.6931471805599453094) + splat<V>(2.0) * sv * p;
 }
 
 template <typename V>
@@ -127,9 +126,8 @@ struct Loops {
   // ---- log domain ----
 
   // sum_j exp((g_j - c_j + shift)·inv_eps)
-  static inline __attribute__((always_inline)) double row_sum(const float* c, const double* g,
-                                                              std::size_t m, double shift,
-                                                              double inv_eps) {
+  static inline __attribute__((always_inline)) double row_sum(const float* c, const double* g, std::size_t m,
+                                                              double shift, double inv_eps) {
     const V vs = splat<V>(shift), vi = splat<V>(inv_eps);
     V s0 = splat<V>(0.0), s1 = s0;
     std::size_t j = 0;
@@ -143,8 +141,7 @@ struct Loops {
   }
 
   // max_j (g_j - c_j); with g = nullptr, max_j (-c_j)
-  static inline __attribute__((always_inline)) double row_max(const float* c, const double* g,
-                                                              std::size_t m) {
+  static inline __attribute__((always_inline)) double row_max(const float* c, const double* g, std::size_t m) {
     V m0 = splat<V>(-std::numeric_limits<double>::infinity());
     std::size_t j = 0;
     if (g) {
@@ -164,9 +161,7 @@ struct Loops {
   }
 
   // max_j (c_j - g_j)
-  static inline __attribute__((always_inline)) double row_max_excess(const float* c,
-                                                                     const double* g,
-                                                                     std::size_t m) {
+  static inline __attribute__((always_inline)) double row_max_excess(const float* c, const double* g, std::size_t m) {
     V m0 = splat<V>(-std::numeric_limits<double>::infinity());
     std::size_t j = 0;
     for (; j + L <= m; j += L) {
@@ -179,8 +174,7 @@ struct Loops {
   }
 
   // colsum_j += exp((f + sh_j - c_j)·inv_eps)
-  static inline __attribute__((always_inline)) void col_sum(const float* c, double f,
-                                                            const double* sh, double* colsum,
+  static inline __attribute__((always_inline)) void col_sum(const float* c, double f, const double* sh, double* colsum,
                                                             std::size_t len, double inv_eps) {
     const V vf = splat<V>(f), vi = splat<V>(inv_eps);
     std::size_t j = 0;
@@ -192,8 +186,7 @@ struct Loops {
   }
 
   // colmax_j = max(colmax_j, f - c_j)
-  static inline __attribute__((always_inline)) void col_max(const float* c, double f,
-                                                            double* colmax, std::size_t len) {
+  static inline __attribute__((always_inline)) void col_max(const float* c, double f, double* colmax, std::size_t len) {
     const V vf = splat<V>(f);
     std::size_t j = 0;
     for (; j + L <= len; j += L) {
@@ -205,8 +198,7 @@ struct Loops {
   }
 
   // sum_j exp((f + g_j - c_j)·inv_eps)·c_j
-  static inline __attribute__((always_inline)) double row_cost(const float* c, const double* g,
-                                                               std::size_t m, double f,
+  static inline __attribute__((always_inline)) double row_cost(const float* c, const double* g, std::size_t m, double f,
                                                                double inv_eps) {
     const V vf = splat<V>(f), vi = splat<V>(inv_eps);
     V s = splat<V>(0.0);
@@ -216,8 +208,7 @@ struct Loops {
       s += vexp<V, VI>((vf + vload<V>(g + j) - cj) * vi) * cj;
     }
     double total = hsum(s);
-    for (; j < m; ++j)
-      total += vexp<V, VI>(splat<V>((f + g[j] - c[j]) * inv_eps))[0] * static_cast<double>(c[j]);
+    for (; j < m; ++j) total += vexp<V, VI>(splat<V>((f + g[j] - c[j]) * inv_eps))[0] * static_cast<double>(c[j]);
     return total;
   }
 
@@ -225,11 +216,9 @@ struct Loops {
 
   // k_j = exp((f + g_j - c_j)·inv_eps) rounded to float32; values below FLT_MIN become 0
   // (float32 subnormals would only cost time in later sweeps, their mass is nil).
-  static inline __attribute__((always_inline)) void kernel_row(const float* c, double f,
-                                                               const double* g, float* k,
+  static inline __attribute__((always_inline)) void kernel_row(const float* c, double f, const double* g, float* k,
                                                                std::size_t m, double inv_eps) {
-    const V vf = splat<V>(f), vi = splat<V>(inv_eps), tiny = splat<V>(FLT_MIN),
-            zero = splat<V>(0.0);
+    const V vf = splat<V>(f), vi = splat<V>(inv_eps), tiny = splat<V>(FLT_MIN), zero = splat<V>(0.0);
     std::size_t j = 0;
     for (; j + L <= m; j += L) {
       V e = vexp<V, VI>((vf + vload<V>(g + j) - vloadf<V, VF>(c + j)) * vi);
@@ -243,8 +232,7 @@ struct Loops {
   }
 
   // sum_j k_j·v_j
-  static inline __attribute__((always_inline)) double dot(const float* k, const double* v,
-                                                          std::size_t m) {
+  static inline __attribute__((always_inline)) double dot(const float* k, const double* v, std::size_t m) {
     V s0 = splat<V>(0.0), s1 = s0, s2 = s0, s3 = s0;
     std::size_t j = 0;
     for (; j + 4 * L <= m; j += 4 * L) {
@@ -261,10 +249,8 @@ struct Loops {
 
   // x_j ← x_j·(w_j / (d_j·x_j))^ω for j < len (ω = 1: x_j ← w_j / d_j exactly).
   // Returns min and max of the new x through lo/hi.
-  static inline __attribute__((always_inline)) void relax(double* x, const double* w,
-                                                          const double* d, std::size_t len,
-                                                          double omega, double& lo,
-                                                          double& hi) {
+  static inline __attribute__((always_inline)) void relax(double* x, const double* w, const double* d, std::size_t len,
+                                                          double omega, double& lo, double& hi) {
     V vlo = splat<V>(std::numeric_limits<double>::infinity()), vhi = -vlo;
     const V om = splat<V>(omega);
     std::size_t j = 0;
@@ -294,9 +280,8 @@ struct Loops {
 
   // colsum_j = sum over blocks of acc[blk·m + j] (in block order); returns
   // sum_j |v_j·colsum_j - b_j|.
-  static inline __attribute__((always_inline)) double merge(const double* acc, std::size_t blocks,
-                                                            std::size_t m, const double* v,
-                                                            const double* b, double* colsum) {
+  static inline __attribute__((always_inline)) double merge(const double* acc, std::size_t blocks, std::size_t m,
+                                                            const double* v, const double* b, double* colsum) {
     V e = splat<V>(0.0);
     std::size_t j = 0;
     for (; j + L <= m; j += L) {
@@ -317,8 +302,7 @@ struct Loops {
   }
 
   // acc_j += u·k_j
-  static inline __attribute__((always_inline)) void axpy(const float* k, double u, double* acc,
-                                                         std::size_t m) {
+  static inline __attribute__((always_inline)) void axpy(const float* k, double u, double* acc, std::size_t m) {
     const V vu = splat<V>(u);
     std::size_t j = 0;
     for (; j + L <= m; j += L) vstore<V>(acc + j, vload<V>(acc + j) + vu * vloadf<V, VF>(k + j));
@@ -326,12 +310,11 @@ struct Loops {
   }
 
   // sum_j k_j·v_j·c_j
-  static inline __attribute__((always_inline)) double dot_cost(const float* k, const float* c,
-                                                               const double* v, std::size_t m) {
+  static inline __attribute__((always_inline)) double dot_cost(const float* k, const float* c, const double* v,
+                                                               std::size_t m) {
     V s = splat<V>(0.0);
     std::size_t j = 0;
-    for (; j + L <= m; j += L)
-      s += vloadf<V, VF>(k + j) * vload<V>(v + j) * vloadf<V, VF>(c + j);
+    for (; j + L <= m; j += L) s += vloadf<V, VF>(k + j) * vload<V>(v + j) * vloadf<V, VF>(c + j);
     double total = hsum(s);
     for (; j < m; ++j) total += static_cast<double>(k[j]) * v[j] * static_cast<double>(c[j]);
     return total;

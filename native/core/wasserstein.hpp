@@ -69,19 +69,15 @@ struct ExactOptions {
 // wasserstein_exact.cpp).
 // Memory: the n×m float64 cost matrix (134 MB at 4096²) plus O((n+m)·d) plus the
 // shortlist (~2.5 MB at 4096²).
-TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
-                                  const ExactOptions& options);
-TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
-                                  std::size_t max_pivots = 0);
+TransportResult wasserstein_exact(const TransportProblem& problem, int threads, const ExactOptions& options);
+TransportResult wasserstein_exact(const TransportProblem& problem, int threads, std::size_t max_pivots = 0);
 
 // Same solver on a precomputed cost matrix (n×m row-major, finite, >= 0 not required
 // but every entry must be finite). Weights as in TransportProblem.
-TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
-                                           const double* wa, const double* wb,
-                                           const ExactOptions& options);
-TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
-                                           const double* wa, const double* wb,
-                                           std::size_t max_pivots = 0);
+TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m, const double* wa,
+                                           const double* wb, const ExactOptions& options);
+TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m, const double* wa,
+                                           const double* wb, std::size_t max_pivots = 0);
 
 struct SinkhornOptions {
   // Regularisation strength relative to the mean of the cost matrix: the solver uses
@@ -102,7 +98,6 @@ struct SinkhornOptions {
 // marginal_error); the entropy term is not included. Results do not depend on
 // `threads` (<= 0: all hardware threads). Memory: the n×m float32 costs plus an n×m
 // float32 kernel (128 MB at 4096²).
-TransportResult wasserstein_sinkhorn(const TransportProblem& problem,
-                                     const SinkhornOptions& options, int threads);
+TransportResult wasserstein_sinkhorn(const TransportProblem& problem, const SinkhornOptions& options, int threads);
 
 }  // namespace p2sam::core

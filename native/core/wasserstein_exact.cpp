@@ -65,9 +65,7 @@ namespace {
 // per step hide the latency. The same template is compiled for SSE2/NEON (2 lanes),
 // and on x86-64 also for AVX2 (4) and AVX-512 (8) behind run-time CPU checks.
 template <typename V>
-inline __attribute__((always_inline)) double segment_min_impl(const double* row,
-                                                              const double* pt,
-                                                              std::size_t len) {
+inline __attribute__((always_inline)) double segment_min_impl(const double* row, const double* pt, std::size_t len) {
   constexpr std::size_t L = sizeof(V) / sizeof(double);
   const double inf = std::numeric_limits<double>::infinity();
   V m0, m1, m2, m3;
@@ -97,9 +95,7 @@ inline __attribute__((always_inline)) double segment_min_impl(const double* row,
 }
 
 typedef double v2d __attribute__((vector_size(16)));
-double segment_min_portable(const double* r, const double* p, std::size_t n) {
-  return segment_min_impl<v2d>(r, p, n);
-}
+double segment_min_portable(const double* r, const double* p, std::size_t n) { return segment_min_impl<v2d>(r, p, n); }
 
 using SegmentMinFn = double (*)(const double*, const double*, std::size_t);
 
@@ -107,12 +103,10 @@ using SegmentMinFn = double (*)(const double*, const double*, std::size_t);
 #define P2SAM_PRICING_DISPATCH 1
 typedef double v4d __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
-__attribute__((target("avx2"))) double segment_min_avx2(const double* r, const double* p,
-                                                        std::size_t n) {
+__attribute__((target("avx2"))) double segment_min_avx2(const double* r, const double* p, std::size_t n) {
   return segment_min_impl<v4d>(r, p, n);
 }
-__attribute__((target("avx512f"))) double segment_min_avx512(const double* r, const double* p,
-                                                             std::size_t n) {
+__attribute__((target("avx512f"))) double segment_min_avx512(const double* r, const double* p, std::size_t n) {
   return segment_min_impl<v8d>(r, p, n);
 }
 #endif
@@ -141,9 +135,13 @@ const PricingKernels& pricing() {
 
 class TransportSimplex {
  public:
-  TransportSimplex(const double* costs, std::size_t n, std::size_t m, const double* supply,
-                   const double* demand, double max_cost, int threads)
-      : C_(costs), n_(n), m_(m), nodes_(static_cast<int>(n + m + 1)), root_(static_cast<int>(n + m)),
+  TransportSimplex(const double* costs, std::size_t n, std::size_t m, const double* supply, const double* demand,
+                   double max_cost, int threads)
+      : C_(costs),
+        n_(n),
+        m_(m),
+        nodes_(static_cast<int>(n + m + 1)),
+        root_(static_cast<int>(n + m)),
         threads_(threads > 0 ? threads : default_thread_count()) {
     // M must exceed the cost of any simple path of real arcs (< (n+m)·max|C|) so that an
     // optimal tree never routes mass through the root. Proportional to max|C| (not
@@ -204,7 +202,8 @@ class TransportSimplex {
         // Drifted potentials made a tree arc look improving: recompute and rescan.
         // Exact potentials give tree arcs |rc| of a few ulps of M, far below tol, so a
         // repeat means broken invariants, not drift.
-        if (tree_arc_retry) throw CoreError("INTERNAL", "wasserstein_exact: tree arc priced as improving after a potential refresh");
+        if (tree_arc_retry)
+          throw CoreError("INTERNAL", "wasserstein_exact: tree arc priced as improving after a potential refresh");
         tree_arc_retry = true;
         refresh_potentials();
         since_refresh = 0;
@@ -270,8 +269,7 @@ class TransportSimplex {
   static constexpr std::size_t kAddPerRow = 16;
 
   void poll_cancel() const {
-    if (cancel_ && cancel_->load(std::memory_order_relaxed))
-      throw CoreError("ABORTED", "wasserstein_exact: cancelled");
+    if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw CoreError("ABORTED", "wasserstein_exact: cancelled");
   }
 
   void add_candidate(std::size_t i, std::size_t j) {
@@ -305,7 +303,8 @@ class TransportSimplex {
   // in row order afterwards, so the shortlist does not depend on the thread count.
   template <typename RowFn>
   void for_rows(RowFn fn) {
-    parallel_for(0, n_, threads_, [&](std::size_t b, std::size_t e, std::size_t w) { fn(b, e, w); }, 64);
+    parallel_for(
+        0, n_, threads_, [&](std::size_t b, std::size_t e, std::size_t w) { fn(b, e, w); }, 64);
   }
 
   void build_candidates() {
@@ -415,7 +414,8 @@ class TransportSimplex {
       row_j_[at] = cand_j_[q];
       row_c_[at] = cand_c_[q];
     }
-    cand_block_ = std::max<std::size_t>(64, static_cast<std::size_t>(4.0 * std::sqrt(static_cast<double>(cand_i_.size()))));
+    cand_block_ =
+        std::max<std::size_t>(64, static_cast<std::size_t>(4.0 * std::sqrt(static_cast<double>(cand_i_.size()))));
   }
 
   // Prices all n·m arcs with exact potentials. Rows holding an improving arc add their
@@ -544,8 +544,7 @@ class TransportSimplex {
       const int base_depth = depth_[out];
       while (closing <= k) {
         // path_[c] has depth base_depth + (k - c).
-        while (closing <= k &&
-               depth_[y] <= base_depth + static_cast<int>(k - closing)) {
+        while (closing <= k && depth_[y] <= base_depth + static_cast<int>(k - closing)) {
           end_[closing++] = prev;
         }
         prev = y;
@@ -626,9 +625,8 @@ std::size_t default_pivot_cap(std::size_t n, std::size_t m) {
   return 50 * nodes * lg + 100000;
 }
 
-TransportResult solve(const double* costs, std::size_t n, std::size_t m, const double* wa,
-                      const double* wb, double max_cost, std::size_t max_pivots,
-                      const std::atomic<bool>* cancel, int threads) {
+TransportResult solve(const double* costs, std::size_t n, std::size_t m, const double* wa, const double* wb,
+                      double max_cost, std::size_t max_pivots, const std::atomic<bool>* cancel, int threads) {
   TransportResult r;
   if (max_pivots == 0) max_pivots = default_pivot_cap(n, m);
   TransportSimplex simplex(costs, n, m, wa, wb, max_cost, threads);
@@ -639,62 +637,61 @@ TransportResult solve(const double* costs, std::size_t n, std::size_t m, const d
   r.iterations = static_cast<int>(std::min<std::size_t>(simplex.pivots(), INT32_MAX));
   r.marginal_error = 0.0;
   if (r.converged && !(artificial <= 1e-9))
-    throw CoreError("INTERNAL", "wasserstein_exact: optimal basis still routes mass " +
-                                    std::to_string(artificial) + " through the artificial root");
+    throw CoreError("INTERNAL", "wasserstein_exact: optimal basis still routes mass " + std::to_string(artificial) +
+                                    " through the artificial root");
   return r;
 }
 
 }  // namespace
 
-TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
-                                  std::size_t max_pivots) {
+TransportResult wasserstein_exact(const TransportProblem& problem, int threads, std::size_t max_pivots) {
   ExactOptions o;
   o.max_pivots = max_pivots;
   return wasserstein_exact(problem, threads, o);
 }
 
-TransportResult wasserstein_exact(const TransportProblem& problem, int threads,
-                                  const ExactOptions& options) {
+TransportResult wasserstein_exact(const TransportProblem& problem, int threads, const ExactOptions& options) {
   if (options.cancel && options.cancel->load(std::memory_order_relaxed))
     throw CoreError("ABORTED", "wasserstein_exact: cancelled");
   detail::PreparedTransport p = detail::prepare_transport(problem, threads, "wasserstein_exact");
-  return solve(p.costs.get(), p.n, p.m, p.wa.data(), p.wb.data(), p.max_cost, options.max_pivots,
-               options.cancel, threads);
+  return solve(p.costs.get(), p.n, p.m, p.wa.data(), p.wb.data(), p.max_cost, options.max_pivots, options.cancel,
+               threads);
 }
 
-TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
-                                           const double* wa, const double* wb,
-                                           std::size_t max_pivots) {
+TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m, const double* wa,
+                                           const double* wb, std::size_t max_pivots) {
   ExactOptions o;
   o.max_pivots = max_pivots;
   return transport_exact_from_costs(costs, n, m, wa, wb, o);
 }
 
-TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m,
-                                           const double* wa, const double* wb,
-                                           const ExactOptions& options) {
+TransportResult transport_exact_from_costs(const double* costs, std::size_t n, std::size_t m, const double* wa,
+                                           const double* wb, const ExactOptions& options) {
   const std::size_t max_pivots = options.max_pivots;
   const std::atomic<bool>* cancel = options.cancel;
   const char* solver = "transport_exact_from_costs";
   if (n == 0) throw invalid_argument("transport_exact_from_costs: parameter 'n' must be >= 1, received 0");
   if (m == 0) throw invalid_argument("transport_exact_from_costs: parameter 'm' must be >= 1, received 0");
   if (n > (std::size_t(1) << 28) || m > (std::size_t(1) << 28) || n * m > (std::size_t(1) << 28))
-    throw invalid_argument("transport_exact_from_costs: n·m must be <= 2^28, received n = " +
-                           std::to_string(n) + ", m = " + std::to_string(m));
+    throw invalid_argument("transport_exact_from_costs: n·m must be <= 2^28, received n = " + std::to_string(n) +
+                           ", m = " + std::to_string(m));
   if (costs == nullptr)
-    throw invalid_argument("transport_exact_from_costs: parameter 'costs' must point to n·m values, received a null pointer");
+    throw invalid_argument(
+        "transport_exact_from_costs: parameter 'costs' must point to n·m values, received a null pointer");
   double max_abs = 0.0;
   for (std::size_t k = 0; k < n * m; ++k) {
     if (!std::isfinite(costs[k]))
       throw invalid_argument("transport_exact_from_costs: parameter 'costs' must be finite, received " +
-                             std::to_string(costs[k]) + " at row " + std::to_string(k / m) +
-                             ", column " + std::to_string(k % m));
+                             std::to_string(costs[k]) + " at row " + std::to_string(k / m) + ", column " +
+                             std::to_string(k % m));
     max_abs = std::max(max_abs, std::fabs(costs[k]));
   }
   // The big-M start needs 2·max|C|·(n+m+1) with headroom to stay finite.
   if (!std::isfinite(max_abs * static_cast<double>(n + m + 1) * 1e3))
-    throw invalid_argument("transport_exact_from_costs: parameter 'costs' holds values too large "
-                           "to solve in float64 (max |cost| " + std::to_string(max_abs) + ")");
+    throw invalid_argument(
+        "transport_exact_from_costs: parameter 'costs' holds values too large "
+        "to solve in float64 (max |cost| " +
+        std::to_string(max_abs) + ")");
   std::vector<double> a = detail::normalised_weights(wa, n, "wa", solver);
   std::vector<double> b = detail::normalised_weights(wb, m, "wb", solver);
   std::vector<std::size_t> rows, cols;
@@ -711,7 +708,8 @@ TransportResult transport_exact_from_costs(const double* costs, std::size_t n, s
     for (std::size_t c = 0; c < cols.size(); ++c) sub[r * cols.size() + c] = costs[rows[r] * m + cols[c]];
   }
   for (std::size_t c : cols) kb.push_back(b[c]);
-  return solve(sub.data(), rows.size(), cols.size(), ka.data(), kb.data(), max_abs, max_pivots, cancel, options.threads);
+  return solve(sub.data(), rows.size(), cols.size(), ka.data(), kb.data(), max_abs, max_pivots, cancel,
+               options.threads);
 }
 
 }  // namespace p2sam::core

@@ -10,13 +10,13 @@
 namespace p2sam::cuda {
 
 struct DeviceStatus {
-  bool compiled = false;    // built with nvcc (P2SAM_WITH_CUDA)
-  bool available = false;   // a usable device was found at run time
+  bool compiled = false;   // built with nvcc (P2SAM_WITH_CUDA)
+  bool available = false;  // a usable device was found at run time
   int device_count = 0;
   int device_index = -1;
   std::string device_name;  // e.g. "NVIDIA H100 80GB HBM3"
   int compute_major = 0, compute_minor = 0;
-  std::string reason;       // why not available (empty when available)
+  std::string reason;  // why not available (empty when available)
 };
 
 // Probes once per process (thread-safe) and caches the answer.

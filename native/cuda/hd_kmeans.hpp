@@ -67,7 +67,6 @@ P2SAM_HD inline float assign_score(float centre_norm, float dot) { return f_sub(
 // smaller of its current D² and its distance to the candidate.
 P2SAM_HD inline double potential_update(double closest, double dist) { return dist < closest ? dist : closest; }
 
-
 // Greedy k-means++ trials per new centre (scikit-learn's 2 + floor(ln k)). The GPU
 // keeps the trial uniforms in kMaxTrials slots, which bounds k at e^7 - 1 = 1095.
 constexpr int kMaxTrials = 8;
@@ -84,13 +83,16 @@ P2SAM_HD inline int kmeanspp_trials(int k) {
 // one already equal to a centre). cumulative[n-1] is the potential.
 P2SAM_HD inline int sample_by_potential(const double* cumulative, const double* closest, int n, double u) {
   const double potential = cumulative[n - 1];
-  if (!(potential > 0.0)) return static_cast<int>(static_cast<std::uint64_t>(u * static_cast<double>(n)) % static_cast<std::uint64_t>(n));
+  if (!(potential > 0.0))
+    return static_cast<int>(static_cast<std::uint64_t>(u * static_cast<double>(n)) % static_cast<std::uint64_t>(n));
   const double target = u * potential;
   int lo = 0, hi = n;  // upper_bound: first cumulative[i] > target
   while (lo < hi) {
     const int mid = lo + (hi - lo) / 2;
-    if (cumulative[mid] > target) hi = mid;
-    else lo = mid + 1;
+    if (cumulative[mid] > target)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   int idx = lo;
   if (idx >= n) {
@@ -115,24 +117,24 @@ struct KmView {
   const float* norms = nullptr;  // n, ||x_i||² by dot_lanes
   int n = 0, d = 0, k = 0;
   int max_iterations = 300;
-  double tolerance = 0.0;        // absolute (relative × mean feature variance)
+  double tolerance = 0.0;  // absolute (relative × mean feature variance)
 };
 
 struct KmWork {
-  float* centres;       // k×d
-  float* centres_new;   // k×d
-  float* cnorm;         // k
-  double* sums;         // k×d
-  int* counts;          // k
-  int* labels;          // n
-  int* labels_old;      // n
-  double* closest;      // n
-  double* cumulative;   // n
-  double* trial;        // n
-  double* best_trial;   // n
-  unsigned char* taken; // n
-  int* shared_int;      // 1 leader -> all broadcast slot
-  double* shared_dbl;   // kMaxTrials leader -> all broadcast slots (the trial uniforms)
+  float* centres;        // k×d
+  float* centres_new;    // k×d
+  float* cnorm;          // k
+  double* sums;          // k×d
+  int* counts;           // k
+  int* labels;           // n
+  int* labels_old;       // n
+  double* closest;       // n
+  double* cumulative;    // n
+  double* trial;         // n
+  double* best_trial;    // n
+  unsigned char* taken;  // n
+  int* shared_int;       // 1 leader -> all broadcast slot
+  double* shared_dbl;    // kMaxTrials leader -> all broadcast slots (the trial uniforms)
   // outputs
   double* inertia;
   int* iterations;
@@ -196,7 +198,8 @@ P2SAM_HD inline int km_farthest_movable(const KmView& v, const KmWork& w) {
     if (w.taken[i]) continue;
     const int l = w.labels[i];
     if (w.counts[l] < 2) continue;
-    const double dist = sq_dist_lanes(v.x + static_cast<std::size_t>(i) * v.d, w.centres + static_cast<std::size_t>(l) * v.d, v.d);
+    const double dist =
+        sq_dist_lanes(v.x + static_cast<std::size_t>(i) * v.d, w.centres + static_cast<std::size_t>(l) * v.d, v.d);
     if (dist > best) {
       best = dist;
       best_i = i;
@@ -256,7 +259,8 @@ P2SAM_HD inline void km_repair_empty(const KmView& v, KmWork& w) {
       double s = 0.0;
       for (int i = 0; i < v.n; ++i)
         if (w.labels[i] == j) s += static_cast<double>(v.x[static_cast<std::size_t>(i) * v.d + t]);
-      w.centres[static_cast<std::size_t>(j) * v.d + t] = static_cast<float>(s * (1.0 / static_cast<double>(w.counts[j])));
+      w.centres[static_cast<std::size_t>(j) * v.d + t] =
+          static_cast<float>(s * (1.0 / static_cast<double>(w.counts[j])));
     }
   }
 }
@@ -269,7 +273,8 @@ P2SAM_HD inline void km_seed(Exec& ex, const KmView& v, KmWork& w, core::Xoshiro
   const int first = w.shared_int[0];
   const float* xf = v.x + static_cast<std::size_t>(first) * d;
   for (int t = ex.tid; t < d; t += ex.nthreads) w.centres[t] = xf[t];
-  for (int i = ex.tid; i < n; i += ex.nthreads) w.closest[i] = sq_dist_lanes(v.x + static_cast<std::size_t>(i) * d, xf, d);
+  for (int i = ex.tid; i < n; i += ex.nthreads)
+    w.closest[i] = sq_dist_lanes(v.x + static_cast<std::size_t>(i) * d, xf, d);
   ex.sync();
   const int trials = kmeanspp_trials(v.k);
   for (int c = 1; c < v.k; ++c) {
@@ -362,7 +367,8 @@ P2SAM_HD inline void kmeans_restart(Exec& ex, const KmView& v, KmWork& w, std::u
   ex.sync();
   double part = 0.0;
   for (int i = ex.tid; i < v.n; i += ex.nthreads)
-    part += sq_dist_lanes(v.x + static_cast<std::size_t>(i) * v.d, w.centres + static_cast<std::size_t>(w.labels[i]) * v.d, v.d);
+    part += sq_dist_lanes(v.x + static_cast<std::size_t>(i) * v.d,
+                          w.centres + static_cast<std::size_t>(w.labels[i]) * v.d, v.d);
   const double inertia = ex.sum(part);
   if (ex.tid == 0) {
     *w.inertia = inertia;
@@ -399,13 +405,15 @@ inline void km_check_gpu_limits(const char* fn, std::size_t n, std::size_t d, co
   auto bad = [&](const std::string& m) { return core::invalid_argument(where + m); };
   if (n > static_cast<std::size_t>(INT_MAX) || d > static_cast<std::size_t>(INT_MAX) ||
       (n > 0 && d > static_cast<std::size_t>(INT_MAX) / n))
-    throw bad("parameters 'n' × 'd' must be < 2^31 on the GPU, got n = " + std::to_string(n) + ", d = " + std::to_string(d));
+    throw bad("parameters 'n' × 'd' must be < 2^31 on the GPU, got n = " + std::to_string(n) +
+              ", d = " + std::to_string(d));
   for (std::size_t q = 0; q < ks.size(); ++q) {
     if (ks[q] > kMaxK)
       throw bad("parameter 'ks' must contain part counts in 1.." + std::to_string(kMaxK) + ", got ks[" +
                 std::to_string(q) + "] = " + std::to_string(ks[q]));
     if (static_cast<std::size_t>(ks[q]) * d > static_cast<std::size_t>(INT_MAX))
-      throw bad("parameter 'ks' × 'd' must be < 2^31 on the GPU, got ks[" + std::to_string(q) + "] = " + std::to_string(ks[q]));
+      throw bad("parameter 'ks' × 'd' must be < 2^31 on the GPU, got ks[" + std::to_string(q) +
+                "] = " + std::to_string(ks[q]));
   }
 }
 

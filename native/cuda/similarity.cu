@@ -39,9 +39,8 @@ __global__ void maps64_kernel(const float* target, const float* protos, float* m
   const int cell = blockIdx.x * blockDim.x + threadIdx.x;
   const int m = blockIdx.y;
   if (cell >= core::kGridCells) return;
-  maps[static_cast<std::size_t>(m) * core::kGridCells + cell] =
-      hd::similarity_cell(target, protos + static_cast<std::size_t>(m) * core::kEmbedDim, cell, core::kEmbedDim,
-                          core::kGridCells);
+  maps[static_cast<std::size_t>(m) * core::kGridCells + cell] = hd::similarity_cell(
+      target, protos + static_cast<std::size_t>(m) * core::kEmbedDim, cell, core::kEmbedDim, core::kGridCells);
 }
 
 // grid (256, M): the ×4 stage, one thread per output cell.
@@ -70,7 +69,8 @@ __device__ void block_extreme(float& v, long long& idx, float* sv, long long* si
     if (tid < s) {
       const float ov = sv[tid + s];
       const long long oi = si[tid + s];
-      const bool take = oi >= 0 && (kMax ? hd::better_max(ov, oi, sv[tid], si[tid]) : hd::better_min(ov, oi, sv[tid], si[tid]));
+      const bool take =
+          oi >= 0 && (kMax ? hd::better_max(ov, oi, sv[tid], si[tid]) : hd::better_min(ov, oi, sv[tid], si[tid]));
       if (take) {
         sv[tid] = ov;
         si[tid] = oi;
@@ -124,8 +124,8 @@ __global__ void mean_argmin_kernel(const float* s256, Geo g, const int* first, c
     const int y = static_cast<int>(p / g.orig_w), x = static_cast<int>(p % g.orig_w);
     float sum = 0.0f;
     for (int q = 0; q < c; ++q) {
-      const float v = hd::chain_value(s256 + static_cast<std::size_t>(f + q) * 65536, g.new_w, g.new_h, g.orig_w,
-                                      g.orig_h, y, x);
+      const float v =
+          hd::chain_value(s256 + static_cast<std::size_t>(f + q) * 65536, g.new_w, g.new_h, g.orig_w, g.orig_h, y, x);
       sum = q == 0 ? v : hd::f_add(sum, v);
     }
     const float v = sum / count_f;
@@ -167,9 +167,9 @@ std::vector<float> gpu_normalize_target_features(const float* embedding) {
   bad.download(bad_h.data(), bad_h.size(), fn);
   for (int i = 0; i < core::kGridCells; ++i)
     if (bad_h[i])
-      throw core::invalid_argument(std::string(fn) + ": embedding must be finite; cell " + std::to_string(i) +
-                                   " (x=" + std::to_string(i % core::kGridSide) + ", y=" +
-                                   std::to_string(i / core::kGridSide) + ") has a NaN/infinite value or overflows");
+      throw core::invalid_argument(std::string(fn) + ": embedding must be finite; cell " + std::to_string(i) + " (x=" +
+                                   std::to_string(i % core::kGridSide) + ", y=" + std::to_string(i / core::kGridSide) +
+                                   ") has a NaN/infinite value or overflows");
   std::vector<float> host(total);
   out.download(host.data(), total, fn);
   return host;
@@ -179,7 +179,8 @@ std::vector<core::PointSet> gpu_select_points(const float* target_normalized, co
                                               const std::vector<core::PointRequest>& requests) {
   const char* fn = "gpu_select_points";
   detail::require_device(fn);
-  if (target_normalized == nullptr) throw core::invalid_argument(std::string(fn) + ": target_normalized must not be null");
+  if (target_normalized == nullptr)
+    throw core::invalid_argument(std::string(fn) + ": target_normalized must not be null");
   check_info(fn, info);
   int total_maps = 0;
   for (std::size_t r = 0; r < requests.size(); ++r) {

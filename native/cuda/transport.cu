@@ -149,8 +149,7 @@ __global__ void row_stats_kernel(const double* C, int m, double* sums, double* m
   }
 }
 
-__global__ void row_cost_kernel(const double* C, int m, const double* f, const double* g, double inv_eps,
-                                double* out) {
+__global__ void row_cost_kernel(const double* C, int m, const double* f, const double* g, double inv_eps, double* out) {
   __shared__ double red[kThreads];
   const double* row = C + static_cast<std::size_t>(blockIdx.x) * m;
   const double fi = f[blockIdx.x];
@@ -166,9 +165,9 @@ void check_rows(const char* fn, const float* x, std::size_t count, std::size_t d
                                  "' must point to the feature rows, received a null pointer");
   for (std::size_t k = 0; k < count * d; ++k)
     if (!std::isfinite(x[k]))
-      throw core::invalid_argument(std::string(fn) + ": parameter '" + name + "' must contain finite features, received " +
-                                   std::to_string(x[k]) + " at row " + std::to_string(k / d) + ", column " +
-                                   std::to_string(k % d));
+      throw core::invalid_argument(std::string(fn) + ": parameter '" + name +
+                                   "' must contain finite features, received " + std::to_string(x[k]) + " at row " +
+                                   std::to_string(k / d) + ", column " + std::to_string(k % d));
 }
 
 void check_sizes(const char* fn, std::size_t n, std::size_t m, std::size_t d) {
@@ -181,8 +180,8 @@ void check_sizes(const char* fn, std::size_t n, std::size_t m, std::size_t d) {
     throw core::invalid_argument(s + ": n·m must be <= 2^28 (a 2 GiB cost matrix), received n = " + std::to_string(n) +
                                  ", m = " + std::to_string(m));
   if (d > kMaxEntries || d * (n + m) > (std::size_t(1) << 30))
-    throw core::invalid_argument(s + ": parameter 'd' is too large for these point counts on the GPU, received d = " +
-                                 std::to_string(d));
+    throw core::invalid_argument(
+        s + ": parameter 'd' is too large for these point counts on the GPU, received d = " + std::to_string(d));
 }
 
 }  // namespace
@@ -250,8 +249,8 @@ core::TransportResult gpu_sinkhorn(const core::TransportProblem& pr, const core:
     max_cost = std::max(max_cost, maxes[i]);
   }
   if (!std::isfinite(max_cost) || !std::isfinite(total))
-    throw core::invalid_argument(std::string(fn) +
-                                 ": parameters 'a'/'b' give squared distances that overflow float64; scale the features down");
+    throw core::invalid_argument(
+        std::string(fn) + ": parameters 'a'/'b' give squared distances that overflow float64; scale the features down");
   core::TransportResult result;
   if (max_cost == 0.0) {
     result.converged = true;
@@ -260,8 +259,8 @@ core::TransportResult gpu_sinkhorn(const core::TransportProblem& pr, const core:
   const double mean_cost = total / (static_cast<double>(n) * static_cast<double>(m));
   const double eps = options.epsilon * mean_cost;
   if (!(eps >= std::numeric_limits<double>::min()))
-    throw core::invalid_argument(std::string(fn) +
-                                 ": option 'epsilon' is too small for this cost scale (epsilon·mean cost underflows float64)");
+    throw core::invalid_argument(
+        std::string(fn) + ": option 'epsilon' is too small for this cost scale (epsilon·mean cost underflows float64)");
   const double inv_eps = 1.0 / eps;
 
   std::vector<double> log_a(n), log_b(m);

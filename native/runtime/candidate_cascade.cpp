@@ -6,13 +6,13 @@
 #include <mutex>
 #include <optional>
 
+#include "cancel.hpp"
 #include "cuda/kernels.hpp"
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "mask_ops.hpp"
 #include "parallel.hpp"
 #include "wasserstein.hpp"
-#include "cancel.hpp"
 
 namespace p2sam::runtime {
 
@@ -89,7 +89,8 @@ void score_candidate(const Embedding& target, const CandidateRequest& req, const
   for (int cell = 0; cell < kCells; ++cell) {
     if (!(logits64[cell] > 0.0f)) continue;
     // Embedding is channel-major [256][64*64]; the transport problem wants one row per cell.
-    for (int ch = 0; ch < kChannels; ++ch) features.push_back(target.data[static_cast<std::size_t>(ch) * kCells + cell]);
+    for (int ch = 0; ch < kChannels; ++ch)
+      features.push_back(target.data[static_cast<std::size_t>(ch) * kCells + cell]);
     if (req.weights == TargetWeights::Sigmoid) weights.push_back(1.0 / (1.0 + std::exp(-double(logits64[cell]))));
   }
   out.target_cells = features.size() / kChannels;
@@ -203,8 +204,8 @@ std::vector<std::uint8_t> upscale_mask(const float* low_res_256, const Embedding
 
 std::vector<CandidateOutcome> run_candidates(const DecoderRunner& decoder, const Embedding& target,
                                              const CandidateRequest& req) {
-  if (req.score && (!req.reference || std::size_t(req.reference->foreground_cells) * kChannels !=
-                                           req.reference->foreground.size()))
+  if (req.score &&
+      (!req.reference || std::size_t(req.reference->foreground_cells) * kChannels != req.reference->foreground.size()))
     throw core::invalid_argument("scoring needs a reference with foreground_cells × 256 features");
   std::vector<CandidateOutcome> outcomes(req.candidates.size());
   // Only the winning candidate's full-size mask is kept: the result holds one mask, and

@@ -1,7 +1,7 @@
 // One P2SAM candidate = one prompt set (k part positives + negatives) taken through the
 // three cascaded decoder passes of docs/algorithm.md §2.7 and scored by the Wasserstein distance of
-// docs/algorithm.md §2.8. The argmin over candidates (with the tie rules of docs/algorithm.md §2.8.5) is left to the caller —
-// the TypeScript retrieval loop — which sees every candidate's score.
+// docs/algorithm.md §2.8. The argmin over candidates (with the tie rules of docs/algorithm.md §2.8.5) is left to the
+// caller — the TypeScript retrieval loop — which sees every candidate's score.
 #pragma once
 
 #include <atomic>
@@ -30,7 +30,7 @@ struct CandidateRequest {
   // The reference whose foreground features are the transport source (docs/algorithm.md §2.8);
   // shared, never copied: the request only adds an owner for the task's lifetime.
   std::shared_ptr<const Reference> reference;
-  bool score = true;                       // false: skip retrieval (single candidate)
+  bool score = true;  // false: skip retrieval (single candidate)
   Solver solver = Solver::Exact;
   TargetWeights weights = TargetWeights::Uniform;
   double sinkhorn_epsilon = 0.01;
@@ -49,8 +49,8 @@ struct CandidateRequest {
 };
 
 struct PassRecord {
-  int token = 0;        // which decoder mask channel was taken
-  float iou = 0;        // its iou_prediction
+  int token = 0;  // which decoder mask channel was taken
+  float iou = 0;  // its iou_prediction
   bool multimask = false;
   double ms = 0;
 };
@@ -59,16 +59,16 @@ struct CandidateOutcome {
   std::vector<std::uint8_t> mask;  // H×W, 0/1 — the winning candidate's only (see run_candidates)
   std::size_t area = 0;
   bool empty = true;
-  double score = 0;                // +inf when empty or not scored
+  double score = 0;  // +inf when empty or not scored
   bool scored = false;
   bool converged = true;
   int solver_iterations = 0;
-  std::size_t target_cells = 0;    // N_tgt of the transport problem
+  std::size_t target_cells = 0;  // N_tgt of the transport problem
   bool has_box = false;
-  int box[4] = {0, 0, 0, 0};       // xmin, ymin, xmax, ymax (inclusive, original pixels)
+  int box[4] = {0, 0, 0, 0};  // xmin, ymin, xmax, ymax (inclusive, original pixels)
   PassRecord passes[3];
   double score_ms = 0;
-  std::string note;                // why empty / what was approximated
+  std::string note;  // why empty / what was approximated
 };
 
 std::vector<CandidateOutcome> run_candidates(const DecoderRunner& decoder, const Embedding& target,

@@ -1,7 +1,7 @@
 #include "ort_api.hpp"
 
-#include <mutex>
 #include <memory>
+#include <mutex>
 
 namespace p2sam::runtime {
 
@@ -41,8 +41,10 @@ core::CoreError load_error(const Ort::Exception& e, const std::string& what) {
     case ORT_NO_SUCHFILE:
       return core::CoreError("MODEL_NOT_FOUND", what + ": file not found (" + e.what() + ")");
     case ORT_INVALID_PROTOBUF:
-      return core::CoreError("MODEL_INVALID", what + " is not a valid ONNX model (the protobuf could not be parsed; "
-                                              "is the file truncated or not an .onnx file?): " + e.what());
+      return core::CoreError("MODEL_INVALID", what +
+                                                  " is not a valid ONNX model (the protobuf could not be parsed; "
+                                                  "is the file truncated or not an .onnx file?): " +
+                                                  e.what());
     case ORT_INVALID_GRAPH:
       return core::CoreError("MODEL_INVALID", what + " has an invalid graph: " + e.what());
     default:

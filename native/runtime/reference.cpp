@@ -37,11 +37,13 @@ void cluster(const std::vector<float>& features, int n, const std::vector<int>& 
   const bool on_gpu = o.gpu_kmeans && o.kmeans.seeding == core::KMeansSeeding::P2sam;
   std::vector<core::PrototypeSet> sets =
       on_gpu ? core::prototypes_from_clusters(features.data(), std::size_t(n), d,
-                                                    cuda::gpu_kmeans_batch(features.data(), std::size_t(n), d, ks, o.kmeans))
-                   : core::part_prototypes(features.data(), std::size_t(n), d, ks, o.kmeans);
+                                              cuda::gpu_kmeans_batch(features.data(), std::size_t(n), d, ks, o.kmeans))
+             : core::part_prototypes(features.data(), std::size_t(n), d, ks, o.kmeans);
   for (core::PrototypeSet& s : sets) {
-    if (s.skipped) skipped.push_back(s.k);
-    else kept.push_back({s.k, std::move(s.prototypes), s.inertia});
+    if (s.skipped)
+      skipped.push_back(s.k);
+    else
+      kept.push_back({s.k, std::move(s.prototypes), s.inertia});
   }
 }
 
@@ -64,14 +66,16 @@ std::shared_ptr<const Reference> build_reference(const Embedding& embedding, con
   auto ref = std::make_shared<Reference>();
   core::ReferenceGrid grid = core::reference_grid(mask, width, height, o.threads);
   if (grid.fg_count == 0 && foreground_pixels == pixels)
-    throw core::CoreError(
-        "EMPTY_REFERENCE",
-        "the reference mask covers the whole image: P2SAM centres the mask between its minimum and maximum (docs/algorithm.md §2.2), "
-        "so a mask with no background pixel selects no feature cell; crop the reference image so the object does not fill it");
+    throw core::CoreError("EMPTY_REFERENCE",
+                          "the reference mask covers the whole image: P2SAM centres the mask between its minimum and "
+                          "maximum (docs/algorithm.md §2.2), "
+                          "so a mask with no background pixel selects no feature cell; crop the reference image so the "
+                          "object does not fill it");
   if (grid.fg_count == 0)
-    throw core::CoreError("EMPTY_REFERENCE", "the reference mask (" + std::to_string(foreground_pixels) +
-                                                 " pixels) covers no 16×16 feature cell at SAM's 1024 scale once resized; "
-                                                 "use a larger mask or a tighter crop of the image");
+    throw core::CoreError("EMPTY_REFERENCE",
+                          "the reference mask (" + std::to_string(foreground_pixels) +
+                              " pixels) covers no 16×16 feature cell at SAM's 1024 scale once resized; "
+                              "use a larger mask or a tighter crop of the image");
   ref->foreground = core::gather_features(embedding.data.data(), grid.cells.data(), true);
   const bool medical = o.mode == SegmentMode::Medical;
   // Natural mode takes its negatives from the target's similarity maps, so the
@@ -96,11 +100,11 @@ std::shared_ptr<const Reference> build_reference(const Embedding& embedding, con
     ref->negative_counts = {o.negatives_min};
   }
   if (ref->part_sets.empty() || ref->negative_counts.empty())
-    throw core::CoreError("EMPTY_REFERENCE",
-                          "the reference has " + std::to_string(grid.fg_count) + " foreground and " +
-                              std::to_string(grid.bg_count) + " background feature cells, fewer than every requested part count (" +
-                              std::to_string(o.parts_min) + ".." + std::to_string(o.parts_max) +
-                              ") or background count; lower options.parts / options.negatives");
+    throw core::CoreError("EMPTY_REFERENCE", "the reference has " + std::to_string(grid.fg_count) + " foreground and " +
+                                                 std::to_string(grid.bg_count) +
+                                                 " background feature cells, fewer than every requested part count (" +
+                                                 std::to_string(o.parts_min) + ".." + std::to_string(o.parts_max) +
+                                                 ") or background count; lower options.parts / options.negatives");
   if (timings) timings->prototypes_ms = ms_since(t1);
 
   ref->mode = o.mode;

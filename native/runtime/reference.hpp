@@ -30,9 +30,9 @@ struct ReferencePrototypes {
 
 struct Reference {
   SegmentMode mode = SegmentMode::Natural;
-  int width = 0, height = 0;          // the reference image, original pixels
-  std::vector<std::uint8_t> grid;     // 64×64 cells, 1 = foreground
-  std::vector<float> foreground;      // foreground_cells × 256, unnormalised (docs/algorithm.md §2.3)
+  int width = 0, height = 0;       // the reference image, original pixels
+  std::vector<std::uint8_t> grid;  // 64×64 cells, 1 = foreground
+  std::vector<float> foreground;   // foreground_cells × 256, unnormalised (docs/algorithm.md §2.3)
   int foreground_cells = 0;
   int background_cells = 0;
   std::vector<ReferencePrototypes> part_sets;      // ascending k

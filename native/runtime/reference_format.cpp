@@ -107,7 +107,9 @@ class Reader {
     std::vector<int> v(count);
     for (int& x : v) {
       x = i32(what);
-      if (x < lo || x > hi) invalid(std::string(what) + " holds " + std::to_string(x) + ", outside " + std::to_string(lo) + ".." + std::to_string(hi));
+      if (x < lo || x > hi)
+        invalid(std::string(what) + " holds " + std::to_string(x) + ", outside " + std::to_string(lo) + ".." +
+                std::to_string(hi));
     }
     return v;
   }
@@ -119,7 +121,8 @@ class Reader {
     for (ReferencePrototypes& s : out) {
       s.k = i32(what);
       if (s.k <= previous || s.k > max_k)
-        invalid(std::string(what) + ": k = " + std::to_string(s.k) + " is not ascending within 1.." + std::to_string(max_k));
+        invalid(std::string(what) + ": k = " + std::to_string(s.k) + " is not ascending within 1.." +
+                std::to_string(max_k));
       previous = s.k;
       s.inertia = f64(what);
       if (!std::isfinite(s.inertia) || s.inertia < 0) invalid(std::string(what) + ": inertia must be finite and ≥ 0");
@@ -128,8 +131,11 @@ class Reader {
       // silently change the similarity maps.
       for (int r = 0; r < s.k; ++r) {
         double sq = 0;
-        for (int c = 0; c < core::kEmbedDim; ++c) sq += double(s.prototypes[std::size_t(r) * core::kEmbedDim + c]) * s.prototypes[std::size_t(r) * core::kEmbedDim + c];
-        if (sq != 0 && std::fabs(std::sqrt(sq) - 1.0) > 1e-3) invalid(std::string(what) + ": a prototype row is not unit-norm");
+        for (int c = 0; c < core::kEmbedDim; ++c)
+          sq += double(s.prototypes[std::size_t(r) * core::kEmbedDim + c]) *
+                s.prototypes[std::size_t(r) * core::kEmbedDim + c];
+        if (sq != 0 && std::fabs(std::sqrt(sq) - 1.0) > 1e-3)
+          invalid(std::string(what) + ": a prototype row is not unit-norm");
       }
     }
     return out;
@@ -176,16 +182,18 @@ std::shared_ptr<const Reference> deserialize_reference(const std::uint8_t* data,
   Reader head(data + 8, kHeader - 8);
   const std::uint32_t version = head.u32("the header");
   if (version == 0 || version > kReferenceFormatVersion)
-    throw core::CoreError("REFERENCE_VERSION_UNSUPPORTED",
-                          "the reference data has format version " + std::to_string(version) + "; this build reads version " +
-                              std::to_string(kReferenceFormatVersion) + " (update p2sam-native or recreate the reference)");
+    throw core::CoreError("REFERENCE_VERSION_UNSUPPORTED", "the reference data has format version " +
+                                                               std::to_string(version) + "; this build reads version " +
+                                                               std::to_string(kReferenceFormatVersion) +
+                                                               " (update p2sam-native or recreate the reference)");
   const std::uint64_t length = head.u64("the header");
   if (length != size - kHeader - 8)
-    invalid("its header announces " + std::to_string(length) + " payload bytes but " + std::to_string(size - kHeader - 8) +
-            " follow (truncated or padded)");
+    invalid("its header announces " + std::to_string(length) + " payload bytes but " +
+            std::to_string(size - kHeader - 8) + " follow (truncated or padded)");
   const std::uint8_t* payload = data + kHeader;
   Reader sum(payload + length, 8);
-  if (sum.u64("the checksum") != fnv1a(payload, std::size_t(length))) invalid("its checksum does not match (the data is corrupt)");
+  if (sum.u64("the checksum") != fnv1a(payload, std::size_t(length)))
+    invalid("its checksum does not match (the data is corrupt)");
 
   Reader in(payload, std::size_t(length));
   auto r = std::make_shared<Reference>();

@@ -84,10 +84,13 @@ constexpr float kSaturatedLogit = 1e4f;
 void saturate_logits(std::vector<float>& logits, const char* output) {
   for (float& v : logits) {
     if (std::isnan(v))
-      throw core::CoreError("MODEL_OUTPUT_INVALID", std::string("the decoder produced NaN in ") + output +
-                                                        "; the model file is probably broken or was exported incorrectly");
-    if (v > kSaturatedLogit) v = kSaturatedLogit;
-    else if (v < -kSaturatedLogit) v = -kSaturatedLogit;
+      throw core::CoreError("MODEL_OUTPUT_INVALID",
+                            std::string("the decoder produced NaN in ") + output +
+                                "; the model file is probably broken or was exported incorrectly");
+    if (v > kSaturatedLogit)
+      v = kSaturatedLogit;
+    else if (v < -kSaturatedLogit)
+      v = -kSaturatedLogit;
   }
 }
 
@@ -131,14 +134,18 @@ OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : lab
   SessionConfig cfg = config;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (cfg.intra_op_threads > cores) cfg.intra_op_threads = cores;
-  if (source.path.empty() && source.bytes.empty()) throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
-  const std::string where = "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'");
+  if (source.path.empty() && source.bytes.empty())
+    throw core::CoreError("MODEL_INVALID", label_ + " model buffer is empty");
+  const std::string where =
+      "the " + label_ + " model" + (source.path.empty() ? " (from a buffer)" : " '" + source.path + "'");
   auto create = [&](const SessionConfig& c) {
     Ort::SessionOptions opts = make_options(c, provider_);
     if (source.path.empty() && !source.external_data_folder.empty())
       opts.AddConfigEntry("session.model_external_initializers_file_folder_path", source.external_data_folder.c_str());
-    if (!source.path.empty()) session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
-    else session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
+    if (!source.path.empty())
+      session_ = std::make_unique<Ort::Session>(env, source.path.c_str(), opts);
+    else
+      session_ = std::make_unique<Ort::Session>(env, source.bytes.data(), source.bytes.size(), opts);
   };
   try {
     create(cfg);
@@ -152,8 +159,9 @@ OrtModel::OrtModel(const ModelSource& source, const SessionConfig& config) : lab
       create(single);
     } catch (const Ort::Exception& e2) {
       if (thread_creation_refused(e2))
-        throw core::CoreError("INTERNAL", where + " could not be loaded: the operating system refused to start a thread (" +
-                                              std::string(e2.what()) + "); raise the process or container thread limit");
+        throw core::CoreError("INTERNAL",
+                              where + " could not be loaded: the operating system refused to start a thread (" +
+                                  std::string(e2.what()) + "); raise the process or container thread limit");
       throw load_error(e2, where);
     }
   }
@@ -266,8 +274,8 @@ DecoderResult SamDecoder::run(const Embedding& target, const DecoderPrompt& p, b
     throw core::CoreError("MODEL_UNSUPPORTED", "this decoder export has no `masks` output (full-resolution logits)");
   std::vector<const char*> out_names = {"iou_predictions", "low_res_masks"};
   if (want_full_masks) out_names.push_back("masks");
-  std::vector<Ort::Value> out =
-      cancellable_run(model_.session(), in_names, inputs.data(), inputs.size(), out_names.data(), out_names.size(), "the decoder");
+  std::vector<Ort::Value> out = cancellable_run(model_.session(), in_names, inputs.data(), inputs.size(),
+                                                out_names.data(), out_names.size(), "the decoder");
   DecoderResult r;
   auto iou_shape = out[0].GetTensorTypeAndShapeInfo().GetShape();
   auto low_shape = out[1].GetTensorTypeAndShapeInfo().GetShape();

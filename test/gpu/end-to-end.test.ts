@@ -23,7 +23,14 @@ if (!cuda.available) console.log(`[gpu end-to-end: ONNX Runtime on CUDA skipped]
 const scenes = () => {
   const ref = makeScene({ width: 640, height: 480, seed: 3, center: [0.45, 0.5], scale: 0.5 });
   const targets = [11, 12, 13, 14].map((noiseSeed, i) =>
-    makeScene({ width: 640 + 32 * i, height: 480, seed: 3, noiseSeed, center: [0.5 + 0.03 * i, 0.5], scale: 0.5 + 0.04 * i }),
+    makeScene({
+      width: 640 + 32 * i,
+      height: 480,
+      seed: 3,
+      noiseSeed,
+      center: [0.5 + 0.03 * i, 0.5],
+      scale: 0.5 + 0.04 * i,
+    }),
   );
   return { ref, targets };
 };
@@ -54,7 +61,12 @@ describe.skipIf(!cuda.kernelsAvailable)("P2SAM maths on the GPU (device 'cuda', 
     paths = await testkitModel();
     cpuModel = await P2SAM.load({ ...paths, device: 'cpu' });
     gpuDefault = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu' });
-    gpuAll = await P2SAM.load({ ...paths, device: 'cuda', modelDevice: 'cpu', gpuStages: ['points', 'kmeans', 'scoring'] });
+    gpuAll = await P2SAM.load({
+      ...paths,
+      device: 'cuda',
+      modelDevice: 'cpu',
+      gpuStages: ['points', 'kmeans', 'scoring'],
+    });
   });
   afterAll(async () => {
     for (const m of [cpuModel, gpuDefault, gpuAll]) await m?.dispose();
@@ -92,7 +104,8 @@ describe.skipIf(!cuda.kernelsAvailable)("P2SAM maths on the GPU (device 'cuda', 
       const gs = rg.contents().partSets;
       const cs = rc.contents().partSets;
       expect(gs.map((p) => p.k)).toEqual(cs.map((p) => p.k));
-      for (let i = 0; i < cs.length; i++) expect(Math.abs(gs[i].inertia - cs[i].inertia)).toBeLessThanOrEqual(1e-4 * cs[i].inertia);
+      for (let i = 0; i < cs.length; i++)
+        expect(Math.abs(gs[i].inertia - cs[i].inertia)).toBeLessThanOrEqual(1e-4 * cs[i].inertia);
       for (const t of targets) {
         const g = await gpuAll.segment(t.image, { reference: rg, retrieval: { solver: 'exact' } });
         const c = await cpuModel.segment(t.image, { reference: rc, retrieval: { solver: 'exact' } });
@@ -119,37 +132,42 @@ describe.skipIf(!cuda.kernelsAvailable)("P2SAM maths on the GPU (device 'cuda', 
         // marginal error). Not converged (plain log-domain sweeps stall on clustered
         // features; measured up to 12% off after 1000 sweeps): flagged, and warned above.
         if (x.converged && c.candidates[i].converged)
-          expect(Math.abs(x.score - c.candidates[i].score!)).toBeLessThanOrEqual(1e-3 * c.candidates[i].score!);
+          expect(Math.abs(x.score - c.candidates[i].score!)).toBeLessThanOrEqual(
+            1e-3 * c.candidates[i].score!,
+          );
       });
     }
   });
 });
 
-describe.skipIf(!cuda.kernelsAvailable || cuda.onnxRuntimeProvider)("device 'cuda' on a GPU without ORT's CUDA provider", () => {
-  it('rejects with BACKEND_UNAVAILABLE naming the provider and the modelDevice way out', async () => {
-    const paths = await testkitModel();
-    const err = await P2SAM.load({ ...paths, device: 'cuda' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(P2SamError);
-    expect((err as P2SamError).code).toBe('BACKEND_UNAVAILABLE');
-    expect((err as P2SamError).message).toMatch(/libonnxruntime_providers_cuda\.so/);
-    expect((err as P2SamError).message).toMatch(/modelDevice: 'cpu'/);
-  });
+describe.skipIf(!cuda.kernelsAvailable || cuda.onnxRuntimeProvider)(
+  "device 'cuda' on a GPU without ORT's CUDA provider",
+  () => {
+    it('rejects with BACKEND_UNAVAILABLE naming the provider and the modelDevice way out', async () => {
+      const paths = await testkitModel();
+      const err = await P2SAM.load({ ...paths, device: 'cuda' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(P2SamError);
+      expect((err as P2SamError).code).toBe('BACKEND_UNAVAILABLE');
+      expect((err as P2SamError).message).toMatch(/libonnxruntime_providers_cuda\.so/);
+      expect((err as P2SamError).message).toMatch(/modelDevice: 'cpu'/);
+    });
 
-  it("'auto' runs the maths on the GPU and the sessions on the CPU, saying why", async () => {
-    const paths = await testkitModel();
-    const model = await P2SAM.load({ ...paths, device: 'auto' });
-    try {
-      expect(model.info.device).toBe('cuda');
-      expect(model.info.modelDevice).toBe('cpu');
-      expect(model.info.deviceReason).toMatch(/ONNX Runtime sessions: .*libonnxruntime_providers_cuda\.so/);
-    } finally {
-      await model.dispose();
-    }
-  });
-});
+    it("'auto' runs the maths on the GPU and the sessions on the CPU, saying why", async () => {
+      const paths = await testkitModel();
+      const model = await P2SAM.load({ ...paths, device: 'auto' });
+      try {
+        expect(model.info.device).toBe('cuda');
+        expect(model.info.modelDevice).toBe('cpu');
+        expect(model.info.deviceReason).toMatch(/ONNX Runtime sessions: .*libonnxruntime_providers_cuda\.so/);
+      } finally {
+        await model.dispose();
+      }
+    });
+  },
+);
 
 describe.skipIf(!cuda.available)("everything on CUDA (device 'cuda', ORT's CUDA provider)", () => {
   it('produces the CPU masks up to float noise at the boundary', async () => {

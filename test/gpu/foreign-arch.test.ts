@@ -29,12 +29,17 @@ describe.skipIf(!foreign || !gpu)('a CUDA build for another GPU architecture', (
         console.log(JSON.stringify({ cuda, info: { device: model.info.device, reason: model.info.deviceReason }, err }));
         await model.dispose();
       })().catch((e) => { console.error(e); process.exit(1); });`;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, P2SAM_NATIVE_PATH: foreign } });
+    const r = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, P2SAM_NATIVE_PATH: foreign },
+    });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(out.cuda.kernelsCompiled).toBe(true);
     expect(out.cuda.kernelsAvailable).toBe(false);
-    expect(out.cuda.reason).toMatch(/is not usable: its compute capability \d+\.\d+ cannot run this build's kernels \(CUDA architectures [^)]+\); rebuild with P2SAM_CUDA_ARCHS including \d+-real/);
+    expect(out.cuda.reason).toMatch(
+      /is not usable: its compute capability \d+\.\d+ cannot run this build's kernels \(CUDA architectures [^)]+\); rebuild with P2SAM_CUDA_ARCHS including \d+-real/,
+    );
     expect(out.info.device).toBe('cpu');
     expect(out.info.reason).toContain('cannot run this build');
     expect(out.err).toMatchObject({ code: 'BACKEND_UNAVAILABLE' });

@@ -16,7 +16,8 @@ function why(): string | undefined {
   const b = P2SAM.backends().cuda;
   if (!b.kernelsCompiled) return b.reason ?? 'the addon was built without CUDA';
   if (!b.device) return b.reason ?? 'no CUDA device';
-  if (!gpuBindings()) return 'the addon does not export the gpu bindings (RegisterGpuBindings not called in addon.cpp)';
+  if (!gpuBindings())
+    return 'the addon does not export the gpu bindings (RegisterGpuBindings not called in addon.cpp)';
   return undefined;
 }
 
@@ -41,6 +42,7 @@ export function blobs(n: number, d: number, centres: number, seed: number): Floa
   const r = rng(seed);
   const c = Float32Array.from({ length: centres * d }, () => 8 * (r() - 0.5));
   const x = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) for (let t = 0; t < d; t++) x[i * d + t] = 3 + c[(i % centres) * d + t] + (r() - 0.5);
+  for (let i = 0; i < n; i++)
+    for (let t = 0; t < d; t++) x[i * d + t] = 3 + c[(i % centres) * d + t] + (r() - 0.5);
   return x;
 }

@@ -19,7 +19,10 @@ describe.skipIf(!gpuAvailable)('GPU kernels vs the CPU core', () => {
       const x = blobs(n, d, 4, seed);
       const ks = Int32Array.from([1, 2, 3, 4, 5]);
       const opts = { restarts: 10, maxIterations: 300, tolerance: 1e-4, seed };
-      const [g, c] = await Promise.all([gpu.kmeans(x, n, d, ks, opts), cpu.kmeans(x, n, d, ks, { ...opts, threads: 2 })]);
+      const [g, c] = await Promise.all([
+        gpu.kmeans(x, n, d, ks, opts),
+        cpu.kmeans(x, n, d, ks, { ...opts, threads: 2 }),
+      ]);
       expect(g).toHaveLength(5);
       for (let q = 0; q < ks.length; q++) {
         expect(g[q].k).toBe(c[q].k);
@@ -33,8 +36,14 @@ describe.skipIf(!gpuAvailable)('GPU kernels vs the CPU core', () => {
 
   it('k-means: bad input rejects with INVALID_ARGUMENT naming the parameter', async () => {
     const x = Float32Array.of(1, 2, Number.NaN, 4);
-    await expect(gpu.kmeans(x, 2, 2, Int32Array.from([2]), {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /'features'/ });
-    await expect(gpu.kmeans(new Float32Array(4), 2, 2, Int32Array.from([0]), {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /'ks'/ });
+    await expect(gpu.kmeans(x, 2, 2, Int32Array.from([2]), {})).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: /'features'/,
+    });
+    await expect(gpu.kmeans(new Float32Array(4), 2, 2, Int32Array.from([0]), {})).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: /'ks'/,
+    });
   });
 
   it('point selection: identical points to the CPU for several image shapes', async () => {
@@ -60,9 +69,17 @@ describe.skipIf(!gpuAvailable)('GPU kernels vs the CPU core', () => {
       [48, 40],
     ]) {
       const scale = 1024 / Math.max(w, h);
-      const meta = { origWidth: w, origHeight: h, inputWidth: Math.floor(w * scale + 0.5), inputHeight: Math.floor(h * scale + 0.5) };
+      const meta = {
+        origWidth: w,
+        origHeight: h,
+        inputWidth: Math.floor(w * scale + 0.5),
+        inputHeight: Math.floor(h * scale + 0.5),
+      };
       const emb = new cpu.NativeEmbedding(data, meta);
-      const [g, c] = await Promise.all([cpu.selectPoints(emb, sets, 0, 'cuda'), cpu.selectPoints(emb, sets, 2)]);
+      const [g, c] = await Promise.all([
+        cpu.selectPoints(emb, sets, 0, 'cuda'),
+        cpu.selectPoints(emb, sets, 2),
+      ]);
       expect(g.map((s) => [Array.from(s.argmax), s.meanArgmin && Array.from(s.meanArgmin)])).toEqual(
         c.map((s) => [Array.from(s.argmax), s.meanArgmin && Array.from(s.meanArgmin)]),
       );
@@ -95,7 +112,7 @@ describe.skipIf(!gpuAvailable)('GPU kernels vs the CPU core', () => {
     expect(self[0]).toBe(0);
   });
 
-  it('Sinkhorn: converges to the CPU solver\'s entropic optimum', async () => {
+  it("Sinkhorn: converges to the CPU solver's entropic optimum", async () => {
     // Only converged results are compared: the entropic plan is unique, while the
     // iterations it takes depend on each solver's start and acceleration.
     const n = 500;
@@ -114,7 +131,11 @@ describe.skipIf(!gpuAvailable)('GPU kernels vs the CPU core', () => {
       expect(Math.abs(g.cost - c.cost)).toBeLessThanOrEqual(1e-6 * c.cost);
     }
     // A capped run reports the cap and a finite error instead of converging.
-    const capped = await gpu.sinkhorn(a, n, b, m, d, null, wb, { epsilon: 0.02, maxIterations: 2, tolerance: 1e-12 });
+    const capped = await gpu.sinkhorn(a, n, b, m, d, null, wb, {
+      epsilon: 0.02,
+      maxIterations: 2,
+      tolerance: 1e-12,
+    });
     expect(capped).toMatchObject({ converged: false, iterations: 2 });
     expect(Number.isFinite(capped.marginalError) && Number.isFinite(capped.cost)).toBe(true);
   });

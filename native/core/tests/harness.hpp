@@ -45,34 +45,34 @@ inline void report_failure(const char* file, int line, const std::string& what) 
 #define P2SAM_CONCAT2(a, b) a##b
 #define P2SAM_CONCAT(a, b) P2SAM_CONCAT2(a, b)
 
-#define TEST_CASE(name)                                                              \
-  static void name();                                                                \
+#define TEST_CASE(name)                                                            \
+  static void name();                                                              \
   static ::p2sam::testing::Registrar P2SAM_CONCAT(registrar_, name)(#name, &name); \
   static void name()
 
-#define CHECK(cond)                                                                          \
-  do {                                                                                       \
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
     if (!(cond)) ::p2sam::testing::report_failure(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                               \
-  do {                                                                                      \
-    double va_ = static_cast<double>(a), vb_ = static_cast<double>(b);                      \
-    if (!(std::fabs(va_ - vb_) <= (tol))) {                                                 \
-      char buf_[256];                                                                       \
-      std::snprintf(buf_, sizeof buf_, "CHECK_NEAR(" #a ", " #b ") %.17g vs %.17g (tol %g)", \
-                    va_, vb_, static_cast<double>(tol));                                    \
-      ::p2sam::testing::report_failure(__FILE__, __LINE__, buf_);                           \
-    }                                                                                       \
+#define CHECK_NEAR(a, b, tol)                                                                          \
+  do {                                                                                                 \
+    double va_ = static_cast<double>(a), vb_ = static_cast<double>(b);                                 \
+    if (!(std::fabs(va_ - vb_) <= (tol))) {                                                            \
+      char buf_[256];                                                                                  \
+      std::snprintf(buf_, sizeof buf_, "CHECK_NEAR(" #a ", " #b ") %.17g vs %.17g (tol %g)", va_, vb_, \
+                    static_cast<double>(tol));                                                         \
+      ::p2sam::testing::report_failure(__FILE__, __LINE__, buf_);                                      \
+    }                                                                                                  \
   } while (0)
 
-#define CHECK_THROWS(expr)                                                                   \
-  do {                                                                                       \
-    bool threw_ = false;                                                                     \
-    try {                                                                                    \
-      (void)(expr);                                                                          \
-    } catch (...) {                                                                          \
-      threw_ = true;                                                                         \
-    }                                                                                        \
+#define CHECK_THROWS(expr)                                                                       \
+  do {                                                                                           \
+    bool threw_ = false;                                                                         \
+    try {                                                                                        \
+      (void)(expr);                                                                              \
+    } catch (...) {                                                                              \
+      threw_ = true;                                                                             \
+    }                                                                                            \
     if (!threw_) ::p2sam::testing::report_failure(__FILE__, __LINE__, "expected throw: " #expr); \
   } while (0)

@@ -19,8 +19,6 @@ using p2sam::testing::throws_mentioning;
 
 namespace {
 
-
-
 // Independent reference for PIL's bilinear resize in double precision: triangle filter
 // of half-width max(in/out, 1) (in input pixels), window centred at (i+0.5)*in/out,
 // weights normalised per output pixel; horizontal pass, round to uint8, vertical pass.
@@ -57,8 +55,10 @@ std::vector<std::uint8_t> reference_pil(const std::vector<std::uint8_t>& src, in
       const auto wt = pil_weights_1d(w, ow, x, first);
       for (int ch = 0; ch < c; ++ch) {
         double acc = 0;
-        for (std::size_t t = 0; t < wt.size(); ++t) acc += wt[t] * src[(static_cast<std::size_t>(y) * w + first + t) * c + ch];
-        mid[(static_cast<std::size_t>(y) * ow + x) * c + ch] = ow == w ? src[(static_cast<std::size_t>(y) * w + x) * c + ch] : round8(acc);
+        for (std::size_t t = 0; t < wt.size(); ++t)
+          acc += wt[t] * src[(static_cast<std::size_t>(y) * w + first + t) * c + ch];
+        mid[(static_cast<std::size_t>(y) * ow + x) * c + ch] =
+            ow == w ? src[(static_cast<std::size_t>(y) * w + x) * c + ch] : round8(acc);
       }
     }
   std::vector<std::uint8_t> out(static_cast<std::size_t>(oh) * ow * c);
@@ -69,7 +69,8 @@ std::vector<std::uint8_t> reference_pil(const std::vector<std::uint8_t>& src, in
       for (int ch = 0; ch < c; ++ch) {
         double acc = 0;
         for (std::size_t t = 0; t < wt.size(); ++t) acc += wt[t] * mid[((first + t) * ow + x) * c + ch];
-        out[(static_cast<std::size_t>(y) * ow + x) * c + ch] = oh == h ? mid[(static_cast<std::size_t>(y) * ow + x) * c + ch] : round8(acc);
+        out[(static_cast<std::size_t>(y) * ow + x) * c + ch] =
+            oh == h ? mid[(static_cast<std::size_t>(y) * ow + x) * c + ch] : round8(acc);
       }
   }
   return out;
@@ -164,7 +165,7 @@ TEST_CASE(pil_resize_identity_and_constant_are_exact) {
 
 TEST_CASE(pil_resize_matches_independent_double_reference) {
   Rng rng(11);
-  const int cases[][4] = {{50, 40, 1024, 819}, {300, 200, 64, 43}, {17, 31, 5, 9},  {9, 9, 27, 4},
+  const int cases[][4] = {{50, 40, 1024, 819}, {300, 200, 64, 43}, {17, 31, 5, 9}, {9, 9, 27, 4},
                           {128, 3, 7, 11},     {5, 5, 5, 12},      {64, 64, 1, 1}, {1, 1, 3, 3}};
   for (const auto& cs : cases) {
     for (int c = 1; c <= 4; ++c) {
@@ -241,15 +242,17 @@ TEST_CASE(torch_resize_downsample_averages_pixel_pairs) {
   // 1024 -> 64: source 16i+7.5, i.e. the mean of pixels 16i+7 and 16i+8 on each axis.
   std::vector<float> big(1024 * 1024);
   for (int y = 0; y < 1024; ++y)
-    for (int x = 0; x < 1024; ++x) big[static_cast<std::size_t>(y) * 1024 + x] = static_cast<float>((x * 31 + y * 17) % 97);
+    for (int x = 0; x < 1024; ++x)
+      big[static_cast<std::size_t>(y) * 1024 + x] = static_cast<float>((x * 31 + y * 17) % 97);
   auto small = torch_resize_bilinear(big.data(), 1, 1024, 1024, 64, 64, 2);
   bool ok = small.size() == 4096;
   double worst = 0;
   for (int i = 0; i < 64; ++i)
     for (int j = 0; j < 64; ++j) {
       auto px = [&](int y, int x) { return static_cast<double>(big[static_cast<std::size_t>(y) * 1024 + x]); };
-      const double want =
-          (px(16 * i + 7, 16 * j + 7) + px(16 * i + 7, 16 * j + 8) + px(16 * i + 8, 16 * j + 7) + px(16 * i + 8, 16 * j + 8)) / 4;
+      const double want = (px(16 * i + 7, 16 * j + 7) + px(16 * i + 7, 16 * j + 8) + px(16 * i + 8, 16 * j + 7) +
+                           px(16 * i + 8, 16 * j + 8)) /
+                          4;
       worst = std::max(worst, std::fabs(small[i * 64 + j] - want));
     }
   CHECK(ok);
@@ -295,7 +298,8 @@ TEST_CASE(torch_linear_axis_crop_keeps_full_size_weights) {
   CHECK(crop.i0.size() == 768);
   bool same = true;
   for (int d = 0; d < 768; ++d)
-    same = same && crop.i0[d] == full.i0[d] && crop.i1[d] == full.i1[d] && crop.w0[d] == full.w0[d] && crop.w1[d] == full.w1[d];
+    same = same && crop.i0[d] == full.i0[d] && crop.i1[d] == full.i1[d] && crop.w0[d] == full.w0[d] &&
+           crop.w1[d] == full.w1[d];
   CHECK(same);
   // ×4 upsampling, output 5: source 0.25*5.5-0.5 = 0.875 -> pixels 0,1 weighted .125/.875;
   // output 6: source 1.125 -> pixels 1,2 weighted .875/.125.

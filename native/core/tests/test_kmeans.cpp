@@ -10,9 +10,9 @@
 
 #include "errors.hpp"
 #include "harness.hpp"
-#include "test_util.hpp"
 #include "kmeans.hpp"
 #include "prototypes.hpp"
+#include "test_util.hpp"
 
 using p2sam::core::CoreError;
 using p2sam::core::KMeansOptions;
@@ -23,11 +23,10 @@ namespace {
 // Test-data generator (independent of the k-means stream).
 using TestRng = p2sam::testing::XorShift64;
 
-
 // `clusters` Gaussian blobs (sd 0.05) around centres spread with sd `spread`, plus a
 // common offset (features are not zero-mean); truth[i] = blob of point i.
-std::vector<float> blobs(std::size_t n, std::size_t d, int clusters, double spread,
-                         std::uint64_t seed, std::vector<int>* truth) {
+std::vector<float> blobs(std::size_t n, std::size_t d, int clusters, double spread, std::uint64_t seed,
+                         std::vector<int>* truth) {
   TestRng rng{seed * 2654435761ULL + 88172645463325252ULL};
   std::vector<double> centres(static_cast<std::size_t>(clusters) * d);
   for (auto& c : centres) c = spread * rng.gaussian();
@@ -62,8 +61,7 @@ bool same_partition(const std::vector<std::int32_t>& a, const std::vector<int>& 
 }
 
 bool bit_equal(const KMeansResult& a, const KMeansResult& b) {
-  return a.k == b.k && a.skipped == b.skipped && a.labels == b.labels &&
-         a.centroids.size() == b.centroids.size() &&
+  return a.k == b.k && a.skipped == b.skipped && a.labels == b.labels && a.centroids.size() == b.centroids.size() &&
          std::memcmp(a.centroids.data(), b.centroids.data(), a.centroids.size() * sizeof(float)) == 0 &&
          std::memcmp(&a.inertia, &b.inertia, sizeof(double)) == 0 && a.iterations == b.iterations;
 }
@@ -85,8 +83,7 @@ void check_valid(const KMeansResult& r, const float* x, std::size_t n, std::size
   double inertia = 0.0;
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t t = 0; t < d; ++t) {
-      double diff = static_cast<double>(x[i * d + t]) -
-                    r.centroids[static_cast<std::size_t>(r.labels[i]) * d + t];
+      double diff = static_cast<double>(x[i * d + t]) - r.centroids[static_cast<std::size_t>(r.labels[i]) * d + t];
       inertia += diff * diff;
     }
   CHECK_NEAR(r.inertia, inertia, 1e-4 * (1.0 + inertia));
@@ -392,8 +389,10 @@ TEST_CASE(prototypes_zero_vectors_stay_finite) {
       CHECK(std::isfinite(sets[1].prototypes[c * d + t]));
       sq += static_cast<double>(sets[1].prototypes[c * d + t]) * sets[1].prototypes[c * d + t];
     }
-    if (sq == 0.0) ++zero_rows;
-    else CHECK_NEAR(sq, 1.0, 1e-6);
+    if (sq == 0.0)
+      ++zero_rows;
+    else
+      CHECK_NEAR(sq, 1.0, 1e-6);
   }
   CHECK(zero_rows == 1);
   // All-identical features, more clusters than distinct points: duplicates, no NaN.

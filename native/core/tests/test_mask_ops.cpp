@@ -6,15 +6,14 @@
 
 #include "errors.hpp"
 #include "harness.hpp"
-#include "test_util.hpp"
 #include "mask_ops.hpp"
 #include "reference_grid.hpp"
+#include "test_util.hpp"
 
 using namespace p2sam::core;
 using p2sam::testing::throws_mentioning;
 
 namespace {
-
 
 // A w×h mask with the rectangle [x0,x1) × [y0,y1) set to `value`.
 std::vector<std::uint8_t> rect_mask(int w, int h, int x0, int y0, int x1, int y1, std::uint8_t value = 1) {
@@ -151,7 +150,8 @@ TEST_CASE(reference_grid_edge_cases) {
 TEST_CASE(gather_features_rows_in_cell_order) {
   std::vector<float> emb(static_cast<std::size_t>(kEmbedDim) * kGridCells);
   for (int c = 0; c < kEmbedDim; ++c)
-    for (int i = 0; i < kGridCells; ++i) emb[static_cast<std::size_t>(c) * kGridCells + i] = static_cast<float>(c * 10000 + i);
+    for (int i = 0; i < kGridCells; ++i)
+      emb[static_cast<std::size_t>(c) * kGridCells + i] = static_cast<float>(c * 10000 + i);
   std::vector<std::uint8_t> cells(kGridCells, 0);
   cells[4095] = 1;
   cells[7] = 1;
@@ -188,7 +188,8 @@ TEST_CASE(upscale_low_res_mask_equals_materialised_postprocess) {
     std::vector<float> full = torch_resize_bilinear(low.data(), 1, 256, 256, 1024, 1024, 1);
     std::vector<float> crop(static_cast<std::size_t>(info.new_w) * info.new_h);
     for (int y = 0; y < info.new_h; ++y)
-      for (int x = 0; x < info.new_w; ++x) crop[static_cast<std::size_t>(y) * info.new_w + x] = full[static_cast<std::size_t>(y) * 1024 + x];
+      for (int x = 0; x < info.new_w; ++x)
+        crop[static_cast<std::size_t>(y) * info.new_w + x] = full[static_cast<std::size_t>(y) * 1024 + x];
     std::vector<float> orig = torch_resize_bilinear(crop.data(), 1, info.new_h, info.new_w, h, w, 1);
     std::vector<std::uint8_t> slow = threshold_logits(orig.data(), orig.size());
     CHECK(fast == slow);

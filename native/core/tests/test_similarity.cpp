@@ -8,17 +8,15 @@
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "harness.hpp"
-#include "test_util.hpp"
 #include "reference_grid.hpp"
 #include "similarity.hpp"
+#include "test_util.hpp"
 
 using namespace p2sam::core;
 using p2sam::testing::Rng;
 using p2sam::testing::throws_mentioning;
 
 namespace {
-
-
 
 std::vector<float> random_embedding(std::uint64_t seed) {
   Rng rng(seed);
@@ -111,7 +109,8 @@ TEST_CASE(normalize_target_features_unit_norm_and_zero_cells) {
   CHECK(finite);
   CHECK(worst < 1e-5);
   // Direction preserved: ratio of two channels unchanged.
-  CHECK_NEAR(tn[5] / tn[kGridCells + 5], emb[5] / emb[kGridCells + 5], 1e-4 * std::fabs(emb[5] / emb[kGridCells + 5]) + 1e-6);
+  CHECK_NEAR(tn[5] / tn[kGridCells + 5], emb[5] / emb[kGridCells + 5],
+             1e-4 * std::fabs(emb[5] / emb[kGridCells + 5]) + 1e-6);
 
   emb[3 * kGridCells + 100] = std::nanf("");
   CHECK(throws_mentioning([&] { normalize_target_features(emb.data()); }, "cell 100"));
@@ -127,7 +126,8 @@ TEST_CASE(similarity_maps64_are_dot_products) {
   for (int p = 0; p < 3; ++p)
     for (int i = 0; i < kGridCells; i += 37) {
       double want = 0;
-      for (int c = 0; c < kEmbedDim; ++c) want += double(protos[p * kEmbedDim + c]) * tn[static_cast<std::size_t>(c) * kGridCells + i];
+      for (int c = 0; c < kEmbedDim; ++c)
+        want += double(protos[p * kEmbedDim + c]) * tn[static_cast<std::size_t>(c) * kGridCells + i];
       worst = std::max(worst, std::fabs(maps[p * kGridCells + i] - want));
     }
   CHECK(worst < 1e-5);
@@ -147,7 +147,8 @@ TEST_CASE(upsample_similarity_equals_explicit_torch_chain) {
     auto s1024 = torch_resize_bilinear(s256.data(), 1, 256, 256, 1024, 1024, 1);
     std::vector<float> crop(static_cast<std::size_t>(info.new_h) * info.new_w);
     for (int y = 0; y < info.new_h; ++y)
-      std::copy(s1024.begin() + static_cast<std::size_t>(y) * 1024, s1024.begin() + static_cast<std::size_t>(y) * 1024 + info.new_w,
+      std::copy(s1024.begin() + static_cast<std::size_t>(y) * 1024,
+                s1024.begin() + static_cast<std::size_t>(y) * 1024 + info.new_w,
                 crop.begin() + static_cast<std::size_t>(y) * info.new_w);
     auto want = torch_resize_bilinear(crop.data(), 1, info.new_h, info.new_w, info.orig_h, info.orig_w, 1);
     CHECK(got.size() == want.size());
@@ -203,8 +204,8 @@ TEST_CASE(mean_argmin_finds_the_least_similar_cell) {
   CHECK(sets[0].has_mean_argmin);
   auto in_cell = [](const MapPoint& p, int cx, int cy) {
     const double s = 640.0 / 1024.0;
-    return p.x >= std::floor(16 * cx * s) - 1 && p.x <= std::ceil(16 * (cx + 1) * s) && p.y >= std::floor(16 * cy * s) - 1 &&
-           p.y <= std::ceil(16 * (cy + 1) * s);
+    return p.x >= std::floor(16 * cx * s) - 1 && p.x <= std::ceil(16 * (cx + 1) * s) &&
+           p.y >= std::floor(16 * cy * s) - 1 && p.y <= std::ceil(16 * (cy + 1) * s);
   };
   CHECK(in_cell(sets[0].argmax[0], 10, 10));
   CHECK(in_cell(sets[0].argmax[1], 50, 40));
@@ -215,12 +216,15 @@ TEST_CASE(mean_argmin_finds_the_least_similar_cell) {
 TEST_CASE(select_points_matches_brute_force_and_is_thread_independent) {
   auto tn = normalize_target_features(random_embedding(8).data(), 2);
   auto fg = unit_prototypes(5, 21);
-  auto many = unit_prototypes(11, 22);   // > one batch, no mean
-  auto wide = unit_prototypes(10, 23);   // mean group larger than a batch
+  auto many = unit_prototypes(11, 22);  // > one batch, no mean
+  auto wide = unit_prototypes(10, 23);  // mean group larger than a batch
   const ResizeInfo infos[] = {longest_side(300, 200), longest_side(45, 60)};
   for (const ResizeInfo& info : infos) {
-    const std::vector<PointRequest> reqs = {
-        {fg.data(), 5, true}, {many.data(), 11, false}, {nullptr, 0, false}, {wide.data(), 10, true}, {fg.data(), 1, true}};
+    const std::vector<PointRequest> reqs = {{fg.data(), 5, true},
+                                            {many.data(), 11, false},
+                                            {nullptr, 0, false},
+                                            {wide.data(), 10, true},
+                                            {fg.data(), 1, true}};
     auto one = select_points(tn.data(), info, reqs, 1);
     auto two = select_points(tn.data(), info, reqs, 2);
     auto three = select_points(tn.data(), info, reqs, 3);
@@ -261,12 +265,19 @@ TEST_CASE(select_points_rejects_bad_arguments) {
   const ResizeInfo info = longest_side(100, 80);
   CHECK(throws_mentioning([&] { select_points(nullptr, info, {{protos.data(), 2, false}}); }, "target_normalized"));
   CHECK(throws_mentioning([&] { select_points(tn.data(), info, {{nullptr, 2, false}}); }, "requests[0].prototypes"));
-  CHECK(throws_mentioning([&] { select_points(tn.data(), info, {{protos.data(), 1, false}, {protos.data(), -1, false}}); },
-                          "requests[1].count must be >= 0, got -1"));
+  CHECK(throws_mentioning(
+      [&] {
+        select_points(tn.data(), info, {{protos.data(), 1, false}, {protos.data(), -1, false}});
+      },
+      "requests[1].count must be >= 0, got -1"));
   CHECK(throws_mentioning([&] { select_points(tn.data(), info, {{protos.data(), 0, true}}); }, "want_mean_argmin"));
   ResizeInfo bad = info;
   bad.new_w = 2048;
-  CHECK(throws_mentioning([&] { select_points(tn.data(), bad, {{protos.data(), 2, false}}); }, "new_w/new_h must be in 1..1024"));
+  CHECK(throws_mentioning(
+      [&] {
+        select_points(tn.data(), bad, {{protos.data(), 2, false}});
+      },
+      "new_w/new_h must be in 1..1024"));
   bad = info;
   bad.orig_h = 0;
   CHECK(throws_mentioning([&] { upsample_similarity(protos.data(), bad); }, "orig_w/orig_h"));

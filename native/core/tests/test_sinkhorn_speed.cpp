@@ -31,8 +31,7 @@ std::vector<float> gaussian(std::size_t n, std::size_t d, std::uint32_t seed, fl
 
 // Points around `clusters` random centres (spread 4 vs unit noise), the shape of real
 // part features: a few modes, most mass near them.
-std::vector<float> clustered(std::size_t n, std::size_t d, std::size_t clusters,
-                             std::uint32_t seed) {
+std::vector<float> clustered(std::size_t n, std::size_t d, std::size_t clusters, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> N(0.f, 1.f);
   std::vector<float> centres(clusters * d);
@@ -46,9 +45,8 @@ std::vector<float> clustered(std::size_t n, std::size_t d, std::size_t clusters,
 }
 
 // Plain log-domain Sinkhorn on double costs; returns <P, C> after the last row update.
-double reference_sinkhorn(const std::vector<float>& a, std::size_t n, const std::vector<float>& b,
-                          std::size_t m, std::size_t d, const std::vector<double>& wa,
-                          const std::vector<double>& wb, double epsilon) {
+double reference_sinkhorn(const std::vector<float>& a, std::size_t n, const std::vector<float>& b, std::size_t m,
+                          std::size_t d, const std::vector<double>& wa, const std::vector<double>& wb, double epsilon) {
   std::vector<double> C(n * m);
   double mean = 0.0;
   for (std::size_t i = 0; i < n; ++i)
@@ -90,8 +88,7 @@ double reference_sinkhorn(const std::vector<float>& a, std::size_t n, const std:
   }
   double cost = 0.0;
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < m; ++j)
-      cost += std::exp((f[i] + g[j] - C[i * m + j]) / eps) * C[i * m + j];
+    for (std::size_t j = 0; j < m; ++j) cost += std::exp((f[i] + g[j] - C[i * m + j]) / eps) * C[i * m + j];
   return cost;
 }
 
@@ -305,8 +302,7 @@ TEST_CASE(sinkhorn_is_invariant_to_the_feature_scale) {
 // before eps-scaling stopped at 1000 iterations with errors of 2e-2..4e-2 and costs 96%
 // below the optimum here).
 std::vector<float> tight_clusters(const std::vector<float>& centres, std::size_t d,
-                                  const std::vector<std::size_t>& counts, float spread,
-                                  std::uint32_t seed) {
+                                  const std::vector<std::size_t>& counts, float spread, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> N(0.f, spread);
   std::size_t total = 0;

@@ -8,14 +8,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
-#include <thread>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../cost_matrix.hpp"
@@ -39,8 +39,8 @@ std::vector<float> random_cloud(std::size_t n, std::size_t d, std::uint32_t seed
 }
 
 // ||a_i - b_j||² by the direct formula in long double.
-std::vector<double> direct_costs(const std::vector<float>& a, std::size_t n,
-                                 const std::vector<float>& b, std::size_t m, std::size_t d) {
+std::vector<double> direct_costs(const std::vector<float>& a, std::size_t n, const std::vector<float>& b, std::size_t m,
+                                 std::size_t d) {
   std::vector<double> c(n * m);
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < m; ++j) {
@@ -117,8 +117,7 @@ double brute_force_assignment(const std::vector<double>& c, std::size_t n) {
 
 // OT cost with integer masses qa (sum T) and qb (sum T) by expanding to a T×T
 // assignment problem; returns the cost for the masses normalised to 1.
-double expanded_assignment(const std::vector<double>& c, const std::vector<int>& qa,
-                           const std::vector<int>& qb) {
+double expanded_assignment(const std::vector<double>& c, const std::vector<int>& qa, const std::vector<int>& qb) {
   const std::size_t m = qb.size();
   std::vector<std::size_t> ra, rb;
   for (std::size_t i = 0; i < qa.size(); ++i)
@@ -132,13 +131,11 @@ double expanded_assignment(const std::vector<double>& c, const std::vector<int>&
   return hungarian(big, T) / static_cast<double>(T);
 }
 
-TransportResult exact(const std::vector<float>& a, std::size_t n, const std::vector<float>& b,
-                      std::size_t m, std::size_t d, const double* wa = nullptr,
-                      const double* wb = nullptr, int threads = 2) {
+TransportResult exact(const std::vector<float>& a, std::size_t n, const std::vector<float>& b, std::size_t m,
+                      std::size_t d, const double* wa = nullptr, const double* wb = nullptr, int threads = 2) {
   TransportProblem p{a.data(), n, b.data(), m, d, wa, wb};
   return wasserstein_exact(p, threads);
 }
-
 
 }  // namespace
 
@@ -198,8 +195,10 @@ TEST_CASE(wasserstein_exact_weighted_and_unequal_sizes_match_expanded_assignment
     for (auto& v : qb) v = q(rng);
     int ta = std::accumulate(qa.begin(), qa.end(), 0), tb = std::accumulate(qb.begin(), qb.end(), 0);
     // Balance by topping up the lighter side's last point.
-    if (ta < tb) qa.back() += tb - ta;
-    else qb.back() += ta - tb;
+    if (ta < tb)
+      qa.back() += tb - ta;
+    else
+      qb.back() += ta - tb;
     std::vector<double> wa(qa.begin(), qa.end()), wb(qb.begin(), qb.end());
     for (auto& w : wa) w *= 0.37;  // any positive scale: normalised internally
     const double ref = expanded_assignment(direct_costs(a, n, b, m, d), qa, qb);
@@ -211,8 +210,7 @@ TEST_CASE(wasserstein_exact_weighted_and_unequal_sizes_match_expanded_assignment
   const std::size_t n = 6, m = 10, d = 4;
   auto a = random_cloud(n, d, 11);
   auto b = random_cloud(m, d, 12, -0.5f);
-  const double ref =
-      expanded_assignment(direct_costs(a, n, b, m, d), std::vector<int>(n, 5), std::vector<int>(m, 3));
+  const double ref = expanded_assignment(direct_costs(a, n, b, m, d), std::vector<int>(n, 5), std::vector<int>(m, 3));
   const TransportResult r = exact(a, n, b, m, d);
   CHECK_NEAR(r.cost, ref, 1e-12 * ref);
 }
@@ -444,8 +442,7 @@ TEST_CASE(wasserstein_invalid_inputs_throw_naming_the_parameter) {
   CHECK(throws_mentioning([&] { wasserstein_sinkhorn(ok, o, 1); }, "'tolerance'"));
   // Cost-matrix entry point.
   std::vector<double> c = {1.0, std::numeric_limits<double>::infinity()};
-  CHECK(throws_mentioning([&] { transport_exact_from_costs(c.data(), 1, 2, nullptr, nullptr); },
-                              "'costs'"));
+  CHECK(throws_mentioning([&] { transport_exact_from_costs(c.data(), 1, 2, nullptr, nullptr); }, "'costs'"));
 }
 
 TEST_CASE(wasserstein_sinkhorn_approaches_exact_as_epsilon_shrinks) {

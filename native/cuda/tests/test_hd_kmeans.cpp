@@ -47,9 +47,10 @@ struct HostWork {
     taken.assign(n, 0);
     shared_int.assign(1, 0);
     shared_dbl.assign(hd::kMaxTrials, 0.0);
-    return hd::KmWork{centres.data(), centres_new.data(), cnorm.data(), sums.data(), counts.data(), labels.data(),
-                      labels_old.data(), closest.data(), cumulative.data(), trial.data(), best_trial.data(),
-                      taken.data(), shared_int.data(), shared_dbl.data(), &inertia, &iterations};
+    return hd::KmWork{centres.data(),    centres_new.data(), cnorm.data(),      sums.data(),
+                      counts.data(),     labels.data(),      labels_old.data(), closest.data(),
+                      cumulative.data(), trial.data(),       best_trial.data(), taken.data(),
+                      shared_int.data(), shared_dbl.data(),  &inertia,          &iterations};
   }
 };
 
@@ -176,7 +177,8 @@ TEST_CASE(hd_kmeans_validation_names_the_parameter) {
   CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'restarts'") != std::string::npos);
   bad = o;
   bad.relative_tolerance = std::nan("");
-  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'relative_tolerance'") != std::string::npos);
+  CHECK(msg([&] { hdt::km_validate("f", x.data(), 10, 2, {2}, bad); }).find("'relative_tolerance'") !=
+        std::string::npos);
   std::vector<float> y = x;
   y[7] = std::nanf("");
   CHECK(msg([&] { hdt::km_validate("f", y.data(), 10, 2, {2}, o); }).find("row 3, column 1") != std::string::npos);

@@ -18,14 +18,14 @@
 #include "errors.hpp"
 #include "geometry.hpp"
 #include "harness.hpp"
-#include "hd_test_util.hpp"
-#include "test_util.hpp"
 #include "hd_math.hpp"
+#include "hd_test_util.hpp"
 #include "kernels.hpp"
 #include "kmeans.hpp"
 #include "prototypes.hpp"
 #include "reference_grid.hpp"
 #include "similarity.hpp"
+#include "test_util.hpp"
 #include "wasserstein.hpp"
 
 using namespace p2sam::core;
@@ -68,14 +68,15 @@ std::vector<float> hd_stage256(const float* map64) {
 
 // ---------------------------------------------------------------- bilinear taps
 TEST_CASE(hd_torch_tap_matches_core_axis) {
-  const int sizes[][2] = {{64, 256}, {256, 1024}, {1024, 768}, {683, 512}, {1024, 37}, {5, 5}, {1, 9}, {9, 1},
-                          {300, 1024}, {1024, 1000}, {2, 3}, {256, 256}};
+  const int sizes[][2] = {{64, 256}, {256, 1024}, {1024, 768}, {683, 512},   {1024, 37}, {5, 5},
+                          {1, 9},    {9, 1},      {300, 1024}, {1024, 1000}, {2, 3},     {256, 256}};
   for (const auto& s : sizes) {
     const LinearAxis ax = torch_linear_axis(s[0], s[1]);
     bool ok = true;
     for (int d = 0; d < s[1]; ++d) {
       const hd::Tap t = hd::torch_tap(s[0], s[1], d);
-      ok = ok && t.i0 == ax.i0[d] && t.i1 == ax.i1[d] && hdt::same_bits(t.w0, ax.w0[d]) && hdt::same_bits(t.w1, ax.w1[d]);
+      ok = ok && t.i0 == ax.i0[d] && t.i1 == ax.i1[d] && hdt::same_bits(t.w0, ax.w0[d]) &&
+           hdt::same_bits(t.w1, ax.w1[d]);
     }
     CHECK(ok);
   }
@@ -196,10 +197,10 @@ TEST_CASE(hd_point_selection_matches_core) {
 }
 
 TEST_CASE(hd_extreme_tie_rule_prefers_first_index) {
-  CHECK(hd::better_max(1.0f, 5, 0.0f, -1));                 // nothing seen yet
-  CHECK(hd::better_max(2.0f, 9, 1.0f, 3));                  // strictly larger
-  CHECK(!hd::better_max(1.0f, 9, 1.0f, 3));                 // tie at a later index
-  CHECK(hd::better_max(1.0f, 2, 1.0f, 3));                  // tie at an earlier index
+  CHECK(hd::better_max(1.0f, 5, 0.0f, -1));  // nothing seen yet
+  CHECK(hd::better_max(2.0f, 9, 1.0f, 3));   // strictly larger
+  CHECK(!hd::better_max(1.0f, 9, 1.0f, 3));  // tie at a later index
+  CHECK(hd::better_max(1.0f, 2, 1.0f, 3));   // tie at an earlier index
   CHECK(hd::better_min(-1.0f, 9, 0.0f, 3));
   CHECK(!hd::better_min(0.0f, 9, 0.0f, 3));
   CHECK(hd::better_min(0.0f, 1, 0.0f, 3));
