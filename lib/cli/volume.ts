@@ -9,6 +9,8 @@
  * Writes into --out: the target RTSTRUCT (rtstruct.dcm) and, as asked, seg.dcm and
  * mask.nii.gz; slices/slice-NNN.overlay.png for every slice the model ran on (+ the mask
  * PNGs with 'png'); review.png (reference beside target per slice) and report.json.
+ * Why one file of ~680 lines: the single visit and the manifest batch share the flag
+ * mapping, path checks, outputs and report; the algorithm itself is in lib/volume/.
  * A manifest (CSV with a header, or a JSON array) runs many visits with one model load:
  * columns patient, ref_series, ref_rtstruct, roi, target_series, and optionally visit and
  * truth_rtstruct (+ truth_roi) for metrics; relative paths are relative to the manifest.

@@ -8,6 +8,9 @@
  *  - `GraphBuilder`, a small helper that hands out unique value names so graph code reads
  *    like a sequence of op calls.
  *
+ * Why one file of ~650 lines: the spec types, their encoder and the builder that emits them
+ * change together whenever a field is added; apart, each would restate the others' shapes.
+ *
  * Field numbers follow onnx/onnx.proto (proto2). Repeated scalar fields that onnx.proto
  * does not mark `packed` (dims, ints, floats) are written unpacked, which every protobuf
  * parser accepts. Tensor payloads always go to `raw_data` (little-endian), never to the
