@@ -31,6 +31,7 @@
 #include "errors.hpp"
 #include "kmeans_driver.hpp"
 #include "kmeans_random.hpp"
+#include "kmeans_same_clustering.hpp"
 #include "kmeans_sklearn.hpp"
 #include "parallel.hpp"
 
@@ -577,20 +578,6 @@ class Restart {
   Workspace& w_;
 };
 
-// scikit-learn keeps a later restart only if it is strictly better AND a different
-// partition (so rounding noise on the same partition cannot flip the choice).
-bool same_clustering(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, std::size_t k) {
-  std::vector<std::int32_t> map(k, -1);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto& m = map[static_cast<std::size_t>(a[i])];
-    if (m < 0)
-      m = b[i];
-    else if (m != b[i])
-      return false;
-  }
-  return true;
-}
-
 std::string describe_ks(const std::vector<int>& ks, std::size_t bad) {
   return "ks[" + std::to_string(bad) + "] = " + std::to_string(ks[bad]);
 }
@@ -697,7 +684,9 @@ std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n
     std::size_t best = idx[0];
     for (std::size_t m = 1; m < idx.size(); ++m) {
       const auto& cand = results[idx[m]];
-      if (cand.inertia < results[best].inertia && !same_clustering(cand.labels, results[best].labels, k)) best = idx[m];
+      if (cand.inertia < results[best].inertia &&
+          !detail::same_clustering(cand.labels, results[best].labels, k))
+        best = idx[m];
     }
     RestartResult& r = results[best];
     KMeansResult& o = out[q];

@@ -25,7 +25,7 @@
 #include <cstring>
 #include <limits>
 
-#include "cancel.hpp"
+#include "kmeans_same_clustering.hpp"
 #include "numpy_random.hpp"
 #include "parallel.hpp"
 
@@ -571,19 +571,6 @@ class Restart {
   std::vector<float> centres_;
   std::vector<std::int32_t> labels_;
 };
-
-// _is_same_clustering: equal up to a renaming of the labels.
-bool same_clustering(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, std::size_t k) {
-  std::vector<std::int32_t> map(k, -1);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto& m = map[static_cast<std::size_t>(a[i])];
-    if (m < 0)
-      m = b[i];
-    else if (m != b[i])
-      return false;
-  }
-  return true;
-}
 
 double inertia_f64(const Prepared& p, const std::vector<std::int32_t>& labels, const std::vector<float>& centres) {
   double total = 0.0;
