@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { MaskVolume } from '../lib/clinical';
+import { mulberry32 } from '../lib/testkit/prng';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -54,24 +55,12 @@ export function dcmtk(tool: string, args: string[]): void {
   execFileSync(tool, args, { stdio: 'pipe' });
 }
 
-/** Seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A random mask: per slice either empty, blobs with holes (a ring), islands inside holes,
  * single pixels, diagonal-touching pixels, shapes touching the border, or noise.
  */
 export function randomMask(columns: number, rows: number, slices: number, seed: number): MaskVolume {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const data = new Uint8Array(columns * rows * slices);
   for (let k = 0; k < slices; k++) {
     const base = k * columns * rows;
