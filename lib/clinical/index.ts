@@ -44,3 +44,4 @@ export {
 } from './rtstruct-write';
 export { writeDicomSeg, readDicomSeg, readDicomSegInfo, type SegmentToWrite, type SegInfo } from './seg';
 export { writePhantomSeries, type PhantomOptions, type Phantom } from './phantom';
+export { writeCtSeries, type CtSeriesOptions } from './ct-series-write';

@@ -12,13 +12,9 @@
  *          axial head-first-supine series), attenuation `hu.tumour`
  * Stored values are int16 with RescaleIntercept −1024, as scanners write them.
  */
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { P2SamError } from '../errors';
-import type { NaturalDataset } from './dcmjs';
-import { dicomDateTime, newUid, SOP_CLASS, writeDicomFile } from './dicom-file';
-import { SOFTWARE_NAME } from './rtstruct-write';
-import { packageVersion } from '../cli/io';
+import { writeCtSeries } from './ct-series-write';
+import { dicomDateTime, newUid, SOP_CLASS } from './dicom-file';
 import { cross, emptyMask, normalize, type MaskVolume, type Vec3, type Volume } from './volume';
 
 export interface PhantomOptions {
@@ -174,71 +170,6 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
     ReferringPhysicianName: '',
     StudyDescription: 'P2SAM synthetic CT phantom',
   };
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const plane = columns * rows;
-  for (let k = 0; k < slices; k++) {
-    const stored = new Int16Array(plane);
-    for (let i = 0; i < plane; i++)
-      stored[i] = Math.max(-32768, Math.min(32767, voxels[k * plane + i]! + 1024));
-    const file = path.join(dir, `slice-${String(k + 1).padStart(3, '0')}.dcm`);
-    const ds: NaturalDataset = {
-      SpecificCharacterSet: 'ISO_IR 192',
-      ImageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'],
-      SOPClassUID: SOP_CLASS.ct,
-      SOPInstanceUID: sopUids[k],
-      StudyDate: date,
-      SeriesDate: date,
-      ContentDate: date,
-      StudyTime: time,
-      SeriesTime: time,
-      ContentTime: time,
-      AccessionNumber: '',
-      Modality: 'CT',
-      Manufacturer: SOFTWARE_NAME,
-      ReferringPhysicianName: '',
-      StudyDescription: patient.StudyDescription,
-      SeriesDescription: 'Synthetic CT phantom (body, lungs, tumour)',
-      ManufacturerModelName: 'phantom',
-      PatientName: patient.PatientName,
-      PatientID: patient.PatientID,
-      PatientBirthDate: '',
-      PatientSex: 'O',
-      SliceThickness: dz,
-      KVP: '',
-      SoftwareVersions: packageVersion(),
-      PatientPosition: 'HFS',
-      StudyInstanceUID: studyUid,
-      SeriesInstanceUID: seriesUid,
-      StudyID: patient.StudyID,
-      SeriesNumber: 1,
-      Laterality: '',
-      AcquisitionNumber: 1,
-      InstanceNumber: k + 1,
-      ImagePositionPatient: positions[k],
-      ImageOrientationPatient: [...rowDirection, ...columnDirection],
-      FrameOfReferenceUID: forUid,
-      PositionReferenceIndicator: '',
-      SliceLocation:
-        positions[k]![0] * normal[0] + positions[k]![1] * normal[1] + positions[k]![2] * normal[2],
-      SamplesPerPixel: 1,
-      PhotometricInterpretation: 'MONOCHROME2',
-      Rows: rows,
-      Columns: columns,
-      PixelSpacing: [dr, dc],
-      BitsAllocated: 16,
-      BitsStored: 16,
-      HighBit: 15,
-      PixelRepresentation: 1,
-      RescaleIntercept: -1024,
-      RescaleSlope: 1,
-      RescaleType: 'HU',
-      PixelData: [stored.buffer],
-      _vrMap: { PixelData: 'OW' },
-    };
-    writeDicomFile(file, ds);
-    files.push(file);
-  }
   const volume: Volume = {
     columns,
     rows,
@@ -258,9 +189,11 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
       sopInstanceUids: sopUids,
     },
     patient,
-    files,
+    files: [],
     source: 'dicom',
     warnings: [],
   };
+  const files = writeCtSeries(dir, volume, { seriesDescription: 'Synthetic CT phantom (body, lungs, tumour)', modelName: 'phantom', sliceThickness: dz });
+  volume.files = files;
   return { files, volume, masks: { body, lungs, tumour } };
 }
