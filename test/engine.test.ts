@@ -6,17 +6,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Embedding, P2SAM, P2SamError, type Warning } from '../lib';
 import { testkitFixtureBytes } from '../lib/testkit';
-import { makeScene } from '../lib/testkit/scenes';
-import { area, maskIou, paintImage, rectMask, testkitModel } from './helpers';
+import { area, maskIou, paintImage, partScenes, rectMask, testkitModel } from './helpers';
 
-const W = 640;
-const H = 480;
-const reference = makeScene({ width: W, height: H, seed: 3, center: [0.45, 0.5], scale: 0.5 });
-const targets = [
-  makeScene({ width: W, height: H, seed: 3, noiseSeed: 11, center: [0.55, 0.5], scale: 0.5 }),
-  makeScene({ width: W, height: H, seed: 3, noiseSeed: 12, center: [0.5, 0.45], scale: 0.6 }),
-  makeScene({ width: W, height: H, seed: 3, noiseSeed: 13, center: [0.42, 0.55], scale: 0.5 }),
-];
+const { width: W, height: H, reference, targets } = partScenes();
 
 let model: P2SAM;
 let paths: { encoder: string; decoder: string };

@@ -3,6 +3,7 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeTestkitModel } from '../lib/testkit';
+import { makeScene, type Scene } from '../lib/testkit/scenes';
 import type { ImageData, MaskData } from '../lib/types';
 
 export const SHARED_DATA = path.resolve(__dirname, '../../shared/data');
@@ -11,6 +12,26 @@ export const HAS_SHARED_DATA = existsSync(SHARED_DATA);
 /** A fresh directory under the OS temp folder, named `p2sam-<tag>-XXXXXX` so leftovers are easy to spot. */
 export function tempDir(tag = 'test'): string {
   return mkdtempSync(path.join(os.tmpdir(), `p2sam-${tag}-`));
+}
+
+/**
+ * The engine tests' scene set: one reference and three targets of the same object (seed 3),
+ * each target moved, rescaled and given its own noise, so retrieval must cope with position
+ * and scale changes. Shared so the ONNX and TorchScript runners are judged on the same scenes.
+ *
+ * @example
+ *   const { width: W, height: H, reference, targets } = partScenes();
+ */
+export function partScenes(): { width: number; height: number; reference: Scene; targets: Scene[] } {
+  const width = 640;
+  const height = 480;
+  const scene = (center: [number, number], scale: number, noiseSeed?: number) => makeScene({ width, height, seed: 3, noiseSeed, center, scale });
+  return {
+    width,
+    height,
+    reference: scene([0.45, 0.5], 0.5),
+    targets: [scene([0.55, 0.5], 0.5, 11), scene([0.5, 0.45], 0.6, 12), scene([0.42, 0.55], 0.5, 13)],
+  };
 }
 
 let modelPaths: Promise<{ encoder: string; decoder: string }> | undefined;

@@ -13,23 +13,15 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { P2SAM, P2SamError } from '../lib';
 import { writeTestkitModel } from '../lib/testkit';
-import { makeScene } from '../lib/testkit/scenes';
 import { writeTorchTestkitModels, type TorchTestkitPaths } from '../lib/testkit/torchscript';
 import { torchBuildStatus } from '../lib/torch';
-import { maskIou, tempDir } from './helpers';
+import { maskIou, partScenes, tempDir } from './helpers';
 
 const built = torchBuildStatus().built;
 if (!built && process.env.P2SAM_REQUIRE_TORCH === '1')
   throw new Error(`P2SAM_REQUIRE_TORCH=1 but ${torchBuildStatus().reason}`);
 
-const W = 640;
-const H = 480;
-const reference = makeScene({ width: W, height: H, seed: 3, center: [0.45, 0.5], scale: 0.5 });
-const targets = [
-  makeScene({ width: W, height: H, seed: 3, noiseSeed: 11, center: [0.55, 0.5], scale: 0.5 }),
-  makeScene({ width: W, height: H, seed: 3, noiseSeed: 12, center: [0.5, 0.45], scale: 0.6 }),
-  makeScene({ width: W, height: H, seed: 3, noiseSeed: 13, center: [0.42, 0.55], scale: 0.5 }),
-];
+const { width: W, height: H, reference, targets } = partScenes();
 
 describe.skipIf(!built)('TorchScript models through the same engine as ONNX', () => {
   let dir: string;
