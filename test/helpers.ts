@@ -25,7 +25,8 @@ export function tempDir(tag = 'test'): string {
 export function partScenes(): { width: number; height: number; reference: Scene; targets: Scene[] } {
   const width = 640;
   const height = 480;
-  const scene = (center: [number, number], scale: number, noiseSeed?: number) => makeScene({ width, height, seed: 3, noiseSeed, center, scale });
+  const scene = (center: [number, number], scale: number, noiseSeed?: number) =>
+    makeScene({ width, height, seed: 3, noiseSeed, center, scale });
   return {
     width,
     height,

@@ -52,7 +52,8 @@ export function writeCtSeries(dir: string, volume: Volume, options: CtSeriesOpti
   const p = volume.patient;
   for (let k = 0; k < volume.slices; k++) {
     const stored = new Int16Array(plane);
-    for (let i = 0; i < plane; i++) stored[i] = Math.max(-32768, Math.min(32767, Math.round(volume.voxels[k * plane + i]!) + 1024));
+    for (let i = 0; i < plane; i++)
+      stored[i] = Math.max(-32768, Math.min(32767, Math.round(volume.voxels[k * plane + i]!) + 1024));
     const file = path.join(dir, `slice-${String(k + 1).padStart(3, '0')}.dcm`);
     const ds: NaturalDataset = {
       SpecificCharacterSet: 'ISO_IR 192',

@@ -193,7 +193,11 @@ export function writePhantomSeries(dir: string, options: PhantomOptions = {}): P
     source: 'dicom',
     warnings: [],
   };
-  const files = writeCtSeries(dir, volume, { seriesDescription: 'Synthetic CT phantom (body, lungs, tumour)', modelName: 'phantom', sliceThickness: dz });
+  const files = writeCtSeries(dir, volume, {
+    seriesDescription: 'Synthetic CT phantom (body, lungs, tumour)',
+    modelName: 'phantom',
+    sliceThickness: dz,
+  });
   volume.files = files;
   return { files, volume, masks: { body, lungs, tumour } };
 }

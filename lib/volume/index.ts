@@ -39,7 +39,17 @@ export { keepConsistentComponents, labelComponents } from './consistency';
 export { estimateInPlaneShift, roiCrops, type CropRect } from './crop';
 export { volumeMetrics, maskVolumeMl, surfacePoints, type VolumeMetrics, type SliceDice } from './metrics3d';
 export { renderVolumeMontage } from './montage';
-export { phantomStudy, renderVisit, PHANTOM_HU, PHANTOM_WINDOW, type PhantomStudy, type PhantomStudyOptions, type PhantomVisit, type VisitSpec, type Lobe } from './phantom-study';
+export {
+  phantomStudy,
+  renderVisit,
+  PHANTOM_HU,
+  PHANTOM_WINDOW,
+  type PhantomStudy,
+  type PhantomStudyOptions,
+  type PhantomVisit,
+  type VisitSpec,
+  type Lobe,
+} from './phantom-study';
 export { writePhantomStudy, type WrittenPhantomStudy, type WrittenVisit } from './phantom-dicom';
 // The CT writer lives in the clinical layer (the single-series phantom uses it too); re-exported here for volume users.
 export { writeCtSeries, type CtSeriesOptions } from '../clinical/ct-series-write';

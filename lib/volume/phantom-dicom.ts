@@ -10,7 +10,12 @@
 import * as path from 'node:path';
 import { writeCtSeries } from '../clinical/ct-series-write';
 import { writeRtstruct } from '../clinical/rtstruct-write';
-import { phantomStudy, type PhantomStudy, type PhantomStudyOptions, type PhantomVisit } from './phantom-study';
+import {
+  phantomStudy,
+  type PhantomStudy,
+  type PhantomStudyOptions,
+  type PhantomVisit,
+} from './phantom-study';
 
 export interface WrittenVisit {
   seriesDir: string;
@@ -30,7 +35,10 @@ export interface WrittenPhantomStudy {
 
 function writeVisit(dir: string, visit: PhantomVisit, roi: string): WrittenVisit {
   const seriesDir = path.join(dir, 'ct');
-  visit.volume.files = writeCtSeries(seriesDir, visit.volume, { seriesDescription: visit.spec.seriesDescription, modelName: 'two-visit phantom' });
+  visit.volume.files = writeCtSeries(seriesDir, visit.volume, {
+    seriesDescription: visit.spec.seriesDescription,
+    modelName: 'two-visit phantom',
+  });
   visit.volume.source = 'dicom';
   const rtstruct = path.join(dir, 'rtstruct.dcm');
   writeRtstruct(rtstruct, visit.volume, [{ name: roi, mask: visit.truth, interpretedType: 'GTV' }], {

@@ -684,8 +684,7 @@ std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n
     std::size_t best = idx[0];
     for (std::size_t m = 1; m < idx.size(); ++m) {
       const auto& cand = results[idx[m]];
-      if (cand.inertia < results[best].inertia &&
-          !detail::same_clustering(cand.labels, results[best].labels, k))
+      if (cand.inertia < results[best].inertia && !detail::same_clustering(cand.labels, results[best].labels, k))
         best = idx[m];
     }
     RestartResult& r = results[best];
