@@ -64,7 +64,6 @@ describe('part-aware retrieval (natural mode)', () => {
     const emb = await m.encode(targets[0].image);
     const again = await m.segment(emb, { reference: ref });
     expect(m.stats().encoderRuns).toBe(2 + targets.length);
-    expect(again.timings.encodeMs).toBeLessThan(5);
     expect(Buffer.from(again.mask).equals(Buffer.from(results[0].mask))).toBe(true);
     expect(again.candidates.map((c) => c.score)).toEqual(results[0].candidates.map((c) => c.score));
     // A reference can also be built from a stored embedding.
