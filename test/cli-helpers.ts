@@ -114,3 +114,26 @@ export async function writeModel(dir: string): Promise<{ encoder: string; decode
   if (r.code !== 0) throw new Error(`testkit-model failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as { encoder: string; decoder: string };
 }
+
+/** The argv of `p2sam segment` with a model and a reference; `extra` adds targets and flags. */
+export function segmentArgs(
+  model: { encoder: string; decoder: string },
+  ref: { image: string; mask: string },
+  out: string,
+  extra: string[] = [],
+): string[] {
+  return [
+    'segment',
+    '--encoder',
+    model.encoder,
+    '--decoder',
+    model.decoder,
+    '--ref-image',
+    ref.image,
+    '--ref-mask',
+    ref.mask,
+    '--out',
+    out,
+    ...extra,
+  ];
+}

@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMask, writeMaskPng } from '../lib/io/image';
 import { dice } from '../lib/metrics';
-import { CLI, ensureBuilt, runCli, tempDir, writeModel, writeSequence } from './cli-helpers';
+import { CLI, ensureBuilt, runCli, tempDir, writeModel, writeSequence, segmentArgs } from './cli-helpers';
 
 let work: string;
 let model: { encoder: string; decoder: string };
@@ -44,20 +44,7 @@ afterAll(() => {
 });
 
 function base(out: string, extra: string[] = []): string[] {
-  return [
-    'segment',
-    '--encoder',
-    model.encoder,
-    '--decoder',
-    model.decoder,
-    '--ref-image',
-    refImage,
-    '--ref-mask',
-    refMask,
-    '--out',
-    out,
-    ...extra,
-  ];
+  return segmentArgs(model, { image: refImage, mask: refMask }, out, extra);
 }
 
 describe('p2sam segment', () => {

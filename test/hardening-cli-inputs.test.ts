@@ -13,7 +13,7 @@ import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, runCli, tempDir, writeModel, writeSequence } from './cli-helpers';
+import { ensureBuilt, runCli, tempDir, writeModel, writeSequence, segmentArgs } from './cli-helpers';
 
 let work: string;
 let model: { encoder: string; decoder: string };
@@ -31,22 +31,7 @@ beforeAll(async () => {
 }, 120_000);
 
 function seg(refImage: string, refMask: string, out: string, extra: string[]): string[] {
-  return [
-    'segment',
-    '--encoder',
-    model.encoder,
-    '--decoder',
-    model.decoder,
-    '--ref-image',
-    refImage,
-    '--ref-mask',
-    refMask,
-    '--out',
-    out,
-    '--parts',
-    '1..2',
-    ...extra,
-  ];
+  return segmentArgs(model, { image: refImage, mask: refMask }, out, ['--parts', '1..2', ...extra]);
 }
 
 describe('inputs that are not what they look like', () => {

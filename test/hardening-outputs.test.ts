@@ -16,7 +16,16 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } fro
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ensureBuilt, runCli, tempDir, writeModel, writeSequence, type CliRun } from './cli-helpers';
+import {
+  CLI,
+  ensureBuilt,
+  runCli,
+  tempDir,
+  writeModel,
+  writeSequence,
+  type CliRun,
+  segmentArgs,
+} from './cli-helpers';
 
 let work: string;
 let model: { encoder: string; decoder: string };
@@ -41,22 +50,7 @@ beforeAll(async () => {
 }, 120_000);
 
 function base(out: string, extra: string[] = []): string[] {
-  return [
-    'segment',
-    '--encoder',
-    model.encoder,
-    '--decoder',
-    model.decoder,
-    '--ref-image',
-    refImage,
-    '--ref-mask',
-    refMask,
-    '--out',
-    out,
-    '--parts',
-    '1..2',
-    ...extra,
-  ];
+  return segmentArgs(model, { image: refImage, mask: refMask }, out, ['--parts', '1..2', ...extra]);
 }
 
 /** Runs `argv` (a full command line) and lets `onStdout` signal the child. */
