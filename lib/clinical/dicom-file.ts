@@ -6,8 +6,9 @@
  * header (read as a bare implicit VR little endian data set, the DICOM default), and
  * writes that never leave a half-written file behind.
  */
+import { writeFileAtomicSync } from '../io/atomic-file';
 import { randomBytes, createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { P2SamError } from '../errors';
 import dcmjs, { type DictDataset, type NaturalDataset } from './dcmjs';
 import { encodePart10 } from './dicom-writer';
@@ -194,16 +195,10 @@ export function writeDicomFile(file: string, dataset: NaturalDataset): void {
     ImplementationVersionName: IMPLEMENTATION_VERSION,
   });
   const buffer = encodePart10(meta, dcmjs().data.DicomMetaDictionary.denaturalizeDataset(dataset));
-  const tmp = `${file}.partial-${process.pid}`;
+  // Temporary name opened no-follow, then renamed: never a half-written file or a write through a link.
   try {
-    writeFileSync(tmp, buffer);
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, buffer);
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing was written
-    }
     throw new P2SamError(
       'OUTPUT_PATH_REFUSED',
       `${file}: could not write the DICOM file: ${(err as Error).message}`,

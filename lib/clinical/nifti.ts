@@ -10,7 +10,8 @@
  * writing a mask for a volume with uneven spacing is refused (NIFTI_UNSUPPORTED), since
  * any single affine would misplace some slices.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/atomic-file';
+import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { P2SamError } from '../errors';
 import { newUid } from './dicom-file';
@@ -442,16 +443,10 @@ export function writeNifti(
   for (let i = 0; i < data.length; i++) data[i] = mask.data[i] ? label : 0;
   let bytes = Buffer.concat([header, data]);
   if (file.endsWith('.gz')) bytes = gzipSync(bytes);
-  const tmp = `${file}.partial-${process.pid}`;
+  // Temporary name opened no-follow, then renamed: never a half-written file or a write through a link.
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, bytes);
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing written
-    }
     throw new P2SamError(
       'OUTPUT_PATH_REFUSED',
       `${file}: could not write the NIfTI file: ${(err as Error).message}`,
