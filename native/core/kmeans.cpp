@@ -672,21 +672,11 @@ std::vector<KMeansResult> kmeans_batch_with(const float* features, std::size_t n
   std::vector<RestartResult> results;
   if (!tasks.empty()) results = run(prepared, tasks);
 
-  // Pick the best restart per k in restart order (independent of scheduling).
-  std::vector<std::vector<std::size_t>> by_q(ks.size());
-  for (std::size_t t = 0; t < tasks.size(); ++t) by_q[tasks[t].q].push_back(t);
+  const auto picks = detail::best_restart_per_k(tasks, results, ks, [](const RestartResult& r) { return r.inertia; });
   for (std::size_t q = 0; q < ks.size(); ++q) {
-    auto& idx = by_q[q];
-    if (idx.empty()) continue;
-    std::sort(idx.begin(), idx.end(),
-              [&](std::size_t a, std::size_t b) { return tasks[a].restart < tasks[b].restart; });
+    if (picks[q] < 0) continue;
+    const auto best = static_cast<std::size_t>(picks[q]);
     const auto k = static_cast<std::size_t>(ks[q]);
-    std::size_t best = idx[0];
-    for (std::size_t m = 1; m < idx.size(); ++m) {
-      const auto& cand = results[idx[m]];
-      if (cand.inertia < results[best].inertia && !detail::same_clustering(cand.labels, results[best].labels, k))
-        best = idx[m];
-    }
     RestartResult& r = results[best];
     KMeansResult& o = out[q];
     o.labels = std::move(r.labels);

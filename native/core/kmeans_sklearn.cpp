@@ -632,20 +632,11 @@ std::vector<KMeansResult> kmeans_batch_sklearn(const float* features, std::size_
     });
   }
 
-  std::vector<std::vector<std::size_t>> by_q(ks.size());
-  for (std::size_t t = 0; t < tasks.size(); ++t) by_q[tasks[t].q].push_back(t);
+  const auto picks = best_restart_per_k(tasks, results, ks, [](const RestartResult& r) { return r.inertia32; });
   for (std::size_t q = 0; q < ks.size(); ++q) {
-    auto& idx = by_q[q];
-    if (idx.empty()) continue;
-    std::sort(idx.begin(), idx.end(),
-              [&](std::size_t a, std::size_t b) { return tasks[a].restart < tasks[b].restart; });
+    if (picks[q] < 0) continue;
+    const auto best = static_cast<std::size_t>(picks[q]);
     const auto k = static_cast<std::size_t>(ks[q]);
-    std::size_t best = idx[0];
-    for (std::size_t m = 1; m < idx.size(); ++m) {
-      const RestartResult& cand = results[idx[m]];
-      if (cand.inertia32 < results[best].inertia32 && !same_clustering(cand.labels, results[best].labels, k))
-        best = idx[m];
-    }
     RestartResult& r = results[best];
     KMeansResult& o = out[q];
     o.inertia = inertia_f64(prepared, r.labels, r.centres);
