@@ -98,16 +98,14 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** `p2sam eval` on one of the fixture sets (work/<set>/pred against work/<set>/gt). */
+function evalArgs(set: string, ...extra: string[]): string[] {
+  return ['eval', '--pred', path.join(work, set, 'pred'), '--gt', path.join(work, set, 'gt'), ...extra];
+}
+
 describe('p2sam eval', () => {
   it('computes per-image Dice/IoU and their means by hand-checked counts (--json)', async () => {
-    const r = await runCli([
-      'eval',
-      '--pred',
-      path.join(work, 'flat', 'pred'),
-      '--gt',
-      path.join(work, 'flat', 'gt'),
-      '--json',
-    ]);
+    const r = await runCli(evalArgs('flat', '--json'));
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -128,16 +126,7 @@ describe('p2sam eval', () => {
   });
 
   it("applies the authors' empty/empty rule with --empty-empty 0", async () => {
-    const r = await runCli([
-      'eval',
-      '--pred',
-      path.join(work, 'flat', 'pred'),
-      '--gt',
-      path.join(work, 'flat', 'gt'),
-      '--json',
-      '--empty-empty',
-      '0',
-    ]);
+    const r = await runCli(evalArgs('flat', '--json', '--empty-empty', '0'));
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.emptyEmpty).toBe(0);
@@ -145,15 +134,7 @@ describe('p2sam eval', () => {
   });
 
   it('pools IoU per class (PerSeg mIoU) and averages per-class means with --classes-from-dirs', async () => {
-    const r = await runCli([
-      'eval',
-      '--pred',
-      path.join(work, 'cls', 'pred'),
-      '--gt',
-      path.join(work, 'cls', 'gt'),
-      '--classes-from-dirs',
-      '--json',
-    ]);
+    const r = await runCli(evalArgs('cls', '--classes-from-dirs', '--json'));
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.classes.map((c: { class: string }) => c.class)).toEqual(['cat', 'dog']);
@@ -168,14 +149,7 @@ describe('p2sam eval', () => {
   });
 
   it('prints a readable table without --json', async () => {
-    const r = await runCli([
-      'eval',
-      '--pred',
-      path.join(work, 'cls', 'pred'),
-      '--gt',
-      path.join(work, 'cls', 'gt'),
-      '--classes-from-dirs',
-    ]);
+    const r = await runCli(evalArgs('cls', '--classes-from-dirs'));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^class\s+image\s+Dice\s+IoU$/m);
     expect(r.stdout).toMatch(/^cat\s+A\s+0\.5000\s+0\.3333$/m);

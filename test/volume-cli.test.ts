@@ -28,13 +28,19 @@ beforeAll(async () => {
   model = await writeModel(path.join(dir, 'model'));
 }, 120_000);
 
+/** `p2sam volume` with the testkit model; the rest of argv follows. */
+function volumeArgs(...rest: string[]): string[] {
+  return ['volume', '--encoder', model.encoder, '--decoder', model.decoder, ...rest];
+}
+
+/** The manifest batch form: the testkit model over one manifest. */
+function manifestArgs(manifest: string, out: string): string[] {
+  return volumeArgs('--manifest', manifest, '--out', out);
+}
+
 function visitArgs(out: string, extra: string[] = []): string[] {
   return [
-    'volume',
-    '--encoder',
-    model.encoder,
-    '--decoder',
-    model.decoder,
+    ...volumeArgs(),
     '--ref-series',
     study.reference.seriesDir,
     '--ref-rtstruct',
@@ -187,17 +193,7 @@ describe('p2sam volume (one visit)', () => {
   });
 
   it('treats missing or bad arguments as usage errors (exit 2) before loading anything', async () => {
-    const r1 = await runCli([
-      'volume',
-      '--encoder',
-      model.encoder,
-      '--decoder',
-      model.decoder,
-      '--out',
-      path.join(dir, 'x'),
-      '--roi',
-      'GTV',
-    ]);
+    const r1 = await runCli(volumeArgs('--out', path.join(dir, 'x'), '--roi', 'GTV'));
     expect(r1.code).toBe(2);
     expect(r1.stderr).toMatch(/missing --ref-series, --ref-rtstruct, --target-series/);
     const r2 = await runCli(visitArgs(path.join(dir, 'y'), ['--window', 'bone']));
@@ -245,20 +241,7 @@ describe('p2sam volume --manifest', () => {
       ].join('\n')}\n`,
     );
     const out = path.join(dir, 'out-batch');
-    const r = await runCli(
-      [
-        'volume',
-        '--encoder',
-        model.encoder,
-        '--decoder',
-        model.decoder,
-        '--manifest',
-        manifest,
-        '--out',
-        out,
-      ],
-      { timeoutMs: 400_000 },
-    );
+    const r = await runCli(manifestArgs(manifest, out), { timeoutMs: 400_000 });
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/3 of 3 visits contoured/);
@@ -300,37 +283,14 @@ describe('p2sam volume --manifest', () => {
       ]),
     );
     const out = path.join(dir, 'out-batch-bad');
-    const r = await runCli(
-      [
-        'volume',
-        '--encoder',
-        model.encoder,
-        '--decoder',
-        model.decoder,
-        '--manifest',
-        manifest,
-        '--out',
-        out,
-      ],
-      { timeoutMs: 120_000 },
-    );
+    const r = await runCli(manifestArgs(manifest, out), { timeoutMs: 120_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/PH2\/wrong-roi: error: .*RTSTRUCT_ROI_NOT_FOUND/);
     expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).visits[0].status).toBe('failed');
 
     const broken = path.join(dir, 'study', 'broken.csv');
     writeFileSync(broken, 'patient,ref_series\nPH2,reference/ct\n');
-    const r2 = await runCli([
-      'volume',
-      '--encoder',
-      model.encoder,
-      '--decoder',
-      model.decoder,
-      '--manifest',
-      broken,
-      '--out',
-      out,
-    ]);
+    const r2 = await runCli(manifestArgs(broken, out));
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/missing 'ref_rtstruct'/);
   }, 200_000);
