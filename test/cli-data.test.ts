@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, runCli, tempDir, writeModel } from './cli-helpers';
+import { ensureBuilt, runCli, segmentArgs, tempDir, writeModel } from './cli-helpers';
 import { SHARED_DATA as DATA } from './helpers';
 
 const PERSEG = path.join(DATA, 'perseg-examples');
@@ -56,24 +56,17 @@ describe.skipIf(!present)('p2sam on the sample data (testkit model)', () => {
   it('segments the PerSeg sneaker photos from the _00 reference and evaluates them', async () => {
     const out = path.join(work, 'sneaker');
     const targets = ['colorful_sneaker_01', 'colorful_sneaker_02'];
-    const r = await runCli([
-      'segment',
-      '--encoder',
-      model.encoder,
-      '--decoder',
-      model.decoder,
-      '--ref-image',
-      path.join(PERSEG, 'colorful_sneaker_00.jpg'),
-      '--ref-mask',
-      path.join(PERSEG, 'colorful_sneaker_00.png'),
-      '--parts',
-      '1..3',
-      '--out',
-      out,
-      '--json',
-      '-q',
-      ...targets.map((t) => path.join(PERSEG, `${t}.jpg`)),
-    ]);
+    const r = await runCli(
+      segmentArgs(
+        model,
+        {
+          image: path.join(PERSEG, 'colorful_sneaker_00.jpg'),
+          mask: path.join(PERSEG, 'colorful_sneaker_00.png'),
+        },
+        out,
+        ['--parts', '1..3', '--json', '-q', ...targets.map((t) => path.join(PERSEG, `${t}.jpg`))],
+      ),
+    );
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     const recs = r.stdout
@@ -112,28 +105,24 @@ describe.skipIf(!present)('p2sam on the sample data (testkit model)', () => {
 
   it('segments the CT slice in medical mode', async () => {
     const out = path.join(work, 'ct');
-    const r = await runCli([
-      'segment',
-      '--encoder',
-      model.encoder,
-      '--decoder',
-      model.decoder,
-      '--ref-image',
-      path.join(CT, 'ref_image.png'),
-      '--ref-mask',
-      path.join(CT, 'ref_mask.png'),
-      '--mode',
-      'medical',
-      '--parts',
-      '1..3',
-      '--negatives',
-      '1..2',
-      '--out',
-      out,
-      '--json',
-      '-q',
-      path.join(CT, 'target_image.png'),
-    ]);
+    const r = await runCli(
+      segmentArgs(
+        model,
+        { image: path.join(CT, 'ref_image.png'), mask: path.join(CT, 'ref_mask.png') },
+        out,
+        [
+          '--mode',
+          'medical',
+          '--parts',
+          '1..3',
+          '--negatives',
+          '1..2',
+          '--json',
+          '-q',
+          path.join(CT, 'target_image.png'),
+        ],
+      ),
+    );
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     const rec = JSON.parse(r.stdout);

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeTestkitGraph, writeTestkitModel } from '../lib/testkit';
 import { buildTestkitDecoderGraph } from '../lib/testkit/decoder';
-import { CLI, ensureBuilt, runCli, tempDir, writeSequence } from './cli-helpers';
+import { CLI, ensureBuilt, runCli, segmentArgs, tempDir, writeSequence } from './cli-helpers';
 import { DIST, describeExit, runScript } from './hardening-helpers';
 
 let work: string;
@@ -164,21 +164,12 @@ describe('outputs are created without following symbolic links', () => {
     const v = victim('seg');
     const args = [
       CLI,
-      'segment',
-      '--encoder',
-      model.encoder,
-      '--decoder',
-      model.decoder,
-      '--ref-image',
-      path.join(refDir, 'ref.png'),
-      '--ref-mask',
-      path.join(refDir, 'ref.mask.png'),
-      '--out',
-      out,
-      '--parts',
-      '1..2',
-      '--json',
-      targets,
+      ...segmentArgs(
+        model,
+        { image: path.join(refDir, 'ref.png'), mask: path.join(refDir, 'ref.mask.png') },
+        out,
+        ['--parts', '1..2', '--json', targets],
+      ),
     ];
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
